@@ -1,0 +1,11 @@
+/* Registration functions of the core's admin command groups (one file each). */
+#ifndef YKT_ADMIN_CMDS_H
+#define YKT_ADMIN_CMDS_H
+
+#include "admin.h"
+
+int ykt_admin_operator_register(ykt_admin *adm); /* login, passwd, operator ... */
+int ykt_admin_terminal_register(ykt_admin *adm); /* terminal ... */
+int ykt_admin_status_register(ykt_admin *adm);   /* status, conn list, audit list */
+
+#endif

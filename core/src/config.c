@@ -1,0 +1,393 @@
+#include "config.h"
+#include "common.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum key_type { T_STR, T_INT, T_SIZE, T_DURATION, T_BOOL, T_ENUM, T_HOSTPORT, T_MODE, T_LOGLEVEL };
+
+typedef struct key_spec {
+    const char *section;
+    const char *key;
+    enum key_type type;
+    size_t offset;
+    size_t size;                /* T_STR, T_HOSTPORT: buffer size */
+    int64_t min, max;           /* numeric types (durations in ms, sizes in bytes) */
+    const char *const *choices; /* T_ENUM: NULL-terminated names, value = index */
+    const char *def;            /* default, parsed like a value from the file */
+    const char *doc;
+} key_spec;
+
+#define OFF(field) offsetof(ykt_config, field)
+#define STR(field) OFF(field), sizeof(((ykt_config *)0)->field)
+
+static const char *const verify_choices[] = {"none", "optional", "required", NULL};
+
+/* Every configuration key. The order is the order of `yktd --print-config`. */
+static const key_spec keys[] = {
+    {"campus", "name", T_STR, STR(campus_name), 0, 0, NULL, "Demo University",
+     "Campus name shown by `yktctl status`."},
+    {"campus", "timezone", T_STR, STR(timezone), 0, 0, NULL, "Asia/Shanghai",
+     "Time zone for days and reports; times are stored in UTC."},
+
+    {"terminal", "listen", T_HOSTPORT, STR(terminal_listen), 0, 0, NULL, "127.0.0.1:7070",
+     "Address of the terminal port (RESP). Port 0 picks a free port (tests)."},
+    {"terminal", "max_connections", T_INT, OFF(max_connections), 0, 1, 1000000, NULL, "10000",
+     "Most terminal connections at once; more are answered -BUSY and closed."},
+    {"terminal", "max_frame_bytes", T_SIZE, OFF(max_frame_bytes), 0, 256, 64 << 20, NULL, "1m",
+     "Largest request in bytes; a larger declared length is refused before reading it."},
+    {"terminal", "max_args", T_INT, OFF(max_args), 0, 4, 4096, NULL, "256",
+     "Most arguments in one request."},
+    {"terminal", "max_pipeline", T_INT, OFF(max_pipeline), 0, 1, 100000, NULL, "128",
+     "Most requests of one connection answered but not yet sent; beyond it the gateway stops "
+     "reading that connection until the client reads its replies."},
+    {"terminal", "idle_timeout", T_DURATION, OFF(idle_timeout_ms), 0, 100, 86400000LL, NULL, "300s",
+     "A connection that completes no request for this long is closed."},
+    {"terminal", "auth_timeout", T_DURATION, OFF(auth_timeout_ms), 0, 100, 3600000LL, NULL, "10s",
+     "A connection that has not authenticated within this time is closed."},
+    {"terminal", "max_auth_failures", T_INT, OFF(max_auth_failures), 0, 1, 100, NULL, "3",
+     "Failed AUTH attempts after which the connection is closed."},
+    {"terminal", "last_seen_flush", T_DURATION, OFF(last_seen_flush_ms), 0, 100, 3600000LL, NULL,
+     "10s", "How often terminals' last-seen times are written to the database."},
+
+    {"tls", "enabled", T_BOOL, OFF(tls_enabled), 0, 0, 0, NULL, "no",
+     "Serve the terminal port over TLS (mbedTLS)."},
+    {"tls", "cert", T_STR, STR(tls_cert), 0, 0, NULL, "",
+     "PEM certificate chain of the gateway (required when TLS is on)."},
+    {"tls", "key", T_STR, STR(tls_key), 0, 0, NULL, "",
+     "PEM private key of the gateway (required when TLS is on; keep it mode 0600)."},
+    {"tls", "ca", T_STR, STR(tls_ca), 0, 0, NULL, "",
+     "PEM CA certificates that sign terminal client certificates."},
+    {"tls", "verify_client", T_ENUM, OFF(tls_verify_client), 0, 0, 0, verify_choices, "none",
+     "Client certificates: none, optional (verified when sent) or required."},
+    {"tls", "client_cn_is_terminal", T_BOOL, OFF(tls_client_cn_is_terminal), 0, 0, 0, NULL, "no",
+     "When yes, AUTH succeeds only for the terminal id equal to the client certificate's CN."},
+
+    {"admin", "socket", T_STR, STR(admin_socket), 0, 0, NULL, "var/yktd.sock",
+     "Unix socket of the admin channel (yktctl)."},
+    {"admin", "socket_mode", T_MODE, OFF(admin_socket_mode), 0, 0, 0777, NULL, "0660",
+     "File mode of the admin socket (octal)."},
+    {"admin", "local_superuser", T_BOOL, OFF(admin_local_superuser), 0, 0, 0, NULL, "yes",
+     "A client running as root or as yktd's own user is the superuser without LOGIN."},
+    {"admin", "idle_timeout", T_DURATION, OFF(admin_idle_timeout_ms), 0, 100, 86400000LL, NULL,
+     "1h", "An admin connection idle for this long is closed."},
+    {"admin", "login_max_failures", T_INT, OFF(login_max_failures), 0, 1, 100, NULL, "5",
+     "Wrong operator passwords in a row after which the account is locked."},
+    {"admin", "login_lock", T_DURATION, OFF(login_lock_ms), 0, 1000, 86400000LL, NULL, "30m",
+     "How long an operator account stays locked after too many wrong passwords."},
+
+    {"storage", "path", T_STR, STR(storage_path), 0, 0, NULL, "var/ykt.db",
+     "SQLite database file (WAL mode; the -wal and -shm files live beside it)."},
+
+    {"log", "level", T_LOGLEVEL, OFF(log_level), 0, 0, 0, NULL, "info",
+     "debug, info, warn or error."},
+    {"log", "file", T_STR, STR(log_file), 0, 0, NULL, "",
+     "Append log lines to this file; empty means standard error."},
+};
+
+static const key_spec *find_key(const char *section, const char *key, bool *section_known)
+{
+    *section_known = false;
+    for (size_t i = 0; i < YKT_ARRAY_LEN(keys); i++) {
+        if (strcmp(keys[i].section, section) != 0)
+            continue;
+        *section_known = true;
+        if (strcmp(keys[i].key, key) == 0)
+            return &keys[i];
+    }
+    return NULL;
+}
+
+/* Parses value for spec into cfg; on failure writes the reason (no location) into err. */
+static int set_value(ykt_config *cfg, const key_spec *k, const char *value, char *err,
+                     size_t errlen)
+{
+    char *base = (char *)cfg;
+    int64_t v;
+    switch (k->type) {
+    case T_STR:
+        if (strlen(value) >= k->size) {
+            snprintf(err, errlen, "value longer than %zu bytes", k->size - 1);
+            return YKT_EINVAL;
+        }
+        ykt_strlcpy(base + k->offset, value, k->size);
+        return YKT_OK;
+    case T_HOSTPORT: {
+        char host[128];
+        int port;
+        if (strlen(value) >= k->size ||
+            ykt_parse_hostport(value, host, sizeof host, &port) != YKT_OK) {
+            snprintf(err, errlen, "expected HOST:PORT, got '%s'", value);
+            return YKT_EINVAL;
+        }
+        ykt_strlcpy(base + k->offset, value, k->size);
+        return YKT_OK;
+    }
+    case T_BOOL:
+        if (ykt_parse_bool(value, (bool *)(base + k->offset)) != YKT_OK) {
+            snprintf(err, errlen, "expected yes or no, got '%s'", value);
+            return YKT_EINVAL;
+        }
+        return YKT_OK;
+    case T_ENUM:
+        for (int i = 0; k->choices[i] != NULL; i++) {
+            if (strcmp(k->choices[i], value) == 0) {
+                *(int *)(base + k->offset) = i;
+                return YKT_OK;
+            }
+        }
+        snprintf(err, errlen, "unknown value '%s'", value);
+        return YKT_EINVAL;
+    case T_LOGLEVEL: {
+        int level = ykt_log_level_parse(value);
+        if (level < 0) {
+            snprintf(err, errlen, "expected debug, info, warn or error, got '%s'", value);
+            return YKT_EINVAL;
+        }
+        *(int *)(base + k->offset) = level;
+        return YKT_OK;
+    }
+    case T_INT:
+        if (ykt_parse_int64(value, INT64_MIN, INT64_MAX, &v) != YKT_OK) {
+            snprintf(err, errlen, "expected an integer, got '%s'", value);
+            return YKT_EINVAL;
+        }
+        break;
+    case T_SIZE:
+        if (ykt_parse_size(value, &v) != YKT_OK) {
+            snprintf(err, errlen, "expected a size such as 4096, 64k or 1m, got '%s'", value);
+            return YKT_EINVAL;
+        }
+        break;
+    case T_DURATION:
+        if (ykt_parse_duration_ms(value, &v) != YKT_OK) {
+            snprintf(err, errlen, "expected a duration such as 500ms, 30s, 5m or 2h, got '%s'",
+                     value);
+            return YKT_EINVAL;
+        }
+        break;
+    case T_MODE: {
+        char *end;
+        errno = 0;
+        long m = strtol(value, &end, 8);
+        if (*value == '\0' || *end != '\0' || errno != 0) {
+            snprintf(err, errlen, "expected an octal mode such as 0660, got '%s'", value);
+            return YKT_EINVAL;
+        }
+        v = m;
+        break;
+    }
+    }
+    if (v < k->min || v > k->max) {
+        snprintf(err, errlen, "must be between %lld and %lld%s (got '%s')", (long long)k->min,
+                 (long long)k->max,
+                 k->type == T_DURATION ? " ms" : (k->type == T_SIZE ? " bytes" : ""), value);
+        return YKT_EINVAL;
+    }
+    *(int64_t *)(base + k->offset) = v;
+    return YKT_OK;
+}
+
+void ykt_config_defaults(ykt_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    char err[256];
+    for (size_t i = 0; i < YKT_ARRAY_LEN(keys); i++) {
+        if (set_value(cfg, &keys[i], keys[i].def, err, sizeof err) != YKT_OK) {
+            /* A bad default is a programming error caught by the first test run. */
+            fprintf(stderr, "ykt: bad default for %s.%s: %s\n", keys[i].section, keys[i].key, err);
+            abort();
+        }
+    }
+}
+
+/* inih calls our reader once per line, so counting calls gives the line number that the
+ * stock Debian build (INI_HANDLER_LINENO off) does not pass to the handler. */
+typedef struct load_ctx {
+    ykt_config *cfg;
+    FILE *file;
+    const char *path;
+    int line;
+    bool too_long;
+    int too_long_line;
+    char *err;
+    size_t errlen;
+    bool failed;
+    /* keys already set by this file, to refuse duplicates */
+    bool seen[YKT_ARRAY_LEN(keys)];
+} load_ctx;
+
+static char *reader(char *str, int num, void *stream)
+{
+    load_ctx *ctx = stream;
+    if (fgets(str, num, ctx->file) == NULL)
+        return NULL;
+    ctx->line++;
+    size_t n = strlen(str);
+    if (n == (size_t)num - 1 && str[n - 1] != '\n' && !feof(ctx->file)) {
+        if (!ctx->too_long)
+            ctx->too_long_line = ctx->line;
+        ctx->too_long = true;
+        /* Swallow the rest of the line; the handler-less error is reported below. */
+        int c;
+        while ((c = fgetc(ctx->file)) != EOF && c != '\n')
+            ;
+        str[0] = '\0';
+    }
+    return str;
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+    load_ctx *ctx = user;
+    if (ctx->failed)
+        return 0;
+    bool section_known;
+    const key_spec *k = find_key(section, name, &section_known);
+    if (!section_known) {
+        snprintf(ctx->err, ctx->errlen, "%s:%d: unknown section [%s]", ctx->path, ctx->line,
+                 section);
+        ctx->failed = true;
+        return 0;
+    }
+    if (k == NULL) {
+        snprintf(ctx->err, ctx->errlen, "%s:%d: unknown key '%s' in [%s]", ctx->path, ctx->line,
+                 name, section);
+        ctx->failed = true;
+        return 0;
+    }
+    size_t idx = (size_t)(k - keys);
+    if (ctx->seen[idx]) {
+        snprintf(ctx->err, ctx->errlen, "%s:%d: [%s] %s is set twice", ctx->path, ctx->line,
+                 section, name);
+        ctx->failed = true;
+        return 0;
+    }
+    ctx->seen[idx] = true;
+    char reason[256];
+    if (set_value(ctx->cfg, k, value, reason, sizeof reason) != YKT_OK) {
+        snprintf(ctx->err, ctx->errlen, "%s:%d: [%s] %s: %s", ctx->path, ctx->line, section, name,
+                 reason);
+        ctx->failed = true;
+        return 0;
+    }
+    return 1;
+}
+
+int ykt_config_load(ykt_config *cfg, const char *path, char *err, size_t errlen)
+{
+    load_ctx ctx = {.cfg = cfg, .path = path, .err = err, .errlen = errlen};
+    ctx.file = fopen(path, "re");
+    if (ctx.file == NULL) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return YKT_EIO;
+    }
+    /* Continuation lines would call the handler twice for one key; we want plain INI. */
+    ini_allow_multiline = false;
+    ini_stop_on_first_error = true;
+    int rc = ini_parse_stream(reader, &ctx, handler, &ctx);
+    fclose(ctx.file);
+    if (ctx.too_long) {
+        snprintf(err, errlen, "%s:%d: line too long (at most %d characters)", path,
+                 ctx.too_long_line, ini_max_line - 3);
+        return YKT_EINVAL;
+    }
+    if (ctx.failed)
+        return YKT_EINVAL;
+    if (rc != 0) {
+        snprintf(err, errlen, "%s:%d: syntax error (expected [section] or key = value)", path,
+                 rc > 0 ? rc : ctx.line);
+        return YKT_EINVAL;
+    }
+    return YKT_OK;
+}
+
+int ykt_config_set(ykt_config *cfg, const char *assignment, char *err, size_t errlen)
+{
+    const char *eq = strchr(assignment, '=');
+    const char *dot = strchr(assignment, '.');
+    if (eq == NULL || dot == NULL || dot > eq) {
+        snprintf(err, errlen, "--set %s: expected section.key=value", assignment);
+        return YKT_EINVAL;
+    }
+    char section[64], key[64];
+    size_t slen = (size_t)(dot - assignment), klen = (size_t)(eq - dot - 1);
+    if (slen == 0 || slen >= sizeof section || klen == 0 || klen >= sizeof key) {
+        snprintf(err, errlen, "--set %s: expected section.key=value", assignment);
+        return YKT_EINVAL;
+    }
+    memcpy(section, assignment, slen);
+    section[slen] = '\0';
+    memcpy(key, dot + 1, klen);
+    key[klen] = '\0';
+    bool section_known;
+    const key_spec *k = find_key(section, key, &section_known);
+    if (k == NULL) {
+        snprintf(err, errlen, "--set %s: unknown %s", assignment,
+                 section_known ? "key" : "section");
+        return YKT_EINVAL;
+    }
+    char reason[256];
+    if (set_value(cfg, k, eq + 1, reason, sizeof reason) != YKT_OK) {
+        snprintf(err, errlen, "--set %s: %s", assignment, reason);
+        return YKT_EINVAL;
+    }
+    return YKT_OK;
+}
+
+static int check_readable(const char *what, const char *path, char *err, size_t errlen)
+{
+    if (path[0] == '\0') {
+        snprintf(err, errlen, "%s is required", what);
+        return YKT_EINVAL;
+    }
+    if (access(path, R_OK) != 0) {
+        snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
+        return YKT_EINVAL;
+    }
+    return YKT_OK;
+}
+
+int ykt_config_validate(const ykt_config *cfg, char *err, size_t errlen)
+{
+    if (cfg->tls_enabled) {
+        if (check_readable("[tls] cert", cfg->tls_cert, err, errlen) != YKT_OK ||
+            check_readable("[tls] key", cfg->tls_key, err, errlen) != YKT_OK)
+            return YKT_EINVAL;
+        if (cfg->tls_verify_client != YKT_TLS_VERIFY_NONE &&
+            check_readable("[tls] ca (needed by verify_client)", cfg->tls_ca, err, errlen) !=
+                YKT_OK)
+            return YKT_EINVAL;
+        if (cfg->tls_client_cn_is_terminal && cfg->tls_verify_client != YKT_TLS_VERIFY_REQUIRED) {
+            snprintf(err, errlen, "[tls] client_cn_is_terminal needs verify_client = required");
+            return YKT_EINVAL;
+        }
+    }
+    if (cfg->admin_socket[0] == '\0') {
+        snprintf(err, errlen, "[admin] socket is required");
+        return YKT_EINVAL;
+    }
+    if (cfg->storage_path[0] == '\0') {
+        snprintf(err, errlen, "[storage] path is required");
+        return YKT_EINVAL;
+    }
+    return YKT_OK;
+}
+
+void ykt_config_print_reference(void)
+{
+    const char *section = "";
+    for (size_t i = 0; i < YKT_ARRAY_LEN(keys); i++) {
+        if (strcmp(section, keys[i].section) != 0) {
+            section = keys[i].section;
+            printf("%s[%s]\n", i ? "\n" : "", section);
+        }
+        printf("; %s\n%s = %s\n", keys[i].doc, keys[i].key, keys[i].def);
+    }
+}

@@ -1,0 +1,67 @@
+/*
+ * Configuration: an INI file (inih) plus "--set section.key=value" overrides.
+ * Every key is declared once in the table in config.c with its type, range,
+ * default and one-line documentation; `yktd --print-config` prints that table and
+ * docs/configuration.md describes it. An unknown section or key, a duplicate key or a
+ * bad value is an error naming the file, line and reason.
+ * Relative paths are relative to yktd's working directory, as with Redis.
+ */
+#ifndef YKT_CONFIG_H
+#define YKT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define YKT_PATH_MAX 512
+
+enum ykt_tls_verify { YKT_TLS_VERIFY_NONE, YKT_TLS_VERIFY_OPTIONAL, YKT_TLS_VERIFY_REQUIRED };
+
+typedef struct ykt_config {
+    /* [campus] */
+    char campus_name[128];
+    char timezone[64];
+    /* [terminal] */
+    char terminal_listen[128];
+    int64_t max_connections;
+    int64_t max_frame_bytes;
+    int64_t max_args;
+    int64_t max_pipeline;
+    int64_t idle_timeout_ms;
+    int64_t auth_timeout_ms;
+    int64_t max_auth_failures;
+    int64_t last_seen_flush_ms;
+    /* [tls] */
+    bool tls_enabled;
+    char tls_cert[YKT_PATH_MAX];
+    char tls_key[YKT_PATH_MAX];
+    char tls_ca[YKT_PATH_MAX];
+    int tls_verify_client;
+    bool tls_client_cn_is_terminal;
+    /* [admin] */
+    char admin_socket[YKT_PATH_MAX];
+    int64_t admin_socket_mode;
+    bool admin_local_superuser;
+    int64_t admin_idle_timeout_ms;
+    int64_t login_max_failures;
+    int64_t login_lock_ms;
+    /* [storage] */
+    char storage_path[YKT_PATH_MAX];
+    /* [log] */
+    int log_level;
+    char log_file[YKT_PATH_MAX];
+} ykt_config;
+
+/* Fills every key with its default. */
+void ykt_config_defaults(ykt_config *cfg);
+/* Parses an INI file into cfg (on top of what is there). On error writes
+ * "FILE:LINE: reason" into err and returns YKT_EINVAL (or YKT_EIO if unreadable). */
+int ykt_config_load(ykt_config *cfg, const char *path, char *err, size_t errlen);
+/* Applies one "section.key=value" override. */
+int ykt_config_set(ykt_config *cfg, const char *assignment, char *err, size_t errlen);
+/* Checks rules that span keys (TLS files present when TLS is on, ...). */
+int ykt_config_validate(const ykt_config *cfg, char *err, size_t errlen);
+/* Writes every key with its default and documentation, as INI, to stdout. */
+void ykt_config_print_reference(void);
+
+#endif

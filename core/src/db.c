@@ -1,0 +1,350 @@
+#include "db.h"
+#include "common.h"
+#include "log.h"
+#include "store/migrations.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Statement cache: open addressing keyed by the address of the SQL literal. */
+typedef struct stmt_slot {
+    const char *sql;
+    sqlite3_stmt *stmt;
+} stmt_slot;
+
+typedef struct commit_hook {
+    void (*fn)(void *arg, bool committed);
+    void *arg;
+} commit_hook;
+
+struct ykt_db {
+    sqlite3 *h;
+    char *path;
+    stmt_slot *slots;
+    size_t nslots; /* power of two */
+    size_t nused;
+    bool batch_open;
+    bool batch_failed;
+    bool in_cmd;
+    commit_hook *hooks;
+    size_t nhooks, caphooks;
+    size_t cmd_hook_mark; /* hooks registered by the current request start here */
+};
+
+static void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n);
+    if (q == NULL) {
+        fputs("ykt: out of memory\n", stderr);
+        abort();
+    }
+    return q;
+}
+
+int ykt_db_latest_version(void)
+{
+    return ykt_migrations_count;
+}
+
+const char *ykt_db_errmsg(ykt_db *db)
+{
+    return sqlite3_errmsg(db->h);
+}
+
+const char *ykt_db_path(ykt_db *db)
+{
+    return db->path;
+}
+
+sqlite3 *ykt_db_handle(ykt_db *db)
+{
+    return db->h;
+}
+
+int ykt_db_exec(ykt_db *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        ykt_error("storage: %s (in: %.60s)", msg ? msg : sqlite3_errmsg(db->h), sql);
+        sqlite3_free(msg);
+        return YKT_ESTORAGE;
+    }
+    return YKT_OK;
+}
+
+static int pragma_int(ykt_db *db, const char *sql, int *out)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
+        return YKT_ESTORAGE;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? YKT_OK : YKT_ESTORAGE;
+}
+
+int ykt_db_schema_version(ykt_db *db)
+{
+    int v = -1;
+    pragma_int(db, "PRAGMA user_version", &v);
+    return v;
+}
+
+static int migrate(ykt_db *db, char *err, size_t errlen)
+{
+    int have = ykt_db_schema_version(db);
+    if (have < 0) {
+        snprintf(err, errlen, "%s: cannot read schema version: %s", db->path,
+                 sqlite3_errmsg(db->h));
+        return YKT_ESTORAGE;
+    }
+    if (have > ykt_migrations_count) {
+        snprintf(err, errlen,
+                 "%s: database schema version %d is newer than this yktd supports (%d); "
+                 "run the yktd that wrote it or restore a backup",
+                 db->path, have, ykt_migrations_count);
+        return YKT_ESTATE;
+    }
+    for (int v = have + 1; v <= ykt_migrations_count; v++) {
+        char *msg = NULL;
+        char bump[64];
+        snprintf(bump, sizeof bump, "PRAGMA user_version = %d", v);
+        if (sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(db->h, ykt_migrations[v - 1], NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(db->h, bump, NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(db->h, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+            snprintf(err, errlen, "%s: migration to schema version %d failed: %s", db->path, v,
+                     msg ? msg : sqlite3_errmsg(db->h));
+            sqlite3_free(msg);
+            sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+            return YKT_ESTORAGE;
+        }
+        ykt_info("storage: migrated %s to schema version %d", db->path, v);
+    }
+    return YKT_OK;
+}
+
+int ykt_db_open(ykt_db **out, const char *path, char *err, size_t errlen)
+{
+    ykt_db *db = calloc(1, sizeof *db);
+    if (db == NULL)
+        return YKT_ENOMEM;
+    db->path = strdup(path);
+    db->nslots = 64;
+    db->slots = calloc(db->nslots, sizeof *db->slots);
+    int rc = sqlite3_open_v2(
+        path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "%s: cannot open database: %s", path,
+                 db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    sqlite3_extended_result_codes(db->h, 1);
+    sqlite3_busy_timeout(db->h, 5000);
+    /* WAL lets readers (backups, yktctl audit) run beside the writer; synchronous=FULL
+     * makes every commit durable before we reply. */
+    const char *setup = "PRAGMA journal_mode = WAL;"
+                        "PRAGMA synchronous = FULL;"
+                        "PRAGMA foreign_keys = ON;";
+    char *msg = NULL;
+    if (sqlite3_exec(db->h, setup, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: cannot set up database: %s", path,
+                 msg ? msg : sqlite3_errmsg(db->h));
+        sqlite3_free(msg);
+        goto fail;
+    }
+    int wal = 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->h, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            wal = strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+        sqlite3_finalize(st);
+    }
+    if (!wal) {
+        snprintf(err, errlen, "%s: the database refused WAL mode", path);
+        goto fail;
+    }
+    if (migrate(db, err, errlen) != YKT_OK)
+        goto fail;
+    *out = db;
+    return YKT_OK;
+fail:
+    ykt_db_close(db);
+    return YKT_ESTORAGE;
+}
+
+void ykt_db_close(ykt_db *db)
+{
+    if (db == NULL)
+        return;
+    if (db->batch_open)
+        ykt_db_batch_commit(db);
+    for (size_t i = 0; i < db->nslots; i++)
+        if (db->slots[i].stmt != NULL)
+            sqlite3_finalize(db->slots[i].stmt);
+    if (db->h != NULL && sqlite3_close(db->h) != SQLITE_OK)
+        ykt_error("storage: closing %s: %s", db->path, sqlite3_errmsg(db->h));
+    free(db->slots);
+    free(db->hooks);
+    free(db->path);
+    free(db);
+}
+
+static size_t ptr_hash(const void *p)
+{
+    uintptr_t x = (uintptr_t)p;
+    x ^= x >> 17;
+    x *= 0xed5ad4bbU;
+    x ^= x >> 11;
+    return (size_t)x;
+}
+
+static stmt_slot *slot_for(ykt_db *db, const char *sql)
+{
+    size_t mask = db->nslots - 1;
+    for (size_t i = ptr_hash(sql) & mask;; i = (i + 1) & mask)
+        if (db->slots[i].sql == sql || db->slots[i].sql == NULL)
+            return &db->slots[i];
+}
+
+static void grow_slots(ykt_db *db)
+{
+    stmt_slot *old = db->slots;
+    size_t n = db->nslots;
+    db->nslots *= 2;
+    db->slots = calloc(db->nslots, sizeof *db->slots);
+    if (db->slots == NULL) {
+        fputs("ykt: out of memory\n", stderr);
+        abort();
+    }
+    for (size_t i = 0; i < n; i++)
+        if (old[i].sql != NULL)
+            *slot_for(db, old[i].sql) = old[i];
+    free(old);
+}
+
+sqlite3_stmt *ykt_db_stmt(ykt_db *db, const char *sql)
+{
+    stmt_slot *s = slot_for(db, sql);
+    if (s->sql != NULL) {
+        sqlite3_reset(s->stmt);
+        sqlite3_clear_bindings(s->stmt);
+        return s->stmt;
+    }
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+        ykt_error("storage: cannot prepare: %s (in: %.80s)", sqlite3_errmsg(db->h), sql);
+        return NULL;
+    }
+    if ((db->nused + 1) * 2 > db->nslots) {
+        grow_slots(db);
+        s = slot_for(db, sql);
+    }
+    s->sql = sql;
+    s->stmt = st;
+    db->nused++;
+    return st;
+}
+
+/* ---- group commit ---- */
+
+static void run_hooks(ykt_db *db, size_t from, bool committed)
+{
+    /* Hooks may register hooks (rare); copy the slice first so that stays safe. */
+    size_t n = db->nhooks - from;
+    if (n == 0)
+        return;
+    commit_hook *copy = xrealloc(NULL, n * sizeof *copy);
+    memcpy(copy, db->hooks + from, n * sizeof *copy);
+    db->nhooks = from;
+    for (size_t i = 0; i < n; i++)
+        copy[i].fn(copy[i].arg, committed);
+    free(copy);
+}
+
+void ykt_db_on_commit(ykt_db *db, void (*fn)(void *arg, bool committed), void *arg)
+{
+    if (!db->batch_open) {
+        fn(arg, true);
+        return;
+    }
+    if (db->nhooks == db->caphooks) {
+        db->caphooks = db->caphooks ? db->caphooks * 2 : 16;
+        db->hooks = xrealloc(db->hooks, db->caphooks * sizeof *db->hooks);
+    }
+    db->hooks[db->nhooks++] = (commit_hook){fn, arg};
+}
+
+int ykt_db_cmd_begin(ykt_db *db)
+{
+    if (db->batch_failed)
+        return YKT_ESTORAGE;
+    if (!db->batch_open) {
+        if (ykt_db_exec(db, "BEGIN IMMEDIATE") != YKT_OK)
+            return YKT_ESTORAGE;
+        db->batch_open = true;
+    }
+    if (ykt_db_exec(db, "SAVEPOINT cmd") != YKT_OK) {
+        db->batch_failed = true;
+        return YKT_ESTORAGE;
+    }
+    db->in_cmd = true;
+    db->cmd_hook_mark = db->nhooks;
+    return YKT_OK;
+}
+
+void ykt_db_cmd_end(ykt_db *db, bool keep)
+{
+    if (!db->in_cmd)
+        return;
+    db->in_cmd = false;
+    /* SQLite rolls back the whole transaction on some errors (SQLITE_FULL, IOERR); then
+     * the savepoint is gone and so is everything this batch did before. */
+    if (sqlite3_get_autocommit(db->h)) {
+        ykt_error("storage: the transaction was aborted by the database: %s",
+                  sqlite3_errmsg(db->h));
+        db->batch_failed = true;
+        return;
+    }
+    if (keep) {
+        if (ykt_db_exec(db, "RELEASE cmd") != YKT_OK)
+            db->batch_failed = true;
+        return;
+    }
+    if (ykt_db_exec(db, "ROLLBACK TO cmd") != YKT_OK || ykt_db_exec(db, "RELEASE cmd") != YKT_OK)
+        db->batch_failed = true;
+    run_hooks(db, db->cmd_hook_mark, false);
+}
+
+bool ykt_db_in_cmd(ykt_db *db)
+{
+    return db->in_cmd;
+}
+
+bool ykt_db_batch_open(ykt_db *db)
+{
+    return db->batch_open;
+}
+
+bool ykt_db_batch_failed(ykt_db *db)
+{
+    return db->batch_failed;
+}
+
+int ykt_db_batch_commit(ykt_db *db)
+{
+    if (!db->batch_open)
+        return YKT_OK;
+    int rc = YKT_OK;
+    if (db->batch_failed || ykt_db_exec(db, "COMMIT") != YKT_OK) {
+        if (!sqlite3_get_autocommit(db->h))
+            sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+        rc = YKT_ESTORAGE;
+    }
+    db->batch_open = false;
+    db->batch_failed = false;
+    run_hooks(db, 0, rc == YKT_OK);
+    return rc;
+}

@@ -1,0 +1,57 @@
+/*
+ * The storage engine: one SQLite connection in WAL mode with synchronous=FULL and
+ * foreign keys on, versioned migrations, a cache of statements prepared once, and the
+ * group-commit transaction that every state-changing request of a loop iteration shares.
+ *
+ * All SQL text lives in core/src/store/ (one file per kind of record) and in the
+ * migrations; the rest of the core calls the ykt_store_* functions, never SQLite.
+ *
+ * Group commit: the first write of an iteration opens a transaction; each request runs
+ * inside its own SAVEPOINT so that a refused request changes nothing while the requests
+ * around it still commit; at the end of the iteration the server commits once and only
+ * then sends the replies. Work that must wait for the commit (updating in-memory state,
+ * closing a revoked terminal's connections) registers an on-commit hook.
+ */
+#ifndef YKT_DB_H
+#define YKT_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+typedef struct ykt_db ykt_db;
+
+/* The schema version this binary writes; a newer database is refused. */
+int ykt_db_latest_version(void);
+
+int ykt_db_open(ykt_db **out, const char *path, char *err, size_t errlen);
+void ykt_db_close(ykt_db *db);
+int ykt_db_schema_version(ykt_db *db);
+const char *ykt_db_errmsg(ykt_db *db);
+const char *ykt_db_path(ykt_db *db);
+sqlite3 *ykt_db_handle(ykt_db *db);
+
+/* Returns the statement for sql, prepared on first use and reset for reuse. sql must be a
+ * string literal (the cache is keyed by its address). NULL if preparation failed (logged). */
+sqlite3_stmt *ykt_db_stmt(ykt_db *db, const char *sql);
+/* Runs one statement without results; YKT_OK or YKT_ESTORAGE (logged). */
+int ykt_db_exec(ykt_db *db, const char *sql);
+
+/* Opens the iteration's transaction if needed and a savepoint for one request. */
+int ykt_db_cmd_begin(ykt_db *db);
+/* Keeps (RELEASE) or undoes (ROLLBACK TO) the request's changes. */
+void ykt_db_cmd_end(ykt_db *db, bool keep);
+bool ykt_db_in_cmd(ykt_db *db);
+bool ykt_db_batch_open(ykt_db *db);
+/* True once a write in this batch failed in a way that doomed the whole transaction. */
+bool ykt_db_batch_failed(ykt_db *db);
+/* Commits the iteration's transaction. YKT_OK, or YKT_ESTORAGE after rolling back. Runs
+ * the on-commit hooks with committed = true or false. No-op without an open batch. */
+int ykt_db_batch_commit(ykt_db *db);
+/* Calls fn(arg, committed) once the current batch commits or rolls back (also when the
+ * current request is rolled back to its savepoint). Outside a batch: called at once. */
+void ykt_db_on_commit(ykt_db *db, void (*fn)(void *arg, bool committed), void *arg);
+
+#endif

@@ -1,0 +1,209 @@
+/*
+ * yktd: the campus one-card gateway.
+ *
+ *   yktd -c FILE [--set section.key=value ...]
+ *   yktd --check-config FILE [--set ...]
+ *   yktd --print-config
+ */
+#include "admin.h"
+#include "common.h"
+#include "config.h"
+#include "db.h"
+#include "gateway.h"
+#include "log.h"
+#include "server.h"
+#include "terminal.h"
+#include "tls.h"
+#include "util.h"
+#include "verbs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#define MAX_SETS 128
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: yktd -c FILE [--set section.key=value ...]\n"
+                 "       yktd --check-config FILE [--set section.key=value ...]\n"
+                 "       yktd --print-config     (every key with its default)\n"
+                 "       yktd --version\n");
+}
+
+/* Loads the file and applies the overrides; prints the reason and returns false if bad. */
+static bool load_config(ykt_config *cfg, const char *path, const char **sets, int nsets)
+{
+    char err[512];
+    ykt_config_defaults(cfg);
+    if (ykt_config_load(cfg, path, err, sizeof err) != YKT_OK) {
+        fprintf(stderr, "yktd: %s\n", err);
+        return false;
+    }
+    for (int i = 0; i < nsets; i++) {
+        if (ykt_config_set(cfg, sets[i], err, sizeof err) != YKT_OK) {
+            fprintf(stderr, "yktd: %s\n", err);
+            return false;
+        }
+    }
+    if (ykt_config_validate(cfg, err, sizeof err) != YKT_OK) {
+        fprintf(stderr, "yktd: %s: %s\n", path, err);
+        return false;
+    }
+    return true;
+}
+
+/* One yktd per database: a second one would not see the first one's in-memory state. */
+static int lock_database(const char *db_path)
+{
+    char path[YKT_PATH_MAX + 8];
+    snprintf(path, sizeof path, "%s.lock", db_path);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "yktd: cannot create lock file %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        fprintf(stderr, "yktd: %s is in use by another yktd (lock %s held)\n", db_path, path);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int run(ykt_config *cfg)
+{
+    ykt_gw gw;
+    memset(&gw, 0, sizeof gw);
+    gw.cfg = *cfg;
+    gw.started_ms = ykt_now_ms();
+    char err[512];
+    int exit_code = 1;
+
+    ykt_log_set_level(cfg->log_level);
+    if (cfg->log_file[0] != '\0' && ykt_log_open(cfg->log_file) != YKT_OK) {
+        fprintf(stderr, "yktd: cannot open log file %s: %s\n", cfg->log_file, strerror(errno));
+        return 1;
+    }
+    ykt_info("yktd %s starting (campus: %s)", YKT_VERSION, cfg->campus_name);
+
+    int lock_fd = lock_database(cfg->storage_path);
+    if (lock_fd < 0)
+        return 1;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    gw.loop = &loop;
+
+    if (ykt_db_open(&gw.db, cfg->storage_path, err, sizeof err) != YKT_OK) {
+        ykt_error("%s", err);
+        goto out;
+    }
+    if (ykt_terminals_load(&gw.terminals, gw.db) != YKT_OK) {
+        ykt_error("cannot load the terminal registry from %s", cfg->storage_path);
+        goto out;
+    }
+    gw.verbs = ykt_verbs_new();
+    gw.admin = ykt_admin_new();
+    if (gw.verbs == NULL || gw.admin == NULL || ykt_core_verbs_register(gw.verbs) != YKT_OK ||
+        ykt_admin_core_register(gw.admin) != YKT_OK) {
+        ykt_error("cannot register the core verbs and commands");
+        goto out;
+    }
+    if (cfg->tls_enabled && ykt_tls_init(&gw.tls, cfg, err, sizeof err) != YKT_OK) {
+        ykt_error("%s", err);
+        goto out;
+    }
+    if (ykt_server_start(&gw, err, sizeof err) != YKT_OK) {
+        ykt_error("%s", err);
+        uv_run(&loop, UV_RUN_DEFAULT); /* closes what was opened */
+        goto out;
+    }
+    ykt_server_stats st;
+    ykt_server_get_stats(&gw, &st);
+    ykt_info("ready: terminal port %s (%s), admin socket %s, database %s (schema %d), "
+             "%zu terminals",
+             st.terminal_addr, gw.tls ? "TLS" : "plain TCP", cfg->admin_socket, cfg->storage_path,
+             ykt_db_schema_version(gw.db), ykt_terminals_count(gw.terminals));
+    uv_run(&loop, UV_RUN_DEFAULT);
+    exit_code = 0;
+    ykt_info("stopped; database closed cleanly");
+out:
+    ykt_server_free(&gw);
+    ykt_admin_free(gw.admin);
+    ykt_verbs_free(gw.verbs);
+    ykt_tls_free(gw.tls);
+    ykt_terminals_free(gw.terminals);
+    ykt_db_close(gw.db);
+    if (uv_loop_close(&loop) != 0) {
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
+    }
+    close(lock_fd);
+    ykt_log_close();
+    return exit_code;
+}
+
+int main(int argc, char **argv)
+{
+    const char *config_path = NULL;
+    const char *sets[MAX_SETS];
+    int nsets = 0;
+    bool check_only = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc) {
+            config_path = argv[++i];
+        } else if (strcmp(a, "--check-config") == 0 && i + 1 < argc) {
+            config_path = argv[++i];
+            check_only = true;
+        } else if (strcmp(a, "--set") == 0 && i + 1 < argc) {
+            if (nsets == MAX_SETS) {
+                fprintf(stderr, "yktd: at most %d --set options\n", MAX_SETS);
+                return 2;
+            }
+            sets[nsets++] = argv[++i];
+        } else if (strcmp(a, "--print-config") == 0) {
+            ykt_config_print_reference();
+            return 0;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("yktd %s\n", YKT_VERSION);
+            return 0;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "yktd: unexpected argument '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (config_path == NULL) {
+        usage(stderr);
+        return 2;
+    }
+    static ykt_config cfg;
+    if (!load_config(&cfg, config_path, sets, nsets))
+        return 1;
+    if (check_only) {
+        /* Load the TLS material too: a wrong key or certificate is a configuration error. */
+        if (cfg.tls_enabled) {
+            char err[512];
+            struct ykt_tls *tls;
+            if (ykt_tls_init(&tls, &cfg, err, sizeof err) != YKT_OK) {
+                fprintf(stderr, "yktd: %s: %s\n", config_path, err);
+                return 1;
+            }
+            ykt_tls_free(tls);
+        }
+        printf("%s: configuration OK\n", config_path);
+        return 0;
+    }
+    /* A terminal that vanishes mid-write must not kill the gateway. */
+    signal(SIGPIPE, SIG_IGN);
+    return run(&cfg);
+}

@@ -1,0 +1,36 @@
+/* Helpers shared by the store files: binding, stepping and mapping SQLite results. */
+#ifndef YKT_STORE_UTIL_H
+#define YKT_STORE_UTIL_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "../db.h"
+
+#define STMT_OR_FAIL(st, db, sql)                                                                  \
+    sqlite3_stmt *st = ykt_db_stmt((db), (sql));                                                   \
+    if (st == NULL)                                                                                \
+    return YKT_ESTORAGE
+
+static inline void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    sqlite3_bind_text(st, i, s ? s : "", -1, SQLITE_STATIC);
+}
+
+static inline void bind_i64(sqlite3_stmt *st, int i, int64_t v)
+{
+    sqlite3_bind_int64(st, i, v);
+}
+
+static inline const char *col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    return s ? (const char *)s : "";
+}
+
+/* Steps a statement that returns no rows: YKT_OK, YKT_EEXIST or YKT_ESTORAGE. */
+int ykt_store_step_done(ykt_db *db, sqlite3_stmt *st);
+/* Like ykt_store_step_done, and YKT_ENOTFOUND when no row changed. */
+int ykt_store_step_changed(ykt_db *db, sqlite3_stmt *st);
+
+#endif

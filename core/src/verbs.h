@@ -1,0 +1,53 @@
+/*
+ * The terminal-port verb table. The core registers PING, AUTH, QUIT and its own verbs;
+ * later parts and plugins register theirs (plugin verbs carry the plugin's prefix, e.g.
+ * DOOR.ENTER). A verb names the terminal types that may use it.
+ */
+#ifndef YKT_VERBS_H
+#define YKT_VERBS_H
+
+#include "request.h"
+
+enum ykt_verb_flags {
+    YKT_VERB_PREAUTH = 1 << 0, /* allowed before AUTH (only PING, AUTH, QUIT) */
+    YKT_VERB_WRITE = 1 << 1,   /* changes state: runs in a savepoint of the batch */
+};
+
+#define YKT_VERB_NAME_MAX 31
+
+typedef void (*ykt_verb_fn)(ykt_req *req);
+
+typedef struct ykt_verb {
+    char name[YKT_VERB_NAME_MAX + 1]; /* upper case */
+    ykt_verb_fn fn;
+    unsigned types; /* YKT_TT_* mask */
+    unsigned flags;
+    const void *owner; /* NULL for the core, else the plugin that registered it */
+    const char *usage;
+} ykt_verb;
+
+typedef struct ykt_verbs ykt_verbs;
+
+ykt_verbs *ykt_verbs_new(void);
+void ykt_verbs_free(ykt_verbs *v);
+/* Registers a verb; YKT_EEXIST if the name is taken, YKT_EINVAL for a bad name
+ * (upper-case letters, digits, '.' and '_'). */
+int ykt_verbs_register(ykt_verbs *v, const char *name, ykt_verb_fn fn, unsigned types,
+                       unsigned flags, const void *owner, const char *usage);
+/* Removes every verb registered by owner; returns how many. */
+int ykt_verbs_unregister_owner(ykt_verbs *v, const void *owner);
+/* Looks a verb up case-insensitively (len bytes of name). */
+const ykt_verb *ykt_verbs_find(ykt_verbs *v, const char *name, size_t len);
+/* Iterates: start with *pos = 0. */
+const ykt_verb *ykt_verbs_next(ykt_verbs *v, size_t *pos);
+
+/*
+ * Handles one terminal request: authentication state, type check, savepoint, handler.
+ * Writes exactly one reply into out.
+ */
+void ykt_verbs_dispatch(ykt_req *req);
+
+/* Registers PING, AUTH, QUIT, HEALTH and TIME. */
+int ykt_core_verbs_register(ykt_verbs *v);
+
+#endif

@@ -1,0 +1,17 @@
+/*
+ * Prints admin replies for people (aligned tables, "name: value" records) or as JSON.
+ * Table replies are arrays: "TABLE" or "RECORD", the column names, then the rows.
+ */
+#ifndef YKTCTL_RENDER_H
+#define YKTCTL_RENDER_H
+
+#include <stdio.h>
+
+#include "resp.h"
+
+void render_text(FILE *out, const ykt_reply *r);
+void render_json(FILE *out, const ykt_reply *r);
+/* Terminal columns a UTF-8 string takes (CJK characters take two). */
+int display_width(const char *s);
+
+#endif

@@ -1,0 +1,247 @@
+/*
+ * yktctl: the administrator's command line. It sends its words to yktd's admin socket as
+ * one RESP command and prints the reply; the gateway parses, checks roles and audits, so
+ * yktctl, redis-cli -s and the web portal all speak the same commands.
+ *
+ *   yktctl [-s SOCKET | -c CONFIG] [-u OPERATOR] [--json] COMMAND [ARGS...]
+ */
+#include "client.h"
+#include "common.h"
+#include "config.h"
+#include "render.h"
+#include "secret.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define MAX_ARGS     256
+#define PASSWORD_MAX 256
+
+static void usage(FILE *out)
+{
+    fputs("usage: yktctl [-s SOCKET | -c CONFIG] [-u OPERATOR] [--json] COMMAND [ARGS...]\n"
+          "\n"
+          "  -s SOCKET      admin socket (default: $YKTCTL_SOCKET or var/yktd.sock)\n"
+          "  -c CONFIG      take the socket from this yktd configuration file\n"
+          "  -u OPERATOR    log in as OPERATOR (password from $YKTCTL_PASSWORD,\n"
+          "                 --password-file, or asked on the terminal)\n"
+          "  --password-file FILE   read the operator's password from FILE\n"
+          "  --json         print the reply as JSON\n"
+          "\n"
+          "Without -u, a client running as root or as yktd's user is the local superuser.\n"
+          "`yktctl help` lists every command; `yktctl passwd` changes your password.\n",
+          out);
+}
+
+/* Reads a line from the terminal without echo. */
+static int prompt_secret(const char *prompt, char *out, size_t len)
+{
+    int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    FILE *tty = fdopen(fd, "r+");
+    if (tty == NULL) {
+        close(fd);
+        return -1;
+    }
+    struct termios old, quiet;
+    bool restore = tcgetattr(fd, &old) == 0;
+    if (restore) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(fd, TCSAFLUSH, &quiet);
+    }
+    fputs(prompt, tty);
+    fflush(tty);
+    char *ok = fgets(out, (int)len, tty);
+    if (restore)
+        tcsetattr(fd, TCSAFLUSH, &old);
+    fputs("\n", tty);
+    fclose(tty);
+    if (ok == NULL)
+        return -1;
+    out[strcspn(out, "\r\n")] = '\0';
+    return 0;
+}
+
+static int read_password_file(const char *path, char *out, size_t len)
+{
+    FILE *f = fopen(path, "re");
+    if (f == NULL) {
+        fprintf(stderr, "yktctl: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char *ok = fgets(out, (int)len, f);
+    fclose(f);
+    if (ok == NULL) {
+        fprintf(stderr, "yktctl: %s: empty\n", path);
+        return -1;
+    }
+    out[strcspn(out, "\r\n")] = '\0';
+    return 0;
+}
+
+/* Prints an error reply and returns the exit status for it. */
+static int report(const ykt_reply *r, bool json)
+{
+    if (r->type == YKT_REPLY_ERROR) {
+        fprintf(stderr, "yktctl: %s\n", r->str);
+        return 1;
+    }
+    if (json)
+        render_json(stdout, r);
+    else
+        render_text(stdout, r);
+    return 0;
+}
+
+static ykt_reply *call(ykt_client *c, int argc, const char *const *argv)
+{
+    ykt_reply *r = ykt_client_call(c, argc, argv, NULL);
+    if (r == NULL)
+        fprintf(stderr, "yktctl: %s\n", c->err);
+    return r;
+}
+
+static int login(ykt_client *c, const char *user, const char *password_file)
+{
+    char password[PASSWORD_MAX];
+    const char *env = getenv("YKTCTL_PASSWORD");
+    if (password_file != NULL) {
+        if (read_password_file(password_file, password, sizeof password) != 0)
+            return 2;
+    } else if (env != NULL) {
+        ykt_strlcpy(password, env, sizeof password);
+    } else {
+        char prompt[128];
+        snprintf(prompt, sizeof prompt, "password for %s: ", user);
+        if (prompt_secret(prompt, password, sizeof password) != 0) {
+            fprintf(stderr, "yktctl: no terminal to ask for the password; "
+                            "set YKTCTL_PASSWORD or use --password-file\n");
+            return 2;
+        }
+    }
+    const char *argv[] = {"login", user, password};
+    ykt_reply *r = call(c, 3, argv);
+    ykt_wipe(password, sizeof password);
+    if (r == NULL)
+        return 2;
+    int rc = 0;
+    if (r->type == YKT_REPLY_ERROR) {
+        fprintf(stderr, "yktctl: %s\n", r->str);
+        rc = 1;
+    } else if (r->type == YKT_REPLY_STATUS && strcmp(r->str, "OK") != 0) {
+        fprintf(stderr, "yktctl: %s\n", r->str + 3); /* e.g. change your initial password */
+    }
+    ykt_reply_free(r);
+    return rc;
+}
+
+/* `passwd` with no arguments asks for the current and new password on the terminal. */
+static int interactive_passwd(ykt_client *c, bool json)
+{
+    char old[PASSWORD_MAX], fresh[PASSWORD_MAX], again[PASSWORD_MAX];
+    if (prompt_secret("current password: ", old, sizeof old) != 0 ||
+        prompt_secret("new password: ", fresh, sizeof fresh) != 0 ||
+        prompt_secret("new password again: ", again, sizeof again) != 0) {
+        fprintf(stderr, "yktctl: passwd needs a terminal (or: yktctl passwd OLD NEW)\n");
+        return 2;
+    }
+    if (strcmp(fresh, again) != 0) {
+        fprintf(stderr, "yktctl: the new passwords differ; nothing changed\n");
+        return 1;
+    }
+    const char *argv[] = {"passwd", old, fresh};
+    ykt_reply *r = call(c, 3, argv);
+    ykt_wipe(old, sizeof old);
+    ykt_wipe(fresh, sizeof fresh);
+    ykt_wipe(again, sizeof again);
+    if (r == NULL)
+        return 2;
+    int rc = report(r, json);
+    ykt_reply_free(r);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *socket_path = getenv("YKTCTL_SOCKET");
+    const char *config_path = NULL;
+    const char *user = getenv("YKTCTL_USER");
+    const char *password_file = NULL;
+    bool json = false;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-s") == 0 && i + 1 < argc)
+            socket_path = argv[++i];
+        else if (strcmp(a, "-c") == 0 && i + 1 < argc)
+            config_path = argv[++i];
+        else if (strcmp(a, "-u") == 0 && i + 1 < argc)
+            user = argv[++i];
+        else if (strcmp(a, "--password-file") == 0 && i + 1 < argc)
+            password_file = argv[++i];
+        else if (strcmp(a, "--json") == 0)
+            json = true;
+        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "yktctl: unknown option %s\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (i == argc) {
+        usage(stderr);
+        return 2;
+    }
+    static ykt_config cfg;
+    if (config_path != NULL) {
+        char err[512];
+        ykt_config_defaults(&cfg);
+        if (ykt_config_load(&cfg, config_path, err, sizeof err) != YKT_OK) {
+            fprintf(stderr, "yktctl: %s\n", err);
+            return 2;
+        }
+        socket_path = cfg.admin_socket;
+    }
+    if (socket_path == NULL)
+        socket_path = "var/yktd.sock";
+    int nargs = argc - i;
+    if (nargs > MAX_ARGS) {
+        fprintf(stderr, "yktctl: too many arguments\n");
+        return 2;
+    }
+
+    ykt_client c;
+    if (ykt_client_connect_unix(&c, socket_path) != 0) {
+        fprintf(stderr, "yktctl: %s (is yktd running? -s or -c names the socket)\n", c.err);
+        return 2;
+    }
+    int rc = 0;
+    if (user != NULL && *user != '\0')
+        rc = login(&c, user, password_file);
+    if (rc == 0) {
+        if (nargs == 1 && strcmp(argv[i], "passwd") == 0) {
+            rc = interactive_passwd(&c, json);
+        } else {
+            ykt_reply *r = call(&c, nargs, (const char *const *)(argv + i));
+            if (r == NULL) {
+                rc = 2;
+            } else {
+                rc = report(r, json);
+                ykt_reply_free(r);
+            }
+        }
+    }
+    ykt_client_close(&c);
+    return rc;
+}
