@@ -223,12 +223,32 @@ typedef struct load_ctx {
     bool seen[YKT_ARRAY_LEN(keys)];
 } load_ctx;
 
+/* inih calls the handler only for keys, so a section header is checked here: an unknown
+ * section is an error even when it holds no key. */
+static void check_section_header(load_ctx *ctx, const char *line)
+{
+    if (ctx->line == 1 && strncmp(line, "\xEF\xBB\xBF", 3) == 0)
+        line += 3; /* UTF-8 BOM, which inih skips */
+    line += strspn(line, " \t");
+    const char *end = line[0] == '[' ? strchr(line, ']') : NULL;
+    if (end == NULL || ctx->failed)
+        return;
+    size_t len = (size_t)(end - line - 1);
+    for (size_t i = 0; i < YKT_ARRAY_LEN(keys); i++)
+        if (strlen(keys[i].section) == len && strncmp(keys[i].section, line + 1, len) == 0)
+            return;
+    snprintf(ctx->err, ctx->errlen, "%s:%d: unknown section [%.*s]", ctx->path, ctx->line,
+             (int)(len > 64 ? 64 : len), line + 1);
+    ctx->failed = true;
+}
+
 static char *reader(char *str, int num, void *stream)
 {
     load_ctx *ctx = stream;
     if (fgets(str, num, ctx->file) == NULL)
         return NULL;
     ctx->line++;
+    check_section_header(ctx, str);
     size_t n = strlen(str);
     if (n == (size_t)num - 1 && str[n - 1] != '\n' && !feof(ctx->file)) {
         if (!ctx->too_long)

@@ -168,7 +168,10 @@ static int parse_inline(char *buf, size_t len, const ykt_resp_limits *lim, ykt_r
         if (i < line_len)
             buf[i++] = '\0';
     }
-    *nl = '\0';
+    /* A blank line is skipped by the caller, which may then return YKT_EAGAIN with the line
+     * still in the buffer: leave it intact so that the next parse finds its '\n' again. */
+    if (argc > 0)
+        *nl = '\0';
     cmd->argc = argc;
     *consumed = line_len + 1;
     return YKT_OK;
@@ -348,6 +351,8 @@ static int parse_reply_at(const char *buf, size_t len, size_t *pos, int depth, y
                 ykt_reply_free(r);
                 return YKT_EAGAIN;
             }
+            if (buf[next + (size_t)v] != '\r' || buf[next + (size_t)v + 1] != '\n')
+                goto bad;
             r->type = YKT_REPLY_BULK;
             r->str = xcalloc((size_t)v + 1, 1);
             memcpy(r->str, buf + next, (size_t)v);

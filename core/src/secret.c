@@ -122,9 +122,17 @@ int ykt_password_verify(const char *password, const char *stored)
 {
     unsigned iterations;
     char salt_hex[2 * SALT_LEN + 1], dk_hex[2 * DK_LEN + 1];
-    if (sscanf(stored, "pbkdf2-sha256$%u$%32[0-9a-f]$%64[0-9a-f]", &iterations, salt_hex, dk_hex) !=
-            3 ||
-        iterations == 0)
+    int end = 0;
+    /* %u alone would accept "-1" (4294967295 rounds), a sign or spaces, and %64[...] would
+     * ignore anything after the 64th digit: require plain digits and the end of the string. */
+    static const char prefix[] = "pbkdf2-sha256$";
+    if (strncmp(stored, prefix, sizeof prefix - 1) != 0)
+        return YKT_EINVAL;
+    size_t ndigits = strspn(stored + sizeof prefix - 1, "0123456789");
+    if (ndigits == 0 || ndigits > 9 ||
+        sscanf(stored, "pbkdf2-sha256$%u$%32[0-9a-f]$%64[0-9a-f]%n", &iterations, salt_hex, dk_hex,
+               &end) != 3 ||
+        stored[end] != '\0' || iterations == 0)
         return YKT_EINVAL;
     uint8_t salt[SALT_LEN], want[DK_LEN], got[DK_LEN];
     if (ykt_hex_decode(salt_hex, salt, sizeof salt) != YKT_OK ||

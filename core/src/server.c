@@ -56,7 +56,9 @@ struct ykt_conn {
     bool closing;
     bool handle_closed;
     bool close_after_flush;
-    bool quit; /* ignore further input (QUIT, too many failed AUTHs) */
+    bool quit;     /* ignore further input (QUIT, too many failed AUTHs) */
+    bool notified; /* TLS close_notify sent */
+    bool backlog;  /* complete requests wait in `in`: serve them before reading more */
     bool dirty;
     bool ready;
     bool parked;            /* a deferred request is on the thread pool */
@@ -97,6 +99,7 @@ typedef struct ykt_server {
 static void conn_close(ykt_conn *c);
 static void conn_process(ykt_conn *c);
 static void maybe_finish_shutdown(ykt_server *srv);
+static void on_idle(uv_idle_t *h);
 
 static void *xcalloc(size_t n, size_t sz)
 {
@@ -128,8 +131,9 @@ static void mark_ready(ykt_conn *c)
     c->ready = true;
     c->next_ready = srv->ready;
     srv->ready = c;
-    /* An active idle handle makes the next poll return at once. */
-    uv_idle_start(&srv->idle, NULL);
+    /* An active idle handle makes the next poll return at once. (libuv refuses a NULL
+     * callback, so the callback must be given even when the handle is already running.) */
+    uv_idle_start(&srv->idle, on_idle);
 }
 
 static void unlink_from(ykt_conn **head, ykt_conn *c, size_t link_offset)
@@ -237,6 +241,15 @@ static void after_write_progress(ykt_conn *c)
         return;
     c->pending = 0;
     if (c->close_after_flush) {
+        /* End a TLS session with close_notify, so the terminal can tell a deliberate close
+         * from a truncated stream; close once that alert is written. */
+        if (c->tls != NULL && !c->notified) {
+            c->notified = true;
+            ykt_tls_conn_close_notify(c->tls, &c->cipher_out);
+            flush_cipher(c);
+            if (c->closing || c->writes_inflight > 0)
+                return;
+        }
         conn_close(c);
         return;
     }
@@ -308,7 +321,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 static void resume_reading(ykt_conn *c)
 {
-    if (c->reading || c->closing || c->close_after_flush || c->gw->stopping)
+    if (c->reading || c->closing || c->close_after_flush || c->gw->stopping || c->backlog)
         return;
     if (uv_read_start(&c->h.stream, on_alloc, on_read) == 0)
         c->reading = true;
@@ -385,13 +398,16 @@ static void conn_process(ykt_conn *c)
     ykt_server *srv = c->gw->server;
     int max_pipeline = (int)c->gw->cfg.max_pipeline;
     size_t off = 0;
+    bool need_more = false;
     while (!c->closing && !c->parked && c->pending < max_pipeline && off < c->in.len) {
         size_t used = 0;
         const char *err = NULL;
         int rc =
             ykt_resp_parse(c->in.data + off, c->in.len - off, &srv->limits, &srv->cmd, &used, &err);
-        if (rc == YKT_EAGAIN)
+        if (rc == YKT_EAGAIN) {
+            need_more = true;
             break;
+        }
         if (rc != YKT_OK) {
             /* The stream cannot be resynchronised after a framing error: answer and close. */
             ykt_info("conn %llu from %s: protocol error: %s; closing", (unsigned long long)c->id,
@@ -417,8 +433,11 @@ static void conn_process(ykt_conn *c)
     ykt_buf_consume(&c->in, off);
     if (c->in.len == 0)
         ykt_buf_shrink(&c->in, IDLE_BUFFER_KEEP);
+    /* Requests already buffered are served before more input is read, so a client that
+     * writes faster than it is answered costs at most one frame and one read chunk. */
+    c->backlog = c->in.len > 0 && !need_more;
     /* Backpressure: stop reading a client that does not read its replies. */
-    if (c->pending >= max_pipeline)
+    if (c->pending >= max_pipeline || c->backlog)
         pause_reading(c);
 }
 
@@ -778,7 +797,9 @@ static void on_idle(uv_idle_t *h)
         }
         c = next;
     }
-    if (srv->ready == NULL)
+    /* Replies produced here are flushed by the check phase: keep the poll from blocking
+     * until it has run. */
+    if (srv->ready == NULL && srv->dirty == NULL)
         uv_idle_stop(h);
 }
 
@@ -871,6 +892,10 @@ static void maybe_finish_shutdown(ykt_server *srv)
     close_if_open((uv_handle_t *)&srv->force);
     close_if_open((uv_handle_t *)&srv->sigint);
     close_if_open((uv_handle_t *)&srv->sigterm);
+    /* Closing the handles restored the default action, which would kill a gateway that is
+     * already stopping (before the database is closed, with a non-zero status). */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
 }
 
 void ykt_server_shutdown(ykt_gw *gw)

@@ -37,9 +37,13 @@ struct ykt_tls_conn {
     char peer_cn[128];
 };
 
+/* mbedTLS returns a positive count when some PEM blocks of a file failed to parse. */
 static void describe(int rc, char *buf, size_t len)
 {
-    mbedtls_strerror(rc, buf, len);
+    if (rc > 0)
+        snprintf(buf, len, "%d certificate(s) in the file could not be parsed", rc);
+    else
+        mbedtls_strerror(rc, buf, len);
 }
 
 int ykt_tls_init(ykt_tls **out, const ykt_config *cfg, char *err, size_t errlen)
@@ -74,6 +78,13 @@ int ykt_tls_init(ykt_tls **out, const ykt_config *cfg, char *err, size_t errlen)
     if ((rc = mbedtls_pk_parse_keyfile(&t->key, cfg->tls_key, NULL)) != 0) {
         describe(rc, why, sizeof why);
         snprintf(err, errlen, "[tls] key %s: %s", cfg->tls_key, why);
+        goto fail;
+    }
+    /* mbedtls_ssl_conf_own_cert does not compare them; every handshake would fail later. */
+    if ((rc = mbedtls_pk_check_pair(&t->cert.pk, &t->key)) != 0) {
+        describe(rc, why, sizeof why);
+        snprintf(err, errlen, "[tls] key %s does not match cert %s: %s", cfg->tls_key,
+                 cfg->tls_cert, why);
         goto fail;
     }
     if (cfg->tls_ca[0] != '\0' && (rc = mbedtls_x509_crt_parse_file(&t->ca, cfg->tls_ca)) != 0) {
@@ -269,6 +280,15 @@ int ykt_tls_conn_encrypt(ykt_tls_conn *c, const char *data, size_t len, ykt_buf 
     }
     c->out = NULL;
     return rc;
+}
+
+void ykt_tls_conn_close_notify(ykt_tls_conn *c, ykt_buf *cipher_out)
+{
+    if (!c->ready)
+        return;
+    c->out = cipher_out;
+    mbedtls_ssl_close_notify(&c->ssl);
+    c->out = NULL;
 }
 
 bool ykt_tls_conn_ready(const ykt_tls_conn *c)

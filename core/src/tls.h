@@ -32,6 +32,8 @@ int ykt_tls_conn_feed(ykt_tls_conn *c, const char *data, size_t len, ykt_buf *pl
                       ykt_buf *cipher_out, const char **err);
 /* Encrypts plaintext into cipher_out. */
 int ykt_tls_conn_encrypt(ykt_tls_conn *c, const char *data, size_t len, ykt_buf *cipher_out);
+/* Appends the close_notify alert that ends a session cleanly (no-op before the handshake). */
+void ykt_tls_conn_close_notify(ykt_tls_conn *c, ykt_buf *cipher_out);
 bool ykt_tls_conn_ready(const ykt_tls_conn *c);
 /* The Common Name of the verified client certificate, or NULL. */
 const char *ykt_tls_conn_peer_cn(const ykt_tls_conn *c);

@@ -1,0 +1,69 @@
+"""The documentation keeps up with the code: every configuration key, every error code the
+core can send, and every admin command are documented."""
+
+import os
+import re
+import subprocess
+import unittest
+
+from harness import SOURCE_DIR, YKTD, Gateway
+
+
+def read(*parts):
+    with open(os.path.join(SOURCE_DIR, *parts), encoding="utf-8") as f:
+        return f.read()
+
+
+def sources():
+    for root, _, files in os.walk(os.path.join(SOURCE_DIR, "core", "src")):
+        for name in files:
+            if name.endswith(".c"):
+                yield os.path.join(root, name)
+
+
+class DocsTest(unittest.TestCase):
+    def test_every_config_key_is_documented(self):
+        ref = subprocess.run([YKTD, "--print-config"], capture_output=True, text=True,
+                             check=True).stdout
+        doc = read("docs", "configuration.md")
+        section = None
+        keys = []
+        for line in ref.splitlines():
+            m = re.match(r"^\[(\w+)\]$", line)
+            if m:
+                section = m.group(1)
+                self.assertIn("## [%s]" % section, doc)
+                continue
+            m = re.match(r"^(\w+) = ", line)
+            if m:
+                keys.append((section, m.group(1)))
+                self.assertRegex(doc, r"## \[%s\][\s\S]*?\| `%s` \|" % (section, m.group(1)),
+                                 "[%s] %s is not in docs/configuration.md" % (section,
+                                                                               m.group(1)))
+        self.assertGreater(len(keys), 20)
+
+    def test_every_error_code_is_documented(self):
+        doc = read("docs", "protocol.md")
+        codes = set()
+        for path in sources():
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+            codes.update(re.findall(r'ykt_reply_error\(\s*\w+,\s*"([A-Z_]+)"', text))
+            codes.update(re.findall(r'"-([A-Z_]{3,}) ', text))
+        self.assertIn("NOAUTH", codes)
+        for code in sorted(codes):
+            self.assertIn("`%s`" % code, doc, "error code %s is not in docs/protocol.md" % code)
+
+    def test_every_admin_command_is_documented(self):
+        gw = Gateway()
+        self.addCleanup(gw.cleanup)
+        doc = read("docs", "protocol.md")
+        for row in gw.ctl("help"):
+            words = row["command"].split()
+            name = " ".join(w for w in words[:2] if re.match(r"^[a-z-]+$", w))
+            self.assertIn("`%s" % name, doc, "admin command '%s' is not in docs/protocol.md"
+                          % name)
+
+
+if __name__ == "__main__":
+    unittest.main()
