@@ -5,10 +5,12 @@
 #ifndef YKT_TEST_H
 #define YKT_TEST_H
 
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ASSERT(cond)                                                                               \
     do {                                                                                           \
@@ -54,5 +56,33 @@
         fflush(stdout);                                                                            \
         test();                                                                                    \
     } while (0)
+
+/* A private temporary directory per test program; it and its files are removed at exit,
+ * also when an assertion ends the program early. */
+__attribute__((unused)) static char test_tmpdir[64];
+
+static inline void test_tmpdir_cleanup(void)
+{
+    DIR *d = opendir(test_tmpdir);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", test_tmpdir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(test_tmpdir);
+}
+
+static inline void test_tmpdir_create(const char *name)
+{
+    snprintf(test_tmpdir, sizeof test_tmpdir, "/tmp/ykt-%s-XXXXXX", name);
+    ASSERT(mkdtemp(test_tmpdir) != NULL);
+    atexit(test_tmpdir_cleanup);
+}
 
 #endif

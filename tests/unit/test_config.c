@@ -8,7 +8,6 @@
 #include <stdbool.h>
 #include <unistd.h>
 
-static char tmpdir[64];
 static int nfiles;
 
 /* Writes content into a fresh file in the test directory; returns its path (static). */
@@ -17,23 +16,13 @@ static const char *write_file(const char *content)
     static char paths[64][128];
     ASSERT(nfiles < 64);
     char *path = paths[nfiles];
-    snprintf(path, sizeof paths[0], "%s/f%02d.ini", tmpdir, nfiles);
+    snprintf(path, sizeof paths[0], "%s/f%02d.ini", test_tmpdir, nfiles);
     nfiles++;
     FILE *f = fopen(path, "w");
     ASSERT(f != NULL);
     ASSERT_EQ(fwrite(content, 1, strlen(content), f), strlen(content));
     ASSERT_EQ(fclose(f), 0);
     return path;
-}
-
-static void cleanup(void)
-{
-    for (int i = 0; i < nfiles; i++) {
-        char path[128];
-        snprintf(path, sizeof path, "%s/f%02d.ini", tmpdir, i);
-        unlink(path);
-    }
-    rmdir(tmpdir);
 }
 
 /* Loads content on top of the defaults; returns the rc and leaves the message in err. */
@@ -189,7 +178,7 @@ static void test_load_missing_file(void)
     ykt_config cfg;
     ykt_config_defaults(&cfg);
     char err[512], path[128];
-    snprintf(path, sizeof path, "%s/does-not-exist.ini", tmpdir);
+    snprintf(path, sizeof path, "%s/does-not-exist.ini", test_tmpdir);
     ASSERT_EQ(ykt_config_load(&cfg, path, err, sizeof err), YKT_EIO);
     char want[256];
     snprintf(want, sizeof want, "%s: cannot open: No such file or directory", path);
@@ -405,7 +394,7 @@ static void test_validate_tls(void)
     expect_validate(&cfg, YKT_EINVAL, "[tls] cert is required");
 
     char missing[128], want[256];
-    snprintf(missing, sizeof missing, "%s/missing.pem", tmpdir);
+    snprintf(missing, sizeof missing, "%s/missing.pem", test_tmpdir);
     snprintf(cfg.tls_cert, sizeof cfg.tls_cert, "%s", missing);
     snprintf(want, sizeof want, "[tls] cert %s: No such file or directory", missing);
     expect_validate(&cfg, YKT_EINVAL, want);
@@ -449,9 +438,7 @@ static void test_validate_required_paths(void)
 int main(void)
 {
     printf("test_config\n");
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ykt-test-config-XXXXXX");
-    ASSERT(mkdtemp(tmpdir) != NULL);
-    atexit(cleanup); /* also when an assertion exits early */
+    test_tmpdir_create("test-config");
     RUN(test_defaults);
     RUN(test_load_full_file);
     RUN(test_load_keeps_unset_keys);

@@ -7,28 +7,8 @@
 #include "store/store.h"
 #include "terminal.h"
 
-#include <dirent.h>
 #include <stdbool.h>
 #include <unistd.h>
-
-static char tmpdir[64];
-
-static void cleanup(void)
-{
-    DIR *d = opendir(tmpdir);
-    if (d == NULL)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", tmpdir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(tmpdir);
-}
 
 /* A fresh database path in the test directory (static storage). */
 static const char *db_path(const char *name)
@@ -36,7 +16,7 @@ static const char *db_path(const char *name)
     static char paths[16][128];
     static int n;
     ASSERT(n < 16);
-    snprintf(paths[n], sizeof paths[0], "%s/%s.db", tmpdir, name);
+    snprintf(paths[n], sizeof paths[0], "%s/%s.db", test_tmpdir, name);
     return paths[n++];
 }
 
@@ -176,9 +156,9 @@ static void test_refuses_non_database(void)
 
     /* A directory cannot be opened either. */
     err[0] = '\0';
-    ASSERT_EQ(ykt_db_open(&db, tmpdir, err, sizeof err), YKT_ESTORAGE);
+    ASSERT_EQ(ykt_db_open(&db, test_tmpdir, err, sizeof err), YKT_ESTORAGE);
     ASSERT(db == NULL);
-    ASSERT_CONTAINS(err, tmpdir);
+    ASSERT_CONTAINS(err, test_tmpdir);
 }
 
 static void test_stmt_cache(void)
@@ -746,9 +726,7 @@ static void test_store_audit(void)
 int main(void)
 {
     printf("test_db\n");
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ykt-test-db-XXXXXX");
-    ASSERT(mkdtemp(tmpdir) != NULL);
-    atexit(cleanup);
+    test_tmpdir_create("test-db");
     RUN(test_open_settings);
     RUN(test_reopen_idempotent);
     RUN(test_refuses_newer_schema);

@@ -10,28 +10,8 @@
 #include "util.h"
 #include "verbs.h"
 
-#include <dirent.h>
 #include <stdbool.h>
 #include <unistd.h>
-
-static char tmpdir[64];
-
-static void cleanup(void)
-{
-    DIR *d = opendir(tmpdir);
-    if (d == NULL)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", tmpdir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(tmpdir);
-}
 
 /* ---- handlers ---- */
 
@@ -237,7 +217,7 @@ static void fixture_init(fixture *f)
     /* A fresh database for each test. */
     static int ndb;
     char path[128], err[512] = "";
-    snprintf(path, sizeof path, "%s/ykt-%d.db", tmpdir, ndb++);
+    snprintf(path, sizeof path, "%s/ykt-%d.db", test_tmpdir, ndb++);
     int rc = ykt_db_open(&f->gw.db, path, err, sizeof err);
     if (rc != YKT_OK)
         fprintf(stderr, "%s\n", err);
@@ -478,9 +458,7 @@ static void test_core_verbs_without_connection(void)
 int main(void)
 {
     printf("test_verbs\n");
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ykt-test-verbs-XXXXXX");
-    ASSERT(mkdtemp(tmpdir) != NULL);
-    atexit(cleanup);
+    test_tmpdir_create("test-verbs");
     RUN(test_register_names);
     RUN(test_find_case_insensitive);
     RUN(test_unregister_owner);
