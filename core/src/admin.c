@@ -214,25 +214,43 @@ static void roles_text(unsigned roles, char *buf, size_t len)
     }
 }
 
-int ykt_audit(ykt_req *req, const ykt_args *a, const char *action, const char *target,
-              const char *fmt, ...)
+static int audit_append(ykt_db *db, const char *operator_name, const char *role, const char *action,
+                        const char *target, const char *approval, const char *fmt, va_list ap)
 {
     char detail[512];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
-    va_end(ap);
-    const char *approval = a ? ykt_args_get(a, "approval") : NULL;
     ykt_audit_row row = {
         .at = ykt_now_ms(),
-        .operator_name = req->session->operator_name,
-        .role = ykt_role_name(req->session->role),
+        .operator_name = operator_name,
+        .role = role,
         .action = action,
         .target = target ? target : "",
         .detail = detail,
         .approval = approval ? approval : "",
     };
-    return ykt_store_audit_append(req->gw->db, &row);
+    return ykt_store_audit_append(db, &row);
+}
+
+int ykt_audit(ykt_req *req, const ykt_args *a, const char *action, const char *target,
+              const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc =
+        audit_append(req->gw->db, req->session->operator_name, ykt_role_name(req->session->role),
+                     action, target, a ? ykt_args_get(a, "approval") : NULL, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int ykt_audit_write(ykt_db *db, const char *operator_name, const char *role, const char *action,
+                    const char *target, const char *approval, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = audit_append(db, operator_name, role, action, target, approval, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 static bool args_are_text(ykt_req *req)
@@ -382,5 +400,13 @@ int ykt_admin_core_register(ykt_admin *adm)
         rc = ykt_admin_terminal_register(adm);
     if (rc == YKT_OK)
         rc = ykt_admin_status_register(adm);
+    if (rc == YKT_OK)
+        rc = ykt_admin_person_register(adm);
+    if (rc == YKT_OK)
+        rc = ykt_admin_card_register(adm);
+    if (rc == YKT_OK)
+        rc = ykt_admin_account_register(adm);
+    if (rc == YKT_OK)
+        rc = ykt_admin_import_register(adm);
     return rc;
 }

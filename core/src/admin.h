@@ -65,6 +65,11 @@ void ykt_admin_dispatch(ykt_req *req);
 int ykt_audit(ykt_req *req, const ykt_args *a, const char *action, const char *target,
               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* The same for work nobody's request started (scheduled jobs): operator and role given. */
+int ykt_audit_write(ykt_db *db, const char *operator_name, const char *role, const char *action,
+                    const char *target, const char *approval, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+
 /* Registers the core's admin commands (login, help, status, terminal, operator, audit). */
 int ykt_admin_core_register(ykt_admin *adm);
 

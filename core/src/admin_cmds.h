@@ -7,5 +7,9 @@
 int ykt_admin_operator_register(ykt_admin *adm); /* login, passwd, operator ... */
 int ykt_admin_terminal_register(ykt_admin *adm); /* terminal ... */
 int ykt_admin_status_register(ykt_admin *adm);   /* status, conn list, audit list */
+int ykt_admin_person_register(ykt_admin *adm);   /* person ..., approval ... */
+int ykt_admin_card_register(ykt_admin *adm);     /* card ... */
+int ykt_admin_account_register(ykt_admin *adm);  /* account ..., job ... */
+int ykt_admin_import_register(ykt_admin *adm);   /* person import */
 
 #endif

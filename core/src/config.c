@@ -1,5 +1,6 @@
 #include "config.h"
 #include "common.h"
+#include "ledger.h"
 #include "log.h"
 #include "util.h"
 
@@ -10,7 +11,18 @@
 #include <string.h>
 #include <unistd.h>
 
-enum key_type { T_STR, T_INT, T_SIZE, T_DURATION, T_BOOL, T_ENUM, T_HOSTPORT, T_MODE, T_LOGLEVEL };
+enum key_type {
+    T_STR,
+    T_INT,
+    T_SIZE,
+    T_DURATION,
+    T_BOOL,
+    T_ENUM,
+    T_HOSTPORT,
+    T_MODE,
+    T_LOGLEVEL,
+    T_MONEY
+};
 
 typedef struct key_spec {
     const char *section;
@@ -35,6 +47,8 @@ static const key_spec keys[] = {
      "Campus name shown by `yktctl status`."},
     {"campus", "timezone", T_STR, STR(timezone), 0, 0, NULL, "Asia/Shanghai",
      "Time zone for days and reports; times are stored in UTC."},
+    {"campus", "code", T_STR, STR(campus_code), 0, 0, NULL, "DEMO",
+     "Campus code (1-16 bytes): the system identifier in every card key's diversification."},
 
     {"terminal", "listen", T_HOSTPORT, STR(terminal_listen), 0, 0, NULL, "127.0.0.1:7070",
      "Address of the terminal port (RESP). Port 0 picks a free port (tests)."},
@@ -81,6 +95,41 @@ static const key_spec keys[] = {
      "Wrong operator passwords in a row after which the account is locked."},
     {"admin", "login_lock", T_DURATION, OFF(login_lock_ms), 0, 1000, 86400000LL, NULL, "30m",
      "How long an operator account stays locked after too many wrong passwords."},
+    {"admin", "max_frame_bytes", T_SIZE, OFF(admin_max_frame_bytes), 0, 4096, 1LL << 30, NULL,
+     "64m", "Largest admin request (a CSV import travels in one)."},
+
+    {"cards", "master_key", T_STR, STR(master_key), 0, 0, NULL, "var/demo-master.key",
+     "File with the AES-128 master key (32 hex digits); must be mode 0600 or 0400."},
+    {"cards", "replacement_fee", T_MONEY, OFF(replacement_fee), 0, 0, 100000, NULL, "10.00",
+     "Fee in CNY for a replacement card, waived for a recorded card-quality defect."},
+    {"cards", "deposit", T_MONEY, OFF(deposit), 0, 0, 100000, NULL, "0.00",
+     "Deposit in CNY collected at issuance and refunded at cancellation (0: none)."},
+    {"cards", "password_iterations", T_INT, OFF(password_iterations), 0, 1000, 10000000, NULL,
+     "10000", "PBKDF2-HMAC-SHA256 iterations for query and payment passwords."},
+    {"cards", "password_max_failures", T_INT, OFF(password_max_failures), 0, 1, 100, NULL, "5",
+     "Wrong card passwords in a row after which the password is locked."},
+    {"cards", "password_lock", T_DURATION, OFF(password_lock_ms), 0, 1000, 86400000LL, NULL, "30m",
+     "How long a card password stays locked after too many wrong tries."},
+    {"cards", "pin_threshold", T_MONEY, OFF(pin_threshold), 0, 1, YKT_AMOUNT_MAX, NULL, "200.00",
+     "A single payment of this many CNY or more needs the payment password."},
+    {"cards", "max_clock_skew", T_DURATION, OFF(max_clock_skew_ms), 0, 1000, 86400000LL, NULL,
+     "10m",
+     "An online card transaction stamped further than this from the gateway clock is "
+     "refused."},
+    {"cards", "auto_cancel_after", T_INT, OFF(auto_cancel_months), 0, 0, 120, NULL, "6",
+     "Months after validity ends at which a card is cancelled automatically and its balance "
+     "moved to the dormant-funds account."},
+    {"cards", "refund_window", T_INT, OFF(refund_window_months), 0, 0, 120, NULL, "3",
+     "Months after a card ends without a refund during which the holder may still claim "
+     "the balance; after that it goes to the dormant-funds account."},
+
+    {"wallet", "max_topup", T_MONEY, OFF(max_topup), 0, 1, YKT_AMOUNT_MAX, NULL, "1000.00",
+     "The most one top-up may add, in CNY."},
+
+    {"import", "max_bytes", T_SIZE, OFF(import_max_bytes), 0, 1024, 1LL << 30, NULL, "32m",
+     "Largest CSV file `person import` accepts."},
+    {"import", "max_rows", T_INT, OFF(import_max_rows), 0, 1, 10000000, NULL, "200000",
+     "Most data rows in one CSV import."},
 
     {"storage", "path", T_STR, STR(storage_path), 0, 0, NULL, "var/ykt.db",
      "SQLite database file (WAL mode; the -wal and -shm files live beside it)."},
@@ -172,6 +221,12 @@ static int set_value(ykt_config *cfg, const key_spec *k, const char *value, char
             return YKT_EINVAL;
         }
         break;
+    case T_MONEY:
+        if (ykt_parse_yuan(value, &v) != YKT_OK) {
+            snprintf(err, errlen, "expected an amount in CNY such as 10 or 10.00, got '%s'", value);
+            return YKT_EINVAL;
+        }
+        break;
     case T_MODE: {
         char *end;
         errno = 0;
@@ -187,7 +242,11 @@ static int set_value(ykt_config *cfg, const key_spec *k, const char *value, char
     if (v < k->min || v > k->max) {
         snprintf(err, errlen, "must be between %lld and %lld%s (got '%s')", (long long)k->min,
                  (long long)k->max,
-                 k->type == T_DURATION ? " ms" : (k->type == T_SIZE ? " bytes" : ""), value);
+                 k->type == T_DURATION ? " ms"
+                 : k->type == T_SIZE   ? " bytes"
+                 : k->type == T_MONEY  ? " fen"
+                                       : "",
+                 value);
         return YKT_EINVAL;
     }
     *(int64_t *)(base + k->offset) = v;
@@ -391,6 +450,15 @@ int ykt_config_validate(const ykt_config *cfg, char *err, size_t errlen)
     }
     if (cfg->admin_socket[0] == '\0') {
         snprintf(err, errlen, "[admin] socket is required");
+        return YKT_EINVAL;
+    }
+    size_t code_len = strlen(cfg->campus_code);
+    if (code_len == 0 || code_len > 16) {
+        snprintf(err, errlen, "[campus] code must have 1 to 16 bytes");
+        return YKT_EINVAL;
+    }
+    if (cfg->master_key[0] == '\0') {
+        snprintf(err, errlen, "[cards] master_key is required");
         return YKT_EINVAL;
     }
     if (cfg->storage_path[0] == '\0') {

@@ -21,6 +21,7 @@ typedef struct ykt_config {
     /* [campus] */
     char campus_name[128];
     char timezone[64];
+    char campus_code[17];
     /* [terminal] */
     char terminal_listen[128];
     int64_t max_connections;
@@ -31,6 +32,7 @@ typedef struct ykt_config {
     int64_t auth_timeout_ms;
     int64_t max_auth_failures;
     int64_t last_seen_flush_ms;
+    int64_t request_retention_ms;
     /* [tls] */
     bool tls_enabled;
     char tls_cert[YKT_PATH_MAX];
@@ -45,6 +47,23 @@ typedef struct ykt_config {
     int64_t admin_idle_timeout_ms;
     int64_t login_max_failures;
     int64_t login_lock_ms;
+    int64_t admin_max_frame_bytes;
+    /* [cards] */
+    char master_key[YKT_PATH_MAX];
+    int64_t replacement_fee;
+    int64_t deposit;
+    int64_t password_iterations;
+    int64_t password_max_failures;
+    int64_t password_lock_ms;
+    int64_t pin_threshold;
+    int64_t max_clock_skew_ms;
+    int64_t auto_cancel_months;
+    int64_t refund_window_months;
+    /* [wallet] */
+    int64_t max_topup;
+    /* [import] */
+    int64_t import_max_bytes;
+    int64_t import_max_rows;
     /* [storage] */
     char storage_path[YKT_PATH_MAX];
     /* [log] */

@@ -27,7 +27,8 @@ typedef struct ykt_gw {
     struct ykt_verbs *verbs; /* terminal-port verb table */
     struct ykt_admin *admin; /* admin command table */
     struct ykt_server *server;
-    struct ykt_tls *tls; /* NULL when [tls] enabled = no */
+    struct ykt_tls *tls;    /* NULL when [tls] enabled = no */
+    uint8_t master_key[16]; /* card master key ([cards] master_key); never logged */
     int64_t started_ms;
     bool stopping;
 } ykt_gw;

@@ -6,6 +6,9 @@
  *   yktd --print-config
  */
 #include "admin.h"
+#include "card_verbs.h"
+#include "cardcrypto.h"
+#include "date.h"
 #include "common.h"
 #include "config.h"
 #include "db.h"
@@ -15,6 +18,7 @@
 #include "terminal.h"
 #include "tls.h"
 #include "util.h"
+#include "secret.h"
 #include "verbs.h"
 
 #include <errno.h>
@@ -92,6 +96,14 @@ static int run(ykt_config *cfg)
     }
     ykt_info("yktd %s starting (campus: %s)", YKT_VERSION, cfg->campus_name);
 
+    if (ykt_tz_init(cfg->timezone, err, sizeof err) != YKT_OK) {
+        ykt_error("%s", err);
+        return 1;
+    }
+    if (ykt_master_key_load(cfg->master_key, gw.master_key, err, sizeof err) != YKT_OK) {
+        ykt_error("[cards] master_key: %s", err);
+        return 1;
+    }
     int lock_fd = lock_database(cfg->storage_path);
     if (lock_fd < 0)
         return 1;
@@ -110,6 +122,7 @@ static int run(ykt_config *cfg)
     gw.verbs = ykt_verbs_new();
     gw.admin = ykt_admin_new();
     if (gw.verbs == NULL || gw.admin == NULL || ykt_core_verbs_register(gw.verbs) != YKT_OK ||
+        ykt_card_verbs_register(gw.verbs) != YKT_OK ||
         ykt_admin_core_register(gw.admin) != YKT_OK) {
         ykt_error("cannot register the core verbs and commands");
         goto out;
@@ -144,6 +157,7 @@ out:
         uv_loop_close(&loop);
     }
     close(lock_fd);
+    ykt_wipe(gw.master_key, sizeof gw.master_key);
     ykt_log_close();
     return exit_code;
 }
@@ -191,8 +205,15 @@ int main(int argc, char **argv)
         return 1;
     if (check_only) {
         /* Load the TLS material too: a wrong key or certificate is a configuration error. */
+        char err[512];
+        uint8_t key[16];
+        if (ykt_tz_init(cfg.timezone, err, sizeof err) != YKT_OK ||
+            ykt_master_key_load(cfg.master_key, key, err, sizeof err) != YKT_OK) {
+            fprintf(stderr, "yktd: %s: %s\n", config_path, err);
+            return 1;
+        }
+        ykt_wipe(key, sizeof key);
         if (cfg.tls_enabled) {
-            char err[512];
             struct ykt_tls *tls;
             if (ykt_tls_init(&tls, &cfg, err, sizeof err) != YKT_OK) {
                 fprintf(stderr, "yktd: %s: %s\n", config_path, err);

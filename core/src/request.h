@@ -52,6 +52,7 @@ typedef struct ykt_req {
     ykt_terminal *term;   /* terminal port: the authenticated terminal, NULL before AUTH */
     ykt_session *session; /* admin channel: the operator */
     bool write;           /* runs inside a savepoint of the batch transaction */
+    int64_t seq;          /* YKT_VERB_SEQ verbs: the terminal's sequence number */
     ykt_buf *out;
     bool replied;
     bool failed;       /* the reply was an error */
@@ -78,8 +79,10 @@ void ykt_reply_internal(ykt_req *req, int err);
  * Runs work(data) on libuv's thread pool (for slow hashing), then after(req, data) on the
  * loop, which must reply. The connection handles nothing else meanwhile, so replies stay
  * in order. work must not touch the database or any loop state. The request's arguments
- * are copied and stay valid. Defer before making any database change. If the connection
- * closes meanwhile, after runs with req->abandoned set: it must only release data.
+ * are copied and stay valid. Changes made before deferring are kept whatever `after`
+ * replies (so defer before changing anything that must depend on the outcome); `after`
+ * runs in a savepoint of its own. If the connection closes meanwhile, after runs with
+ * req->abandoned set: it must only release data.
  */
 void ykt_req_defer(ykt_req *req, void (*work)(void *data), void (*after)(ykt_req *req, void *data),
                    void *data);

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE /* struct ucred */
 #include "server.h"
 #include "admin.h"
+#include "jobs.h"
 #include "common.h"
 #include "log.h"
 #include "resp.h"
@@ -82,6 +83,7 @@ typedef struct ykt_server {
     uv_idle_t idle;
     uv_timer_t sweep;
     uv_timer_t flush;
+    uv_timer_t jobs;
     uv_timer_t force;
     uv_signal_t sigint, sigterm;
     ykt_conn *conns;
@@ -91,7 +93,8 @@ typedef struct ykt_server {
     int inflight_work;
     bool handles_closed;
     ykt_resp_cmd cmd;
-    ykt_resp_limits limits;
+    ykt_resp_limits limits;       /* terminal port */
+    ykt_resp_limits admin_limits; /* admin channel: CSV imports travel in one request */
     char scratch[READ_CHUNK];
     ykt_server_stats stats;
 } ykt_server;
@@ -403,7 +406,8 @@ static void conn_process(ykt_conn *c)
         size_t used = 0;
         const char *err = NULL;
         int rc =
-            ykt_resp_parse(c->in.data + off, c->in.len - off, &srv->limits, &srv->cmd, &used, &err);
+            ykt_resp_parse(c->in.data + off, c->in.len - off,
+                           c->admin ? &srv->admin_limits : &srv->limits, &srv->cmd, &used, &err);
         if (rc == YKT_EAGAIN) {
             need_more = true;
             break;
@@ -450,6 +454,7 @@ typedef struct deferred {
     void (*after)(ykt_req *req, void *data);
     void *data;
     bool write;
+    int64_t seq;
     int argc;
     char **argv;
     size_t *argl;
@@ -494,6 +499,7 @@ static void deferred_done(uv_work_t *w, int status)
     ykt_req req;
     init_req(c, &req, d->argc, d->argv, d->argl);
     req.write = d->write;
+    req.seq = d->seq;
     size_t start = c->out.len;
     ykt_db *db = c->gw->db;
     if (d->write && ykt_db_cmd_begin(db) != YKT_OK) {
@@ -505,6 +511,8 @@ static void deferred_done(uv_work_t *w, int status)
             ykt_reply_internal(&req, YKT_ESTATE);
         if (d->write)
             ykt_db_cmd_end(db, !req.failed || req.keep_changes);
+        if (!c->admin)
+            ykt_verbs_record_outcome(&req, start);
     }
     finish_reply(c, start);
     free(d);
@@ -539,6 +547,7 @@ void ykt_req_defer(ykt_req *req, void (*work)(void *data), void (*after)(ykt_req
     d->after = after;
     d->data = data;
     d->write = req->write;
+    d->seq = req->seq;
     d->work.data = d;
     req->deferred = true;
     c->gw->server->inflight_work++;
@@ -842,6 +851,11 @@ static void on_flush_timer(uv_timer_t *h)
     flush_last_seen(h->data);
 }
 
+static void on_jobs_timer(uv_timer_t *h)
+{
+    ykt_jobs_tick(h->data);
+}
+
 /* ---- shutdown ---- */
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -889,6 +903,7 @@ static void maybe_finish_shutdown(ykt_server *srv)
     close_if_open((uv_handle_t *)&srv->idle);
     close_if_open((uv_handle_t *)&srv->sweep);
     close_if_open((uv_handle_t *)&srv->flush);
+    close_if_open((uv_handle_t *)&srv->jobs);
     close_if_open((uv_handle_t *)&srv->force);
     close_if_open((uv_handle_t *)&srv->sigint);
     close_if_open((uv_handle_t *)&srv->sigterm);
@@ -1027,6 +1042,8 @@ int ykt_server_start(ykt_gw *gw, char *err, size_t errlen)
     srv->gw = gw;
     srv->limits.max_frame = (size_t)gw->cfg.max_frame_bytes;
     srv->limits.max_args = (int)gw->cfg.max_args;
+    srv->admin_limits.max_frame = (size_t)gw->cfg.admin_max_frame_bytes;
+    srv->admin_limits.max_args = (int)gw->cfg.max_args;
     ykt_resp_cmd_init(&srv->cmd, (int)gw->cfg.max_args);
 
     uv_check_init(gw->loop, &srv->check);
@@ -1041,6 +1058,10 @@ int ykt_server_start(ykt_gw *gw, char *err, size_t errlen)
     srv->flush.data = gw;
     uv_timer_start(&srv->flush, on_flush_timer, (uint64_t)gw->cfg.last_seen_flush_ms,
                    (uint64_t)gw->cfg.last_seen_flush_ms);
+    /* The daily jobs run at start and whenever the campus date changes. */
+    uv_timer_init(gw->loop, &srv->jobs);
+    srv->jobs.data = gw;
+    uv_timer_start(&srv->jobs, on_jobs_timer, 0, 60000);
     uv_timer_init(gw->loop, &srv->force);
     srv->force.data = srv;
     uv_signal_init(gw->loop, &srv->sigint);

@@ -208,3 +208,53 @@ bool ykt_is_ident(const char *s, size_t maxlen)
     }
     return n > 0 && n <= maxlen;
 }
+
+/* Returns the offset of the first byte that is not part of well-formed UTF-8 (no overlong
+ * forms, no surrogates, nothing above U+10FFFF), or n when all of it is. */
+size_t ykt_utf8_bad_offset(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t k;
+        uint32_t cp, min;
+        if (c >= 0xc2 && c <= 0xdf) {
+            k = 1, cp = c & 0x1f, min = 0x80;
+        } else if ((c & 0xf0) == 0xe0) {
+            k = 2, cp = c & 0x0f, min = 0x800;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            k = 3, cp = c & 0x07, min = 0x10000;
+        } else {
+            return i;
+        }
+        if (n - i <= k)
+            return i;
+        for (size_t j = 1; j <= k; j++) {
+            if ((s[i + j] & 0xc0) != 0x80)
+                return i;
+            cp = cp << 6 | (s[i + j] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return i;
+        i += k + 1;
+    }
+    return n;
+}
+
+bool ykt_text_printable(const char *s)
+{
+    size_t n = strlen(s);
+    if (ykt_utf8_bad_offset((const unsigned char *)s, n) != n)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+        if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) /* U+0080..U+009F */
+            return false;
+    }
+    return true;
+}

@@ -30,4 +30,10 @@ bool ykt_str_ieq(const char *a, const char *b);
 /* True when s is non-empty and only [A-Za-z0-9._-] — the shape of ids and names. */
 bool ykt_is_ident(const char *s, size_t maxlen);
 
+/* The offset of the first byte that is not well-formed UTF-8 (no overlong forms, no
+ * surrogates, nothing above U+10FFFF), or n when all of it is. */
+size_t ykt_utf8_bad_offset(const unsigned char *s, size_t n);
+/* Well-formed UTF-8 without control characters (C0, DEL, C1): text a person can read. */
+bool ykt_text_printable(const char *s);
+
 #endif

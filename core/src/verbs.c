@@ -2,12 +2,16 @@
 #include "common.h"
 #include "log.h"
 #include "map.h"
+#include "secret.h"
+#include "store/store.h"
 #include "util.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <mbedtls/sha256.h>
 
 struct ykt_verbs {
     ykt_map *by_name;
@@ -53,6 +57,8 @@ int ykt_verbs_register(ykt_verbs *v, const char *name, ykt_verb_fn fn, unsigned 
 {
     if (!valid_verb_name(name) || fn == NULL || (types & YKT_TT_ALL) == 0)
         return YKT_EINVAL;
+    if (flags & YKT_VERB_SEQ)
+        flags |= YKT_VERB_WRITE;
     if (ykt_map_get(v->by_name, name) != NULL)
         return YKT_EEXIST;
     ykt_verb *verb = calloc(1, sizeof *verb);
@@ -121,14 +127,95 @@ static void printable(const char *s, size_t len, char *out, size_t outlen)
     out[j] = '\0';
 }
 
+/* A digest of the whole request, to tell a retry from a different request reusing a seq. */
+static void request_digest(const ykt_req *req, uint8_t out[16])
+{
+    mbedtls_sha256_context ctx;
+    uint8_t full[32];
+    mbedtls_sha256_init(&ctx);
+    mbedtls_sha256_starts_ret(&ctx, 0);
+    for (int i = 0; i < req->argc; i++) {
+        uint8_t len[8];
+        uint64_t n = req->argl[i];
+        for (int b = 0; b < 8; b++)
+            len[b] = (uint8_t)(n >> (56 - 8 * b));
+        mbedtls_sha256_update_ret(&ctx, len, sizeof len);
+        mbedtls_sha256_update_ret(&ctx, (const unsigned char *)req->argv[i], req->argl[i]);
+    }
+    mbedtls_sha256_finish_ret(&ctx, full);
+    mbedtls_sha256_free(&ctx);
+    memcpy(out, full, 16);
+}
+
+void ykt_verbs_record_outcome(ykt_req *req, size_t reply_start)
+{
+    if (req->seq <= 0 || req->term == NULL)
+        return;
+    const char *reply = req->out->data + reply_start;
+    size_t len = req->out->len - reply_start;
+    if (len == 0 || (len > 14 && strncmp(reply, "-STORAGE_ERROR", 14) == 0) ||
+        (len > 9 && strncmp(reply, "-INTERNAL", 9) == 0))
+        return;
+    ykt_db *db = req->gw->db;
+    uint8_t digest[16];
+    request_digest(req, digest);
+    if (ykt_db_cmd_begin(db) != YKT_OK)
+        return; /* the batch is failing: every reply becomes STORAGE_ERROR anyway */
+    int rc = ykt_store_request_put(db, req->term->id, req->seq, digest, reply, len, ykt_now_ms());
+    ykt_db_cmd_end(db, rc == YKT_OK);
+}
+
+/* Answers a retried (terminal, seq) from its kept outcome. Returns true when it replied. */
+static bool replay_outcome(ykt_req *req)
+{
+    int64_t seq;
+    if (req->argc < 2 || strlen(req->argv[1]) != req->argl[1] ||
+        ykt_parse_int64(req->argv[1], 1, INT64_MAX, &seq) != YKT_OK) {
+        ykt_reply_error(req, "BAD_REQUEST", "%s needs a sequence number >= 1 as its first argument",
+                        req->argv[0]);
+        return true;
+    }
+    ykt_buf stored;
+    ykt_buf_init(&stored);
+    uint8_t kept[16], digest[16];
+    int rc = ykt_store_request_get(req->gw->db, req->term->id, seq, kept, &stored);
+    if (rc == YKT_ENOTFOUND) {
+        req->seq = seq;
+        ykt_buf_free(&stored);
+        return false;
+    }
+    if (rc != YKT_OK) {
+        ykt_reply_internal(req, rc);
+    } else {
+        request_digest(req, digest);
+        if (!ykt_ct_equal(kept, digest, sizeof kept)) {
+            ykt_reply_error(req, "SEQ_REUSED",
+                            "sequence number %lld of terminal %s was used for another request",
+                            (long long)seq, req->term->id);
+        } else {
+            /* The first outcome, byte for byte; nothing runs a second time. */
+            req->replied = true;
+            req->failed = stored.len > 0 && stored.data[0] == '-';
+            ykt_buf_append(req->out, stored.data, stored.len);
+            ykt_debug("terminal %s: seq %lld answered from its kept outcome", req->term->id,
+                      (long long)seq);
+        }
+    }
+    ykt_buf_free(&stored);
+    return true;
+}
+
 static void run(ykt_req *req, const ykt_verb *v)
 {
     ykt_db *db = req->gw->db;
     req->write = (v->flags & YKT_VERB_WRITE) != 0;
+    if ((v->flags & YKT_VERB_SEQ) && req->term != NULL && replay_outcome(req))
+        return;
     if (req->write && ykt_db_cmd_begin(db) != YKT_OK) {
         ykt_reply_internal(req, YKT_ESTORAGE);
         return;
     }
+    size_t start = req->out->len;
     v->fn(req);
     if (req->deferred) {
         if (req->write)
@@ -141,6 +228,7 @@ static void run(ykt_req *req, const ykt_verb *v)
     }
     if (req->write)
         ykt_db_cmd_end(db, !req->failed || req->keep_changes);
+    ykt_verbs_record_outcome(req, start);
 }
 
 void ykt_verbs_dispatch(ykt_req *req)

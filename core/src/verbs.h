@@ -11,6 +11,9 @@
 enum ykt_verb_flags {
     YKT_VERB_PREAUTH = 1 << 0, /* allowed before AUTH (only PING, AUTH, QUIT) */
     YKT_VERB_WRITE = 1 << 1,   /* changes state: runs in a savepoint of the batch */
+    /* argv[1] is the terminal's sequence number: the outcome is kept per (terminal, seq)
+     * and a retry gets the first reply without running again (implies WRITE). */
+    YKT_VERB_SEQ = 1 << 2,
 };
 
 #define YKT_VERB_NAME_MAX 31
@@ -46,6 +49,10 @@ const ykt_verb *ykt_verbs_next(ykt_verbs *v, size_t *pos);
  * Writes exactly one reply into out.
  */
 void ykt_verbs_dispatch(ykt_req *req);
+
+/* Keeps the reply written since reply_start as the outcome of (terminal, req->seq), unless
+ * it is a transient error (STORAGE_ERROR, INTERNAL) worth retrying. */
+void ykt_verbs_record_outcome(ykt_req *req, size_t reply_start);
 
 /* Registers PING, AUTH, QUIT, HEALTH and TIME. */
 int ykt_core_verbs_register(ykt_verbs *v);

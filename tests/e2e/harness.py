@@ -23,6 +23,39 @@ BUILD_DIR = os.environ.get("YKT_BUILD_DIR", os.path.join(SOURCE_DIR, "build", "t
 YKTD = os.path.join(BUILD_DIR, "core", "yktd")
 YKTCTL = os.path.join(BUILD_DIR, "tools", "yktctl", "yktctl")
 DEMO_CONF = os.path.join(SOURCE_DIR, "conf", "ykt.ini")
+# The card master key of every test gateway (cards' keys are diversified from it).
+MASTER_KEY = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
+
+
+def write_master_key(path, key=MASTER_KEY):
+    """Writes a key file as yktd wants it: 32 hex digits, mode 0600."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key.hex() + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+_demo_dir = None
+
+
+def prc_id(first17):
+    """A PRC resident ID number: 17 digits (region, birth date YYYYMMDD, sequence) and the
+    ISO 7064 MOD 11-2 check character."""
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    total = sum(int(d) * w for d, w in zip(first17, weights))
+    return first17 + "10X98765432"[total % 11]
+
+
+def demo_cwd():
+    """A working directory in which conf/ykt.ini's relative paths resolve: it holds
+    var/demo-master.key, as `make run` creates it. For `yktd --check-config` runs."""
+    global _demo_dir
+    if _demo_dir is None:
+        _demo_dir = tempfile.mkdtemp(prefix="ykt-democwd-")
+        os.mkdir(os.path.join(_demo_dir, "var"))
+        write_master_key(os.path.join(_demo_dir, "var", "demo-master.key"))
+    return _demo_dir
 
 
 class RespError(Exception):
@@ -153,11 +186,13 @@ class Gateway:
         self.socket = os.path.join(self.dir, "yktd.sock")
         self.log_path = os.path.join(self.dir, "yktd.log")
         self.conf = conf
+        self.master_key = write_master_key(os.path.join(self.dir, "master.key"))
         self.sets = {
             "storage.path": self.db,
             "admin.socket": self.socket,
             "terminal.listen": "127.0.0.1:0",
             "log.level": "debug",
+            "cards.master_key": self.master_key,
         }
         self.sets.update(sets or {})
         self.proc = None

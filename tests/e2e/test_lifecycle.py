@@ -13,13 +13,14 @@ import tempfile
 import time
 import unittest
 
-from harness import DEMO_CONF, YKTD, ConnectionClosed, GatewayTest, encode
+from harness import DEMO_CONF, YKTD, ConnectionClosed, GatewayTest, demo_cwd, encode
 
 SECRET = "lifecycle-secret-0123456789"
 
 
 def run_yktd(*args, timeout=30):
-    return subprocess.run([YKTD, *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([YKTD, *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=demo_cwd())
 
 
 def db_facts(path):
@@ -148,7 +149,8 @@ class CheckConfigTest(unittest.TestCase):
         p = run_yktd("--print-config")
         self.assertEqual(p.returncode, 0, p.stderr)
         sections = re.findall(r"^\[([a-z.]+)\]$", p.stdout, re.M)
-        self.assertEqual(sections, ["campus", "terminal", "tls", "admin", "storage", "log"])
+        self.assertEqual(sections, ["campus", "terminal", "tls", "admin", "cards", "wallet",
+                                    "import", "storage", "log"])
         # every key the demo file sets is documented there
         with open(DEMO_CONF) as f:
             demo = f.read()

@@ -519,7 +519,8 @@ class TlsCheckConfigTest(TlsTestBase):
                          "tls.key": self.pki.server_key}, **sets)
         for k, v in sets.items():
             cmd += ["--set", "%s=%s" % (k, v)]
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=30,
+                           cwd=harness.demo_cwd())
         return p.returncode, p.stdout, p.stderr
 
     def assert_refused(self, result, *needles):

@@ -37,4 +37,37 @@ operator finance1 finance
 operator auditor1 auditor
 operator csadmin  dept_admin cs
 operator cshead   dept_head  cs
+# People: two students of the School of CS, a staff member, a visitor. ID numbers are
+# made up but valid (check digit and birth date), as the gateway insists.
+"$YKTCTL" person add S2025001 --kind student --name 张三 --gender M \
+    --id-number 110105200503071230 --department CS --class CS-2025-1 \
+    --enrolled 2025-09-01 --study-years 4 --phone 13812345678 >/dev/null
+"$YKTCTL" person add S2025002 --kind student --name 李四 --gender F \
+    --id-number 310104200601152342 --department CS --class CS-2025-1 \
+    --enrolled 2025-09-01 --study-years 4 >/dev/null
+"$YKTCTL" person add E1001 --kind staff --name 王老师 --gender F \
+    --id-number 320102198001017525 --department CS --valid-until 2031-08-31 >/dev/null
+"$YKTCTL" person add V0001 --kind temporary --name "Visiting Lecturer" --gender M \
+    --id-number 440106197502281218 --department CS --valid-until 2027-06-30 --host E1001 >/dev/null
+
+# Cards: fixed UIDs so `ykt-cardsim swipe --uid ...` works from the README.
+card() { # person uid [more issue options]
+    person=$1 uid=$2
+    shift 2
+    out=$("$YKTCTL" --json card issue "$person" --uid "$uid" "$@")
+    printf '%s' "$out" | python3 -c 'import json,sys
+r = json.load(sys.stdin)
+print("card %-10s %s uid %s query %s pay %s" % (r["person_no"], r["card_no"], r["uid"],
+      r["initial_query_password"], r["initial_pay_password"]))' >>var/demo-credentials.txt
+}
+card S2025001 04DE000000A001
+card S2025002 04DE000000A002
+"$YKTCTL" approval add E1001 --kind unit_leader --approver "CS dean" --ref DEMO-HR-1 >/dev/null
+"$YKTCTL" approval add E1001 --kind functional_dept --approver "HR office" --ref DEMO-HR-2 >/dev/null
+card E1001 04DE000000B001
+"$YKTCTL" approval add V0001 --kind unit_leader --approver "CS dean" --ref DEMO-V-1 >/dev/null
+"$YKTCTL" approval add V0001 --kind functional_dept --approver "Foreign affairs" --ref DEMO-V-2 >/dev/null
+card V0001 04DE000000C001 --type temporary --until 2027-06-30 --subsystems gate,canteen
+"$YKTCTL" account topup S2025001 --amount 200.00 --counter demo >/dev/null
+"$YKTCTL" account topup E1001 --amount 500.00 --counter demo >/dev/null
 echo "demo campus created"

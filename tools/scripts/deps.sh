@@ -3,7 +3,7 @@
 # Uses apt-get directly as root, or through sudo otherwise.
 set -eu
 
-PACKAGES="build-essential cmake pkg-config git python3 openssl ca-certificates
+PACKAGES="build-essential cmake pkg-config git python3 openssl ca-certificates tzdata
   libuv1-dev liblua5.4-dev libsqlite3-dev libmbedtls-dev libinih-dev redis-tools"
 
 missing=""

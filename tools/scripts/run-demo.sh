@@ -10,6 +10,13 @@ YKTCTL=$BUILD/tools/yktctl/yktctl
 SOCKET=var/yktd.sock
 
 mkdir -p var
+# The demo's card master key: fixed, so the examples in docs/cardsim.md work. A real campus
+# generates its own (docs/operations.md) and keeps it out of the database and the logs.
+if [ ! -f var/demo-master.key ]; then
+    (umask 077; printf '# ykt DEMO master key - never use in production\n00112233445566778899aabbccddeeff\n' \
+        >var/demo-master.key)
+fi
+chmod 600 var/demo-master.key
 "$YKTD" --check-config "$CONF" >/dev/null
 "$YKTD" -c "$CONF" &
 PID=$!
@@ -48,10 +55,14 @@ cat <<GUIDE
     redis-cli -p 7070 PING
     redis-cli -p 7070 --user POS-C1-01 --pass demo-pos-c1-01-secret TIME
     redis-cli -p 7070 --user T1 --pass wrong PING         # refused: NOAUTH
+    $BUILD/tools/cardsim/ykt-cardsim -p 7070 --terminal POS-C1-01 \\
+        --secret demo-pos-c1-01-secret swipe --uid 04DE000000A001 CARD.INFO
     $YKTCTL status
     $YKTCTL terminal list
+    $YKTCTL person show S2025001
+    $YKTCTL card history 8000000011
     $YKTCTL audit list
-  Demo operators and their initial passwords: var/demo-credentials.txt
+  Demo operators, cards and initial passwords: var/demo-credentials.txt
   Stop with Ctrl-C: yktd finishes in-flight requests and exits 0.
 
 GUIDE

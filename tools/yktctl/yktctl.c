@@ -88,11 +88,20 @@ static int read_password_file(const char *path, char *out, size_t len)
     return 0;
 }
 
-/* Prints an error reply and returns the exit status for it. */
+/* Prints a reply and returns the exit status for it: 1 for an error or a refusal. */
 static int report(const ykt_reply *r, bool json)
 {
     if (r->type == YKT_REPLY_ERROR) {
         fprintf(stderr, "yktctl: %s\n", r->str);
+        return 1;
+    }
+    if (r->type == YKT_REPLY_ARRAY && r->nelem >= 2 && r->elem[0]->type == YKT_REPLY_STATUS &&
+        strcmp(r->elem[0]->str, "REJECTED") == 0) {
+        fprintf(stderr, "yktctl: REJECTED nothing was changed; every problem is listed:\n");
+        if (json)
+            render_json(stdout, r);
+        else
+            render_text(stdout, r);
         return 1;
     }
     if (json)
@@ -100,6 +109,48 @@ static int report(const ykt_reply *r, bool json)
     else
         render_text(stdout, r);
     return 0;
+}
+
+/*
+ * `person import FILE` (and `people import FILE`) send the file's bytes, not its name: the
+ * gateway may run on another machine's view of the file system, and the web portal uploads
+ * the same way. Returns the buffer to free, or NULL when the command is not an import.
+ */
+static char *read_import_file(int argc, const char **argv, size_t *argl, char *name, size_t namelen,
+                              int *status)
+{
+    *status = 0;
+    if (argc < 3 || (strcmp(argv[0], "person") != 0 && strcmp(argv[0], "people") != 0) ||
+        strcmp(argv[1], "import") != 0 || argv[2][0] == '-')
+        return NULL;
+    FILE *f = fopen(argv[2], "rb");
+    if (f == NULL) {
+        fprintf(stderr, "yktctl: %s: %s\n", argv[2], strerror(errno));
+        *status = 2;
+        return NULL;
+    }
+    ykt_buf b;
+    ykt_buf_init(&b);
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        ykt_buf_append(&b, chunk, n);
+        if (b.len > (size_t)1 << 30) {
+            fprintf(stderr, "yktctl: %s: larger than 1 GiB\n", argv[2]);
+            *status = 2;
+            break;
+        }
+    }
+    fclose(f);
+    if (*status != 0) {
+        ykt_buf_free(&b);
+        return NULL;
+    }
+    const char *base = strrchr(argv[2], '/');
+    ykt_strlcpy(name, base ? base + 1 : argv[2], namelen);
+    argl[2] = b.len;
+    ykt_buf_reserve(&b, 0);
+    return b.data;
 }
 
 static ykt_reply *call(ykt_client *c, int argc, const char *const *argv)
@@ -230,8 +281,34 @@ int main(int argc, char **argv)
     if (user != NULL && *user != '\0')
         rc = login(&c, user, password_file);
     if (rc == 0) {
+        const char *args[MAX_ARGS + 2];
+        size_t argl[MAX_ARGS + 2];
+        for (int k = 0; k < nargs; k++) {
+            args[k] = argv[i + k];
+            argl[k] = strlen(argv[i + k]);
+        }
+        char name[256];
+        int file_status;
+        char *file = read_import_file(nargs, args, argl, name, sizeof name, &file_status);
         if (nargs == 1 && strcmp(argv[i], "passwd") == 0) {
             rc = interactive_passwd(&c, json);
+        } else if (file_status != 0) {
+            rc = file_status;
+        } else if (file != NULL) {
+            args[2] = file;
+            args[nargs] = "--name";
+            argl[nargs] = 6;
+            args[nargs + 1] = name;
+            argl[nargs + 1] = strlen(name);
+            ykt_reply *r = ykt_client_call(&c, nargs + 2, args, argl);
+            if (r == NULL) {
+                fprintf(stderr, "yktctl: %s\n", c.err);
+                rc = 2;
+            } else {
+                rc = report(r, json);
+                ykt_reply_free(r);
+            }
+            free(file);
         } else {
             ykt_reply *r = call(&c, nargs, (const char *const *)(argv + i));
             if (r == NULL) {

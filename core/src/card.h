@@ -1,0 +1,68 @@
+/*
+ * Card credentials and their lifecycle (R-C1..R-C9, R-C11): physical cards and phone cards
+ * bound to a person's account. A credential is active, lost (reported by the holder or at
+ * the counter), frozen (held by the card centre: found, or pending confiscation) or
+ * cancelled (for good). Expiry is not a status: a card is expired when its valid_until is
+ * before the campus date. Every status change bumps the blacklist version that offline
+ * terminals fetch incrementally.
+ */
+#ifndef YKT_CARD_H
+#define YKT_CARD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "date.h"
+#include "db.h"
+#include "person.h"
+
+#define YKT_CARD_NO_LEN 11 /* 10 digits + NUL */
+#define YKT_UID_HEX_MAX 21 /* 10 bytes in hex + NUL */
+
+typedef struct ykt_card {
+    char card_no[YKT_CARD_NO_LEN];
+    char uid[YKT_UID_HEX_MAX]; /* upper-case hex */
+    int64_t person_id;
+    char medium[8]; /* card, phone */
+    char type[12];  /* regular, temporary */
+    char status[12];
+    char valid_until[YKT_DATE_LEN];
+    char subsystems[128]; /* temporary cards: comma list of allowed subsystems; "" = all */
+    char merchants[256];  /* temporary cards: comma list of allowed merchants; "" = all */
+    int64_t atc;          /* last accepted application transaction counter */
+    int64_t list_version;
+    int64_t issued_at;
+    char issued_by[64];
+    int64_t fee;
+    char replaces[YKT_CARD_NO_LEN];
+    char replaced_by[YKT_CARD_NO_LEN];
+    char status_reason[128];
+    int64_t status_at;
+} ykt_card;
+
+/* A card number: '8', eight digits of sequence, and a Luhn check digit. */
+void ykt_card_number(int64_t seq, char out[YKT_CARD_NO_LEN]);
+bool ykt_card_number_valid(const char *s);
+/* True when s is the hex of 4 to 10 bytes; writes the upper-case form. */
+bool ykt_uid_normalize(const char *s, char out[YKT_UID_HEX_MAX]);
+/* True when the card is usable today (status active and not past valid_until). */
+bool ykt_card_usable(const ykt_card *c, const char *today);
+/* True when a temporary card's list allows `item` (an empty list allows everything). */
+bool ykt_card_allows(const char *list, const char *item);
+
+/*
+ * Changes a card's status in the current request: bumps the blacklist version, records the
+ * reason, and writes a card event (actor, whether the holder's ID was checked, detail).
+ */
+int ykt_card_set_status(ykt_db *db, ykt_card *c, const char *status, const char *reason,
+                        const char *actor, bool id_checked, const char *detail);
+/* Cancels every live credential of a person (the registry ended their studies, a death
+ * report): the balance stays in the wallet, claimable within [cards] refund_window. */
+int ykt_card_end_all(ykt_db *db, int64_t person_id, const char *reason, const char *actor,
+                     int *count);
+/* Gives a person's regular cards a new validity (and tells offline terminals). */
+int ykt_card_set_validity(ykt_db *db, int64_t person_id, const char *valid_until);
+int ykt_card_event(ykt_db *db, const char *card_no, const char *event, const char *actor,
+                   bool id_checked, const char *detail);
+
+#endif

@@ -1,0 +1,154 @@
+#include "cardauth.h"
+#include "cardcrypto.h"
+#include "common.h"
+#include "log.h"
+#include "secret.h"
+#include "store/store.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static bool parse_i64(const char *s, size_t len, int64_t min, int64_t *out)
+{
+    return strlen(s) == len && ykt_parse_int64(s, min, INT64_MAX, out) == YKT_OK;
+}
+
+bool ykt_presented_parse(ykt_req *req, ykt_presented *p)
+{
+    memset(p, 0, sizeof *p);
+    if (req->argc < 1 + YKT_CARD_ARGS) {
+        ykt_reply_error(req, "BAD_REQUEST",
+                        "usage: %s <seq> <uid> <atc> <time-ms> <amount> <cryptogram> ...",
+                        req->argv[0]);
+        return false;
+    }
+    char **a = req->argv;
+    size_t *l = req->argl;
+    if (!parse_i64(a[1], l[1], 1, &p->seq)) {
+        ykt_reply_error(req, "BAD_REQUEST", "seq must be a whole number >= 1");
+        return false;
+    }
+    if (strlen(a[2]) != l[2] || !ykt_uid_normalize(a[2], p->uid_hex) ||
+        ykt_hex_decode(p->uid_hex, p->uid, l[2] / 2) != YKT_OK) {
+        ykt_reply_error(req, "BAD_REQUEST", "uid must be 4 to 10 bytes in hex");
+        return false;
+    }
+    p->uid_len = l[2] / 2;
+    if (!parse_i64(a[3], l[3], 1, &p->atc) || p->atc > UINT32_MAX) {
+        ykt_reply_error(req, "BAD_REQUEST", "atc must be a whole number from 1 to 4294967295");
+        return false;
+    }
+    if (!parse_i64(a[4], l[4], 1, &p->time_ms)) {
+        ykt_reply_error(req, "BAD_REQUEST", "time must be epoch milliseconds");
+        return false;
+    }
+    if (!parse_i64(a[5], l[5], 0, &p->amount)) {
+        ykt_reply_error(req, "BAD_REQUEST", "amount must be a whole number of fen, 0 or more");
+        return false;
+    }
+    if (l[6] != 16 || ykt_hex_decode(a[6], p->mac, sizeof p->mac) != YKT_OK) {
+        ykt_reply_error(req, "BAD_REQUEST", "cryptogram must be 16 hex digits");
+        return false;
+    }
+    return true;
+}
+
+/* Records that a card which may not be used was presented (R-C9: traceable misuse). */
+static void refuse_use(ykt_req *req, ykt_card *card, const char *code, const char *why)
+{
+    char detail[160];
+    snprintf(detail, sizeof detail, "%s refused at terminal %s: %s", req->argv[0],
+             req->term ? req->term->id : "?", why);
+    if (ykt_card_event(req->gw->db, card->card_no, "refused_use", req->term ? req->term->id : "?",
+                       false, detail) == YKT_OK)
+        req->keep_changes = true;
+    ykt_warn("card %s: %s", card->card_no, detail);
+    ykt_reply_error(req, code, "card %s %s", card->card_no, why);
+}
+
+bool ykt_card_authenticate(ykt_req *req, const ykt_presented *p, unsigned flags, ykt_card *card,
+                           ykt_person *person)
+{
+    ykt_db *db = req->gw->db;
+    int rc = ykt_store_card_by_uid(db, p->uid_hex, card);
+    if (rc == YKT_ENOTFOUND) {
+        ykt_reply_error(req, "CARD_UNKNOWN", "no card with this uid");
+        return false;
+    }
+    if (rc != YKT_OK) {
+        ykt_reply_internal(req, rc);
+        return false;
+    }
+    /* R-C12: only the card's own key produces this cryptogram over these fields. */
+    uint8_t key[16];
+    int medium = strcmp(card->medium, "phone") == 0 ? YKT_MEDIUM_PHONE : YKT_MEDIUM_CARD;
+    const ykt_config *cfg = &req->gw->cfg;
+    rc = ykt_card_key(req->gw->master_key, p->uid, p->uid_len, medium,
+                      (const uint8_t *)cfg->campus_code, strlen(cfg->campus_code), key);
+    ykt_cryptogram_input in = {
+        .terminal_id = req->term->id,
+        .terminal_seq = (uint64_t)p->seq,
+        .uid_len = p->uid_len,
+        .atc = (uint32_t)p->atc,
+        .operation = req->argv[0],
+        .amount = p->amount,
+        .time_ms = p->time_ms,
+    };
+    memcpy(in.uid, p->uid, p->uid_len);
+    bool ok = rc == YKT_OK && ykt_cryptogram_verify(key, &in, p->mac);
+    ykt_wipe(key, sizeof key);
+    if (!ok) {
+        ykt_warn("card %s: bad cryptogram at terminal %s (%s)", card->card_no, req->term->id,
+                 req->argv[0]);
+        ykt_reply_error(req, "BAD_CRYPTOGRAM", "the cryptogram does not match this card");
+        return false;
+    }
+    if (flags & YKT_CARDAUTH_ONLINE) {
+        int64_t skew = p->time_ms - ykt_now_ms();
+        if (skew < 0)
+            skew = -skew;
+        if (skew > cfg->max_clock_skew_ms) {
+            ykt_reply_error(req, "CLOCK_SKEW",
+                            "transaction time is %lld s away from the gateway clock (TIME)",
+                            (long long)(skew / 1000));
+            return false;
+        }
+    }
+    if (p->atc <= card->atc) {
+        ykt_warn("card %s: replayed ATC %lld (last %lld) at terminal %s", card->card_no,
+                 (long long)p->atc, (long long)card->atc, req->term->id);
+        ykt_reply_error(req, "REPLAY", "ATC %lld is not above the last accepted %lld",
+                        (long long)p->atc, (long long)card->atc);
+        return false;
+    }
+    if (!(flags & YKT_CARDAUTH_ANY_STATUS)) {
+        if (strcmp(card->status, "lost") == 0) {
+            refuse_use(req, card, "CARD_LOST", "is reported lost");
+            return false;
+        }
+        if (strcmp(card->status, "frozen") == 0) {
+            refuse_use(req, card, "CARD_FROZEN", "is frozen by the card centre");
+            return false;
+        }
+        if (strcmp(card->status, "cancelled") == 0) {
+            refuse_use(req, card, "CARD_CANCELLED", "is cancelled");
+            return false;
+        }
+        char today[YKT_DATE_LEN];
+        ykt_today(today);
+        if (strcmp(card->valid_until, today) < 0) {
+            refuse_use(req, card, "CARD_EXPIRED", "expired");
+            return false;
+        }
+    }
+    rc = ykt_store_card_set_atc(db, card->card_no, p->atc);
+    if (rc == YKT_OK)
+        rc = ykt_store_person_by_id(db, card->person_id, person);
+    if (rc != YKT_OK) {
+        ykt_reply_internal(req, rc);
+        return false;
+    }
+    card->atc = p->atc;
+    return true;
+}

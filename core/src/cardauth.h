@@ -1,0 +1,52 @@
+/*
+ * Card presentation: every verb a card takes part in is sent as
+ *   VERB <seq> <uid-hex> <atc> <time-ms> <amount-fen> <cryptogram-hex16> [extra...]
+ * and the gateway checks, in this order: the card is known (CARD_UNKNOWN), the cryptogram
+ * is the card's own (BAD_CRYPTOGRAM), the time is near the gateway clock (CLOCK_SKEW), the
+ * ATC is above the last accepted one (REPLAY), the card's status (CARD_LOST, CARD_FROZEN,
+ * CARD_CANCELLED) and validity (CARD_EXPIRED). The ATC is consumed by the request; since
+ * the cryptogram binds (terminal, seq) and a request's outcome is kept per (terminal, seq),
+ * a refused swipe cannot be replayed to a different effect later.
+ */
+#ifndef YKT_CARDAUTH_H
+#define YKT_CARDAUTH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "card.h"
+#include "person.h"
+#include "request.h"
+
+/* Arguments every card verb starts with (after the verb name). */
+#define YKT_CARD_ARGS 6
+
+typedef struct ykt_presented {
+    int64_t seq;
+    char uid_hex[YKT_UID_HEX_MAX];
+    uint8_t uid[10];
+    size_t uid_len;
+    int64_t atc;
+    int64_t time_ms;
+    int64_t amount;
+    uint8_t mac[8];
+} ykt_presented;
+
+/* Parses argv[1..6]; replies BAD_REQUEST and returns false when malformed. */
+bool ykt_presented_parse(ykt_req *req, ykt_presented *p);
+
+enum ykt_cardauth_flags {
+    YKT_CARDAUTH_ONLINE = 1 << 0,     /* check the time against the gateway clock */
+    YKT_CARDAUTH_ANY_STATUS = 1 << 1, /* verify the card but accept any status/validity */
+};
+
+/*
+ * Authenticates the presented card for the verb req->argv[0]. On success fills card and
+ * person, consumes the ATC and returns true. On failure replies with the precise error and
+ * returns false; a refused use of a lost, frozen or cancelled card is written to the card's
+ * history (R-C9) and kept even though the request fails.
+ */
+bool ykt_card_authenticate(ykt_req *req, const ykt_presented *p, unsigned flags, ykt_card *card,
+                           ykt_person *person);
+
+#endif

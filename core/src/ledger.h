@@ -1,0 +1,61 @@
+/*
+ * The double-entry ledger (R-W9): accounts and immutable transfers. Every movement of money
+ * is one transfer from one account to another; an account's cached balance always equals
+ * the transfers into it minus those out of it, so all balances sum to zero. Money only ever
+ * moves through ykt_ledger_transfer. Amounts are integer fen.
+ *
+ * Accounts: each holder's wallet (owner: person id), fee income, the dormant-funds account
+ * (呆账), bank clearing, the cash drawer of each counter (owner: counter name), deposits held,
+ * and (with the wallet part) merchants. Source accounts such as cash and bank clearing go
+ * negative as money enters the system through them.
+ */
+#ifndef YKT_LEDGER_H
+#define YKT_LEDGER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "db.h"
+
+#define YKT_ACC_WALLET        "wallet"
+#define YKT_ACC_MERCHANT      "merchant"
+#define YKT_ACC_FEE_INCOME    "fee_income"
+#define YKT_ACC_DORMANT       "dormant"
+#define YKT_ACC_BANK_CLEARING "bank_clearing"
+#define YKT_ACC_CASH          "cash"
+#define YKT_ACC_DEPOSIT       "deposit"
+
+/* The largest amount one transfer may carry: 10,000,000.00 CNY, far above any limit, and
+ * small enough that sums of many never overflow. */
+#define YKT_AMOUNT_MAX 1000000000LL
+
+typedef struct ykt_transfer {
+    int64_t from;
+    int64_t to;
+    int64_t amount;
+    const char *kind;     /* "topup_cash", "replace_fee", "refund_cash", "dormant", ... */
+    const char *card_no;  /* may be NULL */
+    const char *terminal; /* may be NULL */
+    const char *operator_name;
+    int64_t original; /* the transfer this one corrects, or 0 */
+    const char *memo;
+    bool allow_negative; /* let a wallet go below zero (recorded offline debt only) */
+} ykt_transfer;
+
+/* Finds or creates the account (kind, owner). */
+int ykt_ledger_account(ykt_db *db, const char *kind, const char *owner, int64_t *id);
+/* The wallet of a person (created on first use). */
+int ykt_ledger_wallet(ykt_db *db, int64_t person_id, int64_t *id);
+int ykt_ledger_balance(ykt_db *db, int64_t account, int64_t *balance);
+/*
+ * Records a transfer and updates both balances. YKT_EINVAL for an amount outside
+ * 1..YKT_AMOUNT_MAX or from == to; YKT_ELIMIT when a wallet would go below zero (and
+ * allow_negative is off) — nothing is written then.
+ */
+int ykt_ledger_transfer(ykt_db *db, const ykt_transfer *t, int64_t *transfer_id);
+/* Formats fen as "1234.56" (with a sign when negative). */
+void ykt_format_fen(int64_t fen, char *buf, size_t len);
+/* Parses "12", "12.3", "12.34" CNY into fen; YKT_EINVAL for anything else or > max. */
+int ykt_parse_yuan(const char *s, int64_t *fen);
+
+#endif

@@ -1,0 +1,166 @@
+/* SQL for accounts and transfers. */
+#include "store.h"
+#include "util.h"
+#include "../common.h"
+#include "../util.h"
+
+int ykt_store_account_find(ykt_db *db, const char *kind, const char *owner, int64_t *id)
+{
+    STMT_OR_FAIL(st, db, "SELECT id FROM accounts WHERE kind = ? AND owner = ?");
+    bind_text(st, 1, kind);
+    bind_text(st, 2, owner);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *id = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return YKT_OK;
+    return rc == SQLITE_DONE ? YKT_ENOTFOUND : YKT_ESTORAGE;
+}
+
+int ykt_store_account_create(ykt_db *db, const char *kind, const char *owner, int64_t at,
+                             int64_t *id)
+{
+    STMT_OR_FAIL(st, db, "INSERT INTO accounts (kind, owner, created_at) VALUES (?, ?, ?)");
+    bind_text(st, 1, kind);
+    bind_text(st, 2, owner);
+    bind_i64(st, 3, at);
+    int rc = ykt_store_step_done(db, st);
+    if (rc == YKT_OK)
+        *id = sqlite3_last_insert_rowid(ykt_db_handle(db));
+    return rc;
+}
+
+int ykt_store_account_get(ykt_db *db, int64_t id, char *kind, size_t kindlen, int64_t *balance)
+{
+    STMT_OR_FAIL(st, db, "SELECT kind, balance FROM accounts WHERE id = ?");
+    bind_i64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        ykt_strlcpy(kind, col_text(st, 0), kindlen);
+        *balance = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return YKT_OK;
+    return rc == SQLITE_DONE ? YKT_ENOTFOUND : YKT_ESTORAGE;
+}
+
+int ykt_store_account_add(ykt_db *db, int64_t id, int64_t delta)
+{
+    STMT_OR_FAIL(st, db, "UPDATE accounts SET balance = balance + ? WHERE id = ?");
+    bind_i64(st, 1, delta);
+    bind_i64(st, 2, id);
+    return ykt_store_step_changed(db, st);
+}
+
+static void bind_opt_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s == NULL)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+int ykt_store_transfer_insert(ykt_db *db, const ykt_transfer *t, int64_t at, int64_t *id)
+{
+    STMT_OR_FAIL(st, db,
+                 "INSERT INTO transfers (at, from_account, to_account, amount, kind, card_no, "
+                 "terminal, operator, original, memo) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    bind_i64(st, 1, at);
+    bind_i64(st, 2, t->from);
+    bind_i64(st, 3, t->to);
+    bind_i64(st, 4, t->amount);
+    bind_text(st, 5, t->kind);
+    bind_opt_text(st, 6, t->card_no);
+    bind_opt_text(st, 7, t->terminal);
+    bind_opt_text(st, 8, t->operator_name);
+    if (t->original > 0)
+        bind_i64(st, 9, t->original);
+    else
+        sqlite3_bind_null(st, 9);
+    bind_text(st, 10, t->memo);
+    int rc = ykt_store_step_done(db, st);
+    if (rc == YKT_OK && id != NULL)
+        *id = sqlite3_last_insert_rowid(ykt_db_handle(db));
+    return rc;
+}
+
+int ykt_store_wallets_unclaimed(ykt_db *db, int64_t ended_before, int limit,
+                                int (*fn)(int64_t account, int64_t person_id, int64_t balance,
+                                          void *arg),
+                                void *arg)
+{
+    /* Wallets with money whose holder has no live credential left, the last one having
+     * ended before the cutoff: the refund window has passed. */
+    STMT_OR_FAIL(st, db,
+                 "SELECT a.id, p.id, a.balance FROM accounts a "
+                 "JOIN people p ON a.kind = 'wallet' AND a.owner = CAST(p.id AS TEXT) "
+                 "WHERE a.balance > 0 "
+                 "AND NOT EXISTS (SELECT 1 FROM cards c WHERE c.person_id = p.id "
+                 "                AND c.status <> 'cancelled') "
+                 "AND (SELECT max(c.status_at) FROM cards c WHERE c.person_id = p.id) < ? "
+                 "ORDER BY a.id LIMIT ?");
+    bind_i64(st, 1, ended_before);
+    bind_i64(st, 2, limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int frc = fn(sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+                     sqlite3_column_int64(st, 2), arg);
+        if (frc != YKT_OK) {
+            sqlite3_reset(st);
+            return frc;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? YKT_OK : YKT_ESTORAGE;
+}
+
+int ykt_store_transfers_of(ykt_db *db, int64_t account, int limit,
+                           int (*fn)(const ykt_transfer_row *t, void *arg), void *arg)
+{
+    STMT_OR_FAIL(st, db,
+                 "SELECT id, at, from_account, to_account, amount, kind, coalesce(card_no, ''), "
+                 "coalesce(terminal, ''), coalesce(operator, ''), coalesce(original, 0), memo "
+                 "FROM transfers WHERE from_account = ?1 OR to_account = ?1 "
+                 "ORDER BY id DESC LIMIT ?2");
+    bind_i64(st, 1, account);
+    bind_i64(st, 2, limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ykt_transfer_row t = {
+            .id = sqlite3_column_int64(st, 0),
+            .at = sqlite3_column_int64(st, 1),
+            .from = sqlite3_column_int64(st, 2),
+            .to = sqlite3_column_int64(st, 3),
+            .amount = sqlite3_column_int64(st, 4),
+            .kind = col_text(st, 5),
+            .card_no = col_text(st, 6),
+            .terminal = col_text(st, 7),
+            .operator_name = col_text(st, 8),
+            .original = sqlite3_column_int64(st, 9),
+            .memo = col_text(st, 10),
+        };
+        int frc = fn(&t, arg);
+        if (frc != YKT_OK) {
+            sqlite3_reset(st);
+            return frc;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? YKT_OK : YKT_ESTORAGE;
+}
+
+int ykt_store_card_list_expired(ykt_db *db, const char *today, int64_t version, int64_t *count)
+{
+    /* Newly expired credentials join the blacklist so offline terminals refuse them too. */
+    STMT_OR_FAIL(st, db,
+                 "UPDATE cards SET list_version = ?, expiry_listed = 1 WHERE valid_until < ? "
+                 "AND expiry_listed = 0 AND status <> 'cancelled'");
+    bind_i64(st, 1, version);
+    bind_text(st, 2, today);
+    int rc = ykt_store_step_done(db, st);
+    if (rc == YKT_OK)
+        *count = sqlite3_changes(ykt_db_handle(db));
+    return rc;
+}
