@@ -204,7 +204,7 @@ static void roles_text(unsigned roles, char *buf, size_t len)
 {
     buf[0] = '\0';
     size_t used = 0;
-    for (unsigned bit = 1; bit <= YKT_ROLE_SUPERUSER; bit <<= 1) {
+    for (unsigned bit = 1; bit <= YKT_ROLE_GUARDIAN; bit <<= 1) {
         if (!(roles & bit) && bit != YKT_ROLE_SUPERUSER)
             continue;
         int n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", ykt_role_name(bit));
@@ -408,5 +408,7 @@ int ykt_admin_core_register(ykt_admin *adm)
         rc = ykt_admin_account_register(adm);
     if (rc == YKT_OK)
         rc = ykt_admin_import_register(adm);
+    if (rc == YKT_OK)
+        rc = ykt_admin_wallet_register(adm);
     return rc;
 }

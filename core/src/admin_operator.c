@@ -318,7 +318,7 @@ static void cmd_operator_add(ykt_req *req, const ykt_args *a)
     if (r == 0) {
         ykt_reply_error(req, "BAD_REQUEST",
                         "unknown role '%.32s' (operator, finance, dept_admin, dept_head, auditor, "
-                        "superuser)",
+                        "superuser, guardian)",
                         role);
         return;
     }

@@ -38,6 +38,17 @@ bool ykt_admin_card(ykt_req *req, const char *card_no, ykt_card *out)
 bool ykt_admin_may_see(ykt_req *req, const ykt_person *p)
 {
     ykt_session *s = req->session;
+    if (s->role == YKT_ROLE_GUARDIAN) {
+        /* A parent sees their own pupils' records, nobody else's (R-W8, R-S2). */
+        int rc = ykt_store_guardian_of(req->gw->db, s->operator_name, p->id);
+        if (rc == YKT_OK)
+            return true;
+        if (rc == YKT_ENOTFOUND)
+            ykt_reply_error(req, "FORBIDDEN", "you are not a guardian of %s", p->person_no);
+        else
+            ykt_reply_internal(req, rc);
+        return false;
+    }
     if (s->role != YKT_ROLE_DEPT_ADMIN && s->role != YKT_ROLE_DEPT_HEAD)
         return true;
     if (strcmp(s->department, p->department) == 0)

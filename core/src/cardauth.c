@@ -70,6 +70,12 @@ static void refuse_use(ykt_req *req, ykt_card *card, const char *code, const cha
 bool ykt_card_authenticate(ykt_req *req, const ykt_presented *p, unsigned flags, ykt_card *card,
                            ykt_person *person)
 {
+    return ykt_card_authenticate_op(req, p, req->argv[0], flags, card, person);
+}
+
+bool ykt_card_authenticate_op(ykt_req *req, const ykt_presented *p, const char *operation,
+                              unsigned flags, ykt_card *card, ykt_person *person)
+{
     ykt_db *db = req->gw->db;
     int rc = ykt_store_card_by_uid(db, p->uid_hex, card);
     if (rc == YKT_ENOTFOUND) {
@@ -91,7 +97,7 @@ bool ykt_card_authenticate(ykt_req *req, const ykt_presented *p, unsigned flags,
         .terminal_seq = (uint64_t)p->seq,
         .uid_len = p->uid_len,
         .atc = (uint32_t)p->atc,
-        .operation = req->argv[0],
+        .operation = operation,
         .amount = p->amount,
         .time_ms = p->time_ms,
     };
@@ -104,7 +110,13 @@ bool ykt_card_authenticate(ykt_req *req, const ykt_presented *p, unsigned flags,
         ykt_reply_error(req, "BAD_CRYPTOGRAM", "the cryptogram does not match this card");
         return false;
     }
-    if (flags & YKT_CARDAUTH_ONLINE) {
+    if (flags & YKT_CARDAUTH_OFFLINE) {
+        if (p->time_ms > ykt_now_ms() + cfg->max_clock_skew_ms) {
+            ykt_reply_error(req, "CLOCK_SKEW", "an offline transaction cannot be in the future");
+            return false;
+        }
+        flags |= YKT_CARDAUTH_ANY_STATUS;
+    } else if (flags & YKT_CARDAUTH_ONLINE) {
         int64_t skew = p->time_ms - ykt_now_ms();
         if (skew < 0)
             skew = -skew;
@@ -115,7 +127,7 @@ bool ykt_card_authenticate(ykt_req *req, const ykt_presented *p, unsigned flags,
             return false;
         }
     }
-    if (p->atc <= card->atc) {
+    if (p->atc <= card->atc && !(flags & YKT_CARDAUTH_OFFLINE)) {
         ykt_warn("card %s: replayed ATC %lld (last %lld) at terminal %s", card->card_no,
                  (long long)p->atc, (long long)card->atc, req->term->id);
         ykt_reply_error(req, "REPLAY", "ATC %lld is not above the last accepted %lld",
@@ -142,13 +154,15 @@ bool ykt_card_authenticate(ykt_req *req, const ykt_presented *p, unsigned flags,
             return false;
         }
     }
-    rc = ykt_store_card_set_atc(db, card->card_no, p->atc);
-    if (rc == YKT_OK)
+    if (p->atc > card->atc) {
+        rc = ykt_store_card_set_atc(db, card->card_no, p->atc);
+        card->atc = p->atc;
+    }
+    if (rc == YKT_OK || rc == YKT_ENOTFOUND)
         rc = ykt_store_person_by_id(db, card->person_id, person);
     if (rc != YKT_OK) {
         ykt_reply_internal(req, rc);
         return false;
     }
-    card->atc = p->atc;
     return true;
 }

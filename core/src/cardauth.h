@@ -38,6 +38,11 @@ bool ykt_presented_parse(ykt_req *req, ykt_presented *p);
 enum ykt_cardauth_flags {
     YKT_CARDAUTH_ONLINE = 1 << 0,     /* check the time against the gateway clock */
     YKT_CARDAUTH_ANY_STATUS = 1 << 1, /* verify the card but accept any status/validity */
+    /* An offline transaction uploaded later (R-W11): the time may be old (not in the
+     * future), the ATC may be below the last online one (uniqueness comes from the
+     * (terminal, seq) the cryptogram binds), and the status is judged by the caller as it
+     * was at the transaction's time. Implies ANY_STATUS. */
+    YKT_CARDAUTH_OFFLINE = 1 << 2,
 };
 
 /*
@@ -48,5 +53,9 @@ enum ykt_cardauth_flags {
  */
 bool ykt_card_authenticate(ykt_req *req, const ykt_presented *p, unsigned flags, ykt_card *card,
                            ykt_person *person);
+/* The same, for a cryptogram the card computed for another operation than the verb name
+ * (PAY.OFFLINE uploads what the card signed as PAY). */
+bool ykt_card_authenticate_op(ykt_req *req, const ykt_presented *p, const char *operation,
+                              unsigned flags, ykt_card *card, ykt_person *person);
 
 #endif

@@ -125,6 +125,18 @@ static const key_spec keys[] = {
 
     {"wallet", "max_topup", T_MONEY, OFF(max_topup), 0, 1, YKT_AMOUNT_MAX, NULL, "1000.00",
      "The most one top-up may add, in CNY."},
+    {"wallet", "max_payment", T_MONEY, OFF(max_payment), 0, 1, YKT_AMOUNT_MAX, NULL, "500.00",
+     "The most one card payment may be, in CNY."},
+    {"wallet", "daily_limit_regular", T_MONEY, OFF(daily_limit_regular), 0, 1, YKT_AMOUNT_MAX, NULL,
+     "300.00", "A regular card's daily payment limit in CNY (raised per holder)."},
+    {"wallet", "daily_limit_temporary", T_MONEY, OFF(daily_limit_temporary), 0, 1, YKT_AMOUNT_MAX,
+     NULL, "100.00", "A temporary card's daily payment limit in CNY."},
+    {"wallet", "low_balance", T_MONEY, OFF(low_balance), 0, 0, YKT_AMOUNT_MAX, NULL, "20.00",
+     "Default balance in CNY under which a holder is reminded (holders may set their own)."},
+    {"wallet", "hold_timeout", T_DURATION, OFF(hold_timeout_ms), 0, 1000, 7LL * 86400000LL, NULL,
+     "10m", "A hold not captured or voided within this time is voided automatically."},
+    {"wallet", "offline_max_payment", T_MONEY, OFF(offline_max_payment), 0, 1, YKT_AMOUNT_MAX, NULL,
+     "50.00", "The most an offline terminal may sell in one payment; larger uploads are flagged."},
 
     {"import", "max_bytes", T_SIZE, OFF(import_max_bytes), 0, 1024, 1LL << 30, NULL, "32m",
      "Largest CSV file `person import` accepts."},

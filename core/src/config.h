@@ -61,6 +61,12 @@ typedef struct ykt_config {
     int64_t refund_window_months;
     /* [wallet] */
     int64_t max_topup;
+    int64_t max_payment;
+    int64_t daily_limit_regular;
+    int64_t daily_limit_temporary;
+    int64_t low_balance;
+    int64_t hold_timeout_ms;
+    int64_t offline_max_payment;
     /* [import] */
     int64_t import_max_bytes;
     int64_t import_max_rows;

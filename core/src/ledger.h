@@ -24,6 +24,7 @@
 #define YKT_ACC_BANK_CLEARING "bank_clearing"
 #define YKT_ACC_CASH          "cash"
 #define YKT_ACC_DEPOSIT       "deposit"
+#define YKT_ACC_ESCROW        "escrow" /* held money (pre-authorisations) */
 
 /* The largest amount one transfer may carry: 10,000,000.00 CNY, far above any limit, and
  * small enough that sums of many never overflow. */

@@ -7,6 +7,9 @@
  */
 #include "admin.h"
 #include "card_verbs.h"
+#include "pay_verbs.h"
+#include "timers.h"
+#include "wallet.h"
 #include "cardcrypto.h"
 #include "date.h"
 #include "common.h"
@@ -80,6 +83,19 @@ static int lock_database(const char *db_path)
     return fd;
 }
 
+/* Holds whose time is up are voided within a second (R-W6 holds: each resolves once). */
+static void expire_holds(ykt_gw *gw, void *arg)
+{
+    (void)arg;
+    if (ykt_db_cmd_begin(gw->db) != YKT_OK)
+        return;
+    int n = 0;
+    int rc = ykt_wallet_expire_holds(gw, &n);
+    ykt_db_cmd_end(gw->db, rc == YKT_OK);
+    if (n > 0)
+        ykt_info("wallet: %d holds expired and were voided", n);
+}
+
 static int run(ykt_config *cfg)
 {
     ykt_gw gw;
@@ -122,7 +138,7 @@ static int run(ykt_config *cfg)
     gw.verbs = ykt_verbs_new();
     gw.admin = ykt_admin_new();
     if (gw.verbs == NULL || gw.admin == NULL || ykt_core_verbs_register(gw.verbs) != YKT_OK ||
-        ykt_card_verbs_register(gw.verbs) != YKT_OK ||
+        ykt_card_verbs_register(gw.verbs) != YKT_OK || ykt_pay_verbs_register(gw.verbs) != YKT_OK ||
         ykt_admin_core_register(gw.admin) != YKT_OK) {
         ykt_error("cannot register the core verbs and commands");
         goto out;
@@ -136,6 +152,7 @@ static int run(ykt_config *cfg)
         uv_run(&loop, UV_RUN_DEFAULT); /* closes what was opened */
         goto out;
     }
+    ykt_timer_every(&gw, 1000, 1000, expire_holds, NULL, NULL);
     ykt_server_stats st;
     ykt_server_get_stats(&gw, &st);
     ykt_info("ready: terminal port %s (%s), admin socket %s, database %s (schema %d), "

@@ -24,7 +24,9 @@ enum ykt_role {
     YKT_ROLE_DEPT_HEAD = 1 << 3,
     YKT_ROLE_AUDITOR = 1 << 4, /* reads everything, changes nothing */
     YKT_ROLE_SUPERUSER = 1 << 5,
+    YKT_ROLE_GUARDIAN = 1 << 6, /* a parent: reads the records of their own pupils only */
 };
+/* Staff roles: everyone but guardians. */
 #define YKT_ROLE_ANY      0x3f
 #define YKT_ROLE_NAME_MAX 15
 

@@ -2,6 +2,7 @@
 #include "server.h"
 #include "admin.h"
 #include "jobs.h"
+#include "timers.h"
 #include "common.h"
 #include "log.h"
 #include "resp.h"
@@ -899,6 +900,7 @@ static void maybe_finish_shutdown(ykt_server *srv)
     if (ykt_db_batch_open(gw->db))
         return; /* the check phase commits it first */
     srv->handles_closed = true;
+    ykt_timers_remove(gw, NULL, 1);
     close_if_open((uv_handle_t *)&srv->check);
     close_if_open((uv_handle_t *)&srv->idle);
     close_if_open((uv_handle_t *)&srv->sweep);

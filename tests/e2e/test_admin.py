@@ -264,7 +264,7 @@ class OperatorTest(GatewayTest):
         for args, code, message in [
             (["operator", "add", "x", "--role", "wizard"], "BAD_REQUEST",
              "unknown role 'wizard' (operator, finance, dept_admin, dept_head, auditor, "
-             "superuser)"),
+             "superuser, guardian)"),
             (["operator", "add", "a b", "--role", "operator"], "BAD_REQUEST",
              "an operator name has 1 to 63 letters, digits, '.', '_' or '-'"),
             (["operator", "add", "x"], "BAD_REQUEST",

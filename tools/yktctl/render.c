@@ -70,7 +70,8 @@ static bool is_table(const ykt_reply *r)
 {
     return r->type == YKT_REPLY_ARRAY && r->nelem >= 2 && r->elem[0]->type == YKT_REPLY_STATUS &&
            (strcmp(r->elem[0]->str, "TABLE") == 0 || strcmp(r->elem[0]->str, "RECORD") == 0 ||
-            strcmp(r->elem[0]->str, "REJECTED") == 0) &&
+            strcmp(r->elem[0]->str, "REJECTED") == 0 ||
+            strcmp(r->elem[0]->str, "VIOLATIONS") == 0) &&
            r->elem[1]->type == YKT_REPLY_ARRAY;
 }
 

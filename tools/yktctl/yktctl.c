@@ -96,8 +96,11 @@ static int report(const ykt_reply *r, bool json)
         return 1;
     }
     if (r->type == YKT_REPLY_ARRAY && r->nelem >= 2 && r->elem[0]->type == YKT_REPLY_STATUS &&
-        strcmp(r->elem[0]->str, "REJECTED") == 0) {
-        fprintf(stderr, "yktctl: REJECTED nothing was changed; every problem is listed:\n");
+        (strcmp(r->elem[0]->str, "REJECTED") == 0 || strcmp(r->elem[0]->str, "VIOLATIONS") == 0)) {
+        if (strcmp(r->elem[0]->str, "REJECTED") == 0)
+            fprintf(stderr, "yktctl: REJECTED nothing was changed; every problem is listed:\n");
+        else
+            fprintf(stderr, "yktctl: AUDIT_FAILED the ledger violates its invariants:\n");
         if (json)
             render_json(stdout, r);
         else

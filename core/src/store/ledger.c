@@ -164,3 +164,55 @@ int ykt_store_card_list_expired(ykt_db *db, const char *today, int64_t version, 
         *count = sqlite3_changes(ykt_db_handle(db));
     return rc;
 }
+
+int ykt_store_account_flow(ykt_db *db, int64_t account, int64_t before_ms, int64_t *net)
+{
+    STMT_OR_FAIL(st, db,
+                 "SELECT coalesce(sum(CASE WHEN to_account = ?1 THEN amount ELSE -amount END), 0) "
+                 "FROM transfers WHERE (to_account = ?1 OR from_account = ?1) AND at < ?2");
+    bind_i64(st, 1, account);
+    bind_i64(st, 2, before_ms);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *net = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? YKT_OK : YKT_ESTORAGE;
+}
+
+int ykt_store_transfers_between(ykt_db *db, int64_t account, int64_t from_ms, int64_t to_ms,
+                                int limit, int (*fn)(const ykt_transfer_row *t, void *arg),
+                                void *arg)
+{
+    STMT_OR_FAIL(st, db,
+                 "SELECT id, at, from_account, to_account, amount, kind, coalesce(card_no, ''), "
+                 "coalesce(terminal, ''), coalesce(operator, ''), coalesce(original, 0), memo "
+                 "FROM transfers WHERE (from_account = ?1 OR to_account = ?1) AND at >= ?2 "
+                 "AND at < ?3 ORDER BY id LIMIT ?4");
+    bind_i64(st, 1, account);
+    bind_i64(st, 2, from_ms);
+    bind_i64(st, 3, to_ms);
+    bind_i64(st, 4, limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ykt_transfer_row t = {
+            .id = sqlite3_column_int64(st, 0),
+            .at = sqlite3_column_int64(st, 1),
+            .from = sqlite3_column_int64(st, 2),
+            .to = sqlite3_column_int64(st, 3),
+            .amount = sqlite3_column_int64(st, 4),
+            .kind = col_text(st, 5),
+            .card_no = col_text(st, 6),
+            .terminal = col_text(st, 7),
+            .operator_name = col_text(st, 8),
+            .original = sqlite3_column_int64(st, 9),
+            .memo = col_text(st, 10),
+        };
+        int frc = fn(&t, arg);
+        if (frc != YKT_OK) {
+            sqlite3_reset(st);
+            return frc;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? YKT_OK : YKT_ESTORAGE;
+}

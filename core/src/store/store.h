@@ -13,6 +13,7 @@
 #include "../ledger.h"
 #include "../person.h"
 #include "../terminal.h"
+#include "../wallet.h"
 
 /* ---- terminals ---- */
 int ykt_store_terminal_insert(ykt_db *db, const ykt_terminal *t);
@@ -160,6 +161,142 @@ int ykt_store_request_put(ykt_db *db, const char *terminal, int64_t seq, const u
                           const char *reply, size_t len, int64_t at);
 int ykt_store_request_prune(ykt_db *db, int64_t before, int64_t *removed);
 
+/* ---- wallet: merchants, payments, spending, settings, holds, refunds, notices ---- */
+int ykt_store_merchant_insert(ykt_db *db, const ykt_merchant *m);
+int ykt_store_merchant_update(ykt_db *db, const ykt_merchant *m);
+int ykt_store_merchant_get(ykt_db *db, const char *id, ykt_merchant *out);
+int ykt_store_merchant_each(ykt_db *db, int (*fn)(const ykt_merchant *m, void *arg), void *arg);
+
+typedef struct ykt_payment_row {
+    int64_t id;
+    int64_t at;
+    int64_t card_time;
+    char day[YKT_DATE_LEN];
+    char card_no[YKT_CARD_NO_LEN];
+    int64_t person_id;
+    char terminal[YKT_TERMINAL_ID_MAX + 1];
+    int64_t seq;
+    char merchant[32];
+    int64_t amount, discount, fee, charged, refunded;
+    int offline;
+    char flag[32];
+    int64_t transfer;
+    int64_t settlement;
+} ykt_payment_row;
+
+typedef struct ykt_payment_filter {
+    const char *card_no; /* "" = any */
+    int64_t person_id;   /* 0 = any */
+    const char *merchant;
+    const char *terminal;
+    int64_t from_ms, to_ms; /* to_ms 0 = no upper bound */
+    int limit;
+} ykt_payment_filter;
+
+/* Sets p->id. */
+int ykt_store_payment_insert(ykt_db *db, ykt_payment_row *p);
+int ykt_store_payment_get(ykt_db *db, int64_t id, ykt_payment_row *out);
+int ykt_store_payment_add_refunded(ykt_db *db, int64_t id, int64_t amount);
+/* Newest first. */
+int ykt_store_payment_search(ykt_db *db, const ykt_payment_filter *f,
+                             int (*fn)(const ykt_payment_row *p, void *arg), void *arg);
+
+int ykt_store_daily_spend_get(ykt_db *db, int64_t person_id, const char *day, int64_t *amount);
+int ykt_store_daily_spend_add(ykt_db *db, int64_t person_id, const char *day, int64_t amount);
+
+typedef struct ykt_holder_settings {
+    int64_t daily_limit; /* -1: the card type's default */
+    char daily_limit_ref[101];
+    int64_t low_balance;     /* -1: [wallet] low_balance */
+    int64_t autotopup_below; /* -1: off */
+    int64_t autotopup_amount;
+} ykt_holder_settings;
+
+/* Fills defaults (-1) when the holder has no settings. */
+int ykt_store_holder_settings_get(ykt_db *db, int64_t person_id, ykt_holder_settings *out);
+int ykt_store_holder_settings_put(ykt_db *db, int64_t person_id, const ykt_holder_settings *s);
+
+typedef struct ykt_hold_row {
+    int64_t id;
+    int64_t at;
+    char card_no[YKT_CARD_NO_LEN];
+    int64_t person_id;
+    char terminal[YKT_TERMINAL_ID_MAX + 1];
+    char merchant[32];
+    int64_t amount;
+    char status[12];
+    int64_t captured;
+    int64_t expires_at;
+    int64_t resolved_at;
+    int64_t payment;
+} ykt_hold_row;
+
+/* Sets h->id. */
+int ykt_store_hold_insert(ykt_db *db, ykt_hold_row *h);
+int ykt_store_hold_get(ykt_db *db, int64_t id, ykt_hold_row *out);
+/* Resolves a pending hold; YKT_ENOTFOUND when it is not pending (already resolved). */
+int ykt_store_hold_resolve(ykt_db *db, int64_t id, const char *status, int64_t captured,
+                           int64_t payment, int64_t at);
+int ykt_store_holds_expired(ykt_db *db, int64_t now, int limit, int64_t *ids, int *n);
+
+int ykt_store_refund_insert(ykt_db *db, int64_t payment, int64_t amount, const char *reason,
+                            const char *operator_name, int64_t transfer, int64_t at, int64_t *id);
+
+typedef struct ykt_notice_row {
+    int64_t id;
+    int64_t at;
+    int64_t person_id;
+    const char *kind;
+    const char *message;
+    int64_t amount;
+    const char *state;
+} ykt_notice_row;
+
+int ykt_store_notice_insert(ykt_db *db, int64_t person_id, const char *kind, const char *message,
+                            int64_t amount, int64_t at);
+int ykt_store_notice_each(ykt_db *db, int64_t person_id, const char *kind, int limit,
+                          int (*fn)(const ykt_notice_row *n, void *arg), void *arg);
+
+typedef struct ykt_settlement_row {
+    int64_t id;
+    int64_t at;
+    char merchant[32];
+    char period[16]; /* YYYY-MM-DD or YYYY-MM */
+    int64_t payments, gross, refunds, commission, net;
+    int64_t since_transfer, upto_transfer;
+    int64_t transfer;
+    char operator_name[64];
+} ykt_settlement_row;
+
+/* Sums a merchant's unsettled payments and refunds before the period's end. */
+int ykt_store_settlement_sums(ykt_db *db, const ykt_merchant *m, int64_t before_ms,
+                              ykt_settlement_row *out);
+/* Sets s->id; YKT_EEXIST when the merchant's period is settled already. */
+int ykt_store_settlement_insert(ykt_db *db, ykt_settlement_row *s);
+int ykt_store_settlement_mark_payments(ykt_db *db, const ykt_settlement_row *s);
+int ykt_store_settlement_each(ykt_db *db, const char *merchant, const char *period, int limit,
+                              int (*fn)(const ykt_settlement_row *s, void *arg), void *arg);
+
+int ykt_store_guardian_link(ykt_db *db, const char *operator_name, int64_t person_id);
+/* YKT_OK when operator_name is a guardian of the person. */
+int ykt_store_guardian_of(ykt_db *db, const char *operator_name, int64_t person_id);
+
+/* ---- the ledger audit (its own read-only connection; safe on the thread pool) ---- */
+typedef struct ykt_audit_check {
+    const char *name;
+    const char *what;
+    int64_t violations;
+    char detail[256];
+} ykt_audit_check;
+
+typedef struct ykt_ledger_report {
+    ykt_audit_check checks[12];
+    int n;
+    int64_t accounts, transfers, wallets;
+} ykt_ledger_report;
+
+int ykt_store_ledger_audit(const char *db_path, ykt_ledger_report *r, char *err, size_t errlen);
+
 /* ---- ledger ---- */
 int ykt_store_account_find(ykt_db *db, const char *kind, const char *owner, int64_t *id);
 int ykt_store_account_create(ykt_db *db, const char *kind, const char *owner, int64_t at,
@@ -183,6 +320,12 @@ typedef struct ykt_transfer_row {
 /* Newest first: transfers into or out of an account. */
 int ykt_store_transfers_of(ykt_db *db, int64_t account, int limit,
                            int (*fn)(const ykt_transfer_row *t, void *arg), void *arg);
+/* The net of an account's transfers before a time (its balance then). */
+int ykt_store_account_flow(ykt_db *db, int64_t account, int64_t before_ms, int64_t *net);
+/* Oldest first: an account's transfers in [from_ms, to_ms). */
+int ykt_store_transfers_between(ykt_db *db, int64_t account, int64_t from_ms, int64_t to_ms,
+                                int limit, int (*fn)(const ykt_transfer_row *t, void *arg),
+                                void *arg);
 /* Wallets with a positive balance whose holder's last credential ended before the cutoff. */
 int ykt_store_wallets_unclaimed(ykt_db *db, int64_t ended_before, int limit,
                                 int (*fn)(int64_t account, int64_t person_id, int64_t balance,

@@ -1,0 +1,104 @@
+/*
+ * The ledger audit (`yktctl audit`): proves the invariants of the money on its own read-only
+ * connection, so it sees one committed snapshot (WAL) and can run on the thread pool while
+ * the gateway keeps serving.
+ */
+#include "store.h"
+#include "util.h"
+#include "../common.h"
+#include "../util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct check_sql {
+    const char *name;
+    const char *what;
+    /* Returns one row: the number of violations and a sample for the report. */
+    const char *sql;
+} check_sql;
+
+static const check_sql checks[] = {
+    {"sum_zero", "all account balances sum to zero (double entry)",
+     "SELECT CASE WHEN coalesce(sum(balance), 0) = 0 THEN 0 ELSE 1 END, "
+     "'the sum is ' || coalesce(sum(balance), 0) FROM accounts"},
+    {"balances_match_transfers", "each cached balance equals its transfers in minus out",
+     "WITH flows AS (SELECT a.id, a.kind, a.owner, a.balance, "
+     "  (SELECT coalesce(sum(amount), 0) FROM transfers WHERE to_account = a.id) - "
+     "  (SELECT coalesce(sum(amount), 0) FROM transfers WHERE from_account = a.id) AS computed "
+     "  FROM accounts a) "
+     "SELECT count(*), coalesce(group_concat(kind || ':' || owner || ' has ' || balance || "
+     "' but transfers say ' || computed, '; '), '') FROM flows WHERE balance <> computed"},
+    {"no_negative_wallet", "no wallet is below zero except recorded offline debt",
+     "SELECT count(*), coalesce(group_concat('wallet ' || owner || ' at ' || balance, '; '), '') "
+     "FROM accounts a WHERE kind = 'wallet' AND balance < 0 AND NOT EXISTS "
+     "(SELECT 1 FROM payments p WHERE p.person_id = CAST(a.owner AS INTEGER) "
+     " AND p.flag = 'debt')"},
+    {"refunds_within_original", "refunds never exceed their original payment",
+     "SELECT count(*), coalesce(group_concat('payment ' || id, '; '), '') FROM payments p "
+     "WHERE refunded > charged OR refunded <> "
+     "(SELECT coalesce(sum(amount), 0) FROM refunds r WHERE r.payment = p.id)"},
+    {"idempotency_once", "each (terminal, seq) was applied at most once",
+     "SELECT count(*), coalesce(group_concat(terminal || '#' || seq, '; '), '') FROM "
+     "(SELECT terminal, seq FROM payments GROUP BY terminal, seq HAVING count(*) > 1)"},
+    {"holds_resolved_once", "escrow holds exactly the pending holds; each hold resolved once",
+     "SELECT CASE WHEN (SELECT coalesce(sum(balance), 0) FROM accounts WHERE kind = 'escrow') = "
+     "(SELECT coalesce(sum(amount), 0) FROM holds WHERE status = 'pending') "
+     "AND NOT EXISTS (SELECT 1 FROM holds WHERE status = 'captured' AND captured > amount) "
+     "THEN 0 ELSE 1 END, 'escrow ' || (SELECT coalesce(sum(balance), 0) FROM accounts WHERE "
+     "kind = 'escrow') || ' vs pending holds ' || (SELECT coalesce(sum(amount), 0) FROM holds "
+     "WHERE status = 'pending')"},
+    {"transfers_positive", "every transfer moves a positive amount between two accounts",
+     "SELECT count(*), '' FROM transfers WHERE amount <= 0 OR from_account = to_account"},
+};
+
+int ykt_store_ledger_audit(const char *db_path, ykt_ledger_report *r, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    sqlite3 *h = NULL;
+    int rc = sqlite3_open_v2(db_path, &h, SQLITE_OPEN_READONLY, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open %s: %s", db_path, h ? sqlite3_errmsg(h) : "?");
+        sqlite3_close(h);
+        return YKT_ESTORAGE;
+    }
+    sqlite3_busy_timeout(h, 5000);
+    /* One read transaction: every check sees the same committed state. */
+    rc = sqlite3_exec(h, "BEGIN", NULL, NULL, NULL);
+    for (size_t i = 0; rc == SQLITE_OK && i < YKT_ARRAY_LEN(checks); i++) {
+        sqlite3_stmt *st;
+        rc = sqlite3_prepare_v2(h, checks[i].sql, -1, &st, NULL);
+        if (rc != SQLITE_OK)
+            break;
+        ykt_audit_check *c = &r->checks[r->n++];
+        c->name = checks[i].name;
+        c->what = checks[i].what;
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            c->violations = sqlite3_column_int64(st, 0);
+            const unsigned char *d = sqlite3_column_text(st, 1);
+            ykt_strlcpy(c->detail, d ? (const char *)d : "", sizeof c->detail);
+        } else {
+            rc = SQLITE_ERROR;
+        }
+        sqlite3_finalize(st);
+    }
+    sqlite3_stmt *st;
+    if (rc == SQLITE_OK &&
+        sqlite3_prepare_v2(h,
+                           "SELECT (SELECT count(*) FROM accounts), (SELECT count(*) FROM "
+                           "transfers), (SELECT coalesce(sum(balance), 0) FROM accounts WHERE "
+                           "kind = 'wallet')",
+                           -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            r->accounts = sqlite3_column_int64(st, 0);
+            r->transfers = sqlite3_column_int64(st, 1);
+            r->wallets = sqlite3_column_int64(st, 2);
+        }
+        sqlite3_finalize(st);
+    }
+    if (rc != SQLITE_OK)
+        snprintf(err, errlen, "audit query failed: %s", sqlite3_errmsg(h));
+    sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(h);
+    return rc == SQLITE_OK ? YKT_OK : YKT_ESTORAGE;
+}

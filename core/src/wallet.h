@@ -1,0 +1,111 @@
+/*
+ * The wallet (R-W1..R-W11): card payments with limits and fee rules, holds, refunds,
+ * top-ups, low-balance reminders. Every movement of money goes through the ledger
+ * (ledger.h); this module decides what moves and keeps the business records (payments,
+ * holds, refunds) that name the transfers.
+ *
+ * Amounts: `amount` is what the merchant asked; the fee rule turns it into a discount
+ * (the merchant's, agreed) and a management fee (by card type, R-W4); the holder is charged
+ * amount - discount + fee; the merchant receives amount - discount and fee income the fee.
+ */
+#ifndef YKT_WALLET_H
+#define YKT_WALLET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "card.h"
+#include "gateway.h"
+#include "person.h"
+
+typedef struct ykt_merchant {
+    char id[32];
+    char name[64];
+    char category[16];  /* canteen, shop, bath, laundry, printing, water, power, ... */
+    char status[12];    /* active, suspended */
+    int fee_regular_bp; /* management fee in basis points of the amount, by card type */
+    int fee_temporary_bp;
+    int discount_bp;   /* agreed discount */
+    int commission_bp; /* the school's commission, taken at settlement */
+    int64_t account;
+    int64_t created_at;
+} ykt_merchant;
+
+/* The fee rule's answer for one amount. */
+typedef struct ykt_fee {
+    int64_t discount;
+    int64_t fee;
+} ykt_fee;
+
+/*
+ * The built-in fee rule: discount = floor(amount * discount_bp / 10000), fee =
+ * floor((amount - discount) * fee_bp(card type) / 10000). The Lua rule host replaces it.
+ */
+void ykt_fee_builtin(const ykt_merchant *m, const char *card_type, int64_t amount, ykt_fee *out);
+
+typedef struct ykt_pay {
+    const ykt_card *card;
+    const ykt_person *person;
+    const ykt_merchant *merchant;
+    const char *terminal;
+    int64_t seq;
+    int64_t card_time;
+    int64_t amount;
+    bool offline;     /* uploaded later: may leave recorded debt (R-W11) */
+    const char *flag; /* offline exceptions recorded with the payment */
+} ykt_pay;
+
+typedef struct ykt_pay_result {
+    int64_t payment_id;
+    ykt_fee fee;
+    int64_t charged;
+    int64_t balance;
+    bool debt; /* offline only: the wallet went below zero */
+} ykt_pay_result;
+
+/* A refusal: a stable code and a message for the reply. */
+typedef struct ykt_refusal {
+    const char *code;
+    char why[160];
+} ykt_refusal;
+
+/* Temporary cards may be limited to some merchants and subsystems (R-C2). */
+bool ykt_wallet_card_may_pay(const ykt_card *card, const ykt_merchant *m, ykt_refusal *no);
+/* Whether this amount needs the payment password ([cards] pin_threshold, inclusive). */
+bool ykt_wallet_needs_pin(ykt_gw *gw, int64_t amount);
+
+/*
+ * Charges a card: fee rule, per-payment and daily limits (R-W2), balance (R-W1), transfers,
+ * the payment record, daily spending, low-balance reminder (R-W7) and auto top-up request
+ * (R-W6). YKT_OK, or YKT_EPERM with *no filled (LIMIT_EXCEEDED, INSUFFICIENT_FUNDS), or a
+ * storage error. Nothing is written on a refusal.
+ */
+int ykt_wallet_pay(ykt_gw *gw, const ykt_pay *p, ykt_pay_result *out, ykt_refusal *no);
+
+/* Pre-authorisation: moves amount from the wallet to escrow until captured or voided. */
+int ykt_wallet_hold(ykt_gw *gw, const ykt_pay *p, int64_t timeout_ms, int64_t *hold_id,
+                    int64_t *balance, int64_t *expires_at, ykt_refusal *no);
+/* Captures at most the held amount (the rest goes back) — once. */
+int ykt_wallet_capture(ykt_gw *gw, int64_t hold_id, const char *terminal, int64_t seq,
+                       int64_t amount, ykt_pay_result *out, ykt_refusal *no);
+/* Releases a hold — once. status is "voided" or "expired". */
+int ykt_wallet_void(ykt_gw *gw, int64_t hold_id, const char *terminal, const char *status,
+                    int64_t *balance, ykt_refusal *no);
+/* Voids every pending hold whose time is up; returns how many. */
+int ykt_wallet_expire_holds(ykt_gw *gw, int *count);
+
+/* Money in: cash at a counter or kiosk, bank transfer-in. Checks [wallet] max_topup. */
+int ykt_wallet_topup(ykt_gw *gw, int64_t person_id, int64_t from_account, int64_t amount,
+                     const char *kind, const char *card_no, const char *terminal,
+                     const char *operator_name, const char *memo, int64_t *balance,
+                     ykt_refusal *no);
+
+/* An over-deduction refund naming its payment (R-W5): at most what is left unrefunded. */
+int ykt_wallet_refund(ykt_gw *gw, int64_t payment_id, int64_t amount, const char *reason,
+                      const char *operator_name, int64_t *refund_id, int64_t *balance,
+                      ykt_refusal *no);
+
+/* The wallet balance of a person. */
+int ykt_wallet_balance(ykt_gw *gw, int64_t person_id, int64_t *balance);
+
+#endif

@@ -1,0 +1,1209 @@
+"""Cards end to end (R-C1..R-C12): issuance with approvals and fees, one live card per
+medium, status enforced by every verb (lost, frozen, expired, cancelled), loss and unlock at
+the counter with the holder's own ID, loss at a kiosk with the query password, replacement
+and its fee, cancellation and refunds, confiscation and found cards, registry and HR reports,
+the dormant-funds rule, the blacklist with its versions, passwords and their lock, card
+cryptograms (clones, forgeries, replays, clock skew), (terminal, seq) idempotency, and the
+audit trail of every counter step.
+
+Every test starts the real yktd and speaks its real protocols: RESP on the terminal port with
+software cards (ykt_cards.SimCard, an independent implementation of the card cryptograms) and
+yktctl on the admin socket.
+"""
+
+import calendar
+import datetime
+import os
+import pwd
+import sqlite3
+import time
+import unittest
+
+from harness import MASTER_KEY, GatewayTest, RespError, prc_id
+from ykt_cards import SimCard
+
+LOCAL = "local:" + pwd.getpwuid(os.geteuid()).pw_name
+
+TERMINALS = {
+    "POS-1": ("pos", "pos-1-secret-0123456789"),
+    "POS-2": ("pos", "pos-2-secret-0123456789"),
+    "KIOSK-1": ("kiosk", "kiosk-1-secret-0123456789"),
+    "GATE-1": ("gate", "gate-1-secret-0123456789"),
+    "BANK-1": ("bank", "bank-1-secret-0123456789"),
+}
+
+FEE = 1000  # [cards] replacement_fee: 10.00 CNY in fen
+STUDENT_UNTIL = "2029-07-31"  # enrolled 2025-09-01 for 4 years (R-C3)
+
+
+def campus_today():
+    """Today in the campus time zone (Asia/Shanghai, UTC+8, no daylight saving)."""
+    return (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=8)).date()
+
+
+def add_months(d, n):
+    m = d.month - 1 + n
+    y, m = d.year + m // 12, m % 12 + 1
+    return datetime.date(y, m, min(d.day, calendar.monthrange(y, m)[1]))
+
+
+def other_password(pw):
+    """A six-digit password that is surely not pw."""
+    return "%06d" % ((int(pw) + 1) % 1000000)
+
+
+class CardCase(GatewayTest):
+    """A gateway with one terminal of each kind the tests need, and helpers to register
+    people, issue cards and swipe them."""
+
+    def setUp(self):
+        super().setUp()
+        for tid, (ttype, secret) in TERMINALS.items():
+            self.gw.add_terminal(tid, ttype, secret)
+        self.conns = {}
+        self.seqs = {}
+        self.people = 0
+
+    # ---- terminals and swipes ----
+
+    def term(self, tid):
+        if tid not in self.conns:
+            self.conns[tid] = self.gw.terminal(tid, TERMINALS[tid][1])
+        return self.conns[tid]
+
+    def next_seq(self, tid):
+        self.seqs[tid] = self.seqs.get(tid, 0) + 1
+        return self.seqs[tid]
+
+    def swipe(self, card, verb, *extra, tid="POS-1", **kw):
+        args = card.swipe(tid, self.next_seq(tid), verb, extra=extra, **kw)
+        return self.term(tid).call(*args)
+
+    def info(self, card, tid="POS-1", **kw):
+        return self.swipe(card, "CARD.INFO", tid=tid, **kw)
+
+    def passwd(self, card, which, old, new, tid="KIOSK-1"):
+        return self.swipe(card, "CARD.PASSWD", which, old, new, tid=tid)
+
+    def report_loss(self, person_no, password, medium=None, tid="KIOSK-1"):
+        args = ["CARD.REPORT_LOSS", self.next_seq(tid), person_no, password]
+        if medium:
+            args.append(medium)
+        return self.term(tid).call(*args)
+
+    def blacklist(self, since, tid="GATE-1"):
+        """BLACKLIST since -> (version, more, [(uid, state, card_no)...])."""
+        r = self.term(tid).call("BLACKLIST", since)
+        self.assertIsInstance(r, list, r)
+        return r[0], r[1], [tuple(e) for e in r[2:]]
+
+    # ---- people and cards ----
+
+    def new_id_number(self, birth="20050307"):
+        self.people += 1
+        return prc_id("110105" + birth + "%03d" % self.people)
+
+    def add_person(self, no, kind="student", name="张三", department="CS", until=None,
+                   enrolled="2025-09-01", years=4, phone="13812345678"):
+        idn = self.new_id_number()
+        args = ["person", "add", no, "--kind", kind, "--name", name, "--gender", "M",
+                "--id-number", idn, "--department", department, "--phone", phone]
+        if kind == "student":
+            args += ["--class", department + "-2025-1", "--enrolled", enrolled,
+                     "--study-years", str(years)]
+        else:
+            args += ["--valid-until", until]
+        self.gw.ctl(*args)
+        return idn
+
+    def approve(self, no, ref="HR-2026-031"):
+        self.gw.ctl("approval", "add", no, "--kind", "unit_leader", "--approver", "王主任",
+                    "--ref", ref + "-U")
+        self.gw.ctl("approval", "add", no, "--kind", "functional_dept", "--approver", "人事处",
+                    "--ref", ref + "-F")
+
+    def issue(self, no, *args):
+        """card issue NO ARGS -> (SimCard for the new credential, the reply record)."""
+        rec = self.gw.ctl("card", "issue", no, *args)
+        return SimCard(MASTER_KEY, uid=rec["uid"], phone=rec["medium"] == "phone"), rec
+
+    def student_card(self, no="S1", **kw):
+        """A student with a card: (SimCard, issue record, ID number)."""
+        idn = self.add_person(no, **kw)
+        card, rec = self.issue(no)
+        return card, rec, idn
+
+    def topup(self, no, amount):
+        return self.gw.ctl("account", "topup", no, "--amount", amount)
+
+    def balance(self, no):
+        """The holder's wallet balance in fen, from `account show`."""
+        text = self.gw.ctl("account", "show", no)[0]
+        return int(round(float(text) * 100))
+
+    def show(self, card_no):
+        return self.gw.ctl("card", "show", card_no)
+
+    def history(self, card_no):
+        return self.gw.ctl("card", "history", card_no)
+
+    def account(self, kind, owner=""):
+        rows = self.gw.sql("SELECT balance FROM accounts WHERE kind = ? AND owner = ?", kind,
+                           owner)
+        return rows[0][0] if rows else 0
+
+    def ledger_sum(self):
+        return self.gw.sql("SELECT coalesce(sum(balance), 0) FROM accounts")[0][0]
+
+    def audit(self, action):
+        return self.gw.ctl("audit", "list", "--action", action)
+
+    # ---- assertions ----
+
+    def assertRefused(self, p, code):
+        self.assertEqual(p.returncode, 1, "expected %s, got %d: %r %r"
+                         % (code, p.returncode, p.stdout, p.stderr))
+        self.assertTrue(p.stderr.startswith("yktctl: %s " % code), p.stderr)
+
+    def ctl_fails(self, code, *args, **kw):
+        p = self.gw.ctl(*args, check=False, **kw)
+        self.assertRefused(p, code)
+        return p.stderr
+
+    def assertUnusable(self, card, person_no, code, topup=True):
+        """Status is enforced by every verb: a read at a POS, a password change at a kiosk
+        and (for the holder's physical card) a cash top-up at the counter."""
+        self.assertError(self.info(card), code)
+        self.assertError(self.info(card, tid="KIOSK-1"), code)
+        self.assertError(self.passwd(card, "query", "000000", "111111"), code)
+        if topup:
+            self.ctl_fails(code, "account", "topup", person_no, "--amount", "1.00")
+
+
+# ---- issuance (R-C1, R-C2, R-C11) ------------------------------------------------------------
+
+
+class IssuanceTest(CardCase):
+    def test_first_card_is_free_one_live_card_and_a_later_card_costs_the_fee(self):
+        card, rec, idn = self.student_card("S1")
+        self.assertRegex(rec["card_no"], r"^8\d{9}$")
+        self.assertEqual((rec["person_no"], rec["medium"], rec["type"], rec["fee"]),
+                         ("S1", "card", "regular", "0.00"))
+        for which in ("initial_query_password", "initial_pay_password"):
+            self.assertRegex(rec[which], r"^\d{6}$")
+        self.assertEqual(self.info(card),
+                         [rec["card_no"], "active", "regular", "张*", STUDENT_UNTIL, 0])
+        show = self.show(rec["card_no"])
+        self.assertEqual((show["uid"], show["status"], show["valid_until"], show["expired"],
+                          show["issued_by"], show["last_atc"]),
+                         (card.uid_hex, "active", STUDENT_UNTIL, "no", LOCAL, 1))
+        # one person, one live card (一人一卡)
+        self.ctl_fails("ALREADY_HAS_CARD", "card", "issue", "S1")
+        # the passwords are stored only as salted hashes
+        hashes = self.gw.sql("SELECT which, hash, initial FROM passwords")
+        self.assertEqual(sorted(h[0] for h in hashes), ["pay", "query"])
+        for which, h, initial in hashes:
+            self.assertTrue(h.startswith("pbkdf2-sha256$"), h)
+            self.assertNotIn(rec["initial_query_password"], h)
+            self.assertEqual(initial, 1)
+        # the card ends; a new card is not the first any more and costs the card fee
+        self.gw.ctl("card", "cancel", rec["card_no"], "--id-number", idn, "--reason", "other")
+        self.ctl_fails("INSUFFICIENT_FUNDS", "card", "issue", "S1")
+        self.assertEqual(len(self.gw.ctl("card", "list", "--person", "S1")), 1)
+        card2, rec2 = self.issue("S1", "--pay", "cash")
+        self.assertEqual(rec2["fee"], "10.00")
+        self.assertNotEqual(rec2["card_no"], rec["card_no"])
+        # the holder keeps the passwords they have
+        self.assertEqual(rec2["initial_query_password"], "(unchanged)")
+        self.assertEqual(self.passwd(card2, "query", rec["initial_query_password"], "246810"),
+                         "OK")
+        self.assertEqual(self.gw.sql("SELECT kind, amount, card_no FROM transfers "
+                                     "WHERE kind = 'card_fee'"),
+                         [("card_fee", FEE, rec2["card_no"])])
+        self.assertEqual(self.account("fee_income"), FEE)
+        self.assertEqual(self.ledger_sum(), 0)
+
+    def test_issue_refusals(self):
+        self.add_person("S1")
+        self.ctl_fails("NOT_FOUND", "card", "issue", "NOBODY")
+        self.ctl_fails("BAD_REQUEST", "card", "issue", "S1", "--medium", "watch")
+        self.ctl_fails("BAD_REQUEST", "card", "issue", "S1", "--type", "gold")
+        self.ctl_fails("BAD_REQUEST", "card", "issue", "S1", "--uid", "XYZ")
+        self.ctl_fails("BAD_REQUEST", "card", "issue", "S1", "--pay", "iou")
+        card, rec = self.issue("S1", "--uid", "04a1b2c3d4e5f6")
+        self.assertEqual(rec["uid"], "04A1B2C3D4E5F6")  # the chip's UID, as read by the printer
+        self.assertEqual(self.info(card)[1], "active")
+        # a UID belongs to one card only
+        self.add_person("S2")
+        self.ctl_fails("EXISTS", "card", "issue", "S2", "--uid", "04A1B2C3D4E5F6")
+        # a person who left gets no card
+        self.gw.ctl("person", "set-status", "S2", "withdrawn", "--ref", "REG-1")
+        self.ctl_fails("BAD_STATE", "card", "issue", "S2")
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM cards"), [(1,)])
+        self.assertEqual(len(self.audit("card.issue")), 1)
+
+    def test_batch_issue_by_department(self):
+        for no in ("S1", "S2", "S3"):
+            self.add_person(no, department="CS")
+        self.add_person("S4", department="EE")
+        self.add_person("T1", kind="staff", department="CS", until="2030-12-31")
+        self.add_person("S5", department="CS")
+        _, s5 = self.issue("S5")
+        self.add_person("S6", department="CS")
+        self.gw.ctl("person", "set-status", "S6", "graduated", "--ref", "REG-1")
+        rows = self.gw.ctl("card", "batch-issue", "--department", "CS")
+        self.assertEqual([r["person_no"] for r in rows], ["S1", "S2", "S3"])
+        for r in rows:
+            self.assertEqual(r["result"], "issued")
+            self.assertRegex(r["initial_query_password"], r"^\d{6}$")
+            self.assertRegex(r["initial_pay_password"], r"^\d{6}$")
+            card = SimCard(MASTER_KEY, uid=r["uid"])
+            self.assertEqual(self.info(card)[:2], [r["card_no"], "active"])
+        # others are untouched: another department, staff, a holder, a graduate
+        for no, count in (("S4", 0), ("T1", 0), ("S5", 1), ("S6", 0)):
+            self.assertEqual(len(self.gw.ctl("card", "list", "--person", no)), count, no)
+        # a second run finds nobody
+        self.assertEqual(self.gw.ctl("card", "batch-issue", "--department", "CS"), [])
+        # staff need their approvals even in a batch (R-C1)
+        rows = self.gw.ctl("card", "batch-issue", "--department", "CS", "--kind", "staff")
+        self.assertEqual([(r["person_no"], r["card_no"], r["result"]) for r in rows],
+                         [("T1", None, "APPROVAL_REQUIRED")])
+        self.assertEqual(self.gw.ctl("card", "list", "--person", "T1"), [])
+        self.assertEqual(len(self.audit("card.issue")), 4)  # S5 and the three of the batch
+
+    def test_batch_row_refused_for_the_fee_issues_no_card(self):
+        """A student whose card ended has had the first free card; a batch row that cannot
+        pay the fee must not leave a card behind."""
+        card, rec, idn = self.student_card("S1")
+        self.gw.ctl("card", "cancel", rec["card_no"], "--id-number", idn, "--reason", "other")
+        rows = self.gw.ctl("card", "batch-issue", "--department", "CS")
+        self.assertEqual([(r["person_no"], r["card_no"], r["result"]) for r in rows],
+                         [("S1", None, "INSUFFICIENT_FUNDS")])
+        cards = self.gw.ctl("card", "list", "--person", "S1")
+        self.assertEqual([(c["card_no"], c["status"]) for c in cards],
+                         [(rec["card_no"], "cancelled")])
+        self.assertEqual(len(self.audit("card.issue")), 1)
+        self.assertEqual(self.ledger_sum(), 0)
+
+    def test_staff_card_needs_both_recorded_approvals(self):
+        idn = self.add_person("T1", kind="staff", name="王建国", department="HR",
+                              until="2030-12-31")
+        self.ctl_fails("APPROVAL_REQUIRED", "card", "issue", "T1")
+        self.gw.ctl("approval", "add", "T1", "--kind", "unit_leader", "--approver", "王主任",
+                    "--ref", "HR-2026-031")
+        self.ctl_fails("APPROVAL_REQUIRED", "card", "issue", "T1")
+        self.ctl_fails("BAD_REQUEST", "approval", "add", "T1", "--kind", "dean", "--approver",
+                       "x", "--ref", "y")
+        self.ctl_fails("BAD_REQUEST", "approval", "add", "T1", "--kind", "functional_dept",
+                       "--approver", "", "--ref", "y")
+        self.gw.ctl("approval", "add", "T1", "--kind", "functional_dept", "--approver", "人事处",
+                    "--ref", "HR-2026-032")
+        card, rec = self.issue("T1")
+        self.assertEqual(rec["fee"], "0.00")
+        self.assertEqual(self.info(card), [rec["card_no"], "active", "regular", "王**",
+                                           "2030-12-31", 0])
+        approvals = self.gw.ctl("approval", "list", "T1")
+        self.assertEqual(sorted((a["kind"], a["ref"], a["used_by_card"]) for a in approvals),
+                         [("functional_dept", "HR-2026-032", rec["card_no"]),
+                          ("unit_leader", "HR-2026-031", rec["card_no"])])
+        audit = self.audit("card.issue")
+        self.assertEqual(len(audit), 1)
+        self.assertEqual((audit[0]["target"], audit[0]["approval"]),
+                         (rec["card_no"], "HR-2026-031"))
+        self.assertIn("HR-2026-032", audit[0]["detail"])
+        issued = [h for h in self.history(rec["card_no"]) if h["event"] == "issued"]
+        self.assertIn("HR-2026-031", issued[0]["detail"])
+        self.assertIn("HR-2026-032", issued[0]["detail"])
+        # each approval is used by one issuance: a later card needs new ones
+        self.gw.ctl("card", "cancel", rec["card_no"], "--id-number", idn, "--reason", "leaving")
+        self.ctl_fails("APPROVAL_REQUIRED", "card", "issue", "T1", "--pay", "cash")
+        self.approve("T1", "HR-2026-040")
+        _, rec2 = self.issue("T1", "--pay", "cash")
+        self.assertEqual(rec2["fee"], "10.00")
+
+    def test_temporary_card_has_its_own_end_date_and_limits(self):
+        today = campus_today()
+        person_until = (today + datetime.timedelta(days=90)).isoformat()
+        card_until = (today + datetime.timedelta(days=30)).isoformat()
+        self.add_person("V1", kind="temporary", name="Chen Jing", department="国际交流处",
+                        until=person_until)
+        base = ["card", "issue", "V1", "--type", "temporary"]
+        self.ctl_fails("APPROVAL_REQUIRED", *base, "--until", card_until)
+        self.approve("V1")
+        self.ctl_fails("BAD_REQUEST", *base)  # no end date
+        self.ctl_fails("BAD_REQUEST", *base, "--until",
+                       (today + datetime.timedelta(days=91)).isoformat())  # past the approval
+        self.ctl_fails("BAD_REQUEST", *base, "--until",
+                       (today - datetime.timedelta(days=1)).isoformat())
+        self.ctl_fails("BAD_REQUEST", "card", "issue", "V1", "--until", card_until)
+        self.ctl_fails("BAD_REQUEST", *base, "--until", card_until, "--medium", "phone")
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM cards"), [(0,)])
+        card, rec = self.issue("V1", "--type", "temporary", "--until", card_until,
+                               "--subsystems", "gate,canteen", "--merchants", "canteen-1")
+        self.assertEqual(rec["type"], "temporary")
+        show = self.show(rec["card_no"])
+        self.assertEqual((show["type"], show["valid_until"], show["subsystems"],
+                          show["merchants"]),
+                         ("temporary", card_until, "gate,canteen", "canteen-1"))
+        self.assertEqual(self.info(card), [rec["card_no"], "active", "temporary", "C********",
+                                           card_until, 0])
+
+    def test_phone_credential_has_its_own_key_and_status(self):
+        self.add_person("S1")
+        self.ctl_fails("BAD_STATE", "card", "issue", "S1", "--medium", "phone")
+        card, rec = self.issue("S1")
+        phone, prec = self.issue("S1", "--medium", "phone")
+        self.assertEqual((prec["medium"], prec["fee"], prec["initial_query_password"]),
+                         ("phone", "0.00", "(unchanged)"))
+        self.assertTrue(prec["uid"].startswith("50"), prec["uid"])
+        self.assertNotEqual(prec["card_no"], rec["card_no"])
+        self.ctl_fails("ALREADY_HAS_CARD", "card", "issue", "S1", "--medium", "phone")
+        self.topup("S1", "3.00")
+        self.assertEqual(self.info(phone), [prec["card_no"], "active", "regular", "张*",
+                                            STUDENT_UNTIL, 300])
+        # the card key does not open the phone credential, nor the phone key the card
+        self.assertError(self.info(SimCard(MASTER_KEY, uid=phone.uid, phone=False)),
+                         "BAD_CRYPTOGRAM")
+        self.assertError(self.info(SimCard(MASTER_KEY, uid=card.uid, phone=True)),
+                         "BAD_CRYPTOGRAM")
+        # the phone's ATC is its own
+        self.assertEqual(self.show(prec["card_no"])["last_atc"], 1)
+        self.assertEqual(self.show(rec["card_no"])["last_atc"], 0)
+        # losing the phone follows R-C4 and leaves the card alone
+        self.assertEqual(self.report_loss("S1", rec["initial_query_password"], "phone"), "OK")
+        self.assertUnusable(phone, "S1", "CARD_LOST", topup=False)
+        self.assertEqual(self.info(card)[1], "active")
+        self.assertEqual(self.topup("S1", "1.00"), 400)
+        cards = self.gw.ctl("person", "show", "S1")["cards"]
+        self.assertEqual(cards, "%s:active, %s:lost(phone)" % (rec["card_no"], prec["card_no"]))
+
+
+# ---- status everywhere, loss, unlock, found, expiry (R-C3, R-C4, R-C5, R-C9) ----------------
+
+
+class StatusTest(CardCase):
+    def test_counter_loss_needs_the_holders_own_id_and_works_everywhere_at_once(self):
+        card, rec, idn = self.student_card("S1")
+        other = self.add_person("S2")
+        self.topup("S1", "20.00")
+        no = rec["card_no"]
+        self.assertEqual(self.info(card)[1], "active")
+        # 无证挂失、代办挂失不予办理: no ID, or someone else's ID, is refused
+        self.ctl_fails("ID_REQUIRED", "card", "loss", no)
+        self.ctl_fails("ID_REQUIRED", "card", "loss", no, "--id-number", "")
+        self.ctl_fails("ID_MISMATCH", "card", "loss", no, "--id-number", other)
+        self.assertEqual(self.info(card)[1], "active")
+        self.assertEqual(self.audit("card.loss"), [])
+        self.gw.ctl("card", "loss", no, "--id-number", idn, "--approval", "FORM-7")
+        self.assertUnusable(card, "S1", "CARD_LOST")
+        self.assertError(self.info(card, tid="POS-2"), "CARD_LOST")
+        self.ctl_fails("BAD_STATE", "card", "loss", no, "--id-number", idn)
+        self.assertEqual(self.show(no)["status"], "lost")
+        self.assertEqual(self.balance("S1"), 2000)  # frozen, not lost
+        # R-C9: every use after the loss report is traceable, with the terminal
+        hist = self.history(no)
+        lost = [h for h in hist if h["event"] == "status:lost"]
+        self.assertEqual([(h["actor"], h["id_checked"]) for h in lost], [(LOCAL, "yes")])
+        refused = [h for h in hist if h["event"] == "refused_use"]
+        self.assertEqual(sorted(h["actor"] for h in refused),
+                         ["KIOSK-1", "KIOSK-1", "POS-1", "POS-2"])
+        self.assertIn("CARD.INFO refused at terminal POS-2", refused[0]["detail"])
+        self.assertIn("lost", refused[0]["detail"])
+        self.assertEqual(self.audit("card.loss")[0]["approval"], "FORM-7")
+        # the offline terminals learn it from the blacklist
+        _, _, entries = self.blacklist(0)
+        self.assertIn((card.uid_hex, "lost", no), entries)
+
+    def test_unlock_only_at_the_counter_in_person(self):
+        card, rec, idn = self.student_card("S1")
+        other = self.add_person("S2")
+        no = rec["card_no"]
+        self.assertEqual(self.report_loss("S1", rec["initial_query_password"]), "OK")
+        # no terminal verb unlocks a card
+        kiosk = self.term("KIOSK-1")
+        for verb in ("CARD.UNLOCK", "UNLOCK", "CARD.REPORT_FOUND"):
+            self.assertError(kiosk.call(verb, self.next_seq("KIOSK-1"), "S1",
+                                        rec["initial_query_password"]), "BAD_REQUEST")
+        self.assertEqual(self.report_loss("S1", rec["initial_query_password"]),
+                         "OK already reported lost")
+        self.assertError(self.info(card), "CARD_LOST")
+        # at the counter: only with the holder's own ID
+        self.ctl_fails("ID_REQUIRED", "card", "unlock", no)
+        self.ctl_fails("ID_MISMATCH", "card", "unlock", no, "--id-number", other)
+        self.assertError(self.info(card), "CARD_LOST")
+        self.gw.ctl("card", "unlock", no, "--id-number", idn)
+        self.assertEqual(self.info(card)[1], "active")
+        self.ctl_fails("BAD_STATE", "card", "unlock", no, "--id-number", idn)
+        unlocked = [h for h in self.history(no) if h["event"] == "status:active"]
+        self.assertEqual([(h["actor"], h["id_checked"]) for h in unlocked], [(LOCAL, "yes")])
+        self.assertEqual(len(self.audit("card.unlock")), 1)
+
+    def test_holder_reports_loss_at_a_kiosk_with_the_query_password(self):
+        card, rec, idn = self.student_card("S1")
+        no = rec["card_no"]
+        q, p = rec["initial_query_password"], rec["initial_pay_password"]
+        wrong = self.report_loss("S1", other_password(q))
+        self.assertError(wrong, "WRONG_PASSWORD")
+        unknown = self.report_loss("NOBODY", q)
+        self.assertError(unknown, "WRONG_PASSWORD")
+        self.assertEqual(unknown.message, wrong.message)  # a probe learns nothing
+        self.assertError(self.report_loss("S1", "12ab"), "WRONG_PASSWORD")
+        if p != q:
+            self.assertError(self.report_loss("S1", p), "WRONG_PASSWORD")  # query password only
+        self.assertError(self.report_loss("S1", q, "watch"), "BAD_REQUEST")
+        self.assertError(self.report_loss("S1", q, tid="POS-1"), "FORBIDDEN")
+        self.assertEqual(self.info(card)[1], "active")
+        self.assertEqual(self.report_loss("S1", q), "OK")
+        self.assertUnusable(card, "S1", "CARD_LOST")
+        lost = [h for h in self.history(no) if h["event"] == "status:lost"]
+        self.assertEqual(len(lost), 1)
+        self.assertEqual(lost[0]["actor"], "holder:S1")
+        self.assertIn("KIOSK-1", lost[0]["detail"])
+        _, _, entries = self.blacklist(0)
+        self.assertIn((card.uid_hex, "lost", no), entries)
+        # the wrong tries before the right one are not a lock (fewer than five)
+        self.assertEqual(self.report_loss("S1", q), "OK already reported lost")
+        # with no live credential there is nothing to report
+        self.gw.ctl("card", "cancel", no, "--id-number", idn, "--reason", "other")
+        self.assertError(self.report_loss("S1", q), "NOT_FOUND")
+
+    def test_found_card_is_held_until_its_holder_collects_it(self):
+        card, rec, idn = self.student_card("S1")
+        no = rec["card_no"]
+        self.ctl_fails("BAD_REQUEST", "card", "found", no)  # --by is required
+        self.gw.ctl("card", "found", no, "--by", "食堂 李师傅", "--approval", "FOUND-12")
+        self.assertEqual(self.show(no)["status"], "frozen")
+        self.assertUnusable(card, "S1", "CARD_FROZEN")
+        _, _, entries = self.blacklist(0)
+        self.assertIn((card.uid_hex, "frozen", no), entries)
+        frozen = [h for h in self.history(no) if h["event"] == "status:frozen"]
+        self.assertIn("found card handed in by 食堂 李师傅", frozen[0]["detail"])
+        audit = self.audit("card.found")
+        self.assertEqual((audit[0]["target"], audit[0]["approval"]), (no, "FOUND-12"))
+        # the holder collects it in person
+        self.ctl_fails("ID_REQUIRED", "card", "unlock", no)
+        self.gw.ctl("card", "unlock", no, "--id-number", idn)
+        self.assertEqual(self.info(card)[1], "active")
+        # a lost card that is handed in stays lost; the finding is recorded
+        self.gw.ctl("card", "loss", no, "--id-number", idn)
+        self.gw.ctl("card", "found", no, "--by", "保卫处")
+        self.assertEqual(self.show(no)["status"], "lost")
+        self.assertEqual(self.history(no)[0]["event"], "found")
+        self.assertIn("保卫处", self.history(no)[0]["detail"])
+
+    def test_expired_card_works_nowhere_until_extended_on_proof(self):
+        card, rec, idn = self.student_card("S1")
+        no = rec["card_no"]
+        self.topup("S1", "5.00")
+        # the registry corrects the enrolment: the validity ended in 2024
+        self.gw.ctl("person", "update", "S1", "--enrolled", "2020-09-01")
+        show = self.show(no)
+        self.assertEqual((show["valid_until"], show["expired"], show["status"]),
+                         ("2024-07-31", "yes", "active"))
+        self.assertUnusable(card, "S1", "CARD_EXPIRED")
+        refused = [h for h in self.history(no) if h["event"] == "refused_use"]
+        self.assertTrue(refused and all("expired" in h["detail"] for h in refused), refused)
+        _, _, entries = self.blacklist(0)
+        self.assertIn((card.uid_hex, "expired", no), entries)
+        # extension (延期毕业) only on the registry's proof, only to a later date
+        until = "%d-07-31" % (campus_today().year + 2)
+        self.ctl_fails("BAD_REQUEST", "card", "extend", no, "--until", until)
+        self.ctl_fails("BAD_REQUEST", "card", "extend", no, "--until", "2024-01-31",
+                       "--proof", "REG-2026-7")
+        self.ctl_fails("BAD_REQUEST", "card", "extend", no, "--until", "2024-13-01",
+                       "--proof", "REG-2026-7")
+        self.ctl_fails("BAD_REQUEST", "card", "extend", no, "--until", until, "--proof", "")
+        self.ctl_fails("NOT_FOUND", "card", "extend", "NOBODY", "--until", until, "--proof", "X")
+        version, _, _ = self.blacklist(0)
+        self.gw.ctl("card", "extend", no, "--until", until, "--proof", "REG-2026-7")
+        self.assertEqual(self.info(card), [no, "active", "regular", "张*", until, 500])
+        person = self.gw.ctl("person", "show", "S1")
+        self.assertEqual((person["valid_until"], person["validity_source"]), (until, "extension"))
+        audit = self.audit("card.extend")
+        self.assertEqual((audit[0]["target"], audit[0]["approval"]), ("S1", "REG-2026-7"))
+        self.assertIn("2024-07-31 -> " + until, audit[0]["detail"])
+        # offline terminals take it off their list
+        _, _, entries = self.blacklist(version)
+        self.assertEqual(entries, [(card.uid_hex, "active", no)])
+        # by person number works as well
+        later = "%d-07-31" % (campus_today().year + 3)
+        self.gw.ctl("card", "extend", "S1", "--until", later, "--proof", "REG-2026-8")
+        self.assertEqual(self.show(no)["valid_until"], later)
+
+
+# ---- replacement (R-C6, R-C7) ----------------------------------------------------------------
+
+
+class ReplacementTest(CardCase):
+    def test_replacement_carries_the_balance_minus_the_fee(self):
+        card, rec, idn = self.student_card("S1")
+        other = self.add_person("S2")
+        old = rec["card_no"]
+        self.topup("S1", "50.00")
+        self.gw.ctl("card", "loss", old, "--id-number", idn)
+        self.ctl_fails("ID_REQUIRED", "card", "replace", old)
+        self.ctl_fails("ID_MISMATCH", "card", "replace", old, "--id-number", other)
+        self.ctl_fails("BAD_REQUEST", "card", "replace", old, "--id-number", idn, "--pay", "iou")
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM cards"), [(1,)])
+        new = self.gw.ctl("card", "replace", old, "--id-number", idn, "--approval", "R-1")
+        self.assertNotEqual(new["card_no"], old)
+        self.assertNotEqual(new["uid"], card.uid_hex)
+        self.assertEqual((new["replaces"], new["fee"], new["balance"]), (old, "10.00", "40.00"))
+        fresh = SimCard(MASTER_KEY, uid=new["uid"])
+        self.assertEqual(self.info(fresh),
+                         [new["card_no"], "active", "regular", "张*", STUDENT_UNTIL, 4000])
+        # the old card is cancelled for good and points to the new one
+        show = self.show(old)
+        self.assertEqual((show["status"], show["replaced_by"]), ("cancelled", new["card_no"]))
+        self.assertEqual(self.show(new["card_no"])["replaces"], old)
+        self.assertUnusable(card, "S1", "CARD_CANCELLED", topup=False)
+        # the passwords are the holder's and carry over
+        self.assertEqual(self.passwd(fresh, "query", rec["initial_query_password"], "135790"),
+                         "OK")
+        # the fee went to fee income; the books balance
+        self.assertEqual(self.gw.sql("SELECT amount, card_no FROM transfers "
+                                     "WHERE kind = 'replace_fee'"), [(FEE, new["card_no"])])
+        self.assertEqual(self.account("fee_income"), FEE)
+        self.assertEqual(self.ledger_sum(), 0)
+        audit = self.audit("card.replace")
+        self.assertEqual((audit[0]["target"], audit[0]["approval"]), (old, "R-1"))
+        self.assertIn(new["card_no"], audit[0]["detail"])
+        cancelled = [h for h in self.history(old) if h["event"] == "status:cancelled"]
+        self.assertEqual(cancelled[0]["id_checked"], "yes")
+        self.assertEqual(self.gw.ctl("person", "show", "S1")["cards"],
+                         "%s:cancelled, %s:active" % (old, new["card_no"]))
+
+    def test_cancelled_old_card_fails_everywhere(self):
+        card, rec, idn = self.student_card("S1")
+        old = rec["card_no"]
+        self.topup("S1", "20.00")
+        version, _, _ = self.blacklist(0)
+        new = self.gw.ctl("card", "replace", old, "--id-number", idn)
+        self.assertUnusable(card, "S1", "CARD_CANCELLED", topup=False)
+        self.assertError(self.info(card, tid="POS-2"), "CARD_CANCELLED")
+        self.ctl_fails("BAD_STATE", "card", "loss", old, "--id-number", idn)
+        self.ctl_fails("BAD_STATE", "card", "unlock", old, "--id-number", idn)
+        self.ctl_fails("CARD_CANCELLED", "card", "replace", old, "--id-number", idn)
+        self.ctl_fails("CARD_CANCELLED", "card", "cancel", old, "--id-number", idn,
+                       "--reason", "other")
+        self.ctl_fails("CARD_CANCELLED", "card", "confiscate", old, "--reason", "x")
+        self.assertEqual(self.show(old)["status"], "cancelled")
+        # the kiosk's loss report reaches the new card, not the old one
+        self.assertEqual(self.report_loss("S1", rec["initial_query_password"]), "OK")
+        self.assertEqual(self.show(new["card_no"])["status"], "lost")
+        # offline terminals: the old UID is cancelled, the new one listed as it changes
+        _, _, entries = self.blacklist(version)
+        self.assertIn((card.uid_hex, "cancelled", old), entries)
+        self.assertEqual(entries[-1], (new["uid"], "lost", new["card_no"]))
+        refused = [h for h in self.history(old) if h["event"] == "refused_use"]
+        self.assertEqual(len(refused), 4)
+
+    def test_damaged_card_with_a_quality_defect_is_replaced_free(self):
+        card, rec, idn = self.student_card("S1")
+        old = rec["card_no"]
+        self.topup("S1", "50.00")
+        new = self.gw.ctl("card", "replace", old, "--id-number", idn, "--defect",
+                          "chip cracked, card-quality defect")
+        self.assertEqual((new["fee"], new["balance"]), ("0.00", "50.00"))
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM transfers WHERE kind = "
+                                     "'replace_fee'"), [(0,)])
+        self.assertIn("defect: chip cracked", self.history(new["card_no"])[0]["detail"])
+        self.assertIn("defect: chip cracked", self.audit("card.replace")[0]["detail"])
+        self.assertEqual(self.info(SimCard(MASTER_KEY, uid=new["uid"]))[5], 5000)
+        self.assertError(self.info(card), "CARD_CANCELLED")
+
+    def test_fee_needs_the_balance_or_cash_and_a_refusal_changes_nothing(self):
+        card, rec, idn = self.student_card("S1")
+        old = rec["card_no"]
+        self.topup("S1", "5.00")
+        before = self.gw.sql("SELECT card_no, status, list_version FROM cards")
+        self.ctl_fails("INSUFFICIENT_FUNDS", "card", "replace", old, "--id-number", idn)
+        self.assertEqual(self.gw.sql("SELECT card_no, status, list_version FROM cards"), before)
+        self.assertEqual(self.info(card)[1], "active")
+        self.assertEqual(self.audit("card.replace"), [])
+        new = self.gw.ctl("card", "replace", old, "--id-number", idn, "--pay", "cash")
+        self.assertEqual((new["fee"], new["balance"]), ("10.00", "5.00"))
+        self.assertEqual(self.account("cash", "main"), -500 - FEE)  # the cash taken in
+        self.assertEqual(self.ledger_sum(), 0)
+
+
+# ---- cancellation, deposit, confiscation, registry and HR reports, dormant funds (R-C8, R-C9) --
+
+
+class CancellationTest(CardCase):
+    def test_cancel_refunds_the_balance_in_cash(self):
+        card, rec, idn = self.student_card("S1")
+        no = rec["card_no"]
+        self.topup("S1", "30.00")
+        self.ctl_fails("ID_REQUIRED", "card", "cancel", no, "--reason", "graduation")
+        self.ctl_fails("BAD_REQUEST", "card", "cancel", no, "--id-number", idn, "--reason",
+                       "bored")
+        self.assertEqual(self.info(card)[1], "active")
+        r = self.gw.ctl("card", "cancel", no, "--id-number", idn, "--reason", "graduation",
+                        "--approval", "GRAD-2029")
+        self.assertEqual(r, {"card_no": no, "status": "cancelled", "refunded_cash": "30.00"})
+        self.assertEqual(self.balance("S1"), 0)
+        self.assertEqual(self.gw.sql("SELECT amount, card_no FROM transfers "
+                                     "WHERE kind = 'refund_cash'"), [(3000, no)])
+        self.assertEqual(self.ledger_sum(), 0)
+        self.assertUnusable(card, "S1", "CARD_CANCELLED")
+        self.ctl_fails("CARD_CANCELLED", "card", "cancel", no, "--id-number", idn,
+                       "--reason", "other")
+        self.ctl_fails("NOTHING_TO_REFUND", "account", "refund", "S1", "--id-number", idn)
+        audit = self.audit("card.cancel")
+        self.assertEqual((audit[0]["target"], audit[0]["approval"]), (no, "GRAD-2029"))
+        self.assertIn("refunded 3000 fen", audit[0]["detail"])
+
+    def test_balance_stays_while_another_credential_is_live(self):
+        card, rec, idn = self.student_card("S1")
+        phone, prec = self.issue("S1", "--medium", "phone")
+        self.topup("S1", "10.00")
+        r = self.gw.ctl("card", "cancel", rec["card_no"], "--id-number", idn, "--reason",
+                        "other")
+        self.assertEqual(r["refunded_cash"], "0.00")
+        self.assertEqual(self.info(phone)[5], 1000)
+        r = self.gw.ctl("card", "cancel", prec["card_no"], "--id-number", idn, "--reason",
+                        "other")
+        self.assertEqual(r["refunded_cash"], "10.00")
+        self.assertEqual(self.ledger_sum(), 0)
+
+    def test_confiscated_card_is_cancelled_and_the_balance_stays_claimable(self):
+        card, rec, idn = self.student_card("S1")
+        no = rec["card_no"]
+        self.topup("S1", "8.00")
+        self.ctl_fails("BAD_REQUEST", "card", "confiscate", no)  # --reason is required
+        self.gw.ctl("card", "confiscate", no, "--reason", "lent to another student",
+                    "--approval", "CC-2026-3")
+        self.assertUnusable(card, "S1", "CARD_CANCELLED")
+        cancelled = [h for h in self.history(no) if h["event"] == "status:cancelled"]
+        self.assertIn("confiscated: lent to another student", cancelled[0]["detail"])
+        audit = self.audit("card.confiscate")
+        self.assertEqual((audit[0]["target"], audit[0]["approval"]), (no, "CC-2026-3"))
+        self.assertEqual(self.balance("S1"), 800)  # never lost
+        self.assertEqual(self.gw.ctl("account", "refund", "S1", "--id-number", idn), 800)
+        self.assertEqual(self.ledger_sum(), 0)
+
+
+class DepositTest(CardCase):
+    sets = {"cards.deposit": "20.00"}
+
+    def test_deposit_is_taken_with_a_card_and_refunded_once(self):
+        card, rec, idn = self.student_card("S1")
+        self.assertEqual(self.account("deposit"), 2000)
+        self.topup("S1", "5.00")
+        r = self.gw.ctl("card", "cancel", rec["card_no"], "--id-number", idn, "--reason",
+                        "leaving")
+        self.assertEqual(r["refunded_cash"], "25.00")
+        self.assertEqual(self.account("deposit"), 0)
+        # a new card later: the deposit held is what is refunded, never more
+        _, rec2 = self.issue("S1", "--pay", "cash")
+        held = self.account("deposit")
+        r = self.gw.ctl("card", "cancel", rec2["card_no"], "--id-number", idn, "--reason",
+                        "leaving")
+        self.assertEqual(r["refunded_cash"], "%d.%02d" % divmod(held, 100))
+        self.assertEqual(self.account("deposit"), 0)
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM transfers WHERE kind = 'deposit'"),
+                         self.gw.sql("SELECT count(*) FROM transfers "
+                                     "WHERE kind = 'deposit_refund'"))
+        self.assertEqual(self.ledger_sum(), 0)
+
+    def test_replacement_keeps_the_deposit(self):
+        card, rec, idn = self.student_card("S1")
+        self.topup("S1", "15.00")
+        new = self.gw.ctl("card", "replace", rec["card_no"], "--id-number", idn)
+        self.assertEqual(self.account("deposit"), 2000)
+        r = self.gw.ctl("card", "cancel", new["card_no"], "--id-number", idn, "--reason",
+                        "graduation")
+        self.assertEqual(r["refunded_cash"], "25.00")  # 5.00 balance + 20.00 deposit
+        self.assertEqual(self.account("deposit"), 0)
+        self.assertEqual(self.ledger_sum(), 0)
+
+
+class EndOfStudiesTest(CardCase):
+    def test_registry_reports_end_every_card_and_the_balance_is_claimable(self):
+        card, rec, idn = self.student_card("S1")
+        phone, prec = self.issue("S1", "--medium", "phone")
+        self.topup("S1", "25.00")
+        self.ctl_fails("BAD_REQUEST", "person", "set-status", "S1", "expelled")
+        r = self.gw.ctl("person", "set-status", "S1", "graduated", "--ref", "REG-2026-100")
+        self.assertEqual(r, {"status": "OK 2 card(s) cancelled"})
+        self.assertUnusable(card, "S1", "CARD_CANCELLED")
+        self.assertError(self.info(phone), "CARD_CANCELLED")
+        person = self.gw.ctl("person", "show", "S1")
+        self.assertEqual(person["status"], "graduated")
+        self.assertEqual(person["cards"], "%s:cancelled, %s:cancelled(phone)"
+                         % (rec["card_no"], prec["card_no"]))
+        self.ctl_fails("BAD_STATE", "person", "set-status", "S1", "graduated")
+        self.ctl_fails("BAD_STATE", "card", "issue", "S1")
+        audit = self.audit("person.set-status")
+        self.assertEqual(audit[0]["target"], "S1")
+        self.assertIn("cards_cancelled=2 ref=REG-2026-100", audit[0]["detail"])
+        # the holder claims the balance in person, within the refund window
+        self.ctl_fails("ID_REQUIRED", "account", "refund", "S1")
+        self.assertEqual(self.gw.ctl("account", "refund", "S1", "--id-number", idn), 2500)
+        self.ctl_fails("NOTHING_TO_REFUND", "account", "refund", "S1", "--id-number", idn)
+        self.assertEqual(self.ledger_sum(), 0)
+
+    def test_withdrawal_suspension_and_leaving_end_the_cards(self):
+        for no, status in (("S2", "withdrawn"), ("S3", "suspended"), ("S4", "left")):
+            card, rec, idn = self.student_card(no)
+            self.assertEqual(self.gw.ctl("person", "set-status", no, status),
+                             {"status": "OK 1 card(s) cancelled"})
+            self.assertError(self.info(card), "CARD_CANCELLED")
+            self.assertEqual(self.gw.ctl("person", "show", no)["status"], status)
+        # a live card prevents a refund claim
+        card, rec, idn = self.student_card("S5")
+        self.topup("S5", "1.00")
+        self.ctl_fails("BAD_STATE", "account", "refund", "S5", "--id-number", idn)
+
+    def test_death_report_and_unclaimed_balance_goes_to_dormant_funds(self):
+        card, rec, idn = self.student_card("S2")
+        self.topup("S2", "7.00")
+        self.ctl_fails("BAD_REQUEST", "person", "report-death", "S2", "--reported-by",
+                       "police")
+        r = self.gw.ctl("person", "report-death", "S2", "--reported-by", "hr", "--ref",
+                        "HR-D-2026-1")
+        self.assertEqual(r, {"status": "OK 1 card(s) cancelled"})
+        self.assertEqual(self.gw.ctl("person", "show", "S2")["status"], "deceased")
+        self.assertUnusable(card, "S2", "CARD_CANCELLED")
+        self.assertIn("HR-D-2026-1", self.audit("person.report-death")[0]["detail"])
+        # within the refund window the balance waits for a claim
+        today = campus_today()
+        inside = add_months(today, 3) - datetime.timedelta(days=5)
+        after = add_months(today, 3) + datetime.timedelta(days=5)
+        for day in (None, inside):
+            args = ["job", "run", "dormant"] + (["--today", day.isoformat()] if day else [])
+            self.assertEqual(self.gw.ctl(*args)["items"], 0)
+        self.assertEqual(self.balance("S2"), 700)
+        r = self.gw.ctl("job", "run", "dormant", "--today", after.isoformat())
+        self.assertEqual((r["items"], r["moved_to_dormant_fen"]), (1, 700))
+        r = self.gw.ctl("job", "run", "dormant", "--today", after.isoformat())
+        self.assertEqual((r["items"], r["moved_to_dormant_fen"]), (0, 0))
+        self.assertEqual(self.gw.sql("SELECT amount FROM transfers WHERE kind = 'dormant'"),
+                         [(700,)])
+        self.assertEqual(self.balance("S2"), 0)
+        self.assertEqual(self.account("dormant"), 700)
+        self.assertEqual(self.ledger_sum(), 0)
+        self.ctl_fails("NOTHING_TO_REFUND", "account", "refund", "S2", "--id-number", idn)
+        self.assertEqual(len(self.audit("job.dormant")), 1)
+
+    def test_auto_cancel_moves_the_balance_to_dormant_funds_exactly_once(self):
+        card, rec, idn = self.student_card("S1")  # valid until 2029-07-31
+        phone, prec = self.issue("S1", "--medium", "phone")
+        self.topup("S1", "12.34")
+        other, orec, _ = self.student_card("S2", enrolled="2026-09-01")  # until 2030-07-31
+        self.topup("S2", "1.00")
+        # six months after the validity ended, not before
+        r = self.gw.ctl("job", "run", "auto-cancel", "--today", "2030-01-31")
+        self.assertEqual((r["items"], r["moved_to_dormant_fen"]), (0, 0))
+        self.assertEqual(self.info(card)[1], "active")
+        r = self.gw.ctl("job", "run", "auto-cancel", "--today", "2030-02-01")
+        self.assertEqual((r["items"], r["moved_to_dormant_fen"]), (2, 1234))
+        r = self.gw.ctl("job", "run", "auto-cancel", "--today", "2030-02-01")
+        self.assertEqual((r["items"], r["moved_to_dormant_fen"]), (0, 0))
+        r = self.gw.ctl("job", "run", "auto-cancel", "--today", "2030-03-01")
+        self.assertEqual((r["items"], r["moved_to_dormant_fen"]), (0, 0))
+        # exactly one dormant transfer, with the card number: never lost, always traceable
+        moved = self.gw.sql("SELECT amount, card_no FROM transfers WHERE kind = 'dormant'")
+        self.assertEqual(len(moved), 1, moved)
+        self.assertEqual(moved[0][0], 1234)
+        self.assertIn(moved[0][1], (rec["card_no"], prec["card_no"]))
+        self.assertEqual(self.balance("S1"), 0)
+        self.assertEqual(self.account("dormant"), 1234)
+        self.assertEqual(self.ledger_sum(), 0)
+        # the dormant sweep finds nothing more to move
+        r = self.gw.ctl("job", "run", "dormant", "--today", "2031-01-01")
+        self.assertEqual(r["moved_to_dormant_fen"], 0)
+        self.assertEqual(self.account("dormant"), 1234)
+        self.assertUnusable(card, "S1", "CARD_CANCELLED")
+        self.assertError(self.info(phone), "CARD_CANCELLED")
+        for no in (rec["card_no"], prec["card_no"]):
+            cancelled = [h for h in self.history(no) if h["event"] == "status:cancelled"]
+            self.assertEqual(len(cancelled), 1)
+            self.assertIn("validity ended 2029-07-31", cancelled[0]["detail"])
+        self.assertEqual(len(self.audit("job.auto-cancel")), 2)
+        # the other student is not due yet
+        self.assertEqual(self.info(other)[1], "active")
+        self.assertEqual(self.balance("S2"), 100)
+
+
+# ---- the blacklist for offline terminals ------------------------------------------------------
+
+
+class BlacklistTest(CardCase):
+    def set_validity_behind_the_gateways_back(self, card_no, day):
+        """Time passing: the date moves past a card's validity while nothing changes."""
+        self.gw.stop()
+        self.conns = {}
+        con = sqlite3.connect(self.gw.db)
+        try:
+            con.execute("UPDATE cards SET valid_until = ? WHERE card_no = ?", (day, card_no))
+            con.commit()
+        finally:
+            con.close()
+        self.gw.start()
+
+    def test_offline_terminals_fetch_changes_incrementally(self):
+        a, arec, aidn = self.student_card("S1")
+        b, brec, bidn = self.student_card("S2")
+        v0, more, entries = self.blacklist(0)
+        self.assertEqual(more, 0)
+        self.assertEqual(sorted(entries), sorted([(a.uid_hex, "active", arec["card_no"]),
+                                                  (b.uid_hex, "active", brec["card_no"])]))
+        self.assertEqual(self.blacklist(v0), (v0, 0, []))
+        # a loss report: only that change
+        self.gw.ctl("card", "loss", arec["card_no"], "--id-number", aidn)
+        v1, more, entries = self.blacklist(v0)
+        self.assertGreater(v1, v0)
+        self.assertEqual((more, entries), (0, [(a.uid_hex, "lost", arec["card_no"])]))
+        self.assertEqual(self.blacklist(v1), (v1, 0, []))
+        # unlock: the terminal removes the card from its list
+        self.gw.ctl("card", "unlock", arec["card_no"], "--id-number", aidn)
+        v2, _, entries = self.blacklist(v1)
+        self.assertEqual(entries, [(a.uid_hex, "active", arec["card_no"])])
+        # replacement: the old UID is cancelled, the new one active
+        new = self.gw.ctl("card", "replace", brec["card_no"], "--id-number", bidn, "--defect",
+                          "bent")
+        v3, _, entries = self.blacklist(v2)
+        self.assertEqual(sorted(entries),
+                         sorted([(b.uid_hex, "cancelled", brec["card_no"]),
+                                 (new["uid"], "active", new["card_no"])]))
+        # from 0, every credential once, in its latest state
+        _, _, entries = self.blacklist(0)
+        self.assertEqual(sorted(entries),
+                         sorted([(a.uid_hex, "active", arec["card_no"]),
+                                 (b.uid_hex, "cancelled", brec["card_no"]),
+                                 (new["uid"], "active", new["card_no"])]))
+        # a card's validity ends: the daily expiry job publishes it
+        past = (campus_today() - datetime.timedelta(days=10)).isoformat()
+        self.set_validity_behind_the_gateways_back(arec["card_no"], past)
+        self.assertEqual(self.blacklist(v3), (v3, 0, []))
+        self.assertError(self.info(a), "CARD_EXPIRED")
+        self.assertEqual(self.gw.ctl("job", "run", "expiry")["items"], 1)
+        v4, _, entries = self.blacklist(v3)
+        self.assertEqual(entries, [(a.uid_hex, "expired", arec["card_no"])])
+        # once
+        self.assertEqual(self.gw.ctl("job", "run", "expiry")["items"], 0)
+        v5, _, entries = self.blacklist(v4)
+        self.assertEqual(entries, [])
+        self.assertGreaterEqual(v5, v4)
+
+    def test_who_may_fetch_and_bad_arguments(self):
+        self.student_card("S1")
+        for tid in ("GATE-1", "POS-1", "KIOSK-1"):
+            self.assertEqual(self.blacklist(0, tid=tid)[1], 0)
+        self.assertError(self.term("BANK-1").call("BLACKLIST", "0"), "FORBIDDEN")
+        gate = self.term("GATE-1")
+        for args in (["BLACKLIST"], ["BLACKLIST", "x"], ["BLACKLIST", "-1"],
+                     ["BLACKLIST", "1", "2"]):
+            self.assertError(gate.call(*args), "BAD_REQUEST")
+
+
+# ---- card security (R-C12), idempotency, terminal types --------------------------------------
+
+
+class CryptogramTest(CardCase):
+    def test_cloned_uid_without_the_key_fails(self):
+        card, rec, _ = self.student_card("S1")
+        other, orec, _ = self.student_card("S2")
+        clone = SimCard(os.urandom(16), uid=card.uid)  # the UID copied, the key guessed
+        self.assertError(self.info(clone), "BAD_CRYPTOGRAM")
+        elsewhere = SimCard(MASTER_KEY, campus=b"OTHER", uid=card.uid)
+        self.assertError(self.info(elsewhere), "BAD_CRYPTOGRAM")
+        # a card signing with another card's key, as if it had that UID
+        self.assertError(self.info(card, key_of=other), "BAD_CRYPTOGRAM")
+        self.assertError(self.info(SimCard(MASTER_KEY)), "CARD_UNKNOWN")
+        # the real card is untouched by all that
+        self.assertEqual(self.info(card)[:2], [rec["card_no"], "active"])
+        self.assertEqual(self.show(rec["card_no"])["last_atc"], card.atc)
+        self.assertIn("bad cryptogram", self.gw.log_text())
+
+    def test_any_altered_field_fails(self):
+        card, rec, _ = self.student_card("S1")
+        other, _, _ = self.student_card("S2")
+        pos = self.term("POS-1")
+
+        def sent(args):
+            return pos.call(*args)
+
+        def signed(verb="CARD.INFO", tid="POS-1", **kw):
+            return card.swipe(tid, self.next_seq("POS-1"), verb, **kw)
+
+        cases = {}
+        args = signed()
+        args[4] = str(int(args[4]) + 1)
+        cases["time"] = args
+        args = signed()
+        args[1] = str(self.next_seq("POS-1"))
+        cases["seq"] = args
+        args = signed()
+        args[3] = str(int(args[3]) + 1)
+        cases["atc"] = args
+        args = signed()
+        args[2] = other.uid_hex
+        cases["uid"] = args
+        args = signed()
+        args[6] = ("0" if args[6][0] != "0" else "1") + args[6][1:]
+        cases["cryptogram"] = args
+        args = signed("CARD.PASSWD")
+        args[0] = "CARD.INFO"
+        cases["verb"] = args
+        cases["terminal"] = signed(tid="POS-2")
+        cases["amount"] = signed(amount=100, tamper_amount=0)
+        for what, args in cases.items():
+            with self.subTest(altered=what):
+                self.assertError(sent(args), "BAD_CRYPTOGRAM")
+        # CARD.INFO moves no money: any amount is malformed before the card is checked
+        self.assertError(sent(signed(tamper_amount=5)), "BAD_REQUEST")
+        self.assertEqual(self.show(rec["card_no"])["last_atc"], 0)
+        self.assertEqual(self.info(card)[1], "active")
+        self.assertEqual(self.show(rec["card_no"])["last_atc"], card.atc)
+
+    def test_replayed_swipe_fails(self):
+        card, rec, _ = self.student_card("S1")
+        self.assertEqual(self.info(card)[1], "active")  # ATC 1
+        self.assertEqual(self.info(card)[1], "active")  # ATC 2
+        # the card's own cryptogram, but for an ATC already used
+        r = self.info(card, atc=2)
+        self.assertError(r, "REPLAY")
+        self.assertError(self.info(card, atc=1), "REPLAY")
+        self.assertError(self.swipe(card, "CARD.PASSWD", "query",
+                                    rec["initial_query_password"], "111111", tid="KIOSK-1",
+                                    atc=2), "REPLAY")
+        self.assertEqual(self.show(rec["card_no"])["last_atc"], 2)
+        self.assertEqual(self.info(card, atc=3)[1], "active")
+        # a counter that jumps ahead is fine; going back is not
+        self.assertEqual(self.info(card, atc=100)[1], "active")
+        self.assertError(self.info(card, atc=99), "REPLAY")
+        self.assertEqual(self.show(rec["card_no"])["last_atc"], 100)
+        self.assertIn("replayed ATC", self.gw.log_text())
+
+    def test_clock_skew(self):
+        card, rec, _ = self.student_card("S1")
+        now = int(time.time() * 1000)
+        self.assertError(self.info(card, time_ms=now - 3600 * 1000), "CLOCK_SKEW")
+        self.assertError(self.info(card, time_ms=now + 3600 * 1000), "CLOCK_SKEW")
+        self.assertEqual(self.show(rec["card_no"])["last_atc"], 0)
+        self.assertEqual(self.info(card, time_ms=now - 60 * 1000)[1], "active")  # within 10 min
+
+    def test_terminal_types_may_use_only_their_verbs(self):
+        card, rec, _ = self.student_card("S1")
+        q = rec["initial_query_password"]
+        self.assertError(self.info(card, tid="GATE-1"), "FORBIDDEN")
+        self.assertError(self.info(card, tid="BANK-1"), "FORBIDDEN")
+        self.assertError(self.passwd(card, "query", q, "111111", tid="POS-1"), "FORBIDDEN")
+        self.assertError(self.passwd(card, "query", q, "111111", tid="GATE-1"), "FORBIDDEN")
+        self.assertError(self.report_loss("S1", q, tid="POS-1"), "FORBIDDEN")
+        self.assertError(self.report_loss("S1", q, tid="GATE-1"), "FORBIDDEN")
+        self.assertEqual(self.show(rec["card_no"])["status"], "active")
+        self.assertEqual(self.show(rec["card_no"])["last_atc"], 0)
+        self.assertEqual(self.info(card, tid="KIOSK-1")[1], "active")
+
+
+class IdempotencyTest(CardCase):
+    def test_a_retry_gets_the_first_reply_and_nothing_runs_twice(self):
+        card, rec, _ = self.student_card("S1")
+        pos = self.term("POS-1")
+        args = card.swipe("POS-1", 7, "CARD.INFO")
+        first = pos.call(*args)
+        self.assertEqual(first[5], 0)
+        self.topup("S1", "3.00")
+        self.assertEqual(pos.call(*args), first)  # the kept reply, not a second read
+        again = self.gw.terminal("POS-1", TERMINALS["POS-1"][1])
+        self.assertEqual(again.call(*args), first)  # also on a new connection
+        self.assertEqual(self.show(rec["card_no"])["last_atc"], 1)
+        # the same seq with other arguments
+        self.assertError(pos.call(*card.swipe("POS-1", 7, "CARD.INFO")), "SEQ_REUSED")
+        # a seq is the terminal's own: POS-2 may use 7 too
+        self.assertEqual(self.term("POS-2").call(*card.swipe("POS-2", 7, "CARD.INFO"))[5], 300)
+        # refusals are kept as well
+        replay = card.swipe("POS-1", 8, "CARD.INFO", atc=1)
+        r1 = pos.call(*replay)
+        self.assertError(r1, "REPLAY")
+        r2 = pos.call(*replay)
+        self.assertError(r2, "REPLAY")
+        self.assertEqual(r1.message, r2.message)
+
+    def test_a_retried_password_change_runs_once(self):
+        card, rec, _ = self.student_card("S1")
+        kiosk = self.term("KIOSK-1")
+        args = card.swipe("KIOSK-1", 1, "CARD.PASSWD",
+                          extra=("query", rec["initial_query_password"], "654321"))
+        self.assertEqual(kiosk.call(*args), "OK")
+        # run again it would be a wrong old password; the kept reply says OK
+        self.assertEqual(kiosk.call(*args), "OK")
+        self.assertEqual(self.gw.sql("SELECT failures FROM passwords WHERE which = 'query'"),
+                         [(0,)])
+        self.seqs["KIOSK-1"] = 1
+        self.assertEqual(self.passwd(card, "query", "654321", "111111"), "OK")
+
+    def test_a_refused_use_retried_after_unlock_stays_refused(self):
+        card, rec, idn = self.student_card("S1")
+        self.gw.ctl("card", "loss", rec["card_no"], "--id-number", idn)
+        args = card.swipe("POS-1", 3, "CARD.INFO")
+        self.assertError(self.term("POS-1").call(*args), "CARD_LOST")
+        self.gw.ctl("card", "unlock", rec["card_no"], "--id-number", idn)
+        self.assertError(self.term("POS-1").call(*args), "CARD_LOST")
+        refused = [h for h in self.history(rec["card_no"]) if h["event"] == "refused_use"]
+        self.assertEqual(len(refused), 1)  # the retry did not run again
+        self.seqs["POS-1"] = 3
+        self.assertEqual(self.info(card)[1], "active")
+
+
+# ---- passwords (R-C10) -----------------------------------------------------------------------
+
+
+class PasswordTest(CardCase):
+    def test_holder_changes_both_passwords_at_a_kiosk(self):
+        card, rec, _ = self.student_card("S1")
+        q, p = rec["initial_query_password"], rec["initial_pay_password"]
+        self.assertEqual(self.passwd(card, "query", q, "246810"), "OK")
+        self.assertError(self.passwd(card, "query", q, "135790"), "WRONG_PASSWORD")
+        self.assertEqual(self.passwd(card, "query", "246810", "135790"), "OK")
+        self.assertError(self.passwd(card, "pay", other_password(p), "112233"), "BAD_PIN")
+        self.assertEqual(self.passwd(card, "pay", p, "112233"), "OK")
+        for new in ("12345", "1234567", "abcdef", "12 456", ""):
+            with self.subTest(new=new):
+                self.assertError(self.passwd(card, "pay", "112233", new), "BAD_PASSWORD")
+        self.assertError(self.passwd(card, "atm", "112233", "223344"), "BAD_REQUEST")
+        self.assertError(self.swipe(card, "CARD.PASSWD", "pay", "112233", tid="KIOSK-1"),
+                         "BAD_REQUEST")
+        # the new query password reports a loss; the changed ones are no longer initial
+        self.assertEqual(self.gw.sql("SELECT which, initial FROM passwords ORDER BY which"),
+                         [("pay", 0), ("query", 0)])
+        self.assertEqual(self.report_loss("S1", "135790"), "OK")
+
+    def test_sixth_try_is_locked_even_with_the_right_password(self):
+        card, rec, idn = self.student_card("S1")
+        q, p = rec["initial_query_password"], rec["initial_pay_password"]
+        wrong = other_password(q)
+        for i in range(5):
+            r = self.passwd(card, "query", wrong, "111111")
+            self.assertError(r, "WRONG_PASSWORD")
+        self.assertIn("locked", r.message)
+        r = self.passwd(card, "query", q, "111111")
+        self.assertError(r, "PASSWORD_LOCKED")
+        self.assertError(self.report_loss("S1", q), "PASSWORD_LOCKED")
+        locked_until = self.gw.sql("SELECT locked_until FROM passwords WHERE which = 'query'")
+        now = time.time() * 1000
+        self.assertTrue(now + 29 * 60000 < locked_until[0][0] < now + 31 * 60000, locked_until)
+        # the payment password is a separate one
+        self.assertEqual(self.passwd(card, "pay", p, "222222"), "OK")
+        # a forgotten or locked password is reset at the counter, with card and ID
+        no = rec["card_no"]
+        self.ctl_fails("ID_REQUIRED", "card", "reset-password", no, "--which", "query")
+        self.ctl_fails("BAD_REQUEST", "card", "reset-password", no, "--which", "both",
+                       "--id-number", idn)
+        r = self.gw.ctl("card", "reset-password", no, "--which", "query", "--id-number", idn,
+                        "--approval", "PW-1")
+        self.assertEqual((r["card_no"], r["password"]), (no, "query"))
+        self.assertRegex(r["initial_password"], r"^\d{6}$")
+        self.assertError(self.passwd(card, "query", q, "333333"), "WRONG_PASSWORD")
+        self.assertEqual(self.passwd(card, "query", r["initial_password"], "333333"), "OK")
+        reset = [h for h in self.history(no) if h["event"] == "password_reset"]
+        self.assertEqual([(h["detail"], h["id_checked"]) for h in reset], [("query", "yes")])
+        audit = self.audit("card.reset-password")
+        self.assertEqual((audit[0]["target"], audit[0]["approval"]), (no, "PW-1"))
+        self.assertNotIn(r["initial_password"], str(audit))
+
+    def test_only_wrong_tries_in_a_row_count(self):
+        card, rec, _ = self.student_card("S1")
+        q = rec["initial_query_password"]
+        wrong = other_password(q)
+        for _ in range(2):
+            for _ in range(4):
+                self.assertError(self.passwd(card, "query", wrong, "111111"), "WRONG_PASSWORD")
+            self.assertEqual(self.passwd(card, "query", q, q), "OK")
+        self.assertEqual(self.gw.sql("SELECT failures, locked_until FROM passwords "
+                                     "WHERE which = 'query'"), [(0, 0)])
+
+
+class PasswordLockSettingsTest(CardCase):
+    sets = {"cards.password_lock": "2s", "cards.password_max_failures": "3"}
+
+    def test_lock_length_and_tries_are_settings_and_the_lock_ends(self):
+        card, rec, _ = self.student_card("S1")
+        q = rec["initial_query_password"]
+        wrong = other_password(q)
+        for _ in range(3):
+            self.assertError(self.passwd(card, "query", wrong, "111111"), "WRONG_PASSWORD")
+        locked_at = time.time()
+        self.assertError(self.passwd(card, "query", q, "111111"), "PASSWORD_LOCKED")
+        time.sleep(max(0.0, locked_at + 2.3 - time.time()))
+        self.assertEqual(self.passwd(card, "query", q, "111111"), "OK")
+
+
+# ---- the audit trail of the counter (R-S6 for R-C*) -------------------------------------------
+
+
+class CounterAuditTest(CardCase):
+    def test_every_step_is_audited_with_operator_and_approval(self):
+        pw = self.gw.add_operator("olga", "operator", password="olga-pass-123")
+
+        def olga(*args):
+            return self.gw.ctl(*args, user="olga", password=pw)
+
+        idn = self.new_id_number()
+        olga("person", "add", "T1", "--kind", "staff", "--name", "王建国", "--gender", "M",
+             "--id-number", idn, "--department", "HR", "--valid-until", "2030-12-31",
+             "--approval", "HR-IN-1")
+        olga("approval", "add", "T1", "--kind", "unit_leader", "--approver", "王主任", "--ref",
+             "HR-2026-031")
+        olga("approval", "add", "T1", "--kind", "functional_dept", "--approver", "人事处",
+             "--ref", "HR-2026-032")
+        rec = olga("card", "issue", "T1")
+        no = rec["card_no"]
+        olga("account", "topup", "T1", "--amount", "20.00", "--approval", "RCPT-1")
+        olga("card", "loss", no, "--id-number", idn, "--approval", "L-1")
+        olga("card", "unlock", no, "--id-number", idn, "--approval", "U-1")
+        new = olga("card", "replace", no, "--id-number", idn, "--approval", "R-1")
+        new_no = new["card_no"]
+        olga("card", "reset-password", new_no, "--which", "pay", "--id-number", idn,
+             "--approval", "P-1")
+        olga("card", "found", new_no, "--by", "保卫处", "--approval", "F-1")
+        olga("card", "unlock", new_no, "--id-number", idn, "--approval", "U-2")
+        olga("card", "extend", new_no, "--until", "2031-12-31", "--proof", "HR-EXT-9")
+        olga("card", "confiscate", new_no, "--reason", "sold", "--approval", "C-1")
+        olga("account", "refund", "T1", "--id-number", idn, "--approval", "RF-1")
+        olga("person", "set-status", "T1", "left", "--ref", "HR-OUT-1", "--approval", "HR-OUT-1")
+        rows = list(reversed(self.gw.ctl("audit", "list", "--operator", "olga")))
+        got = [(r["operator"], r["role"], r["action"], r["target"], r["approval"])
+               for r in rows]
+        self.assertEqual(got, [
+            ("olga", "operator", "person.add", "T1", "HR-IN-1"),
+            ("olga", "operator", "approval.add", "T1", None),
+            ("olga", "operator", "approval.add", "T1", None),
+            ("olga", "operator", "card.issue", no, "HR-2026-031"),
+            ("olga", "operator", "account.topup", "T1", "RCPT-1"),
+            ("olga", "operator", "card.loss", no, "L-1"),
+            ("olga", "operator", "card.unlock", no, "U-1"),
+            ("olga", "operator", "card.replace", no, "R-1"),
+            ("olga", "operator", "card.reset-password", new_no, "P-1"),
+            ("olga", "operator", "card.found", new_no, "F-1"),
+            ("olga", "operator", "card.unlock", new_no, "U-2"),
+            ("olga", "operator", "card.extend", "T1", "HR-EXT-9"),
+            ("olga", "operator", "card.confiscate", new_no, "C-1"),
+            ("olga", "operator", "account.refund", "T1", "RF-1"),
+            ("olga", "operator", "person.set-status", "T1", "HR-OUT-1"),
+        ])
+        self.assertIn("HR-2026-031", rows[1]["detail"] + rows[3]["detail"])
+        # no ID number in the trail (R-P3)
+        self.assertNotIn(idn, str(rows))
+        # the cards' histories: who did what, and whether the holder's ID was checked
+        old_events = [(h["event"], h["actor"], h["id_checked"])
+                      for h in reversed(self.history(no))]
+        self.assertEqual(old_events, [("issued", "olga", "no"),
+                                      ("status:lost", "olga", "yes"),
+                                      ("status:active", "olga", "yes"),
+                                      ("status:cancelled", "olga", "yes")])
+        new_events = [(h["event"], h["actor"], h["id_checked"])
+                      for h in reversed(self.history(new_no))]
+        self.assertEqual(new_events, [("issued", "olga", "yes"),
+                                      ("password_reset", "olga", "yes"),
+                                      ("status:frozen", "olga", "no"),
+                                      ("status:active", "olga", "yes"),
+                                      ("status:cancelled", "olga", "no")])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,248 @@
+/*
+ * ykt-bench: load generator and benchmark report.
+ *
+ *   ykt-bench [--json] import [--rows N] [--seed N] [--yktd PATH] [--keep DIR]
+ *   ykt-bench [--json] swipe [--connections N] [--cards N] [--seconds N] [--rate R] ...
+ *
+ * See usage() and docs/performance.md. Performance is measured here, never by timed
+ * assertions in tests; tests/e2e/test_bench.py only checks that the tool still works.
+ */
+#include "bench.h"
+#include "buf.h"
+#include "common.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef YKT_BENCH_BUILD_TYPE
+#define YKT_BENCH_BUILD_TYPE "unknown"
+#endif
+
+volatile sig_atomic_t ykt_bench_interrupted;
+
+static const struct subcommand {
+    const char *name;
+    int (*run)(ykt_bench_ctx *ctx, int argc, char **argv);
+} subcommands[] = {
+    {"import", ykt_bench_import},
+    {"swipe", ykt_bench_swipe},
+};
+
+static void usage(FILE *out)
+{
+    fputs("usage: ykt-bench [--json] SUBCOMMAND [OPTIONS]\n"
+          "\n"
+          "Each run starts a private yktd on a free port in a temporary directory, provisions\n"
+          "it through the admin socket, measures, stops it and prints a report.\n"
+          "\n"
+          "  import [--rows N] [--seed N]\n"
+          "        generate a student CSV of N rows (default 50000) in UTF-8 and GBK and time\n"
+          "        `person import`: first import, re-import (all unchanged), GBK (unchanged)\n"
+          "  swipe [--connections N] [--cards N] [--seconds N] [--rate R]\n"
+          "        N POS terminals (default 8), one connection each, send CARD.INFO swipes\n"
+          "        of N software cards (default 1000) for N seconds (default 10), one request\n"
+          "        in flight per connection; --rate R paces R requests/s in total (open loop,\n"
+          "        latency measured from the scheduled send time)\n"
+          "\n"
+          "Common options (anywhere after the subcommand, too):\n"
+          "  --yktd PATH     the yktd to run (default: ../../core/yktd next to ykt-bench)\n"
+          "  --keep DIR      run yktd in DIR (created; must hold no database) and keep it\n"
+          "  --json          print the report as one JSON object\n"
+          "  --help          this text\n"
+          "\n"
+          "Exit status: 0 all went as expected, 1 errors or unexpected results (the report\n"
+          "says which), 2 usage or set-up problem.\n",
+          out);
+}
+
+int ykt_bench_parse(ykt_bench_ctx *ctx, int argc, char **argv, const ykt_bench_opt *opts, int nopts)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--json") == 0) {
+            ctx->json = true;
+            continue;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "ykt-bench %s: %s %s\n", argv[0], a,
+                    a[0] == '-' ? "needs a value (or is unknown)" : "is not an option");
+            return -1;
+        }
+        const char *v = argv[i + 1];
+        if (strcmp(a, "--yktd") == 0) {
+            ctx->yktd = v;
+            i++;
+            continue;
+        }
+        if (strcmp(a, "--keep") == 0) {
+            ctx->keep = v;
+            i++;
+            continue;
+        }
+        int k = 0;
+        while (k < nopts && strcmp(a, opts[k].name) != 0)
+            k++;
+        if (k == nopts) {
+            fprintf(stderr, "ykt-bench %s: unknown option %s\n", argv[0], a);
+            return -1;
+        }
+        if (ykt_parse_int64(v, opts[k].min, opts[k].max, opts[k].value) != YKT_OK) {
+            fprintf(stderr, "ykt-bench %s: %s must be a whole number from %lld to %lld\n", argv[0],
+                    a, (long long)opts[k].min, (long long)opts[k].max);
+            return -1;
+        }
+        i++;
+    }
+    return 0;
+}
+
+uint64_t ykt_bench_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+double ykt_bench_cpu_seconds(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* The command line as a shell would accept it again: words with odd characters quoted. */
+static void command_line(const ykt_bench_ctx *ctx, ykt_buf *out)
+{
+    for (int i = 0; i < ctx->argc; i++) {
+        const char *a = ctx->argv[i];
+        if (i > 0)
+            ykt_buf_appends(out, " ");
+        if (a[0] != '\0' && strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                      "0123456789-_./=:,+@%") == strlen(a)) {
+            ykt_buf_appends(out, a);
+            continue;
+        }
+        ykt_buf_appends(out, "'");
+        for (; *a; a++)
+            ykt_buf_appends(out, *a == '\'' ? "'\\''" : (char[]){*a, '\0'});
+        ykt_buf_appends(out, "'");
+    }
+}
+
+/* The first line of /proc/FILE starting with key, after its colon; or "unknown". */
+static void proc_field(const char *file, const char *key, char *out, size_t len)
+{
+    ykt_strlcpy(out, "unknown", len);
+    FILE *f = fopen(file, "re");
+    if (f == NULL)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (strncmp(line, key, strlen(key)) != 0)
+            continue;
+        char *v = strchr(line, ':');
+        if (v == NULL)
+            continue;
+        v += 1 + strspn(v + 1, " \t");
+        v[strcspn(v, "\n")] = '\0';
+        ykt_strlcpy(out, v, len);
+        break;
+    }
+    fclose(f);
+}
+
+void ykt_bench_report_head(ykt_report *r, const ykt_bench_ctx *ctx, const char *name)
+{
+    ykt_buf cmd;
+    ykt_buf_init(&cmd);
+    command_line(ctx, &cmd);
+    ykt_report_str(r, "bench", name);
+    ykt_report_str(r, "command", ykt_buf_cstr(&cmd));
+    ykt_buf_free(&cmd);
+
+    char date[64], cpu[256], mem[64], load[64] = "unknown";
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    proc_field("/proc/cpuinfo", "model name", cpu, sizeof cpu);
+    proc_field("/proc/meminfo", "MemTotal", mem, sizeof mem);
+    FILE *f = fopen("/proc/loadavg", "re");
+    if (f != NULL) {
+        if (fgets(load, sizeof load, f) != NULL) {
+            /* "0.52 0.58 0.59 1/234 5678": the three averages are what matter */
+            char *p = load;
+            for (int spaces = 0; *p && spaces < 3; p++)
+                spaces += *p == ' ';
+            if (p > load)
+                p[-1] = '\0';
+        }
+        fclose(f);
+    }
+    struct utsname un;
+    char kernel[256] = "unknown";
+    if (uname(&un) == 0)
+        snprintf(kernel, sizeof kernel, "%s %s %s", un.sysname, un.release, un.machine);
+
+    ykt_report_begin(r, "machine");
+    ykt_report_str(r, "date", date);
+    ykt_report_int(r, "nproc", sysconf(_SC_NPROCESSORS_ONLN));
+    ykt_report_str(r, "cpu", cpu);
+    ykt_report_str(r, "memory", mem);
+    ykt_report_str(r, "kernel", kernel);
+    ykt_report_str(r, "loadavg_at_start", load);
+    ykt_report_str(r, "bench_build_type", YKT_BENCH_BUILD_TYPE);
+    ykt_report_str(r, "note", "yktd and the load generator share these CPUs");
+    ykt_report_end(r);
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    ykt_bench_interrupted = 1;
+}
+
+int main(int argc, char **argv)
+{
+    ykt_bench_ctx ctx = {.argc = argc, .argv = argv};
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            ctx.json = true;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "ykt-bench: unknown option %s before the subcommand\n", argv[i]);
+            usage(stderr);
+            return YKT_BENCH_EXIT_USAGE;
+        }
+    }
+    if (i == argc) {
+        usage(stderr);
+        return YKT_BENCH_EXIT_USAGE;
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    for (size_t k = 0; k < YKT_ARRAY_LEN(subcommands); k++)
+        if (strcmp(argv[i], subcommands[k].name) == 0)
+            return subcommands[k].run(&ctx, argc - i, argv + i);
+    fprintf(stderr, "ykt-bench: unknown subcommand %s\n", argv[i]);
+    usage(stderr);
+    return YKT_BENCH_EXIT_USAGE;
+}

@@ -1,0 +1,57 @@
+/*
+ * ykt-bench: the load generator and benchmark reporter (docs/performance.md).
+ *
+ * Each subcommand starts its own private yktd (gateway.h), provisions it through the
+ * admin channel (fleet.h), drives it, and prints one report (report.h) with the machine
+ * facts and the exact command line, because figures from a shared, noisy machine mean
+ * little without them. This header holds what the subcommands share with main.
+ */
+#ifndef YKT_BENCH_H
+#define YKT_BENCH_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "report.h"
+
+#define YKT_BENCH_EXIT_FAIL  1 /* the run finished but something was wrong (errors, counts) */
+#define YKT_BENCH_EXIT_USAGE 2 /* bad command line, or the gateway could not be set up */
+
+typedef struct ykt_bench_ctx {
+    int argc; /* the whole command line, for the report */
+    char **argv;
+    const char *yktd; /* --yktd PATH, or NULL for the build tree's own */
+    const char *keep; /* --keep DIR, or NULL for a temporary directory */
+    bool json;        /* --json */
+} ykt_bench_ctx;
+
+/* A numeric option of a subcommand: --name N with min <= N <= max. */
+typedef struct ykt_bench_opt {
+    const char *name;
+    int64_t min, max;
+    int64_t *value;
+} ykt_bench_opt;
+
+/* Set by SIGINT/SIGTERM: load loops stop early and the report says so. */
+extern volatile sig_atomic_t ykt_bench_interrupted;
+
+/*
+ * Parses a subcommand's options (argv[0] is the subcommand): the common --yktd, --keep and
+ * --json into ctx, and opts. Returns 0, or -1 after printing the problem.
+ */
+int ykt_bench_parse(ykt_bench_ctx *ctx, int argc, char **argv, const ykt_bench_opt *opts,
+                    int nopts);
+
+/* CLOCK_MONOTONIC in nanoseconds: for every interval the benchmarks measure. */
+uint64_t ykt_bench_now_ns(void);
+/* CPU time of this process (all threads), in seconds. */
+double ykt_bench_cpu_seconds(void);
+
+/* Starts a report: "bench", "command" (the exact command line) and the "machine" section. */
+void ykt_bench_report_head(ykt_report *r, const ykt_bench_ctx *ctx, const char *name);
+
+int ykt_bench_import(ykt_bench_ctx *ctx, int argc, char **argv);
+int ykt_bench_swipe(ykt_bench_ctx *ctx, int argc, char **argv);
+
+#endif

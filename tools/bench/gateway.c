@@ -1,0 +1,458 @@
+#include "gateway.h"
+#include "common.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define START_TIMEOUT_MS 60000 /* a sanitizer build on a busy machine starts slowly */
+#define STOP_TIMEOUT_MS  60000
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* --yktd, or the yktd of the build tree this binary belongs to (tools/bench/ -> core/). */
+static int find_yktd(const char *given, char *out, size_t len)
+{
+    char self[PATH_MAX], guess[PATH_MAX + 32];
+    if (given == NULL) {
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (n <= 0) {
+            fprintf(stderr, "ykt-bench: cannot find my own binary; give --yktd PATH\n");
+            return -1;
+        }
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash != NULL)
+            *slash = '\0';
+        snprintf(guess, sizeof guess, "%s/../../core/yktd", self);
+        given = guess;
+    }
+    char real[PATH_MAX];
+    if (realpath(given, real) == NULL || access(real, X_OK) != 0) {
+        fprintf(stderr, "ykt-bench: yktd not found or not executable at %s; give --yktd PATH\n",
+                given);
+        return -1;
+    }
+    if (ykt_strlcpy(out, real, len) >= len) {
+        fprintf(stderr, "ykt-bench: %s: path too long\n", real);
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads CMakeCache.txt of yktd's build tree (BUILD/core/yktd -> BUILD/CMakeCache.txt). */
+static void detect_build(ykt_benchgw *gw)
+{
+    ykt_strlcpy(gw->build_type, "unknown", sizeof gw->build_type);
+    ykt_strlcpy(gw->sanitizers, "unknown", sizeof gw->sanitizers);
+    char path[YKT_BENCH_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s", gw->yktd);
+    for (int up = 0; up < 2; up++) {
+        char *slash = strrchr(path, '/');
+        if (slash == NULL)
+            return;
+        *slash = '\0';
+    }
+    strcat(path, "/CMakeCache.txt");
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return;
+    char line[1024];
+    bool asan = false, ubsan = false, seen = false;
+    while (fgets(line, sizeof line, f) != NULL) {
+        line[strcspn(line, "\r\n")] = '\0';
+        const char *v;
+        if (strncmp(line, "CMAKE_BUILD_TYPE:", 17) == 0 && (v = strchr(line, '=')) != NULL) {
+            ykt_strlcpy(gw->build_type, v[1] ? v + 1 : "(none)", sizeof gw->build_type);
+            seen = true;
+        } else if (strncmp(line, "YKT_ASAN:", 9) == 0 && (v = strchr(line, '=')) != NULL) {
+            asan = strcmp(v + 1, "ON") == 0;
+        } else if (strncmp(line, "YKT_UBSAN:", 10) == 0 && (v = strchr(line, '=')) != NULL) {
+            ubsan = strcmp(v + 1, "ON") == 0;
+        }
+    }
+    fclose(f);
+    if (seen)
+        snprintf(gw->sanitizers, sizeof gw->sanitizers, "%s",
+                 asan && ubsan ? "asan+ubsan"
+                 : asan        ? "asan"
+                 : ubsan       ? "ubsan"
+                               : "none");
+}
+
+static void detect_fs(ykt_benchgw *gw)
+{
+    struct statfs sf;
+    const char *name = "unknown";
+    if (statfs(gw->dir, &sf) == 0) {
+        switch ((unsigned long)sf.f_type) {
+        case 0xEF53UL:
+            name = "ext4";
+            break;
+        case 0x01021994UL:
+            name = "tmpfs"; /* fsync is free: durability figures are meaningless here */
+            break;
+        case 0x58465342UL:
+            name = "xfs";
+            break;
+        case 0x9123683EUL:
+            name = "btrfs";
+            break;
+        case 0x794C7630UL:
+            name = "overlayfs";
+            break;
+        case 0x2FC12FC1UL:
+            name = "zfs";
+            break;
+        default:
+            break;
+        }
+    }
+    ykt_strlcpy(gw->fs, name, sizeof gw->fs);
+}
+
+/* A value in the INI file runs to the end of the line, and " ;" would start a comment. */
+static bool ini_safe(const char *s)
+{
+    return strpbrk(s, ";#\r\n") == NULL && s[0] != ' ' && s[strlen(s) - 1] != ' ';
+}
+
+static int prepare_dir(ykt_benchgw *gw, const char *keep_dir)
+{
+    if (keep_dir != NULL) {
+        char db[YKT_BENCH_PATH_MAX + 16];
+        if (mkdir(keep_dir, 0700) != 0 && errno != EEXIST) {
+            fprintf(stderr, "ykt-bench: --keep %s: %s\n", keep_dir, strerror(errno));
+            return -1;
+        }
+        if (realpath(keep_dir, gw->dir) == NULL) {
+            fprintf(stderr, "ykt-bench: --keep %s: %s\n", keep_dir, strerror(errno));
+            return -1;
+        }
+        /* A database from an earlier run would change every count this run checks. */
+        snprintf(db, sizeof db, "%s/ykt.db", gw->dir);
+        if (access(db, F_OK) == 0) {
+            fprintf(stderr,
+                    "ykt-bench: --keep %s already holds a database; name an empty or new "
+                    "directory\n",
+                    keep_dir);
+            return -1;
+        }
+        gw->keep = true;
+        return 0;
+    }
+    const char *tmp = getenv("TMPDIR");
+    if (tmp == NULL || tmp[0] == '\0')
+        tmp = "/tmp";
+    snprintf(gw->dir, sizeof gw->dir, "%s/ykt-bench-XXXXXX", tmp);
+    if (mkdtemp(gw->dir) == NULL) {
+        fprintf(stderr, "ykt-bench: cannot create a directory in %s: %s\n", tmp, strerror(errno));
+        return -1;
+    }
+    gw->created = true;
+    return 0;
+}
+
+static void remove_dir(ykt_benchgw *gw)
+{
+    if (gw->keep || !gw->created)
+        return;
+    /* Only yktd and we write here, and neither makes subdirectories. */
+    DIR *d = opendir(gw->dir);
+    if (d != NULL) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            char path[YKT_BENCH_PATH_MAX + 300];
+            snprintf(path, sizeof path, "%s/%s", gw->dir, e->d_name);
+            unlink(path);
+        }
+        closedir(d);
+    }
+    if (rmdir(gw->dir) != 0)
+        fprintf(stderr, "ykt-bench: could not remove %s: %s\n", gw->dir, strerror(errno));
+    gw->created = false;
+}
+
+static int write_file(const char *path, const char *text, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    size_t len = strlen(text);
+    if (fd < 0 || write(fd, text, len) != (ssize_t)len || fchmod(fd, mode) != 0) {
+        fprintf(stderr, "ykt-bench: cannot write %s: %s\n", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+static int write_files(ykt_benchgw *gw, char *conf, size_t conflen)
+{
+    char key[YKT_BENCH_PATH_MAX + 16], db[YKT_BENCH_PATH_MAX + 16], text[4 * YKT_BENCH_PATH_MAX];
+    snprintf(key, sizeof key, "%s/master.key", gw->dir);
+    snprintf(db, sizeof db, "%s/ykt.db", gw->dir);
+    snprintf(conf, conflen, "%s/bench.ini", gw->dir);
+    snprintf(gw->socket, sizeof gw->socket, "%s/yktd.sock", gw->dir);
+    snprintf(gw->log, sizeof gw->log, "%s/yktd.log", gw->dir);
+    if (strlen(gw->socket) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        fprintf(stderr,
+                "ykt-bench: %s is too long for a Unix socket; set TMPDIR to a shorter "
+                "directory\n",
+                gw->socket);
+        return -1;
+    }
+    if (!ini_safe(gw->dir)) {
+        fprintf(stderr,
+                "ykt-bench: %s: a directory with ';', '#' or surrounding spaces cannot "
+                "be written into yktd's configuration\n",
+                gw->dir);
+        return -1;
+    }
+
+    /* A fresh master key per run: the cards of one run are worthless anywhere else. */
+    if (getrandom(gw->master, sizeof gw->master, 0) != (ssize_t)sizeof gw->master) {
+        fprintf(stderr, "ykt-bench: no randomness for the master key\n");
+        return -1;
+    }
+    char hex[2 * sizeof gw->master + 2];
+    for (size_t i = 0; i < sizeof gw->master; i++)
+        snprintf(hex + 2 * i, 3, "%02x", gw->master[i]);
+    strcat(hex, "\n");
+    if (write_file(key, hex, 0600) != 0)
+        return -1;
+
+    /*
+     * Everything else is yktd's default, so the figures are those of a stock gateway. The
+     * exceptions: limits raised so --rows is not capped by the import limits, and card
+     * password hashing at its minimum, because provisioning issues every card with two
+     * passwords and that is not what any benchmark here measures.
+     */
+    snprintf(text, sizeof text,
+             "; written by ykt-bench for one run\n"
+             "[campus]\ncode = %s\n"
+             "[terminal]\nlisten = 127.0.0.1:0\nidle_timeout = 1h\n"
+             "[admin]\nsocket = %s\nsocket_mode = 0600\nmax_frame_bytes = 1g\n"
+             "[cards]\nmaster_key = %s\npassword_iterations = 1000\n"
+             "[import]\nmax_bytes = 1g\nmax_rows = 10000000\n"
+             "[storage]\npath = %s\n"
+             "[log]\nlevel = info\n",
+             YKT_BENCH_CAMPUS, gw->socket, key, db);
+    return write_file(conf, text, 0600);
+}
+
+void ykt_benchgw_log_tail(const ykt_benchgw *gw)
+{
+    FILE *f = fopen(gw->log, "re");
+    if (f == NULL)
+        return;
+    char *lines[20] = {0};
+    char line[2048];
+    int n = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        free(lines[n % 20]);
+        lines[n % 20] = strdup(line);
+        n++;
+    }
+    fclose(f);
+    fprintf(stderr, "ykt-bench: last lines of %s:\n", gw->log);
+    for (int i = n > 20 ? n - 20 : 0; i < n; i++) {
+        fprintf(stderr, "  %s", lines[i % 20] ? lines[i % 20] : "\n");
+        free(lines[i % 20]);
+        lines[i % 20] = NULL;
+    }
+}
+
+/* Looks for "ready: terminal port 127.0.0.1:PORT" in the log; returns the port or 0. */
+static int ready_port(const ykt_benchgw *gw)
+{
+    FILE *f = fopen(gw->log, "re");
+    if (f == NULL)
+        return 0;
+    char line[4096];
+    int port = 0;
+    while (port == 0 && fgets(line, sizeof line, f) != NULL) {
+        char *p = strstr(line, "ready: terminal port ");
+        if (p == NULL)
+            continue;
+        p += strlen("ready: terminal port ");
+        char *end = strchr(p, ' ');
+        if (end != NULL)
+            *end = '\0';
+        char *colon = strrchr(p, ':');
+        int64_t v;
+        if (colon != NULL && ykt_parse_int64(colon + 1, 1, 65535, &v) == YKT_OK)
+            port = (int)v;
+    }
+    fclose(f);
+    return port;
+}
+
+static void spawn_child(const ykt_benchgw *gw, const char *conf, pid_t parent)
+{
+    /* Its own process group: Ctrl-C reaches the benchmark, which stops yktd in order. */
+    setpgid(0, 0);
+    /* If the benchmark dies, yktd must not outlive it holding the temporary directory. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent)
+        _exit(1);
+    int log = open(gw->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    int null = open("/dev/null", O_RDONLY);
+    if (log < 0 || null < 0 || chdir(gw->dir) != 0)
+        _exit(126);
+    dup2(null, 0);
+    dup2(log, 1);
+    dup2(log, 2);
+    execl(gw->yktd, gw->yktd, "-c", conf, (char *)NULL);
+    dprintf(2, "ykt-bench: cannot run %s: %s\n", gw->yktd, strerror(errno));
+    _exit(127);
+}
+
+int ykt_benchgw_start(ykt_benchgw *gw, const char *yktd, const char *keep_dir)
+{
+    memset(gw, 0, sizeof *gw);
+    gw->pid = -1;
+    if (find_yktd(yktd, gw->yktd, sizeof gw->yktd) != 0)
+        return -1;
+    detect_build(gw);
+    if (prepare_dir(gw, keep_dir) != 0)
+        return -1;
+    detect_fs(gw);
+    char conf[YKT_BENCH_PATH_MAX + 16];
+    if (write_files(gw, conf, sizeof conf) != 0) {
+        remove_dir(gw);
+        return -1;
+    }
+    fflush(NULL);
+    pid_t parent = getpid();
+    gw->pid = fork();
+    if (gw->pid < 0) {
+        fprintf(stderr, "ykt-bench: fork: %s\n", strerror(errno));
+        remove_dir(gw);
+        return -1;
+    }
+    if (gw->pid == 0)
+        spawn_child(gw, conf, parent);
+
+    for (int waited = 0; waited < START_TIMEOUT_MS; waited += 10) {
+        int status;
+        if (waitpid(gw->pid, &status, WNOHANG) == gw->pid) {
+            fprintf(stderr, "ykt-bench: yktd exited during start-up (status %d)\n",
+                    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+            ykt_benchgw_log_tail(gw);
+            gw->pid = -1;
+            remove_dir(gw);
+            return -1;
+        }
+        gw->port = ready_port(gw);
+        if (gw->port > 0)
+            return 0;
+        sleep_ms(10);
+    }
+    fprintf(stderr, "ykt-bench: yktd did not log \"ready:\" within %d s\n",
+            START_TIMEOUT_MS / 1000);
+    ykt_benchgw_log_tail(gw);
+    ykt_benchgw_stop(gw);
+    return -1;
+}
+
+int ykt_benchgw_stop(ykt_benchgw *gw)
+{
+    int rc = 0;
+    if (gw->pid > 0) {
+        kill(gw->pid, SIGTERM);
+        int status = 0, waited = 0;
+        pid_t w;
+        while ((w = waitpid(gw->pid, &status, WNOHANG)) == 0 && waited < STOP_TIMEOUT_MS) {
+            sleep_ms(10);
+            waited += 10;
+        }
+        if (w == 0) {
+            fprintf(stderr, "ykt-bench: yktd did not stop within %d s; killing it\n",
+                    STOP_TIMEOUT_MS / 1000);
+            kill(gw->pid, SIGKILL);
+            waitpid(gw->pid, &status, 0);
+            rc = -1;
+        } else if (w < 0) {
+            rc = -1;
+        } else {
+            rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        if (rc != 0) {
+            fprintf(stderr, "ykt-bench: yktd exited with status %d\n", rc);
+            ykt_benchgw_log_tail(gw);
+        }
+        gw->pid = -1;
+    }
+    remove_dir(gw);
+    memset(gw->master, 0, sizeof gw->master);
+    return rc;
+}
+
+int ykt_benchgw_admin(const ykt_benchgw *gw, ykt_client *c)
+{
+    if (ykt_client_connect_unix(c, gw->socket) != 0) {
+        fprintf(stderr, "ykt-bench: %s\n", c->err);
+        return -1;
+    }
+    /* An import of a large file takes a while; a hung gateway should not hang us forever. */
+    struct timeval tv = {.tv_sec = 600};
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return 0;
+}
+
+double ykt_benchgw_cpu_seconds(const ykt_benchgw *gw)
+{
+    char path[64], text[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)gw->pid);
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return -1;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    /* Fields after the command name (which may contain spaces) start after the last ')';
+     * utime and stime are fields 14 and 15 of the line, 12 and 13 after it. */
+    char *p = strrchr(text, ')');
+    unsigned long long utime, stime;
+    if (p == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+        return -1;
+    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+void ykt_benchgw_report(const ykt_benchgw *gw, ykt_report *r, const char *version)
+{
+    ykt_report_begin(r, "yktd");
+    ykt_report_str(r, "binary", gw->yktd);
+    ykt_report_str(r, "version", version);
+    ykt_report_str(r, "build_type", gw->build_type);
+    ykt_report_str(r, "sanitizers", gw->sanitizers);
+    ykt_report_str(r, "directory", gw->keep ? gw->dir : "(temporary, removed at the end)");
+    ykt_report_str(r, "filesystem", gw->fs);
+    ykt_report_str(r, "config", "defaults, plus [cards] password_iterations = 1000");
+    ykt_report_end(r);
+}
