@@ -157,11 +157,21 @@ static void cmd_refund(ykt_req *req, const ykt_args *a)
         return;
     }
     const char *counter = ykt_args_get(a, "counter");
-    int64_t wallet, cash, balance = 0;
+    int64_t wallet, cash, balance = 0, deposits = 0, deposit = 0;
     rc = ykt_ledger_wallet(db, p.id, &wallet);
     if (rc == YKT_OK)
         rc = ykt_ledger_balance(db, wallet, &balance);
-    if (rc == YKT_OK && balance <= 0) {
+    /* The card deposit the holder paid (R-C8), kept in their own deposit account. */
+    char owner[24];
+    snprintf(owner, sizeof owner, "%lld", (long long)p.id);
+    if (rc == YKT_OK) {
+        rc = ykt_store_account_find(db, YKT_ACC_DEPOSIT, owner, &deposits);
+        if (rc == YKT_OK)
+            rc = ykt_ledger_balance(db, deposits, &deposit);
+        else if (rc == YKT_ENOTFOUND)
+            rc = YKT_OK;
+    }
+    if (rc == YKT_OK && balance <= 0 && deposit <= 0) {
         ykt_reply_error(req, "NOTHING_TO_REFUND", "%s has no balance to refund", p.person_no);
         return;
     }
@@ -173,16 +183,26 @@ static void cmd_refund(ykt_req *req, const ykt_args *a)
                       .kind = "refund_cash",
                       .operator_name = ykt_admin_actor(req),
                       .memo = "balance claimed after the card ended"};
-    if (rc == YKT_OK)
+    if (rc == YKT_OK && balance > 0)
         rc = ykt_ledger_transfer(db, &t, NULL);
+    ykt_transfer d = {.from = deposits,
+                      .to = cash,
+                      .amount = deposit,
+                      .kind = "deposit_refund",
+                      .operator_name = ykt_admin_actor(req),
+                      .memo = "deposit claimed after the card ended"};
+    if (rc == YKT_OK && deposit > 0)
+        rc = ykt_ledger_transfer(db, &d, NULL);
+    int64_t refunded = (balance > 0 ? balance : 0) + deposit;
     if (rc == YKT_OK)
-        rc = ykt_audit(req, a, "account.refund", p.person_no, "%lld fen refunded in cash",
-                       (long long)balance);
+        rc = ykt_audit(req, a, "account.refund", p.person_no,
+                       "%lld fen refunded in cash (balance %lld, deposit %lld)",
+                       (long long)refunded, (long long)balance, (long long)deposit);
     if (rc != YKT_OK) {
         ykt_reply_internal(req, rc);
         return;
     }
-    ykt_reply_int(req, balance);
+    ykt_reply_int(req, refunded);
 }
 
 static void cmd_job_run(ykt_req *req, const ykt_args *a)

@@ -43,6 +43,23 @@ static int counter_account(ykt_req *req, const ykt_args *a, int64_t *id)
     return ykt_ledger_account(req->gw->db, YKT_ACC_CASH, counter ? counter : "main", id);
 }
 
+/* The deposit a holder has paid is kept in their own deposit account, so that exactly what
+ * was taken is refunded, once (R-C8). *held is 0 when there is none. */
+static int deposit_held(ykt_db *db, int64_t person_id, bool create, int64_t *account, int64_t *held)
+{
+    char owner[24];
+    snprintf(owner, sizeof owner, "%lld", (long long)person_id);
+    *account = 0;
+    *held = 0;
+    int rc = create ? ykt_ledger_account(db, YKT_ACC_DEPOSIT, owner, account)
+                    : ykt_store_account_find(db, YKT_ACC_DEPOSIT, owner, account);
+    if (rc == YKT_ENOTFOUND)
+        return YKT_OK;
+    if (rc == YKT_OK)
+        rc = ykt_ledger_balance(db, *account, held);
+    return rc;
+}
+
 /* ---- issuance ---- */
 
 typedef struct issue_item {
@@ -163,14 +180,22 @@ static int issue_one(ykt_req *req, issue_job *job, issue_item *it, const char **
     if (rc != YKT_OK)
         return rc;
     it->fee = (!job->phone && issued_before > 0) ? req->gw->cfg.replacement_fee : 0;
-    int64_t wallet, fee_account, cash;
+    int64_t wallet, fee_account, cash, balance = 0;
     rc = ykt_ledger_wallet(db, p->id, &wallet);
     if (rc == YKT_OK)
         rc = ykt_ledger_account(db, YKT_ACC_FEE_INCOME, "", &fee_account);
     if (rc == YKT_OK)
         rc = ykt_ledger_account(db, YKT_ACC_CASH, job->counter, &cash);
+    if (rc == YKT_OK)
+        rc = ykt_ledger_balance(db, wallet, &balance);
     if (rc != YKT_OK)
         return rc;
+    /* Refuse before anything is written: in a batch the other rows' writes are kept. */
+    if (it->fee > 0 && !job->pay_cash && balance < it->fee) {
+        *code = "INSUFFICIENT_FUNDS";
+        *why = "the balance does not cover the card fee; take it in cash (--pay cash)";
+        return YKT_ELIMIT;
+    }
     int64_t seq;
     rc = ykt_store_meta_next(db, "card_seq", &seq);
     if (rc != YKT_OK)
@@ -218,9 +243,9 @@ static int issue_one(ykt_req *req, issue_job *job, issue_item *it, const char **
             return rc;
         }
     }
-    if (rc == YKT_OK && !job->phone && req->gw->cfg.deposit > 0 && issued_before == 0) {
-        int64_t deposits;
-        rc = ykt_ledger_account(db, YKT_ACC_DEPOSIT, "", &deposits);
+    if (rc == YKT_OK && !job->phone && req->gw->cfg.deposit > 0) {
+        int64_t deposits, held;
+        rc = deposit_held(db, p->id, true, &deposits, &held);
         ykt_transfer t = {.from = cash,
                           .to = deposits,
                           .amount = req->gw->cfg.deposit,
@@ -228,7 +253,7 @@ static int issue_one(ykt_req *req, issue_job *job, issue_item *it, const char **
                           .card_no = c.card_no,
                           .operator_name = ykt_admin_actor(req),
                           .memo = "card deposit taken in cash"};
-        if (rc == YKT_OK)
+        if (rc == YKT_OK && held == 0)
             rc = ykt_ledger_transfer(db, &t, NULL);
     }
     if (rc == YKT_OK && it->new_passwords) {
@@ -870,19 +895,20 @@ static int refund_in_cash(ykt_req *req, const ykt_args *a, const ykt_person *p, 
         rc = ykt_ledger_transfer(db, &t, NULL);
         *refunded += balance;
     }
-    if (rc == YKT_OK && with_deposit && req->gw->cfg.deposit > 0) {
-        int64_t deposits;
-        rc = ykt_ledger_account(db, YKT_ACC_DEPOSIT, "", &deposits);
+    if (rc == YKT_OK && with_deposit) {
+        int64_t deposits, held;
+        rc = deposit_held(db, p->id, false, &deposits, &held);
         ykt_transfer t = {.from = deposits,
                           .to = cash,
-                          .amount = req->gw->cfg.deposit,
+                          .amount = held,
                           .kind = "deposit_refund",
                           .card_no = card_no,
                           .operator_name = ykt_admin_actor(req),
                           .memo = "deposit refunded in cash"};
-        if (rc == YKT_OK)
+        if (rc == YKT_OK && held > 0) {
             rc = ykt_ledger_transfer(db, &t, NULL);
-        *refunded += req->gw->cfg.deposit;
+            *refunded += held;
+        }
     }
     return rc;
 }

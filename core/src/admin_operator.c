@@ -269,6 +269,9 @@ static void add_done(ykt_req *req, void *data)
         if (rc == YKT_OK)
             rc = ykt_audit(req, &approval, "operator.add", op->name, "role=%s department=%s",
                            op->role, op->department);
+        if (rc == YKT_OK)
+            ykt_info("admin: %s added operator %s (%s)", req->session->operator_name, op->name,
+                     op->role);
     }
     if (rc == YKT_EEXIST) {
         ykt_reply_error(req, "EXISTS", "operator %s already exists", op->name);

@@ -93,7 +93,10 @@ static void cmd_add(ykt_req *req, const ykt_args *a)
     ykt_strlcpy(t.owner, owner ? owner : "", sizeof t.owner);
     t.status = YKT_TS_ENABLED;
     t.created_at = ykt_now_ms();
-    int rc = ykt_password_hash(secret, YKT_SECRET_ITERATIONS, t.secret_hash, sizeof t.secret_hash);
+    /* A generated secret has 128 random bits and needs no stretching; one an operator chose
+     * may be guessable, so it gets the slow hash of passwords. */
+    int rc = ykt_password_hash(secret, given ? YKT_PASSWORD_ITERATIONS : YKT_SECRET_ITERATIONS,
+                               t.secret_hash, sizeof t.secret_hash);
     if (rc == YKT_OK)
         rc = ykt_terminal_add(req->gw->terminals, req->gw->db, &t);
     if (rc == YKT_OK)
@@ -107,6 +110,7 @@ static void cmd_add(ykt_req *req, const ykt_args *a)
             ykt_reply_internal(req, rc);
         return;
     }
+    ykt_info("admin: %s added terminal %s (%s)", req->session->operator_name, t.id, type);
     static const char *const cols[] = {"terminal", "type", "location", "owner", "secret", "note"};
     ykt_table *tab = ykt_table_new("RECORD", 6, cols);
     ykt_table_row(tab);

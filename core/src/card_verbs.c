@@ -224,7 +224,8 @@ static void cmd_report_loss(ykt_req *req)
     ykt_person person;
     int rc = ykt_store_person_by_no(req->gw->db, req->argv[2], &person);
     if (rc == YKT_ENOTFOUND || !ykt_cardpw_valid(req->argv[3])) {
-        ykt_reply_error(req, "WRONG_PASSWORD", "unknown person number or wrong query password");
+        /* The same words as for a wrong password: a probe learns nothing (cardpw.c). */
+        ykt_reply_error(req, "WRONG_PASSWORD", "wrong query password");
         return;
     }
     if (rc != YKT_OK) {

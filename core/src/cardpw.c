@@ -91,7 +91,11 @@ bool ykt_cardpw_conclude(ykt_req *req, ykt_cardpw_job *job)
     /* The count must survive the failed request, or the lock could never be reached. */
     if (ykt_store_password_failures(db, job->person_id, job->which, failures, locked) == YKT_OK)
         req->keep_changes = true;
-    if (locked)
+    if (locked && cfg->password_lock_ms < 60000)
+        ykt_reply_error(req, pay ? "BAD_PIN" : "WRONG_PASSWORD",
+                        "wrong %s password; it is now locked for %lld seconds", job->which,
+                        (long long)(cfg->password_lock_ms / 1000));
+    else if (locked)
         ykt_reply_error(req, pay ? "BAD_PIN" : "WRONG_PASSWORD",
                         "wrong %s password; it is now locked for %lld minutes", job->which,
                         (long long)(cfg->password_lock_ms / 60000));

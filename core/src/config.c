@@ -170,7 +170,7 @@ static int set_value(ykt_config *cfg, const key_spec *k, const char *value, char
                      size_t errlen)
 {
     char *base = (char *)cfg;
-    int64_t v;
+    int64_t v = 0;
     switch (k->type) {
     case T_STR:
         if (strlen(value) >= k->size) {

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAX_SETS 128
@@ -243,5 +244,8 @@ int main(int argc, char **argv)
     }
     /* A terminal that vanishes mid-write must not kill the gateway. */
     signal(SIGPIPE, SIG_IGN);
+    /* The database holds personal data and hashes, the log names people: nobody else reads
+     * what yktd creates (the admin socket gets its own mode). */
+    umask(077);
     return run(&cfg);
 }

@@ -61,6 +61,18 @@ class DocsTest(unittest.TestCase):
         for code in sorted(codes):
             self.assertTrue("`%s`" % code in doc, "error code %s is not in docs/protocol.md" % code)
 
+    def test_every_terminal_verb_is_documented(self):
+        doc = read("docs", "protocol.md")
+        verbs = set()
+        for path in sources():
+            with open(path, encoding="utf-8") as f:
+                verbs.update(re.findall(r'ykt_verbs_register\(\s*\w+,\s*"([A-Z][A-Z._]*)"',
+                                        f.read()))
+        self.assertIn("PAY", verbs)
+        for verb in sorted(verbs):
+            self.assertTrue(re.search(r"^### %s\b" % re.escape(verb), doc, re.M),
+                            "verb %s has no section in docs/protocol.md" % verb)
+
     def test_every_admin_command_is_documented(self):
         gw = Gateway()
         self.addCleanup(gw.cleanup)

@@ -56,6 +56,24 @@ class TerminalPortTest(GatewayTest):
         self.assertError(c.call(""), "BAD_REQUEST")
         self.assertEqual(c.call("PING"), "PONG")
 
+    def test_verb_of_another_terminal_type_is_forbidden(self):
+        # CARD.PASSWD is for kiosks and CARD.INFO is not for gates: the type is checked before
+        # the arguments, so even a malformed request gets FORBIDDEN.
+        pos = self.gw.terminal("POS-1", SECRET)
+        r = pos.call("CARD.PASSWD", "1", "04A1B2C3D4E5F6", "1", "1", "0", "00" * 8, "query",
+                     "123456", "654321")
+        self.assertError(r, "FORBIDDEN")
+        self.assertIn("pos terminals", r.message)
+        self.gw.add_terminal("GATE-1", "gate", "gate-secret-0123456789")
+        gate = self.gw.terminal("GATE-1", "gate-secret-0123456789")
+        self.assertError(gate.call("CARD.INFO", "1", "04A1B2C3D4E5F6", "1", "1", "0", "00" * 8),
+                         "FORBIDDEN")
+        self.assertError(gate.call("PAY", "1", "04A1B2C3D4E5F6", "1", "1", "100", "00" * 8),
+                         "FORBIDDEN")
+        # the same verbs are known: an unknown one is BAD_REQUEST, not FORBIDDEN
+        self.assertError(gate.call("CARD.NOPE"), "BAD_REQUEST")
+        self.assertEqual(gate.call("PING"), "PONG")
+
     def test_health_report_is_visible_to_administrators(self):
         c = self.gw.terminal("POS-1", SECRET)
         self.assertEqual(c.call("HEALTH", "fault", "printer jammed"), "OK")

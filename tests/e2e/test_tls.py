@@ -600,10 +600,18 @@ class TlsCheckConfigTest(TlsTestBase):
 
     def test_production_sample_parses(self):
         self.assertTrue(os.path.exists(PRODUCTION_CONF), PRODUCTION_CONF)
+        key = harness.write_master_key(os.path.join(self.pki.dir, "master.key"))
         rc, out, err = self.check(PRODUCTION_CONF, tls_enabled=False, **{
-            "tls.cert": self.pki.server, "tls.key": self.pki.server_key, "tls.ca": self.pki.ca})
+            "tls.cert": self.pki.server, "tls.key": self.pki.server_key, "tls.ca": self.pki.ca,
+            "cards.master_key": key})
         self.assertEqual(rc, 0, err)
         self.assertIn("configuration OK", out)
+        # without the override the sample names /etc/ykt/master.key, and a missing key file
+        # is a configuration error, not a surprise at start-up
+        rc, out, err = self.check(PRODUCTION_CONF, tls_enabled=False, **{
+            "tls.cert": self.pki.server, "tls.key": self.pki.server_key, "tls.ca": self.pki.ca})
+        self.assertNotEqual(rc, 0)
+        self.assertIn("master.key", err)
 
     def test_production_sample_turns_tls_on(self):
         ini = configparser.ConfigParser(interpolation=None)

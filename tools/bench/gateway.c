@@ -356,6 +356,7 @@ int ykt_benchgw_start(ykt_benchgw *gw, const char *yktd, const char *keep_dir)
     }
     if (gw->pid == 0)
         spawn_child(gw, conf, parent);
+    setpgid(gw->pid, gw->pid); /* also here, so stop() finds the group even if we are fast */
 
     for (int waited = 0; waited < START_TIMEOUT_MS; waited += 10) {
         int status;
@@ -383,7 +384,9 @@ int ykt_benchgw_stop(ykt_benchgw *gw)
 {
     int rc = 0;
     if (gw->pid > 0) {
-        kill(gw->pid, SIGTERM);
+        /* To the process group: a wrapper given as --yktd (strace, perf) stops with it. */
+        if (kill(-gw->pid, SIGTERM) != 0)
+            kill(gw->pid, SIGTERM);
         int status = 0, waited = 0;
         pid_t w;
         while ((w = waitpid(gw->pid, &status, WNOHANG)) == 0 && waited < STOP_TIMEOUT_MS) {
@@ -393,6 +396,7 @@ int ykt_benchgw_stop(ykt_benchgw *gw)
         if (w == 0) {
             fprintf(stderr, "ykt-bench: yktd did not stop within %d s; killing it\n",
                     STOP_TIMEOUT_MS / 1000);
+            kill(-gw->pid, SIGKILL);
             kill(gw->pid, SIGKILL);
             waitpid(gw->pid, &status, 0);
             rc = -1;

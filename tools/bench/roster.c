@@ -27,14 +27,14 @@ static const char *const surnames[] = {
 };
 /* Characters of given names; many are used for both, as in life. */
 static const char *const given_m[] = {
-    "伟", "强", "磊", "军", "洋", "勇", "杰", "涛", "明", "超", "刚", "建", "文", "鹏", "辉",
-    "宇", "浩", "博", "俊", "泽", "晨", "阳", "昊", "天", "睿", "凯", "鑫", "翔", "航", "皓",
-    "楠", "硕", "铭", "锦", "一", "子", "嘉", "思", "然", "轩", "瑞", "华",
+    "伟", "强", "磊", "军", "洋", "勇", "杰", "涛", "明", "超", "刚", "建", "文", "鹏",
+    "辉", "宇", "浩", "博", "俊", "泽", "晨", "阳", "昊", "天", "睿", "凯", "鑫", "翔",
+    "航", "皓", "楠", "硕", "铭", "锦", "一", "子", "嘉", "思", "然", "轩", "瑞", "华",
 };
 static const char *const given_f[] = {
-    "芳", "娜", "敏", "静", "丽", "艳", "娟", "秀", "霞", "桂", "英", "华", "玉", "晓", "燕",
-    "欣", "怡", "涵", "梓", "雨", "佳", "琪", "诺", "萱", "瑶", "婷", "倩", "雪", "颖", "宁",
-    "悦", "彤", "琳", "子", "嘉", "思", "一", "晨", "然", "瑞", "楠", "文",
+    "芳", "娜", "敏", "静", "丽", "艳", "娟", "秀", "霞", "桂", "英", "华", "玉", "晓",
+    "燕", "欣", "怡", "涵", "梓", "雨", "佳", "琪", "诺", "萱", "瑶", "婷", "倩", "雪",
+    "颖", "宁", "悦", "彤", "琳", "子", "嘉", "思", "一", "晨", "然", "瑞", "楠", "文",
 };
 static const struct {
     const char *name, *class_prefix;
@@ -75,6 +75,8 @@ static uint64_t draw(uint64_t seed, size_t i, unsigned k)
 }
 
 #define NPAIRS (NREGIONS * BIRTH_DAYS)
+_Static_assert(NPAIRS <= 65536, "pairs are numbered in 16 bits");
+_Static_assert((uint64_t)NPAIRS *SEQ_SLOTS >= YKT_ROSTER_MAX, "room for unique ID numbers");
 
 /*
  * The shuffled (region, birth day) pairs of a seed, computed once and cached (so the

@@ -4,7 +4,7 @@
 set -eu
 
 PACKAGES="build-essential cmake pkg-config git python3 openssl ca-certificates tzdata
-  libuv1-dev liblua5.4-dev libsqlite3-dev libmbedtls-dev libinih-dev redis-tools"
+  libuv1-dev liblua5.4-dev libsqlite3-dev libmbedtls-dev libinih-dev redis-tools sqlite3"
 
 missing=""
 for p in $PACKAGES; do

@@ -10,6 +10,10 @@ YKTCTL=$BUILD/tools/yktctl/yktctl
 SOCKET=var/yktd.sock
 
 mkdir -p var
+# Seed when the database is new (a marker alone could outlive a deleted database).
+if [ ! -f var/ykt.db ]; then
+    rm -f var/.demo-seeded
+fi
 # The demo's card master key: fixed, so the examples in docs/cardsim.md work. A real campus
 # generates its own (docs/operations.md) and keeps it out of the database and the logs.
 if [ ! -f var/demo-master.key ]; then
