@@ -285,9 +285,17 @@ static void end_person(ykt_req *req, const ykt_args *a, const char *status, cons
     int rc = ykt_store_person_update(req->gw->db, &p);
     if (rc == YKT_OK && strcmp(status, "active") != 0)
         rc = ykt_card_end_all(req->gw->db, p.id, reason, ykt_admin_actor(req), &ended);
+    /* The registry's or HR's document is the approval this step relies on (R-S6). */
+    ykt_args approval = *a;
+    if (ykt_args_get(a, "approval") == NULL && ref != NULL &&
+        approval.nopt < YKT_ADMIN_MAX_OPTS) {
+        approval.opt[approval.nopt].name = "approval";
+        approval.opt[approval.nopt].value = ref;
+        approval.nopt++;
+    }
     if (rc == YKT_OK)
-        rc = ykt_audit(req, a, action, p.person_no, "status=%s cards_cancelled=%d ref=%s", status,
-                       ended, ref ? ref : "");
+        rc = ykt_audit(req, &approval, action, p.person_no, "status=%s cards_cancelled=%d ref=%s",
+                       status, ended, ref ? ref : "");
     if (rc != YKT_OK) {
         ykt_reply_internal(req, rc);
         return;

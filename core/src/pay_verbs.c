@@ -124,8 +124,8 @@ static void pay_or_hold(ykt_req *req, bool hold)
         ykt_reply_error(req, "BAD_REQUEST", "the amount must be 1 fen or more");
         goto out;
     }
-    if (!terminal_merchant(req, &job->merchant) ||
-        !ykt_card_authenticate(req, p, YKT_CARDAUTH_ONLINE, &job->card, &job->person))
+    if (!ykt_card_authenticate(req, p, YKT_CARDAUTH_ONLINE, &job->card, &job->person) ||
+        !terminal_merchant(req, &job->merchant))
         goto out;
     ykt_refusal no;
     if (!ykt_wallet_card_may_pay(&job->card, &job->merchant, &no)) {

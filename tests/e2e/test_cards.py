@@ -19,19 +19,15 @@ import sqlite3
 import time
 import unittest
 
-from harness import MASTER_KEY, GatewayTest, RespError, prc_id
+from harness import MASTER_KEY, GatewayTest, prc_id
 from ykt_cards import SimCard
 
 LOCAL = "local:" + pwd.getpwuid(os.geteuid()).pw_name
 
-TERMINALS = {
-    "POS-1": ("pos", "pos-1-secret-0123456789"),
-    "POS-2": ("pos", "pos-2-secret-0123456789"),
-    "KIOSK-1": ("kiosk", "kiosk-1-secret-0123456789"),
-    "GATE-1": ("gate", "gate-1-secret-0123456789"),
-    "BANK-1": ("bank", "bank-1-secret-0123456789"),
-}
+TERMINALS = {"POS-1": "pos", "POS-2": "pos", "KIOSK-1": "kiosk", "GATE-1": "gate",
+             "BANK-1": "bank"}
 
+MERCHANT = "canteen-1"
 FEE = 1000  # [cards] replacement_fee: 10.00 CNY in fen
 STUDENT_UNTIL = "2029-07-31"  # enrolled 2025-09-01 for 4 years (R-C3)
 
@@ -58,17 +54,26 @@ class CardCase(GatewayTest):
 
     def setUp(self):
         super().setUp()
-        for tid, (ttype, secret) in TERMINALS.items():
-            self.gw.add_terminal(tid, ttype, secret)
+        # the POS terminals sell for a canteen (PAY needs the terminal's merchant)
+        self.gw.ctl("merchant", "add", MERCHANT, "--name", "一食堂", "--category", "canteen")
+        self.secrets = {}
         self.conns = {}
         self.seqs = {}
         self.people = 0
 
     # ---- terminals and swipes ----
 
+    def secret(self, tid):
+        """Registers the terminal on first use (with a generated secret: quick to check)."""
+        if tid not in self.secrets:
+            owner = ["--owner", MERCHANT] if TERMINALS[tid] == "pos" else []
+            rec = self.gw.ctl("terminal", "add", tid, "--type", TERMINALS[tid], *owner)
+            self.secrets[tid] = rec["secret"]
+        return self.secrets[tid]
+
     def term(self, tid):
         if tid not in self.conns:
-            self.conns[tid] = self.gw.terminal(tid, TERMINALS[tid][1])
+            self.conns[tid] = self.gw.terminal(tid, self.secret(tid))
         return self.conns[tid]
 
     def next_seq(self, tid):
@@ -175,11 +180,14 @@ class CardCase(GatewayTest):
         return p.stderr
 
     def assertUnusable(self, card, person_no, code, topup=True):
-        """Status is enforced by every verb: a read at a POS, a password change at a kiosk
-        and (for the holder's physical card) a cash top-up at the counter."""
+        """Status is enforced by every verb: a read at a POS or kiosk, a password change at a
+        kiosk, a payment at a POS, a self-service top-up at a kiosk and (for the holder's
+        physical card) a cash top-up at the counter."""
         self.assertError(self.info(card), code)
         self.assertError(self.info(card, tid="KIOSK-1"), code)
         self.assertError(self.passwd(card, "query", "000000", "111111"), code)
+        self.assertError(self.swipe(card, "PAY", amount=100), code)  # no payment
+        self.assertError(self.swipe(card, "TOPUP", amount=100, tid="KIOSK-1"), code)
         if topup:
             self.ctl_fails(code, "account", "topup", person_no, "--amount", "1.00")
 
@@ -410,7 +418,7 @@ class StatusTest(CardCase):
         self.assertEqual([(h["actor"], h["id_checked"]) for h in lost], [(LOCAL, "yes")])
         refused = [h for h in hist if h["event"] == "refused_use"]
         self.assertEqual(sorted(h["actor"] for h in refused),
-                         ["KIOSK-1", "KIOSK-1", "POS-1", "POS-2"])
+                         ["KIOSK-1", "KIOSK-1", "KIOSK-1", "POS-1", "POS-1", "POS-2"])
         self.assertIn("CARD.INFO refused at terminal POS-2", refused[0]["detail"])
         self.assertIn("lost", refused[0]["detail"])
         self.assertEqual(self.audit("card.loss")[0]["approval"], "FORM-7")
@@ -556,6 +564,10 @@ class ReplacementTest(CardCase):
         fresh = SimCard(MASTER_KEY, uid=new["uid"])
         self.assertEqual(self.info(fresh),
                          [new["card_no"], "active", "regular", "张*", STUDENT_UNTIL, 4000])
+        paid = self.swipe(fresh, "PAY", amount=250)  # the new card pays from the same wallet
+        self.assertIsInstance(paid, list, paid)
+        self.assertEqual(paid[2], 4000 - paid[1])
+        self.assertEqual(self.balance("S1"), paid[2])
         # the old card is cancelled for good and points to the new one
         show = self.show(old)
         self.assertEqual((show["status"], show["replaced_by"]), ("cancelled", new["card_no"]))
@@ -600,7 +612,7 @@ class ReplacementTest(CardCase):
         self.assertIn((card.uid_hex, "cancelled", old), entries)
         self.assertEqual(entries[-1], (new["uid"], "lost", new["card_no"]))
         refused = [h for h in self.history(old) if h["event"] == "refused_use"]
-        self.assertEqual(len(refused), 4)
+        self.assertEqual(len(refused), 6)
 
     def test_damaged_card_with_a_quality_defect_is_replaced_free(self):
         card, rec, idn = self.student_card("S1")
@@ -981,9 +993,14 @@ class CryptogramTest(CardCase):
         cases["verb"] = args
         cases["terminal"] = signed(tid="POS-2")
         cases["amount"] = signed(amount=100, tamper_amount=0)
+        cases["payment amount"] = signed("PAY", amount=100, tamper_amount=1)
         for what, args in cases.items():
             with self.subTest(altered=what):
                 self.assertError(sent(args), "BAD_CRYPTOGRAM")
+        topup = card.swipe("KIOSK-1", self.next_seq("KIOSK-1"), "TOPUP", amount=100,
+                           tamper_amount=10000)
+        self.assertError(self.term("KIOSK-1").call(*topup), "BAD_CRYPTOGRAM")
+        self.assertEqual(self.balance("S1"), 0)
         # CARD.INFO moves no money: any amount is malformed before the card is checked
         self.assertError(sent(signed(tamper_amount=5)), "BAD_REQUEST")
         self.assertEqual(self.show(rec["card_no"])["last_atc"], 0)
@@ -1040,7 +1057,7 @@ class IdempotencyTest(CardCase):
         self.assertEqual(first[5], 0)
         self.topup("S1", "3.00")
         self.assertEqual(pos.call(*args), first)  # the kept reply, not a second read
-        again = self.gw.terminal("POS-1", TERMINALS["POS-1"][1])
+        again = self.gw.terminal("POS-1", self.secret("POS-1"))
         self.assertEqual(again.call(*args), first)  # also on a new connection
         self.assertEqual(self.show(rec["card_no"])["last_atc"], 1)
         # the same seq with other arguments

@@ -9,13 +9,13 @@ masked name of CARD.INFO, a software card on the terminal port).
 """
 
 import datetime
+import json
 import os
 import unittest
 
 from harness import MASTER_KEY, GatewayTest, prc_id
 from ykt_cards import SimCard
 
-POS_SECRET = "pos-1-secret-0123456789"
 ROLE_PASSWORD = "role-pass-12345"
 
 
@@ -77,7 +77,6 @@ class PeopleCase(GatewayTest):
         p = self.gw.ctl("person", "import", path, *args, check=False)
         self.assertEqual(p.returncode, 1, (p.stdout, p.stderr))
         self.assertIn("REJECTED", p.stderr)
-        import json
         return [(r["line"], r["field"], r["reason"]) for r in json.loads(p.stdout)], p
 
     def count_people(self):
@@ -175,7 +174,7 @@ class PersonAddTest(PeopleCase):
 
 class PrivacyTest(PeopleCase):
     def test_id_and_phone_are_masked_everywhere_but_the_audited_reveal(self):
-        self.gw.add_terminal("POS-1", "pos", POS_SECRET)
+        secret = self.gw.add_terminal("POS-1", "pos")
         idn = self.add_person("S1", name="欧阳娜娜", phone="13812345678")
         rec = self.gw.ctl("card", "issue", "S1")
         show = self.gw.ctl("person", "show", "S1")
@@ -192,7 +191,7 @@ class PrivacyTest(PeopleCase):
                    self.gw.ctl("account", "show", "S1", json_out=False),
                    str(rec)]
         # a terminal sees the name masked to its first character
-        pos = self.gw.terminal("POS-1", POS_SECRET)
+        pos = self.gw.terminal("POS-1", secret)
         card = SimCard(MASTER_KEY, uid=rec["uid"])
         info = pos.call(*card.swipe("POS-1", 1, "CARD.INFO"))
         self.assertEqual(info[3], "欧***")
@@ -219,8 +218,7 @@ class PrivacyTest(PeopleCase):
         self.assertNotIn("13812345678", log)
 
     def test_terminal_names_are_masked_by_character(self):
-        self.gw.add_terminal("POS-1", "pos", POS_SECRET)
-        pos = self.gw.terminal("POS-1", POS_SECRET)
+        pos = self.gw.terminal("POS-1", self.gw.add_terminal("POS-1", "pos"))
         for i, (name, masked) in enumerate((("张三", "张*"), ("Chen Jing", "C********"),
                                             ("李", "李"))):
             no = "S%d" % i
