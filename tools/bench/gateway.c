@@ -455,7 +455,8 @@ void ykt_benchgw_report(const ykt_benchgw *gw, ykt_report *r, const char *versio
     ykt_report_str(r, "version", version);
     ykt_report_str(r, "build_type", gw->build_type);
     ykt_report_str(r, "sanitizers", gw->sanitizers);
-    ykt_report_str(r, "directory", gw->keep ? gw->dir : "(temporary, removed at the end)");
+    ykt_report_str(r, "directory", gw->dir);
+    ykt_report_bool(r, "kept", gw->keep);
     ykt_report_str(r, "filesystem", gw->fs);
     ykt_report_str(r, "config", "defaults, plus [cards] password_iterations = 1000");
     ykt_report_end(r);
