@@ -395,7 +395,7 @@ static const ykt_admin_cmd session_cmds[] = {
     {"help", NULL, cmd_help, 0, false, 0, 1, "", "help [GROUP]",
      "List commands (of one group), with the roles allowed to run them."},
     {"ping", NULL, cmd_ping, 0, false, 0, 0, "", "ping", "Check that yktd answers."},
-    {"whoami", NULL, cmd_whoami, YKT_ROLE_ANY, false, 0, 0, "", "whoami",
+    {"whoami", NULL, cmd_whoami, YKT_ROLE_ANY | YKT_ROLE_GUARDIAN, false, 0, 0, "", "whoami",
      "Show the operator and role of this session."},
 };
 

@@ -210,14 +210,20 @@ static void cmd_job_run(ykt_req *req, const ykt_args *a)
     const char *name = a->pos[0];
     const char *today_opt = ykt_args_get(a, "today");
     char today[YKT_DATE_LEN];
+    ykt_today(today);
     if (today_opt != NULL) {
         if (!ykt_date_valid(today_opt)) {
             ykt_reply_error(req, "BAD_REQUEST", "--today is a date YYYY-MM-DD");
             return;
         }
+        /* Catching up on a missed day is fine; running a day that has not come would cancel
+         * valid cards and sweep balances for good. */
+        if (strcmp(today_opt, today) > 0) {
+            ykt_reply_error(req, "BAD_REQUEST", "--today %s is in the future (today is %s)",
+                            today_opt, today);
+            return;
+        }
         ykt_strlcpy(today, today_opt, sizeof today);
-    } else {
-        ykt_today(today);
     }
     ykt_job_result r;
     int rc = ykt_job_run(req->gw, name, today, ykt_admin_actor(req), &r);

@@ -213,7 +213,8 @@ static int issue_one(ykt_req *req, issue_job *job, issue_item *it, const char **
     c.issued_at = c.status_at = ykt_now_ms();
     ykt_strlcpy(c.issued_by, ykt_admin_actor(req), sizeof c.issued_by);
     c.fee = it->fee;
-    rc = ykt_store_meta_next(db, "blacklist_version", &c.list_version);
+    /* A new card is on nobody's blacklist: it is published only when its state changes. */
+    c.list_version = 0;
     for (int attempt = 0; rc == YKT_OK && attempt < 3; attempt++) {
         if (job->uid[0] != '\0')
             ykt_strlcpy(c.uid, job->uid, sizeof c.uid);
@@ -807,7 +808,7 @@ static void cmd_replace(ykt_req *req, const ykt_args *a)
         ykt_strlcpy(fresh.issued_by, ykt_admin_actor(req), sizeof fresh.issued_by);
         ykt_strlcpy(fresh.replaces, old.card_no, sizeof fresh.replaces);
         fresh.replaced_by[0] = '\0';
-        rc = ykt_store_meta_next(db, "blacklist_version", &fresh.list_version);
+        fresh.list_version = 0;
         for (int attempt = 0; rc == YKT_OK && attempt < 3; attempt++) {
             if (uid_norm[0])
                 ykt_strlcpy(fresh.uid, uid_norm, sizeof fresh.uid);

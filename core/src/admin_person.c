@@ -15,6 +15,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define OPERATORS (YKT_ROLE_OPERATOR | YKT_ROLE_SUPERUSER)
 #define READERS                                                                                    \
@@ -30,7 +31,6 @@ static bool apply_options(ykt_req *req, const ykt_args *a, ykt_person *p)
     } text[] = {
         {"kind", offsetof(ykt_person, kind), sizeof(((ykt_person *)0)->kind)},
         {"name", offsetof(ykt_person, name), sizeof(((ykt_person *)0)->name)},
-        {"gender", offsetof(ykt_person, gender), sizeof(((ykt_person *)0)->gender)},
         {"id-number", offsetof(ykt_person, id_number), sizeof(((ykt_person *)0)->id_number)},
         {"phone", offsetof(ykt_person, phone), sizeof(((ykt_person *)0)->phone)},
         {"department", offsetof(ykt_person, department), sizeof(((ykt_person *)0)->department)},
@@ -49,6 +49,18 @@ static bool apply_options(ykt_req *req, const ykt_args *a, ykt_person *p)
             return false;
         }
         ykt_strlcpy((char *)p + text[i].off, v, text[i].size);
+    }
+    /* The command line takes what the import takes: M/F, 男/女, male/female. */
+    const char *gender = ykt_args_get(a, "gender");
+    if (gender != NULL) {
+        if (strcmp(gender, "男") == 0 || strcasecmp(gender, "male") == 0 ||
+            strcmp(gender, "M") == 0)
+            ykt_strlcpy(p->gender, "M", sizeof p->gender);
+        else if (strcmp(gender, "女") == 0 || strcasecmp(gender, "female") == 0 ||
+                 strcmp(gender, "F") == 0)
+            ykt_strlcpy(p->gender, "F", sizeof p->gender);
+        else
+            ykt_strlcpy(p->gender, "?", sizeof p->gender); /* refused just below */
     }
     int64_t years = p->study_years;
     if (!ykt_args_int(req, a, "study-years", 1, 8, &years))
@@ -287,8 +299,7 @@ static void end_person(ykt_req *req, const ykt_args *a, const char *status, cons
         rc = ykt_card_end_all(req->gw->db, p.id, reason, ykt_admin_actor(req), &ended);
     /* The registry's or HR's document is the approval this step relies on (R-S6). */
     ykt_args approval = *a;
-    if (ykt_args_get(a, "approval") == NULL && ref != NULL &&
-        approval.nopt < YKT_ADMIN_MAX_OPTS) {
+    if (ykt_args_get(a, "approval") == NULL && ref != NULL && approval.nopt < YKT_ADMIN_MAX_OPTS) {
         approval.opt[approval.nopt].name = "approval";
         approval.opt[approval.nopt].value = ref;
         approval.nopt++;

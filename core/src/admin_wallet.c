@@ -616,6 +616,9 @@ static void cmd_notice_list(ykt_req *req, const ykt_args *a)
         if (!ykt_admin_person(req, person_no, &p) || !ykt_admin_may_see(req, &p))
             return;
         person_id = p.id;
+    } else if (req->session->role == YKT_ROLE_GUARDIAN) {
+        ykt_reply_error(req, "FORBIDDEN", "guardians list their own pupils' notices (--person)");
+        return;
     }
     static const char *const cols[] = {"notice",  "at",     "person", "kind",
                                        "message", "amount", "state"};
@@ -697,9 +700,11 @@ static int settle_one(const ykt_merchant *m, void *arg)
     ykt_strlcpy(s.merchant, m->id, sizeof s.merchant);
     ykt_strlcpy(s.period, ctx->period, sizeof s.period);
     ykt_strlcpy(s.operator_name, ykt_admin_actor(ctx->req), sizeof s.operator_name);
-    int64_t base = s.gross - s.refunds;
+    /* A refund of a payment settled earlier left the account below zero (carry < 0): it is
+     * taken from this payout; what cannot be taken now waits for the next one. */
+    int64_t base = s.gross - s.refunds + s.carry;
     s.commission = base > 0 ? base * m->commission_bp / 10000 : 0;
-    s.net = base - s.commission;
+    s.net = base > 0 ? base - s.commission : 0;
     int64_t fee_income, clearing;
     rc = ykt_ledger_account(gw->db, YKT_ACC_FEE_INCOME, "", &fee_income);
     if (rc == YKT_OK)
@@ -841,10 +846,14 @@ static void audit_done(ykt_req *req, void *data)
         ykt_table_str(t, c->violations ? c->detail : NULL);
         ykt_table_str(t, c->what);
     }
-    char wallets[32], summary[96];
+    char wallets[32], debt[32], summary[192];
     ykt_format_fen(job->report.wallets, wallets, sizeof wallets);
-    snprintf(summary, sizeof summary, "%lld accounts, %lld transfers, wallets hold %s CNY",
-             (long long)job->report.accounts, (long long)job->report.transfers, wallets);
+    ykt_format_fen(job->report.debt, debt, sizeof debt);
+    snprintf(summary, sizeof summary,
+             "%lld accounts, %lld transfers, wallets hold %s CNY; offline debt: %lld wallets, "
+             "%s CNY",
+             (long long)job->report.accounts, (long long)job->report.transfers, wallets,
+             (long long)job->report.debtors, debt);
     ykt_table_row(t);
     ykt_table_str(t, "summary");
     ykt_table_str(t, violations ? "FAILED" : "ok");

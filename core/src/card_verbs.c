@@ -5,6 +5,7 @@
 #include "card_verbs.h"
 #include "cardauth.h"
 #include "cardpw.h"
+#include "admin.h"
 #include "common.h"
 #include "ledger.h"
 #include "log.h"
@@ -58,6 +59,8 @@ typedef struct blacklist_page {
     ykt_buf entries;
     int n;
     int64_t last_version;
+    int scanned;
+    bool full;
     const char *today;
 } blacklist_page;
 
@@ -68,12 +71,16 @@ static int blacklist_entry(const ykt_card *c, void *arg)
     const char *state = c->status;
     if (strcmp(state, "active") == 0 && strcmp(c->valid_until, pg->today) < 0)
         state = "expired";
+    pg->last_version = c->list_version;
+    pg->scanned++;
+    /* A terminal starting from nothing needs only the cards to refuse. */
+    if (pg->full && strcmp(state, "active") == 0)
+        return YKT_OK;
     ykt_resp_array(&pg->entries, 3);
     ykt_resp_bulks(&pg->entries, c->uid);
     ykt_resp_bulks(&pg->entries, state);
     ykt_resp_bulks(&pg->entries, c->card_no);
     pg->n++;
-    pg->last_version = c->list_version;
     return YKT_OK;
 }
 
@@ -88,7 +95,7 @@ static void cmd_blacklist(ykt_req *req)
     }
     char today[YKT_DATE_LEN];
     ykt_today(today);
-    blacklist_page pg = {.last_version = since, .today = today};
+    blacklist_page pg = {.last_version = since, .today = today, .full = since == 0};
     ykt_buf_init(&pg.entries);
     int64_t current;
     int rc = ykt_store_meta_get(req->gw->db, "blacklist_version", &current);
@@ -99,7 +106,7 @@ static void cmd_blacklist(ykt_req *req)
         ykt_reply_internal(req, rc);
         return;
     }
-    bool more = pg.n == BLACKLIST_PAGE && pg.last_version < current;
+    bool more = pg.scanned == BLACKLIST_PAGE && pg.last_version < current;
     ykt_reply_array(req, 2 + pg.n);
     ykt_reply_int(req, more ? pg.last_version : (current > since ? current : since));
     ykt_reply_int(req, more ? 1 : 0);
@@ -203,6 +210,13 @@ static void loss_done(ykt_req *req, void *data)
         goto out;
     }
     ykt_info("card %s reported lost by its holder at terminal %s", card.card_no, req->term->id);
+    /* The holder acted, not an operator; the audit trail still records who and where. */
+    if (ykt_audit_write(db, actor, "holder", "card.loss", card.card_no, "",
+                        "reported lost by the holder with the query password at %s",
+                        req->term->id) != YKT_OK) {
+        ykt_reply_internal(req, YKT_ESTORAGE);
+        goto out;
+    }
     ykt_reply_ok(req);
 out:
     ykt_cardpw_job_wipe(&job->pw);

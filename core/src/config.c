@@ -69,6 +69,9 @@ static const key_spec keys[] = {
      "Failed AUTH attempts after which the connection is closed."},
     {"terminal", "last_seen_flush", T_DURATION, OFF(last_seen_flush_ms), 0, 100, 3600000LL, NULL,
      "10s", "How often terminals' last-seen times are written to the database."},
+    {"terminal", "request_retention", T_DURATION, OFF(request_retention_ms), 0, 3600000LL,
+     3660LL * 86400000LL, NULL, "30d",
+     "How long the outcome of each (terminal, seq) is kept to answer retries."},
 
     {"tls", "enabled", T_BOOL, OFF(tls_enabled), 0, 0, 0, NULL, "no",
      "Serve the terminal port over TLS (mbedTLS)."},

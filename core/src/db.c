@@ -6,6 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
+
+/* A WAL longer than this many pages is checkpointed by the committer thread, after a
+ * commit: SQLite's own auto-checkpoint would run inside the commit on the loop. */
+#define CHECKPOINT_PAGES 2000
 
 /* Statement cache: open addressing keyed by the address of the SQL literal. */
 typedef struct stmt_slot {
@@ -30,6 +35,21 @@ struct ykt_db {
     commit_hook *hooks;
     size_t nhooks, caphooks;
     size_t cmd_hook_mark; /* hooks registered by the current request start here */
+    /* The committer thread: COMMIT (and its fsync) and checkpoints run there, so the event
+     * loop keeps reading and parsing while the disk works. While `committing`, nothing on
+     * the loop touches the connection. */
+    bool committer_running;
+    bool committing;
+    bool commit_requested;
+    bool stop_committer;
+    bool checkpoint_due;
+    int commit_rc;
+    uv_thread_t thread;
+    uv_mutex_t mutex;
+    uv_cond_t cond;
+    uv_async_t async;
+    void (*commit_done)(void *arg, int rc);
+    void *commit_arg;
 };
 
 static void *xrealloc(void *p, size_t n)
@@ -62,6 +82,21 @@ sqlite3 *ykt_db_handle(ykt_db *db)
     return db->h;
 }
 
+/* Runs a cached control statement (BEGIN, SAVEPOINT, ...): parsed once, not per request. */
+static int control(ykt_db *db, const char *sql)
+{
+    sqlite3_stmt *st = ykt_db_stmt(db, sql);
+    if (st == NULL)
+        return YKT_ESTORAGE;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        ykt_error("storage: %s (in: %s)", sqlite3_errmsg(db->h), sql);
+        return YKT_ESTORAGE;
+    }
+    return YKT_OK;
+}
+
 int ykt_db_exec(ykt_db *db, const char *sql)
 {
     char *msg = NULL;
@@ -90,6 +125,27 @@ int ykt_db_schema_version(ykt_db *db)
     int v = -1;
     pragma_int(db, "PRAGMA user_version", &v);
     return v;
+}
+
+/* Called by SQLite after each commit with the WAL's size: note when to checkpoint. */
+static int wal_hook(void *arg, sqlite3 *h, const char *name, int pages)
+{
+    (void)h;
+    (void)name;
+    ykt_db *db = arg;
+    if (pages > CHECKPOINT_PAGES)
+        db->checkpoint_due = true;
+    return SQLITE_OK;
+}
+
+static void checkpoint_if_due(ykt_db *db)
+{
+    if (!db->checkpoint_due)
+        return;
+    db->checkpoint_due = false;
+    int log = 0, done = 0;
+    if (sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) != SQLITE_OK)
+        ykt_warn("storage: checkpoint: %s", sqlite3_errmsg(db->h));
 }
 
 static int migrate(ykt_db *db, char *err, size_t errlen)
@@ -128,6 +184,13 @@ static int migrate(ykt_db *db, char *err, size_t errlen)
 
 int ykt_db_open(ykt_db **out, const char *path, char *err, size_t errlen)
 {
+    /* SQLite's memory statistics take a global mutex on every allocation; yktd does not read
+     * them. Only possible before SQLite initialises (the first open), so ignore failures. */
+    static bool configured;
+    if (!configured) {
+        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+        configured = true;
+    }
     ykt_db *db = calloc(1, sizeof *db);
     if (db == NULL)
         return YKT_ENOMEM;
@@ -168,6 +231,7 @@ int ykt_db_open(ykt_db **out, const char *path, char *err, size_t errlen)
     }
     if (migrate(db, err, errlen) != YKT_OK)
         goto fail;
+    sqlite3_wal_hook(db->h, wal_hook, db);
     *out = db;
     return YKT_OK;
 fail:
@@ -179,6 +243,7 @@ void ykt_db_close(ykt_db *db)
 {
     if (db == NULL)
         return;
+    ykt_db_committer_stop(db);
     if (db->batch_open)
         ykt_db_batch_commit(db);
     for (size_t i = 0; i < db->nslots; i++)
@@ -279,14 +344,16 @@ void ykt_db_on_commit(ykt_db *db, void (*fn)(void *arg, bool committed), void *a
 
 int ykt_db_cmd_begin(ykt_db *db)
 {
+    if (db->committing)
+        return YKT_EAGAIN; /* the committer thread owns the connection; try again later */
     if (db->batch_failed)
         return YKT_ESTORAGE;
     if (!db->batch_open) {
-        if (ykt_db_exec(db, "BEGIN IMMEDIATE") != YKT_OK)
+        if (control(db, "BEGIN IMMEDIATE") != YKT_OK)
             return YKT_ESTORAGE;
         db->batch_open = true;
     }
-    if (ykt_db_exec(db, "SAVEPOINT cmd") != YKT_OK) {
+    if (control(db, "SAVEPOINT cmd") != YKT_OK) {
         db->batch_failed = true;
         return YKT_ESTORAGE;
     }
@@ -309,11 +376,11 @@ void ykt_db_cmd_end(ykt_db *db, bool keep)
         return;
     }
     if (keep) {
-        if (ykt_db_exec(db, "RELEASE cmd") != YKT_OK)
+        if (control(db, "RELEASE cmd") != YKT_OK)
             db->batch_failed = true;
         return;
     }
-    if (ykt_db_exec(db, "ROLLBACK TO cmd") != YKT_OK || ykt_db_exec(db, "RELEASE cmd") != YKT_OK)
+    if (control(db, "ROLLBACK TO cmd") != YKT_OK || control(db, "RELEASE cmd") != YKT_OK)
         db->batch_failed = true;
     run_hooks(db, db->cmd_hook_mark, false);
 }
@@ -333,18 +400,131 @@ bool ykt_db_batch_failed(ykt_db *db)
     return db->batch_failed;
 }
 
-int ykt_db_batch_commit(ykt_db *db)
+/* COMMIT, or ROLLBACK when the batch failed; returns YKT_OK or YKT_ESTORAGE. Runs on the
+ * loop (shutdown, tests) or on the committer thread. */
+static int commit_now(ykt_db *db)
 {
-    if (!db->batch_open)
-        return YKT_OK;
     int rc = YKT_OK;
-    if (db->batch_failed || ykt_db_exec(db, "COMMIT") != YKT_OK) {
+    if (db->batch_failed || control(db, "COMMIT") != YKT_OK) {
         if (!sqlite3_get_autocommit(db->h))
             sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
         rc = YKT_ESTORAGE;
     }
+    if (rc == YKT_OK)
+        checkpoint_if_due(db);
+    return rc;
+}
+
+static void commit_finish(ykt_db *db, int rc)
+{
     db->batch_open = false;
     db->batch_failed = false;
     run_hooks(db, 0, rc == YKT_OK);
+}
+
+int ykt_db_batch_commit(ykt_db *db)
+{
+    if (!db->batch_open)
+        return YKT_OK;
+    int rc = commit_now(db);
+    commit_finish(db, rc);
     return rc;
+}
+
+/* ---- the committer thread ---- */
+
+static void committer_main(void *arg)
+{
+    ykt_db *db = arg;
+    uv_mutex_lock(&db->mutex);
+    for (;;) {
+        while (!db->commit_requested && !db->stop_committer)
+            uv_cond_wait(&db->cond, &db->mutex);
+        if (!db->commit_requested && db->stop_committer)
+            break;
+        db->commit_requested = false;
+        uv_mutex_unlock(&db->mutex);
+        int rc = commit_now(db);
+        uv_mutex_lock(&db->mutex);
+        db->commit_rc = rc;
+        uv_async_send(&db->async);
+    }
+    uv_mutex_unlock(&db->mutex);
+}
+
+static void on_committed(uv_async_t *h)
+{
+    ykt_db *db = h->data;
+    uv_mutex_lock(&db->mutex);
+    bool done = db->committing && !db->commit_requested;
+    int rc = db->commit_rc;
+    uv_mutex_unlock(&db->mutex);
+    if (!done)
+        return;
+    db->committing = false;
+    commit_finish(db, rc);
+    if (db->commit_done != NULL)
+        db->commit_done(db->commit_arg, rc);
+}
+
+int ykt_db_committer_start(ykt_db *db, uv_loop_t *loop, void (*done)(void *arg, int rc), void *arg)
+{
+    if (db->committer_running)
+        return YKT_ESTATE;
+    db->commit_done = done;
+    db->commit_arg = arg;
+    if (uv_mutex_init(&db->mutex) != 0)
+        return YKT_ENOMEM;
+    if (uv_cond_init(&db->cond) != 0) {
+        uv_mutex_destroy(&db->mutex);
+        return YKT_ENOMEM;
+    }
+    uv_async_init(loop, &db->async, on_committed);
+    db->async.data = db;
+    if (uv_thread_create(&db->thread, committer_main, db) != 0) {
+        uv_close((uv_handle_t *)&db->async, NULL);
+        uv_cond_destroy(&db->cond);
+        uv_mutex_destroy(&db->mutex);
+        return YKT_EIO;
+    }
+    db->committer_running = true;
+    return YKT_OK;
+}
+
+void ykt_db_committer_close_handle(ykt_db *db)
+{
+    if (db->committer_running && !uv_is_closing((uv_handle_t *)&db->async))
+        uv_close((uv_handle_t *)&db->async, NULL);
+}
+
+void ykt_db_committer_stop(ykt_db *db)
+{
+    if (!db->committer_running)
+        return;
+    uv_mutex_lock(&db->mutex);
+    db->stop_committer = true;
+    uv_cond_signal(&db->cond);
+    uv_mutex_unlock(&db->mutex);
+    uv_thread_join(&db->thread);
+    uv_cond_destroy(&db->cond);
+    uv_mutex_destroy(&db->mutex);
+    db->committer_running = false;
+    db->committing = false;
+}
+
+int ykt_db_commit_async(ykt_db *db)
+{
+    if (!db->committer_running || db->committing || !db->batch_open)
+        return YKT_ESTATE;
+    db->committing = true;
+    uv_mutex_lock(&db->mutex);
+    db->commit_requested = true;
+    uv_cond_signal(&db->cond);
+    uv_mutex_unlock(&db->mutex);
+    return YKT_OK;
+}
+
+bool ykt_db_busy(ykt_db *db)
+{
+    return db->committing;
 }

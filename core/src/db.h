@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include <sqlite3.h>
+#include <uv.h>
 
 typedef struct ykt_db ykt_db;
 
@@ -50,6 +51,24 @@ bool ykt_db_batch_failed(ykt_db *db);
 /* Commits the iteration's transaction. YKT_OK, or YKT_ESTORAGE after rolling back. Runs
  * the on-commit hooks with committed = true or false. No-op without an open batch. */
 int ykt_db_batch_commit(ykt_db *db);
+/*
+ * Asynchronous group commit. A dedicated committer thread runs COMMIT — and with it the
+ * fsync of synchronous=FULL — and WAL checkpoints, so the event loop keeps reading and
+ * parsing meanwhile. done(arg, rc) runs on the loop once the batch has committed
+ * (rc YKT_OK) or rolled back (YKT_ESTORAGE), after the on-commit hooks. While a commit is in
+ * flight (ykt_db_busy) nothing on the loop may use the database: ykt_db_cmd_begin returns
+ * YKT_EAGAIN, and the server holds requests back.
+ */
+int ykt_db_committer_start(ykt_db *db, uv_loop_t *loop, void (*done)(void *arg, int rc), void *arg);
+/* Starts committing the open batch on the committer thread. YKT_ESTATE if there is no
+ * batch, no committer, or a commit already in flight. */
+int ykt_db_commit_async(ykt_db *db);
+bool ykt_db_busy(ykt_db *db);
+/* Closes the committer's loop handle (at shutdown, with nothing in flight). */
+void ykt_db_committer_close_handle(ykt_db *db);
+/* Stops and joins the committer thread (ykt_db_close does it too). */
+void ykt_db_committer_stop(ykt_db *db);
+
 /* Calls fn(arg, committed) once the current batch commits or rolls back (also when the
  * current request is rolled back to its savepoint). Outside a batch: called at once. */
 void ykt_db_on_commit(ykt_db *db, void (*fn)(void *arg, bool committed), void *arg);

@@ -280,11 +280,19 @@ static void cmd_pay_offline(ykt_req *req)
         return;
     /* Judge the card as it was at the sale: lost, frozen or cancelled before it, or expired
      * on that day, and the holder is not charged; the sale is flagged for the card centre. */
-    char day[YKT_DATE_LEN];
+    char day[YKT_DATE_LEN], then[16];
     ykt_date_of(p.time_ms, day);
     const char *refused = NULL;
+    /* A card lost at the time of the sale stays refused when it was unlocked since. */
+    if (ykt_store_card_status_at(req->gw->db, card.card_no, p.time_ms, then, sizeof then) !=
+        YKT_OK) {
+        ykt_reply_internal(req, YKT_ESTORAGE);
+        return;
+    }
     if (strcmp(card.status, "active") != 0 && card.status_at <= p.time_ms)
         refused = card.status;
+    else if (strcmp(then, "active") != 0)
+        refused = then;
     else if (strcmp(card.valid_until, day) < 0)
         refused = "expired";
     if (refused != NULL) {

@@ -9,8 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const role_names[] = {"operator",  "finance", "dept_admin",
-                                         "dept_head", "auditor", "superuser"};
+/* In YKT_ROLE_* bit order: role_names[i] is role 1 << i. */
+static const char *const role_names[] = {"operator", "finance",   "dept_admin", "dept_head",
+                                         "auditor",  "superuser", "guardian"};
 
 unsigned ykt_role_parse(const char *s)
 {

@@ -63,6 +63,7 @@ struct ykt_conn {
     bool backlog;  /* complete requests wait in `in`: serve them before reading more */
     bool dirty;
     bool ready;
+    bool waiting;           /* holds input back while a commit is in flight */
     bool parked;            /* a deferred request is on the thread pool */
     uint64_t last_activity; /* uv_now() */
     uint64_t connected_loop_ms;
@@ -72,7 +73,7 @@ struct ykt_conn {
     int auth_failures;
     uint64_t requests;
     ykt_conn *prev, *next;
-    ykt_conn *next_dirty, *next_ready;
+    ykt_conn *next_dirty, *next_ready, *next_waiting;
 };
 
 typedef struct ykt_server {
@@ -90,6 +91,9 @@ typedef struct ykt_server {
     ykt_conn *conns;
     ykt_conn *dirty;
     ykt_conn *ready;
+    ykt_conn *committed;        /* replies waiting for the commit in flight */
+    ykt_conn *waiting;          /* input held back until that commit lands */
+    struct deferred *postponed; /* thread-pool results that came back during a commit */
     uint64_t next_id;
     int inflight_work;
     bool handles_closed;
@@ -138,6 +142,18 @@ static void mark_ready(ykt_conn *c)
     /* An active idle handle makes the next poll return at once. (libuv refuses a NULL
      * callback, so the callback must be given even when the handle is already running.) */
     uv_idle_start(&srv->idle, on_idle);
+}
+
+/* Requests that arrive while a commit is in flight wait for it: the database belongs to the
+ * committer thread meanwhile. They are served, as one new batch, when it lands. */
+static void mark_waiting(ykt_conn *c)
+{
+    if (c->waiting || c->closing)
+        return;
+    ykt_server *srv = c->gw->server;
+    c->waiting = true;
+    c->next_waiting = srv->waiting;
+    srv->waiting = c;
 }
 
 static void unlink_from(ykt_conn **head, ykt_conn *c, size_t link_offset)
@@ -397,9 +413,20 @@ static void handle_request(ykt_conn *c, ykt_resp_cmd *cmd)
     finish_reply(c, start);
 }
 
+/* Unread input a waiting connection may hold before its reading pauses. */
+#define WAITING_INPUT_MAX (256 * 1024)
+
 static void conn_process(ykt_conn *c)
 {
     ykt_server *srv = c->gw->server;
+    if (ykt_db_busy(c->gw->db)) {
+        if (c->in.len > 0 && !c->parked) {
+            mark_waiting(c);
+            if (c->in.len > WAITING_INPUT_MAX)
+                pause_reading(c);
+        }
+        return;
+    }
     int max_pipeline = (int)c->gw->cfg.max_pipeline;
     size_t off = 0;
     bool need_more = false;
@@ -448,7 +475,8 @@ static void conn_process(ykt_conn *c)
 
 /* ---- deferred requests (slow hashing on the thread pool) ---- */
 
-typedef struct deferred {
+typedef struct deferred deferred;
+struct deferred {
     uv_work_t work;
     ykt_conn *c;
     void (*work_fn)(void *data);
@@ -459,7 +487,8 @@ typedef struct deferred {
     int argc;
     char **argv;
     size_t *argl;
-} deferred;
+    deferred *next; /* in the server's postponed list */
+};
 
 static void deferred_work(uv_work_t *w)
 {
@@ -482,14 +511,28 @@ static void deferred_abandon(deferred *d)
     ykt_buf_free(&sink);
 }
 
+static void deferred_finish(deferred *d);
+
 static void deferred_done(uv_work_t *w, int status)
 {
     deferred *d = w->data;
+    (void)status;
+    ykt_server *srv = d->c->gw->server;
+    if (ykt_db_busy(d->c->gw->db)) {
+        /* `after` uses the database: it runs once the commit in flight has landed. */
+        d->next = srv->postponed;
+        srv->postponed = d;
+        return;
+    }
+    deferred_finish(d);
+}
+
+static void deferred_finish(deferred *d)
+{
     ykt_conn *c = d->c;
     ykt_server *srv = c->gw->server;
     srv->inflight_work--;
     c->parked = false;
-    (void)status;
     if (c->closing) {
         deferred_abandon(d);
         free(d);
@@ -580,6 +623,8 @@ static void on_conn_closed(uv_handle_t *h)
     ykt_server *srv = c->gw->server;
     unlink_from(&srv->dirty, c, offsetof(ykt_conn, next_dirty));
     unlink_from(&srv->ready, c, offsetof(ykt_conn, next_ready));
+    unlink_from(&srv->committed, c, offsetof(ykt_conn, next_dirty));
+    unlink_from(&srv->waiting, c, offsetof(ykt_conn, next_waiting));
     c->handle_closed = true;
     conn_maybe_free(c);
     maybe_finish_shutdown(srv);
@@ -761,23 +806,10 @@ static void rewrite_failed_replies(ykt_conn *c)
     c->out = fresh;
 }
 
-static void on_check(uv_check_t *h)
+/* Sends the replies of a list of dirty connections; rewrites those that depended on a
+ * batch that failed to commit. */
+static void flush_list(ykt_conn *c, bool failed)
 {
-    ykt_server *srv = h->data;
-    ykt_gw *gw = srv->gw;
-    bool failed = false;
-    if (ykt_db_batch_open(gw->db)) {
-        if (ykt_db_batch_commit(gw->db) == YKT_OK) {
-            srv->stats.commits++;
-        } else {
-            srv->stats.commit_failures++;
-            failed = true;
-            ykt_error("storage: commit failed: %s; replying STORAGE_ERROR to the batch",
-                      ykt_db_errmsg(gw->db));
-        }
-    }
-    ykt_conn *c = srv->dirty;
-    srv->dirty = NULL;
     while (c != NULL) {
         ykt_conn *next = c->next_dirty;
         c->dirty = false;
@@ -788,12 +820,90 @@ static void on_check(uv_check_t *h)
         conn_flush(c);
         c = next;
     }
+}
+
+static void count_commit(ykt_server *srv, int rc)
+{
+    if (rc == YKT_OK) {
+        srv->stats.commits++;
+        return;
+    }
+    srv->stats.commit_failures++;
+    ykt_error("storage: commit failed: %s; replying STORAGE_ERROR to the batch",
+              ykt_db_errmsg(srv->gw->db));
+}
+
+/* The committer thread has committed (or rolled back) the batch: send its replies, then
+ * serve what arrived meanwhile as the next batch. */
+static void on_commit_done(void *arg, int rc)
+{
+    ykt_server *srv = arg;
+    count_commit(srv, rc);
+    ykt_conn *c = srv->committed;
+    srv->committed = NULL;
+    flush_list(c, rc != YKT_OK);
+    c = srv->waiting;
+    srv->waiting = NULL;
+    while (c != NULL) {
+        ykt_conn *next = c->next_waiting;
+        c->waiting = false;
+        c->next_waiting = NULL;
+        mark_ready(c);
+        c = next;
+    }
+    deferred *d = srv->postponed;
+    srv->postponed = NULL;
+    while (d != NULL) {
+        deferred *next = d->next;
+        deferred_finish(d);
+        d = next;
+    }
+    maybe_finish_shutdown(srv);
+}
+
+static void on_check(uv_check_t *h)
+{
+    ykt_server *srv = h->data;
+    ykt_gw *gw = srv->gw;
+    if (ykt_db_busy(gw->db))
+        return; /* the replies go out when the commit in flight lands */
+    if (ykt_db_batch_open(gw->db)) {
+        if (ykt_db_commit_async(gw->db) == YKT_OK) {
+            srv->committed = srv->dirty;
+            srv->dirty = NULL;
+            return;
+        }
+        int rc = ykt_db_batch_commit(gw->db); /* no committer thread: commit here */
+        count_commit(srv, rc);
+        ykt_conn *c = srv->dirty;
+        srv->dirty = NULL;
+        flush_list(c, rc != YKT_OK);
+        maybe_finish_shutdown(srv);
+        return;
+    }
+    ykt_conn *c = srv->dirty;
+    srv->dirty = NULL;
+    flush_list(c, false);
     maybe_finish_shutdown(srv);
 }
 
 static void on_idle(uv_idle_t *h)
 {
     ykt_server *srv = h->data;
+    if (ykt_db_busy(srv->gw->db)) {
+        /* Park the ready connections until the commit lands, and let the loop sleep. */
+        ykt_conn *w = srv->ready;
+        srv->ready = NULL;
+        while (w != NULL) {
+            ykt_conn *next = w->next_ready;
+            w->ready = false;
+            w->next_ready = NULL;
+            mark_waiting(w);
+            w = next;
+        }
+        uv_idle_stop(h);
+        return;
+    }
     ykt_conn *c = srv->ready;
     srv->ready = NULL;
     while (c != NULL) {
@@ -897,9 +1007,10 @@ static void maybe_finish_shutdown(ykt_server *srv)
     ykt_gw *gw = srv->gw;
     if (!gw->stopping || srv->handles_closed || srv->conns != NULL || srv->inflight_work > 0)
         return;
-    if (ykt_db_batch_open(gw->db))
-        return; /* the check phase commits it first */
+    if (ykt_db_batch_open(gw->db) || ykt_db_busy(gw->db))
+        return; /* the check phase commits it first, or the commit in flight lands first */
     srv->handles_closed = true;
+    ykt_db_committer_close_handle(gw->db);
     ykt_timers_remove(gw, NULL, 1);
     close_if_open((uv_handle_t *)&srv->check);
     close_if_open((uv_handle_t *)&srv->idle);
@@ -1051,6 +1162,8 @@ int ykt_server_start(ykt_gw *gw, char *err, size_t errlen)
     uv_check_init(gw->loop, &srv->check);
     srv->check.data = srv;
     uv_check_start(&srv->check, on_check);
+    if (ykt_db_committer_start(gw->db, gw->loop, on_commit_done, srv) != YKT_OK)
+        ykt_warn("storage: no committer thread; commits run on the event loop");
     uv_idle_init(gw->loop, &srv->idle);
     srv->idle.data = srv;
     uv_timer_init(gw->loop, &srv->sweep);

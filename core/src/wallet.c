@@ -74,10 +74,13 @@ static int check_limits(ykt_gw *gw, const ykt_pay *p, int64_t charged, const cha
         yuan(gw->cfg.max_payment, a, sizeof a);
         return refuse(no, "LIMIT_EXCEEDED", "one payment is at most %s CNY%s", a, "");
     }
-    int64_t spent;
+    int64_t spent, held;
     int rc = ykt_store_daily_spend_get(gw->db, p->person->id, day, &spent);
+    if (rc == YKT_OK) /* money on pending holds is spent once captured */
+        rc = ykt_store_holds_pending_sum(gw->db, p->person->id, &held);
     if (rc != YKT_OK)
         return rc;
+    spent += held;
     int64_t limit = daily_limit(gw, p->card, s);
     if (spent + charged > limit) {
         yuan(limit, a, sizeof a);
@@ -203,7 +206,13 @@ int ykt_wallet_pay(ykt_gw *gw, const ykt_pay *p, ykt_pay_result *out, ykt_refusa
     rc = move_charge(gw, wallet, p, &out->fee, p->offline, &transfer);
     int64_t after = before - out->charged;
     out->debt = after < 0;
-    const char *flag = p->flag ? p->flag : (out->debt ? "debt" : "");
+    /* Debt is recorded even on a sale also flagged for the terminal's offline limit: it is
+     * what the audit accepts below zero (R-W11). */
+    char flag[32];
+    if (out->debt && p->flag != NULL)
+        snprintf(flag, sizeof flag, "debt,%s", p->flag);
+    else
+        ykt_strlcpy(flag, out->debt ? "debt" : (p->flag ? p->flag : ""), sizeof flag);
     if (rc == YKT_OK)
         rc = record_payment(gw, p, &out->fee, out->charged, transfer, day, flag, &out->payment_id);
     if (rc == YKT_OK)

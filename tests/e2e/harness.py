@@ -310,6 +310,16 @@ class Gateway:
         self.ctl("passwd", initial, password, user=name, password=initial)
         return password
 
+    def sql_write(self, query, *params):
+        """Changes the database beside the running gateway (WAL allows it between its
+        batches). For tests that must move data into the past."""
+        con = sqlite3.connect(self.db, timeout=10)
+        try:
+            with con:
+                return con.execute(query, params).rowcount
+        finally:
+            con.close()
+
     def sql(self, query, *params):
         """Reads the database directly (a second reader beside WAL)."""
         con = sqlite3.connect(self.db, timeout=10)

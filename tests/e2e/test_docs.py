@@ -44,6 +44,38 @@ class DocsTest(unittest.TestCase):
                                                                                m.group(1)))
         self.assertGreater(len(keys), 20)
 
+    def test_every_config_field_has_a_key_and_every_documented_key_exists(self):
+        # A field of ykt_config without its row in config.c's key table keeps a zero value
+        # nobody can set — which once made the retention of request outcomes zero.
+        with open(os.path.join(SOURCE_DIR, "core", "src", "config.h"), encoding="utf-8") as f:
+            fields = re.findall(r"^\s+(?:int64_t|bool|int|char) (\w+)", f.read(), re.M)
+        with open(os.path.join(SOURCE_DIR, "core", "src", "config.c"), encoding="utf-8") as f:
+            table = f.read()
+        for field in fields:
+            self.assertTrue(re.search(r"(?:OFF|STR)\(%s\)" % field, table),
+                            "ykt_config.%s has no key in config.c" % field)
+        ref = subprocess.run([YKTD, "--print-config"], capture_output=True, text=True,
+                             check=True).stdout
+        real, section = set(), None
+        for line in ref.splitlines():
+            m = re.match(r"^\[(\w+)\]$", line)
+            if m:
+                section = m.group(1)
+            m = re.match(r"^(\w+) = ", line)
+            if m:
+                real.add((section, m.group(1)))
+        doc = read("docs", "configuration.md")
+        section = None
+        for line in doc.splitlines():
+            m = re.match(r"^## \[(\w+)\]", line)
+            if m:
+                section = m.group(1)
+            m = re.match(r"^\| `(\w+)` \|", line)
+            if m and section:
+                self.assertIn((section, m.group(1)), real,
+                              "docs/configuration.md documents [%s] %s, which yktd does not know"
+                              % (section, m.group(1)))
+
     def test_every_error_code_is_documented(self):
         doc = read("docs", "protocol.md")
         codes = set()

@@ -5,6 +5,14 @@
 set -eu
 YKTCTL=${1:?usage: demo-campus.sh PATH-TO-YKTCTL}
 
+# Merchants own the POS and water terminals: the canteen charges temporary cards a
+# management fee, the supermarket gives a small discount (docs/wallet.md).
+"$YKTCTL" merchant add canteen-1 --name "一食堂 Canteen 1" --category canteen \
+    --fee-temporary 10 --commission 1 >/dev/null
+"$YKTCTL" merchant add supermarket --name "校园超市 Campus supermarket" --category shop \
+    --discount 2 --commission 2 >/dev/null
+"$YKTCTL" merchant add logistics --name "后勤 Logistics (water, power)" --category water >/dev/null
+
 terminal() { # id type location owner
     "$YKTCTL" terminal add "$1" --type "$2" --location "$3" --owner "$4" \
         --secret "demo-$(echo "$1" | tr 'A-Z' 'a-z')-secret" --approval DEMO-SETUP >/dev/null

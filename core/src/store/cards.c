@@ -236,6 +236,19 @@ int ykt_store_card_event(ykt_db *db, const char *card_no, const char *event, con
     return ykt_store_step_done(db, st);
 }
 
+int ykt_store_card_status_at(ykt_db *db, const char *card_no, int64_t at, char *status, size_t len)
+{
+    STMT_OR_FAIL(st, db,
+                 "SELECT substr(event, 8) FROM card_events WHERE card_no = ? AND at <= ? "
+                 "AND event LIKE 'status:%' ORDER BY at DESC, id DESC LIMIT 1");
+    bind_text(st, 1, card_no);
+    bind_i64(st, 2, at);
+    int rc = sqlite3_step(st);
+    ykt_strlcpy(status, rc == SQLITE_ROW ? col_text(st, 0) : "active", len);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? YKT_OK : YKT_ESTORAGE;
+}
+
 int ykt_store_card_events(ykt_db *db, const char *card_no, int limit,
                           int (*fn)(const ykt_card_event_row *e, void *arg), void *arg)
 {

@@ -33,7 +33,7 @@ static const check_sql checks[] = {
      "SELECT count(*), coalesce(group_concat('wallet ' || owner || ' at ' || balance, '; '), '') "
      "FROM accounts a WHERE kind = 'wallet' AND balance < 0 AND NOT EXISTS "
      "(SELECT 1 FROM payments p WHERE p.person_id = CAST(a.owner AS INTEGER) "
-     " AND p.flag = 'debt')"},
+     " AND (p.flag = 'debt' OR p.flag LIKE 'debt,%'))"},
     {"refunds_within_original", "refunds never exceed their original payment",
      "SELECT count(*), coalesce(group_concat('payment ' || id, '; '), '') FROM payments p "
      "WHERE refunded > charged OR refunded <> "
@@ -87,12 +87,16 @@ int ykt_store_ledger_audit(const char *db_path, ykt_ledger_report *r, char *err,
         sqlite3_prepare_v2(h,
                            "SELECT (SELECT count(*) FROM accounts), (SELECT count(*) FROM "
                            "transfers), (SELECT coalesce(sum(balance), 0) FROM accounts WHERE "
-                           "kind = 'wallet')",
+                           "kind = 'wallet'), (SELECT count(*) FROM accounts WHERE kind = "
+                           "'wallet' AND balance < 0), (SELECT coalesce(-sum(balance), 0) FROM "
+                           "accounts WHERE kind = 'wallet' AND balance < 0)",
                            -1, &st, NULL) == SQLITE_OK) {
         if (sqlite3_step(st) == SQLITE_ROW) {
             r->accounts = sqlite3_column_int64(st, 0);
             r->transfers = sqlite3_column_int64(st, 1);
             r->wallets = sqlite3_column_int64(st, 2);
+            r->debtors = sqlite3_column_int64(st, 3);
+            r->debt = sqlite3_column_int64(st, 4);
         }
         sqlite3_finalize(st);
     }

@@ -212,7 +212,9 @@ const char *const ykt_migrations[] = {
     "CREATE INDEX payments_by_card ON payments(card_no, at);"
     "CREATE INDEX payments_by_person ON payments(person_id, at);"
     "CREATE INDEX payments_by_merchant ON payments(merchant, day);"
-    "CREATE INDEX payments_by_terminal ON payments(terminal, at);"
+    /* A payment per (terminal, seq), whatever happens to the kept outcomes: a sale uploaded
+     * again after the retention period is refused instead of charged twice. */
+    "CREATE UNIQUE INDEX payments_once ON payments(terminal, seq);"
     "CREATE INDEX payments_unsettled ON payments(merchant, settlement);"
     /* Daily spending per holder, for the daily limit (R-W2). */
     "CREATE TABLE daily_spend ("

@@ -147,6 +147,8 @@ typedef struct ykt_card_event_row {
 
 int ykt_store_card_event(ykt_db *db, const char *card_no, const char *event, const char *actor,
                          int id_checked, const char *detail, int64_t at);
+/* The card's status as of `at` (from its status changes); "active" before any. */
+int ykt_store_card_status_at(ykt_db *db, const char *card_no, int64_t at, char *status, size_t len);
 int ykt_store_card_events(ykt_db *db, const char *card_no, int limit,
                           int (*fn)(const ykt_card_event_row *e, void *arg), void *arg);
 
@@ -238,6 +240,9 @@ int ykt_store_hold_get(ykt_db *db, int64_t id, ykt_hold_row *out);
 int ykt_store_hold_resolve(ykt_db *db, int64_t id, const char *status, int64_t captured,
                            int64_t payment, int64_t at);
 int ykt_store_holds_expired(ykt_db *db, int64_t now, int limit, int64_t *ids, int *n);
+/* The money a holder has on pending holds: spent once captured, so it counts against the
+ * daily limit while it is held. */
+int ykt_store_holds_pending_sum(ykt_db *db, int64_t person_id, int64_t *sum);
 
 int ykt_store_refund_insert(ykt_db *db, int64_t payment, int64_t amount, const char *reason,
                             const char *operator_name, int64_t transfer, int64_t at, int64_t *id);
@@ -264,6 +269,8 @@ typedef struct ykt_settlement_row {
     char period[16]; /* YYYY-MM-DD or YYYY-MM */
     int64_t payments, gross, refunds, commission, net;
     int64_t since_transfer, upto_transfer;
+    int64_t carry; /* what is left on the merchant's account from before: negative after a
+                    * refund of an already settled payment, taken from this payout */
     int64_t transfer;
     char operator_name[64];
 } ykt_settlement_row;
@@ -293,6 +300,7 @@ typedef struct ykt_ledger_report {
     ykt_audit_check checks[12];
     int n;
     int64_t accounts, transfers, wallets;
+    int64_t debtors, debt; /* wallets below zero from offline sales, and how much */
 } ykt_ledger_report;
 
 int ykt_store_ledger_audit(const char *db_path, ykt_ledger_report *r, char *err, size_t errlen);

@@ -358,6 +358,18 @@ int ykt_store_holds_expired(ykt_db *db, int64_t now, int limit, int64_t *ids, in
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? YKT_OK : YKT_ESTORAGE;
 }
 
+int ykt_store_holds_pending_sum(ykt_db *db, int64_t person_id, int64_t *sum)
+{
+    STMT_OR_FAIL(st, db,
+                 "SELECT coalesce(sum(amount), 0) FROM holds WHERE person_id = ? AND "
+                 "status = 'pending'");
+    bind_i64(st, 1, person_id);
+    int rc = sqlite3_step(st);
+    *sum = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? YKT_OK : YKT_ESTORAGE;
+}
+
 /* ---- refunds ---- */
 
 int ykt_store_refund_insert(ykt_db *db, int64_t payment, int64_t amount, const char *reason,
@@ -482,6 +494,20 @@ int ykt_store_settlement_sums(ykt_db *db, const ykt_merchant *m, int64_t before_
         out->since_transfer = since;
     }
     sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return YKT_ESTORAGE;
+    /* What the earlier settlements left on the account: everything up to the last settled
+     * transfer, and the commissions and payouts themselves. Zero unless a refund of an
+     * already settled payment took the account below zero. */
+    STMT_OR_FAIL(carry, db,
+                 "SELECT coalesce(sum(CASE WHEN to_account = ?2 THEN amount ELSE -amount END), 0) "
+                 "FROM transfers WHERE (to_account = ?2 OR from_account = ?2) "
+                 "AND (id <= ?1 OR kind IN ('commission', 'settlement'))");
+    bind_i64(carry, 1, since);
+    bind_i64(carry, 2, m->account);
+    rc = sqlite3_step(carry);
+    out->carry = rc == SQLITE_ROW ? sqlite3_column_int64(carry, 0) : 0;
+    sqlite3_reset(carry);
     return rc == SQLITE_ROW ? YKT_OK : YKT_ESTORAGE;
 }
 
