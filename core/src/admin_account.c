@@ -11,6 +11,7 @@
 #include "log.h"
 #include "store/store.h"
 #include "util.h"
+#include "wallet.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -100,6 +101,25 @@ static bool usable_card(ykt_req *req, const ykt_person *p)
     return true;
 }
 
+/* Money replies show CNY for people and fen for programs. */
+static void money_record(ykt_req *req, const char *person_no, const char *what, int64_t amount,
+                         int64_t balance)
+{
+    char a[32], b[32], what_fen[32];
+    ykt_format_fen(amount, a, sizeof a);
+    ykt_format_fen(balance, b, sizeof b);
+    snprintf(what_fen, sizeof what_fen, "%s_fen", what);
+    const char *cols[] = {"person_no", what, "balance", what_fen, "balance_fen"};
+    ykt_table *t = ykt_table_new("RECORD", 5, cols);
+    ykt_table_row(t);
+    ykt_table_str(t, person_no);
+    ykt_table_str(t, a);
+    ykt_table_str(t, b);
+    ykt_table_int(t, amount);
+    ykt_table_int(t, balance);
+    ykt_table_send(req, t);
+}
+
 static void cmd_topup(ykt_req *req, const ykt_args *a)
 {
     int64_t amount;
@@ -108,30 +128,19 @@ static void cmd_topup(ykt_req *req, const ykt_args *a)
         ykt_reply_error(req, "BAD_REQUEST", "--amount is CNY with at most two decimals, above 0");
         return;
     }
-    if (amount > req->gw->cfg.max_topup) {
-        char max[32];
-        ykt_format_fen(req->gw->cfg.max_topup, max, sizeof max);
-        ykt_reply_error(req, "LIMIT_EXCEEDED", "one top-up is at most %s CNY", max);
-        return;
-    }
     ykt_person p;
     if (!ykt_admin_person(req, a->pos[0], &p) || !usable_card(req, &p))
         return;
-    ykt_db *db = req->gw->db;
-    int64_t wallet, cash, balance = 0;
-    int rc = ykt_ledger_wallet(db, p.id, &wallet);
+    int64_t cash, balance = 0;
+    ykt_refusal no;
+    int rc = ykt_ledger_account(req->gw->db, YKT_ACC_CASH, counter ? counter : "main", &cash);
     if (rc == YKT_OK)
-        rc = ykt_ledger_account(db, YKT_ACC_CASH, counter ? counter : "main", &cash);
-    ykt_transfer t = {.from = cash,
-                      .to = wallet,
-                      .amount = amount,
-                      .kind = "topup_cash",
-                      .operator_name = ykt_admin_actor(req),
-                      .memo = "cash at the counter"};
-    if (rc == YKT_OK)
-        rc = ykt_ledger_transfer(db, &t, NULL);
-    if (rc == YKT_OK)
-        rc = ykt_ledger_balance(db, wallet, &balance);
+        rc = ykt_wallet_topup(req->gw, p.id, cash, amount, "topup_cash", NULL, NULL,
+                              ykt_admin_actor(req), "cash at the counter", &balance, &no);
+    if (rc == YKT_EPERM) {
+        ykt_reply_error(req, no.code, "%s", no.why);
+        return;
+    }
     if (rc == YKT_OK)
         rc = ykt_audit(req, a, "account.topup", p.person_no, "cash %lld fen at counter %s",
                        (long long)amount, counter ? counter : "main");
@@ -139,7 +148,7 @@ static void cmd_topup(ykt_req *req, const ykt_args *a)
         ykt_reply_internal(req, rc);
         return;
     }
-    ykt_reply_int(req, balance);
+    money_record(req, p.person_no, "amount", amount, balance);
 }
 
 /* A holder whose cards ended without a refund claims the balance within the window. */
@@ -202,7 +211,7 @@ static void cmd_refund(ykt_req *req, const ykt_args *a)
         ykt_reply_internal(req, rc);
         return;
     }
-    ykt_reply_int(req, refunded);
+    money_record(req, p.person_no, "refunded", refunded, 0);
 }
 
 static void cmd_job_run(ykt_req *req, const ykt_args *a)

@@ -200,6 +200,18 @@ class OutputTest(GatewayTest):
         self.assertEqual(len(value_cols), 1, out)
         self.assertIn("uptime_s:", out)
 
+    def test_csv_output(self):
+        import csv
+        import io
+        self.gw.add_terminal("POS-CSV", "pos")
+        self.gw.ctl("terminal", "add", "GATE-CSV", "--type", "gate", "--location",
+                    'South gate, "main"')
+        out = self.gw.ctl("--csv", "terminal", "list", json_out=False)
+        rows = list(csv.DictReader(io.StringIO(out)))
+        self.assertEqual([r["terminal"] for r in rows], ["GATE-CSV", "POS-CSV"])
+        self.assertEqual(rows[0]["location"], 'South gate, "main"')
+        self.assertEqual(rows[1]["last_seen"], "")  # null is an empty cell
+
     def test_json_output(self):
         self.gw.add_terminal("POS-1", "pos", SECRET)
         p = self.gw.ctl("terminal", "list", check=False)

@@ -139,7 +139,7 @@ class CardCase(GatewayTest):
         return card, rec, idn
 
     def topup(self, no, amount):
-        return self.gw.ctl("account", "topup", no, "--amount", amount)
+        return self.gw.ctl("account", "topup", no, "--amount", amount)["balance_fen"]
 
     def balance(self, no):
         """The holder's wallet balance in fen, from `account show`."""
@@ -696,7 +696,8 @@ class CancellationTest(CardCase):
         audit = self.audit("card.confiscate")
         self.assertEqual((audit[0]["target"], audit[0]["approval"]), (no, "CC-2026-3"))
         self.assertEqual(self.balance("S1"), 800)  # never lost
-        self.assertEqual(self.gw.ctl("account", "refund", "S1", "--id-number", idn), 800)
+        self.assertEqual(self.gw.ctl("account", "refund", "S1", "--id-number", idn)["refunded_fen"],
+                         800)
         self.assertEqual(self.ledger_sum(), 0)
 
 
@@ -756,7 +757,8 @@ class DepositTest(CardCase):
         card, rec, idn = self.student_card("S1")
         self.topup("S1", "3.00")
         self.gw.ctl("person", "set-status", "S1", "graduated", "--ref", "REG-1")
-        self.assertEqual(self.gw.ctl("account", "refund", "S1", "--id-number", idn), 2300)
+        self.assertEqual(self.gw.ctl("account", "refund", "S1", "--id-number", idn)["refunded_fen"],
+                         2300)
         self.assertEqual(self.account("deposit"), 0)
         self.ctl_fails("NOTHING_TO_REFUND", "account", "refund", "S1", "--id-number", idn)
         self.assertIn("balance 300, deposit 2000", self.audit("account.refund")[0]["detail"])
@@ -784,7 +786,8 @@ class EndOfStudiesTest(CardCase):
         self.assertIn("cards_cancelled=2 ref=REG-2026-100", audit[0]["detail"])
         # the holder claims the balance in person, within the refund window
         self.ctl_fails("ID_REQUIRED", "account", "refund", "S1")
-        self.assertEqual(self.gw.ctl("account", "refund", "S1", "--id-number", idn), 2500)
+        self.assertEqual(self.gw.ctl("account", "refund", "S1", "--id-number", idn)["refunded_fen"],
+                         2500)
         self.ctl_fails("NOTHING_TO_REFUND", "account", "refund", "S1", "--id-number", idn)
         self.assertEqual(self.ledger_sum(), 0)
 

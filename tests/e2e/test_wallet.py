@@ -172,7 +172,7 @@ class WalletCase(GatewayTest):
         return SimCard(MASTER_KEY, uid=rec["uid"]), rec
 
     def topup(self, no, amount, *opts):
-        return self.gw.ctl("account", "topup", no, "--amount", amount, *opts)
+        return self.gw.ctl("account", "topup", no, "--amount", amount, *opts)["balance_fen"]
 
     # ---- reading the books ----
 

@@ -248,3 +248,37 @@ void render_json(FILE *out, const ykt_reply *r)
     }
     fputc('\n', out);
 }
+
+static void csv_cell(FILE *out, const ykt_reply *r)
+{
+    char buf[64];
+    const char *t = r->type == YKT_REPLY_NULL ? "" : cell_text(r, buf, sizeof buf);
+    if (strpbrk(t, ",\"\r\n") == NULL) {
+        fputs(t, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *t; t++) {
+        if (*t == '"')
+            fputc('"', out);
+        fputc(*t, out);
+    }
+    fputc('"', out);
+}
+
+void render_csv(FILE *out, const ykt_reply *r)
+{
+    if (!is_table(r)) {
+        render_text(out, r);
+        return;
+    }
+    for (size_t row = 1; row < r->nelem; row++) {
+        const ykt_reply *cells = r->elem[row];
+        for (size_t i = 0; i < cells->nelem; i++) {
+            if (i)
+                fputc(',', out);
+            csv_cell(out, cells->elem[i]);
+        }
+        fputs("\r\n", out);
+    }
+}

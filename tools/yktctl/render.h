@@ -11,6 +11,8 @@
 
 void render_text(FILE *out, const ykt_reply *r);
 void render_json(FILE *out, const ykt_reply *r);
+/* Tables and records as CSV (RFC 4180, header row first), e.g. PIN mailers for a printer. */
+void render_csv(FILE *out, const ykt_reply *r);
 /* Terminal columns a UTF-8 string takes (CJK characters take two). */
 int display_width(const char *s);
 

@@ -24,6 +24,8 @@
 #define MAX_ARGS     256
 #define PASSWORD_MAX 256
 
+static bool csv_output; /* --csv: tables as CSV */
+
 static void usage(FILE *out)
 {
     fputs("usage: yktctl [-s SOCKET | -c CONFIG] [-u OPERATOR] [--json] COMMAND [ARGS...]\n"
@@ -34,6 +36,7 @@ static void usage(FILE *out)
           "                 --password-file, or asked on the terminal)\n"
           "  --password-file FILE   read the operator's password from FILE\n"
           "  --json         print the reply as JSON\n"
+          "  --csv          print tables as CSV (for a spreadsheet or a PIN-mailer printer)\n"
           "\n"
           "Without -u, a client running as root or as yktd's user is the local superuser.\n"
           "`yktctl help` lists every command; `yktctl passwd` changes your password.\n",
@@ -109,6 +112,8 @@ static int report(const ykt_reply *r, bool json)
     }
     if (json)
         render_json(stdout, r);
+    else if (csv_output)
+        render_csv(stdout, r);
     else
         render_text(stdout, r);
     return 0;
@@ -244,6 +249,8 @@ int main(int argc, char **argv)
             password_file = argv[++i];
         else if (strcmp(a, "--json") == 0)
             json = true;
+        else if (strcmp(a, "--csv") == 0)
+            csv_output = true;
         else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             return 0;
