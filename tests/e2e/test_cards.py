@@ -1087,6 +1087,26 @@ class IdempotencyTest(CardCase):
         self.assertError(r2, "REPLAY")
         self.assertEqual(r1.message, r2.message)
 
+    def test_outcomes_outlive_the_prune_job_and_restarts(self):
+        # The daily prune job drops only outcomes older than [terminal] request_retention
+        # (30 days), and a restart (which runs the daily jobs) keeps them too.
+        card, rec, _ = self.student_card("S1")
+        pos = self.term("POS-1")
+        args = card.swipe("POS-1", 41, "CARD.INFO")
+        first = pos.call(*args)
+        self.assertEqual(self.gw.ctl("job", "run", "prune")["items"], 0)
+        self.assertEqual(pos.call(*args), first)
+        self.gw.stop()
+        self.gw.start()
+        self.conns.clear()  # those connections ended with the old process
+        self.assertEqual(self.term("POS-1").call(*args), first)
+        # an outcome older than the retention goes; the card's ATC still refuses the swipe
+        self.assertEqual(self.gw.sql_write(
+            "UPDATE terminal_requests SET at = at - ? WHERE terminal = 'POS-1' AND seq = 41",
+            31 * 86400000), 1)
+        self.assertEqual(self.gw.ctl("job", "run", "prune")["items"], 1)
+        self.assertError(self.term("POS-1").call(*args), "REPLAY")
+
     def test_a_retried_password_change_runs_once(self):
         card, rec, _ = self.student_card("S1")
         kiosk = self.term("KIOSK-1")
