@@ -12,11 +12,12 @@
 #include <string.h>
 #include <strings.h>
 
-#define MAX_TABLES 64
+#define MAX_TABLES 256
 
 struct ykt_admin {
     const ykt_admin_cmd *tables[MAX_TABLES];
     int sizes[MAX_TABLES];
+    bool owned[MAX_TABLES]; /* allocated by ykt_admin_register_one */
     int ntables;
 };
 
@@ -27,6 +28,11 @@ ykt_admin *ykt_admin_new(void)
 
 void ykt_admin_free(ykt_admin *adm)
 {
+    if (adm == NULL)
+        return;
+    for (int t = 0; t < adm->ntables; t++)
+        if (adm->owned[t])
+            free((void *)adm->tables[t]);
     free(adm);
 }
 
@@ -38,6 +44,45 @@ int ykt_admin_register(ykt_admin *adm, const ykt_admin_cmd *cmds, int n)
     adm->sizes[adm->ntables] = n;
     adm->ntables++;
     return YKT_OK;
+}
+
+int ykt_admin_register_one(ykt_admin *adm, const ykt_admin_cmd *cmd)
+{
+    for (int t = 0; t < adm->ntables; t++)
+        for (int i = 0; i < adm->sizes[t]; i++) {
+            const ykt_admin_cmd *c = &adm->tables[t][i];
+            if (strcasecmp(c->group, cmd->group) == 0 &&
+                ((c->name == NULL && cmd->name == NULL) ||
+                 (c->name && cmd->name && strcasecmp(c->name, cmd->name) == 0)))
+                return YKT_EEXIST;
+        }
+    if (adm->ntables == MAX_TABLES)
+        return YKT_ELIMIT;
+    ykt_admin_cmd *copy = malloc(sizeof *copy);
+    if (copy == NULL)
+        return YKT_ENOMEM;
+    *copy = *cmd;
+    adm->tables[adm->ntables] = copy;
+    adm->sizes[adm->ntables] = 1;
+    adm->owned[adm->ntables] = true;
+    adm->ntables++;
+    return YKT_OK;
+}
+
+void ykt_admin_unregister_owner(ykt_admin *adm, const void *owner)
+{
+    int j = 0;
+    for (int t = 0; t < adm->ntables; t++) {
+        if (adm->owned[t] && owner != NULL && adm->tables[t][0].owner == owner) {
+            free((void *)adm->tables[t]);
+            continue;
+        }
+        adm->tables[j] = adm->tables[t];
+        adm->sizes[j] = adm->sizes[t];
+        adm->owned[j] = adm->owned[t];
+        j++;
+    }
+    adm->ntables = j;
 }
 
 const char *ykt_args_get(const ykt_args *a, const char *name)
@@ -95,9 +140,14 @@ static bool parse_args(ykt_req *req, const ykt_admin_cmd *c, int first, ykt_args
     char cname[64];
     command_name(c, cname, sizeof cname);
     memset(a, 0, sizeof *a);
+    bool options_done = false;
     for (int i = first; i < req->argc; i++) {
         char *w = req->argv[i];
-        if (strncmp(w, "--", 2) != 0 || w[2] == '\0') {
+        if (!options_done && strcmp(w, "--") == 0) {
+            options_done = true; /* what follows is positional, whatever it looks like */
+            continue;
+        }
+        if (options_done || strncmp(w, "--", 2) != 0 || w[2] == '\0') {
             if (a->npos == YKT_ADMIN_MAX_POS || a->npos == c->max_pos) {
                 ykt_reply_error(req, "BAD_REQUEST", "too many arguments; usage: %s", c->usage);
                 return false;
@@ -255,19 +305,24 @@ int ykt_audit_write(ykt_db *db, const char *operator_name, const char *role, con
 
 static bool args_are_text(ykt_req *req)
 {
-    /* The bytes of a file to import (`person import DATA`, as yktctl sends it) are checked
-     * by the importer, which says what is wrong: a UTF-16 file, a NUL byte on line N. */
-    bool import =
+    /* The bytes of a file (`person import DATA`, `rules test DATA`, as yktctl sends them,
+     * after "--") are checked by the command, which says what is wrong: a UTF-16 file, a NUL
+     * byte on line N. */
+    bool data_cmd =
         req->argc >= 3 &&
-        (strcasecmp(req->argv[0], "person") == 0 || strcasecmp(req->argv[0], "people") == 0) &&
-        strcasecmp(req->argv[1], "import") == 0;
+        (((strcasecmp(req->argv[0], "person") == 0 || strcasecmp(req->argv[0], "people") == 0) &&
+          strcasecmp(req->argv[1], "import") == 0) ||
+         (strcasecmp(req->argv[0], "rules") == 0 && strcasecmp(req->argv[1], "test") == 0));
+    bool after_dashes = false;
     for (int i = 0; i < req->argc; i++) {
-        if (import && i == 2)
+        if (data_cmd && (i == 2 || after_dashes))
             continue;
         if (strlen(req->argv[i]) != req->argl[i]) {
             ykt_reply_error(req, "BAD_REQUEST", "argument %d contains a NUL byte", i);
             return false;
         }
+        if (strcmp(req->argv[i], "--") == 0)
+            after_dashes = true;
     }
     return true;
 }
@@ -328,7 +383,11 @@ void ykt_admin_dispatch(ykt_req *req)
         ykt_reply_internal(req, YKT_ESTORAGE);
         return;
     }
-    c->fn(req, &a);
+    req->args = &a;
+    if (c->pfn != NULL)
+        c->pfn(req, c->userdata);
+    else
+        c->fn(req, &a);
     if (req->deferred) {
         if (c->write)
             ykt_db_cmd_end(db, true);
@@ -418,5 +477,7 @@ int ykt_admin_core_register(ykt_admin *adm)
         rc = ykt_admin_import_register(adm);
     if (rc == YKT_OK)
         rc = ykt_admin_wallet_register(adm);
+    if (rc == YKT_OK)
+        rc = ykt_admin_rules_register(adm);
     return rc;
 }

@@ -47,6 +47,10 @@ typedef struct ykt_admin_cmd {
     const char *opts;
     const char *usage;
     const char *summary;
+    /* plugin commands: the plugin's handler (fn is NULL), its userdata and the plugin */
+    void (*pfn)(ykt_req *req, void *userdata);
+    void *userdata;
+    const void *owner;
 } ykt_admin_cmd;
 
 typedef struct ykt_admin ykt_admin;
@@ -55,6 +59,10 @@ ykt_admin *ykt_admin_new(void);
 void ykt_admin_free(ykt_admin *adm);
 /* Registers a table of commands (kept by pointer; must outlive the gateway). */
 int ykt_admin_register(ykt_admin *adm, const ykt_admin_cmd *cmds, int n);
+/* Registers one command given at run time (a plugin's); copies it. YKT_EEXIST if taken. */
+int ykt_admin_register_one(ykt_admin *adm, const ykt_admin_cmd *cmd);
+/* Removes every command registered by owner. */
+void ykt_admin_unregister_owner(ykt_admin *adm, const void *owner);
 void ykt_admin_dispatch(ykt_req *req);
 
 /*

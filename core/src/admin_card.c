@@ -7,6 +7,7 @@
 #include "admin_cmds.h"
 #include "admin_util.h"
 #include "cardpw.h"
+#include "events.h"
 #include "common.h"
 #include "ledger.h"
 #include "log.h"
@@ -825,6 +826,8 @@ static void cmd_replace(ykt_req *req, const ykt_args *a)
     }
     if (rc == YKT_OK)
         rc = ykt_store_card_set_replaced_by(db, old.card_no, fresh.card_no);
+    if (rc == YKT_OK)
+        ykt_events_card_replaced_later(db, old.card_no, fresh.card_no, old.person_id);
     if (rc == YKT_OK && fee > 0) {
         bool cash_fee = pay && strcmp(pay, "cash") == 0;
         ykt_transfer t = {.from = cash_fee ? cash : wallet,

@@ -1,4 +1,5 @@
 #include "card.h"
+#include "events.h"
 #include "common.h"
 #include "store/store.h"
 #include "util.h"
@@ -101,6 +102,7 @@ int ykt_card_set_status(ykt_db *db, ykt_card *c, const char *status, const char 
         rc = ykt_card_event(db, c->card_no, event, actor, id_checked, detail);
     }
     if (rc == YKT_OK) {
+        ykt_events_card_status_later(db, c->card_no, c->person_id, c->status, status);
         ykt_strlcpy(c->status, status, sizeof c->status);
         ykt_strlcpy(c->status_reason, reason ? reason : "", sizeof c->status_reason);
         c->list_version = version;

@@ -153,6 +153,19 @@ static const key_spec keys[] = {
      "debug, info, warn or error."},
     {"log", "file", T_STR, STR(log_file), 0, 0, NULL, "",
      "Append log lines to this file; empty means standard error."},
+
+    {"plugins", "dir", T_STR, STR(plugins_dir), 0, 0, NULL, "build/release/plugins",
+     "Where [plugin.NAME] finds NAME.so unless its section gives a path."},
+
+    {"rules", "dir", T_STR, STR(rules_dir), 0, 0, NULL, "scripts",
+     "Directory of the departments' Lua rules (NAME.lua), watched and reloaded on change."},
+    {"rules", "instructions", T_INT, OFF(rule_instructions), 0, 1000, 1000000000LL, NULL, "1000000",
+     "Most Lua instructions one rule call may run before it is stopped."},
+    {"rules", "memory", T_SIZE, OFF(rule_memory), 0, 65536, 1LL << 30, NULL, "8m",
+     "Most memory one rule script's Lua state may use."},
+    {"rules", "fee_script", T_STR, STR(fee_script), 0, 0, NULL, "fees",
+     "The rule script whose fee function prices every payment (PAY, captures, plugins); "
+     "empty uses the built-in formula instead."},
 };
 
 static const key_spec *find_key(const char *section, const char *key, bool *section_known)
@@ -299,6 +312,84 @@ typedef struct load_ctx {
 
 /* inih calls the handler only for keys, so a section header is checked here: an unknown
  * section is an error even when it holds no key. */
+/* [plugin.NAME] sections: NAME is an identifier; their keys are the plugin's own. */
+static bool plugin_section(const char *section, size_t len)
+{
+    if (len <= 7 || strncmp(section, "plugin.", 7) != 0 || len - 7 >= 32)
+        return false;
+    for (size_t i = 7; i < len; i++) {
+        char c = section[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static ykt_plugin_conf *plugin_conf(ykt_config *cfg, const char *name, int line)
+{
+    for (int i = 0; i < cfg->nplugins; i++)
+        if (strcmp(cfg->plugins[i].name, name) == 0)
+            return &cfg->plugins[i];
+    if (cfg->nplugins == YKT_MAX_PLUGINS)
+        return NULL;
+    ykt_plugin_conf *pc = &cfg->plugins[cfg->nplugins++];
+    memset(pc, 0, sizeof *pc);
+    ykt_strlcpy(pc->name, name, sizeof pc->name);
+    pc->line = line;
+    return pc;
+}
+
+/* Sets a key of a [plugin.NAME] section; in a file a key may appear once, --set replaces. */
+static int plugin_key(ykt_config *cfg, const char *section, const char *key, const char *value,
+                      int line, bool replace, char *reason, size_t len)
+{
+    ykt_plugin_conf *pc = plugin_conf(cfg, section + 7, line);
+    if (pc == NULL) {
+        snprintf(reason, len, "at most %d plugins", YKT_MAX_PLUGINS);
+        return YKT_ELIMIT;
+    }
+    if (strcmp(key, "enabled") == 0) {
+        if (ykt_parse_bool(value, &pc->enabled) != YKT_OK) {
+            snprintf(reason, len, "expected yes or no, got '%s'", value);
+            return YKT_EINVAL;
+        }
+        return YKT_OK;
+    }
+    if (strcmp(key, "path") == 0) {
+        if (strlen(value) >= sizeof pc->path) {
+            snprintf(reason, len, "path too long");
+            return YKT_EINVAL;
+        }
+        ykt_strlcpy(pc->path, value, sizeof pc->path);
+        return YKT_OK;
+    }
+    if (!ykt_is_ident(key, sizeof pc->opts[0].key - 1) ||
+        strlen(value) >= sizeof pc->opts[0].value) {
+        snprintf(reason, len,
+                 "a plugin option is a name of at most 47 characters with a value "
+                 "of at most 255");
+        return YKT_EINVAL;
+    }
+    for (int i = 0; i < pc->nopts; i++) {
+        if (strcmp(pc->opts[i].key, key) == 0) {
+            if (!replace) {
+                snprintf(reason, len, "%s is set twice", key);
+                return YKT_EINVAL;
+            }
+            ykt_strlcpy(pc->opts[i].value, value, sizeof pc->opts[i].value);
+            return YKT_OK;
+        }
+    }
+    if (pc->nopts == YKT_MAX_PLUGIN_OPTIONS) {
+        snprintf(reason, len, "at most %d options per plugin", YKT_MAX_PLUGIN_OPTIONS);
+        return YKT_ELIMIT;
+    }
+    ykt_strlcpy(pc->opts[pc->nopts].key, key, sizeof pc->opts[0].key);
+    ykt_strlcpy(pc->opts[pc->nopts].value, value, sizeof pc->opts[0].value);
+    pc->nopts++;
+    return YKT_OK;
+}
+
 static void check_section_header(load_ctx *ctx, const char *line)
 {
     if (ctx->line == 1 && strncmp(line, "\xEF\xBB\xBF", 3) == 0)
@@ -311,6 +402,8 @@ static void check_section_header(load_ctx *ctx, const char *line)
     for (size_t i = 0; i < YKT_ARRAY_LEN(keys); i++)
         if (strlen(keys[i].section) == len && strncmp(keys[i].section, line + 1, len) == 0)
             return;
+    if (plugin_section(line + 1, len))
+        return;
     snprintf(ctx->err, ctx->errlen, "%s:%d: unknown section [%.*s]", ctx->path, ctx->line,
              (int)(len > 64 ? 64 : len), line + 1);
     ctx->failed = true;
@@ -342,6 +435,17 @@ static int handler(void *user, const char *section, const char *name, const char
     load_ctx *ctx = user;
     if (ctx->failed)
         return 0;
+    if (plugin_section(section, strlen(section))) {
+        char reason[256];
+        if (plugin_key(ctx->cfg, section, name, value, ctx->line, false, reason, sizeof reason) !=
+            YKT_OK) {
+            snprintf(ctx->err, ctx->errlen, "%s:%d: [%s] %s: %s", ctx->path, ctx->line, section,
+                     name, reason);
+            ctx->failed = true;
+            return 0;
+        }
+        return 1;
+    }
     bool section_known;
     const key_spec *k = find_key(section, name, &section_known);
     if (!section_known) {
@@ -409,6 +513,30 @@ int ykt_config_set(ykt_config *cfg, const char *assignment, char *err, size_t er
     if (eq == NULL || dot == NULL || dot > eq) {
         snprintf(err, errlen, "--set %s: expected section.key=value", assignment);
         return YKT_EINVAL;
+    }
+    if (strncmp(assignment, "plugin.", 7) == 0) {
+        /* plugin.NAME.key=value: the section is everything before the last dot. */
+        const char *last = dot;
+        for (const char *q = dot; q < eq; q++)
+            if (*q == '.')
+                last = q;
+        char section[64], key[64], reason[256];
+        size_t slen = (size_t)(last - assignment), klen = (size_t)(eq - last - 1);
+        if (last == dot || slen >= sizeof section || klen == 0 || klen >= sizeof key) {
+            snprintf(err, errlen, "--set %s: expected plugin.NAME.key=value", assignment);
+            return YKT_EINVAL;
+        }
+        memcpy(section, assignment, slen);
+        section[slen] = '\0';
+        memcpy(key, last + 1, klen);
+        key[klen] = '\0';
+        if (!plugin_section(section, slen) ||
+            plugin_key(cfg, section, key, eq + 1, 0, true, reason, sizeof reason) != YKT_OK) {
+            snprintf(err, errlen, "--set %s: %s", assignment,
+                     plugin_section(section, slen) ? reason : "bad plugin name");
+            return YKT_EINVAL;
+        }
+        return YKT_OK;
     }
     char section[64], key[64];
     size_t slen = (size_t)(dot - assignment), klen = (size_t)(eq - dot - 1);

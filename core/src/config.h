@@ -17,6 +17,23 @@
 
 enum ykt_tls_verify { YKT_TLS_VERIFY_NONE, YKT_TLS_VERIFY_OPTIONAL, YKT_TLS_VERIFY_REQUIRED };
 
+#define YKT_MAX_PLUGINS        16
+#define YKT_MAX_PLUGIN_OPTIONS 32
+
+/* A [plugin.NAME] section: enabled, an optional path to the .so, and the plugin's own
+ * options (checked by the plugin when it starts). */
+typedef struct ykt_plugin_conf {
+    char name[32];
+    bool enabled;
+    char path[YKT_PATH_MAX];
+    int line; /* where the section's first key was, for messages */
+    int nopts;
+    struct {
+        char key[48];
+        char value[256];
+    } opts[YKT_MAX_PLUGIN_OPTIONS];
+} ykt_plugin_conf;
+
 typedef struct ykt_config {
     /* [campus] */
     char campus_name[128];
@@ -75,6 +92,14 @@ typedef struct ykt_config {
     /* [log] */
     int log_level;
     char log_file[YKT_PATH_MAX];
+    /* [plugins] and [plugin.NAME] */
+    char plugins_dir[YKT_PATH_MAX];
+    char rules_dir[YKT_PATH_MAX];
+    char fee_script[64];
+    int64_t rule_instructions;
+    int64_t rule_memory;
+    int nplugins;
+    ykt_plugin_conf plugins[YKT_MAX_PLUGINS];
 } ykt_config;
 
 /* Fills every key with its default. */

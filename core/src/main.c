@@ -8,6 +8,9 @@
 #include "admin.h"
 #include "card_verbs.h"
 #include "pay_verbs.h"
+#include "events.h"
+#include "plugin.h"
+#include "rules.h"
 #include "timers.h"
 #include "wallet.h"
 #include "cardcrypto.h"
@@ -144,6 +147,19 @@ static int run(ykt_config *cfg)
         ykt_error("cannot register the core verbs and commands");
         goto out;
     }
+    /* Rules before plugins: a plugin may call a rule from its init. */
+    ykt_rules_limits lim = {.instructions = (uint64_t)cfg->rule_instructions,
+                            .memory_bytes = (size_t)cfg->rule_memory};
+    if (ykt_rules_open(&gw.rules, &loop, cfg->rules_dir, &lim, err, sizeof err) != YKT_OK) {
+        ykt_error("[rules] dir: %s", err);
+        goto out;
+    }
+    if (err[0] != '\0')
+        ykt_error("rules refused (they are not run until a good version is saved): %s", err);
+    if (ykt_plugins_load(&gw, err, sizeof err) != YKT_OK) {
+        ykt_error("%s; yktd stops so that the subsystem is not silently off", err);
+        goto out;
+    }
     if (cfg->tls_enabled && ykt_tls_init(&gw.tls, cfg, err, sizeof err) != YKT_OK) {
         ykt_error("%s", err);
         goto out;
@@ -154,6 +170,7 @@ static int run(ykt_config *cfg)
         goto out;
     }
     ykt_timer_every(&gw, 1000, 1000, expire_holds, NULL, NULL);
+    ykt_events_clock_start(&gw);
     ykt_server_stats st;
     ykt_server_get_stats(&gw, &st);
     ykt_info("ready: terminal port %s (%s), admin socket %s, database %s (schema %d), "
@@ -164,6 +181,8 @@ static int run(ykt_config *cfg)
     exit_code = 0;
     ykt_info("stopped; database closed cleanly");
 out:
+    ykt_plugins_unload(&gw);
+    ykt_rules_close(gw.rules);
     ykt_server_free(&gw);
     ykt_admin_free(gw.admin);
     ykt_verbs_free(gw.verbs);
@@ -174,6 +193,7 @@ out:
         uv_run(&loop, UV_RUN_DEFAULT);
         uv_loop_close(&loop);
     }
+    ykt_plugins_close();
     close(lock_fd);
     ykt_wipe(gw.master_key, sizeof gw.master_key);
     ykt_log_close();

@@ -61,6 +61,7 @@ typedef struct ykt_req {
     bool keep_changes; /* commit this request's changes even though it replied an error
                         * (counting a wrong password, recording a refusal) */
     bool deferred;
+    const struct ykt_args *args; /* admin commands: the parsed options */
     bool abandoned; /* deferred request whose connection closed: release data, no changes */
 } ykt_req;
 

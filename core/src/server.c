@@ -1,5 +1,6 @@
 #define _GNU_SOURCE /* struct ucred */
 #include "server.h"
+#include "rules.h"
 #include "admin.h"
 #include "jobs.h"
 #include "timers.h"
@@ -1012,6 +1013,9 @@ static void maybe_finish_shutdown(ykt_server *srv)
     srv->handles_closed = true;
     ykt_db_committer_close_handle(gw->db);
     ykt_timers_remove(gw, NULL, 1);
+    /* Nothing can call a rule any more; its file watch would keep the loop alive. */
+    ykt_rules_close(gw->rules);
+    gw->rules = NULL;
     close_if_open((uv_handle_t *)&srv->check);
     close_if_open((uv_handle_t *)&srv->idle);
     close_if_open((uv_handle_t *)&srv->sweep);

@@ -9,6 +9,7 @@ typedef struct ykt_timer {
     ykt_timer_fn fn;
     void *arg;
     const void *owner;
+    void (*free_arg)(void *);
     struct ykt_timer *next;
 } ykt_timer;
 
@@ -24,6 +25,12 @@ static void on_timer(uv_timer_t *h)
 int ykt_timer_every(ykt_gw *gw, uint64_t first_ms, uint64_t interval_ms, ykt_timer_fn fn, void *arg,
                     const void *owner)
 {
+    return ykt_timer_every_owned(gw, first_ms, interval_ms, fn, arg, owner, NULL);
+}
+
+int ykt_timer_every_owned(ykt_gw *gw, uint64_t first_ms, uint64_t interval_ms, ykt_timer_fn fn,
+                          void *arg, const void *owner, void (*free_arg)(void *))
+{
     ykt_timer *t = calloc(1, sizeof *t);
     if (t == NULL)
         return YKT_ENOMEM;
@@ -31,6 +38,7 @@ int ykt_timer_every(ykt_gw *gw, uint64_t first_ms, uint64_t interval_ms, ykt_tim
     t->fn = fn;
     t->arg = arg;
     t->owner = owner;
+    t->free_arg = free_arg;
     uv_timer_init(gw->loop, &t->handle);
     t->handle.data = t;
     uv_timer_start(&t->handle, on_timer, first_ms, interval_ms);
@@ -41,7 +49,10 @@ int ykt_timer_every(ykt_gw *gw, uint64_t first_ms, uint64_t interval_ms, ykt_tim
 
 static void on_closed(uv_handle_t *h)
 {
-    free(h->data);
+    ykt_timer *t = h->data;
+    if (t->free_arg != NULL)
+        t->free_arg(t->arg);
+    free(t);
 }
 
 void ykt_timers_remove(ykt_gw *gw, const void *owner, int all)

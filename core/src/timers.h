@@ -17,6 +17,9 @@ typedef void (*ykt_timer_fn)(ykt_gw *gw, void *arg);
  * core) lets a plugin's timers be removed together. Returns YKT_OK or YKT_ENOMEM. */
 int ykt_timer_every(ykt_gw *gw, uint64_t first_ms, uint64_t interval_ms, ykt_timer_fn fn, void *arg,
                     const void *owner);
+/* The same, and free_arg(arg) once the timer is removed (a plugin's timer record). */
+int ykt_timer_every_owned(ykt_gw *gw, uint64_t first_ms, uint64_t interval_ms, ykt_timer_fn fn,
+                          void *arg, const void *owner, void (*free_arg)(void *));
 /* Stops and frees every timer of owner (or all, for NULL at shutdown with all = 1). */
 void ykt_timers_remove(ykt_gw *gw, const void *owner, int all);
 

@@ -74,6 +74,24 @@ int ykt_verbs_register(ykt_verbs *v, const char *name, ykt_verb_fn fn, unsigned 
     return YKT_OK;
 }
 
+int ykt_verbs_register_plugin(ykt_verbs *v, const char *name,
+                              void (*handler)(ykt_req *req, void *userdata), void *userdata,
+                              unsigned types, unsigned flags, const void *owner, const char *usage)
+{
+    if (handler == NULL)
+        return YKT_EINVAL;
+    /* Registered with a placeholder handler, then given the plugin's. */
+    int rc = ykt_verbs_register(v, name, (ykt_verb_fn)(void (*)(void))handler, types, flags, owner,
+                                usage);
+    if (rc != YKT_OK)
+        return rc;
+    ykt_verb *verb = ykt_map_get(v->by_name, name);
+    verb->fn = NULL;
+    verb->pfn = handler;
+    verb->userdata = userdata;
+    return YKT_OK;
+}
+
 int ykt_verbs_unregister_owner(ykt_verbs *v, const void *owner)
 {
     /* Collect first: deleting while iterating would skip entries. */
@@ -154,8 +172,9 @@ void ykt_verbs_record_outcome(ykt_req *req, size_t reply_start)
     const char *reply = req->out->data + reply_start;
     size_t len = req->out->len - reply_start;
     if (len == 0 || (len > 14 && strncmp(reply, "-STORAGE_ERROR", 14) == 0) ||
-        (len > 9 && strncmp(reply, "-INTERNAL", 9) == 0))
-        return;
+        (len > 9 && strncmp(reply, "-INTERNAL", 9) == 0) ||
+        (len > 11 && strncmp(reply, "-RULE_ERROR", 11) == 0))
+        return; /* transient: once storage or the rule is fixed, the retry should succeed */
     ykt_db *db = req->gw->db;
     uint8_t digest[16];
     request_digest(req, digest);
@@ -216,7 +235,10 @@ static void run(ykt_req *req, const ykt_verb *v)
         return;
     }
     size_t start = req->out->len;
-    v->fn(req);
+    if (v->pfn != NULL)
+        v->pfn(req, v->userdata);
+    else
+        v->fn(req);
     if (req->deferred) {
         if (req->write)
             ykt_db_cmd_end(db, true); /* nothing was written before deferring */

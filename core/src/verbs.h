@@ -23,6 +23,9 @@ typedef void (*ykt_verb_fn)(ykt_req *req);
 typedef struct ykt_verb {
     char name[YKT_VERB_NAME_MAX + 1]; /* upper case */
     ykt_verb_fn fn;
+    /* plugin verbs: the plugin's handler and its userdata (fn is NULL then) */
+    void (*pfn)(struct ykt_req *req, void *userdata);
+    void *userdata;
     unsigned types; /* YKT_TT_* mask */
     unsigned flags;
     const void *owner; /* NULL for the core, else the plugin that registered it */
@@ -37,6 +40,10 @@ void ykt_verbs_free(ykt_verbs *v);
  * (upper-case letters, digits, '.' and '_'). */
 int ykt_verbs_register(ykt_verbs *v, const char *name, ykt_verb_fn fn, unsigned types,
                        unsigned flags, const void *owner, const char *usage);
+/* A plugin's verb: handler(req, userdata). */
+int ykt_verbs_register_plugin(ykt_verbs *v, const char *name,
+                              void (*handler)(ykt_req *req, void *userdata), void *userdata,
+                              unsigned types, unsigned flags, const void *owner, const char *usage);
 /* Removes every verb registered by owner; returns how many. */
 int ykt_verbs_unregister_owner(ykt_verbs *v, const void *owner);
 /* Looks a verb up case-insensitively (len bytes of name). */

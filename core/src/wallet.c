@@ -1,13 +1,16 @@
 #include "wallet.h"
 #include "common.h"
 #include "date.h"
+#include "events.h"
 #include "ledger.h"
 #include "log.h"
+#include "rules.h"
 #include "store/store.h"
 #include "util.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static int refuse(ykt_refusal *no, const char *code, const char *fmt, const char *a, const char *b)
 {
@@ -26,6 +29,49 @@ void ykt_fee_builtin(const ykt_merchant *m, const char *card_type, int64_t amoun
     int bp = strcmp(card_type, "temporary") == 0 ? m->fee_temporary_bp : m->fee_regular_bp;
     out->discount = amount * m->discount_bp / 10000;
     out->fee = (amount - out->discount) * bp / 10000;
+}
+
+int ykt_wallet_fee(ykt_gw *gw, const ykt_merchant *m, const ykt_card *card, const char *kind,
+                   int64_t amount, int64_t at_ms, ykt_fee *out, ykt_refusal *no)
+{
+    const char *script = gw->cfg.fee_script;
+    if (script[0] == '\0') {
+        ykt_fee_builtin(m, card->type, amount, out);
+        return YKT_OK;
+    }
+    time_t secs = (time_t)(at_ms / 1000);
+    struct tm local;
+    localtime_r(&secs, &local);
+    bool temporary = strcmp(card->type, "temporary") == 0;
+    ykt_rule_value args[] = {
+        {.name = "amount", .type = 'i', .i = amount},
+        {.name = "card_type", .type = 's', .s = card->type},
+        {.name = "kind", .type = 's', .s = kind},
+        {.name = "merchant", .type = 's', .s = m->id},
+        {.name = "category", .type = 's', .s = m->category},
+        {.name = "discount_bp", .type = 'i', .i = m->discount_bp},
+        {.name = "fee_bp", .type = 'i', .i = temporary ? m->fee_temporary_bp : m->fee_regular_bp},
+        {.name = "hour", .type = 'i', .i = local.tm_hour},
+    };
+    ykt_rule_value res[] = {{.name = "discount", .type = 'i'}, {.name = "fee", .type = 'i'}};
+    char err[200];
+    int rc = gw->rules == NULL
+                 ? (snprintf(err, sizeof err, "no rule scripts are loaded"), YKT_ENOTFOUND)
+                 : ykt_rules_call(gw->rules, script, "fee", args, (int)YKT_ARRAY_LEN(args), res,
+                                  (int)YKT_ARRAY_LEN(res), err, sizeof err);
+    if (rc != YKT_OK)
+        return refuse(no, "RULE_ERROR", "fee rule %.32s.fee: %.100s", script, err);
+    out->discount = res[0].i;
+    out->fee = res[1].i;
+    if (out->discount < 0 || out->discount > amount || out->fee < 0 ||
+        out->fee > amount - out->discount) {
+        char answer[96];
+        snprintf(answer, sizeof answer, "discount %lld and fee %lld for amount %lld",
+                 (long long)out->discount, (long long)out->fee, (long long)amount);
+        return refuse(no, "RULE_ERROR", "fee rule %.32s.fee answered %s, out of bounds", script,
+                      answer);
+    }
+    return YKT_OK;
 }
 
 bool ykt_wallet_card_may_pay(const ykt_card *card, const ykt_merchant *m, ykt_refusal *no)
@@ -103,11 +149,15 @@ static int after_debit(ykt_gw *gw, int64_t person_id, int64_t before, int64_t af
         yuan(after, a, sizeof a);
         snprintf(msg, sizeof msg, "balance %s CNY is below the reminder threshold", a);
         rc = ykt_store_notice_insert(gw->db, person_id, "low_balance", msg, after, now);
+        ykt_events_money_later(gw->db, YKT_EV_LOW_BALANCE, person_id, NULL, NULL, 0, after);
     }
     if (rc == YKT_OK && s->autotopup_below >= 0 && before >= s->autotopup_below &&
-        after < s->autotopup_below && s->autotopup_amount > 0)
+        after < s->autotopup_below && s->autotopup_amount > 0) {
         rc = ykt_store_notice_insert(gw->db, person_id, "autotopup", "automatic top-up requested",
                                      s->autotopup_amount, now);
+        ykt_events_money_later(gw->db, YKT_EV_AUTOTOPUP, person_id, NULL, NULL, s->autotopup_amount,
+                               after);
+    }
     return rc;
 }
 
@@ -175,13 +225,17 @@ int ykt_wallet_pay(ykt_gw *gw, const ykt_pay *p, ykt_pay_result *out, ykt_refusa
 {
     memset(out, 0, sizeof *out);
     ykt_db *db = gw->db;
-    ykt_fee_builtin(p->merchant, p->card->type, p->amount, &out->fee);
+    int64_t at = p->offline ? p->card_time : ykt_now_ms();
+    int rc =
+        ykt_wallet_fee(gw, p->merchant, p->card, p->person->kind, p->amount, at, &out->fee, no);
+    if (rc != YKT_OK)
+        return rc;
     out->charged = p->amount - out->fee.discount + out->fee.fee;
     char day[YKT_DATE_LEN];
-    ykt_date_of(p->offline ? p->card_time : ykt_now_ms(), day);
+    ykt_date_of(at, day);
     ykt_holder_settings s;
     int64_t wallet, before;
-    int rc = ykt_store_holder_settings_get(db, p->person->id, &s);
+    rc = ykt_store_holder_settings_get(db, p->person->id, &s);
     if (rc == YKT_OK)
         rc = ykt_ledger_wallet(db, p->person->id, &wallet);
     if (rc == YKT_OK)
@@ -219,6 +273,9 @@ int ykt_wallet_pay(ykt_gw *gw, const ykt_pay *p, ykt_pay_result *out, ykt_refusa
         rc = after_debit(gw, p->person->id, before, after, &s);
     if (rc == YKT_OK)
         rc = ykt_ledger_balance(db, wallet, &out->balance);
+    if (rc == YKT_OK)
+        ykt_events_money_later(db, YKT_EV_PAYMENT, p->person->id, p->card->card_no, p->merchant->id,
+                               out->charged, out->balance);
     return rc;
 }
 
@@ -319,15 +376,19 @@ int ykt_wallet_capture(ykt_gw *gw, int64_t hold_id, const char *terminal, int64_
         rc = ykt_store_merchant_get(db, h.merchant, &m);
     if (rc != YKT_OK)
         return rc;
+    /* Without a terminal (a plugin settling a silent dispenser's hold from a timer) the
+     * payment is the hold's terminal's, numbered -hold: one capture per hold, so unique. */
     ykt_pay p = {.card = &card,
                  .person = &person,
                  .merchant = &m,
-                 .terminal = terminal,
-                 .seq = seq,
+                 .terminal = terminal ? terminal : h.terminal,
+                 .seq = terminal ? seq : -hold_id,
                  .card_time = h.at,
                  .amount = amount};
     if (amount > 0) {
-        ykt_fee_builtin(&m, card.type, amount, &out->fee);
+        rc = ykt_wallet_fee(gw, &m, &card, person.kind, amount, ykt_now_ms(), &out->fee, no);
+        if (rc != YKT_OK)
+            return rc;
         out->charged = amount - out->fee.discount + out->fee.fee;
     }
     if (out->charged > h.amount) {
@@ -363,6 +424,9 @@ int ykt_wallet_capture(ykt_gw *gw, int64_t hold_id, const char *terminal, int64_
         return refuse(no, "HOLD_RESOLVED", "hold was resolved meanwhile%s%s", "", "");
     if (rc == YKT_OK)
         rc = ykt_ledger_balance(db, wallet, &out->balance);
+    if (rc == YKT_OK && out->charged > 0)
+        ykt_events_money_later(db, YKT_EV_PAYMENT, person.id, card.card_no, m.id, out->charged,
+                               out->balance);
     return rc;
 }
 

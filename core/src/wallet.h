@@ -31,6 +31,12 @@ typedef struct ykt_merchant {
     int64_t created_at;
 } ykt_merchant;
 
+/* A refusal: a stable code and a message for the reply. */
+typedef struct ykt_refusal {
+    const char *code;
+    char why[160];
+} ykt_refusal;
+
 /* The fee rule's answer for one amount. */
 typedef struct ykt_fee {
     int64_t discount;
@@ -39,9 +45,22 @@ typedef struct ykt_fee {
 
 /*
  * The built-in fee rule: discount = floor(amount * discount_bp / 10000), fee =
- * floor((amount - discount) * fee_bp(card type) / 10000). The Lua rule host replaces it.
+ * floor((amount - discount) * fee_bp(card type) / 10000). scripts/fees.lua computes the same
+ * from the same rates and replaces it (ykt_wallet_fee); this stays for [rules] fee_script =
+ * "" and as the benchmark's reference.
  */
 void ykt_fee_builtin(const ykt_merchant *m, const char *card_type, int64_t amount, ykt_fee *out);
+
+/*
+ * The fee rule PAY and every charging plugin use: function fee of the rule script named by
+ * [rules] fee_script (scripts/fees.lua by default, docs/rules.md#fees), given the amount,
+ * the card type, the holder's kind, the merchant, its category, its agreed rates and the
+ * campus hour of `at_ms`; with fee_script empty, the built-in formula. A rule that fails or
+ * answers outside 0 <= discount <= amount, 0 <= fee <= amount - discount is refused:
+ * YKT_EPERM with RULE_ERROR in *no.
+ */
+int ykt_wallet_fee(ykt_gw *gw, const ykt_merchant *m, const ykt_card *card, const char *kind,
+                   int64_t amount, int64_t at_ms, ykt_fee *out, ykt_refusal *no);
 
 typedef struct ykt_pay {
     const ykt_card *card;
@@ -62,12 +81,6 @@ typedef struct ykt_pay_result {
     int64_t balance;
     bool debt; /* offline only: the wallet went below zero */
 } ykt_pay_result;
-
-/* A refusal: a stable code and a message for the reply. */
-typedef struct ykt_refusal {
-    const char *code;
-    char why[160];
-} ykt_refusal;
 
 /* Temporary cards may be limited to some merchants and subsystems (R-C2). */
 bool ykt_wallet_card_may_pay(const ykt_card *card, const ykt_merchant *m, ykt_refusal *no);

@@ -193,6 +193,8 @@ class Gateway:
             "terminal.listen": "127.0.0.1:0",
             "log.level": "debug",
             "cards.master_key": self.master_key,
+            "rules.dir": os.path.join(SOURCE_DIR, "scripts"),
+            "plugins.dir": os.path.join(BUILD_DIR, "plugins"),
         }
         self.sets.update(sets or {})
         self.proc = None

@@ -48,7 +48,11 @@ class DocsTest(unittest.TestCase):
         # A field of ykt_config without its row in config.c's key table keeps a zero value
         # nobody can set — which once made the retention of request outcomes zero.
         with open(os.path.join(SOURCE_DIR, "core", "src", "config.h"), encoding="utf-8") as f:
-            fields = re.findall(r"^\s+(?:int64_t|bool|int|char) (\w+)", f.read(), re.M)
+            header = f.read()
+        # only ykt_config's own fields: [plugin.NAME] sections are free-form (ykt_plugin_conf)
+        body = header[header.index("typedef struct ykt_config {"):header.index("} ykt_config;")]
+        fields = [f for f in re.findall(r"^\s+(?:int64_t|bool|int|char) (\w+)", body, re.M)
+                  if f != "nplugins"]
         with open(os.path.join(SOURCE_DIR, "core", "src", "config.c"), encoding="utf-8") as f:
             table = f.read()
         for field in fields:
@@ -67,9 +71,10 @@ class DocsTest(unittest.TestCase):
         doc = read("docs", "configuration.md")
         section = None
         for line in doc.splitlines():
-            m = re.match(r"^## \[(\w+)\]", line)
+            m = re.match(r"^## \[([\w.]+)\]", line)
             if m:
-                section = m.group(1)
+                # [plugin.NAME] keys are the plugins' own, not yktd's
+                section = m.group(1) if "." not in m.group(1) else None
             m = re.match(r"^\| `(\w+)` \|", line)
             if m and section:
                 self.assertIn((section, m.group(1)), real,
@@ -114,6 +119,43 @@ class DocsTest(unittest.TestCase):
             name = " ".join(w for w in words[:2] if re.match(r"^[a-z-]+$", w))
             self.assertTrue("`%s" % name in doc, "admin command '%s' is not in docs/protocol.md"
                           % name)
+
+
+class PluginDocsTest(unittest.TestCase):
+    """Each subsystem plugin (plugins/NAME/) has docs/plugins/NAME.md naming every verb (as a
+    ### section), every error code it replies, every option it reads and every admin command
+    it registers."""
+
+    def test_every_plugin_is_documented(self):
+        root = os.path.join(SOURCE_DIR, "plugins")
+        for name in sorted(os.listdir(root)):
+            src_dir = os.path.join(root, name)
+            if not os.path.isdir(src_dir):
+                continue
+            with self.subTest(plugin=name):
+                doc_path = os.path.join(SOURCE_DIR, "docs", "plugins", name + ".md")
+                self.assertTrue(os.path.exists(doc_path), "docs/plugins/%s.md is missing" % name)
+                doc = read("docs", "plugins", name + ".md")
+                protocol = read("docs", "protocol.md")
+                text = ""
+                for f in sorted(os.listdir(src_dir)):
+                    if f.endswith((".c", ".h")):
+                        with open(os.path.join(src_dir, f), encoding="utf-8") as fh:
+                            text += fh.read()
+                for verb in re.findall(r'verb_register\(\s*[\w>-]+,\s*"([A-Z][A-Z0-9._]*)"', text):
+                    self.assertTrue(re.search(r"^### %s\b" % re.escape(verb), doc, re.M),
+                                    "verb %s has no section in docs/plugins/%s.md" % (verb, name))
+                for code in set(re.findall(r'reply_error\(\s*\w+,\s*"([A-Z][A-Z_]{2,})"', text)):
+                    self.assertTrue("`%s`" % code in doc or "`%s`" % code in protocol,
+                                    "error code %s of plugin %s is not documented" % (code, name))
+                for key in set(re.findall(r'option\(\s*\w+,\s*"([a-z_]+)"', text)):
+                    self.assertIn("`%s`" % key, doc, "option %s of plugin %s is not documented"
+                                  % (key, name))
+                for group, cmd in re.findall(
+                        r'admin_register\(\s*\w+,\s*"([a-z-]+)",\s*"([a-z-]+)"', text):
+                    self.assertIn("`%s %s" % (group, cmd), doc,
+                                  "admin command %s %s of plugin %s is not documented"
+                                  % (group, cmd, name))
 
 
 if __name__ == "__main__":

@@ -119,17 +119,25 @@ static int report(const ykt_reply *r, bool json)
     return 0;
 }
 
+/* Commands whose first argument is a file whose bytes are sent. */
+static bool sends_file(const char *group, const char *name)
+{
+    return ((strcmp(group, "person") == 0 || strcmp(group, "people") == 0) &&
+            strcmp(name, "import") == 0) ||
+           (strcmp(group, "rules") == 0 && strcmp(name, "test") == 0);
+}
+
 /*
- * `person import FILE` (and `people import FILE`) send the file's bytes, not its name: the
- * gateway may run on another machine's view of the file system, and the web portal uploads
- * the same way. Returns the buffer to free, or NULL when the command is not an import.
+ * `person import FILE` (and `people import FILE`, `rules test FILE`) send the file's bytes,
+ * not its name: the gateway may run on another machine's view of the file system, and the
+ * web portal uploads the same way. Returns the buffer to free, or NULL when the command takes
+ * no file.
  */
 static char *read_import_file(int argc, const char **argv, size_t *argl, char *name, size_t namelen,
                               int *status)
 {
     *status = 0;
-    if (argc < 3 || (strcmp(argv[0], "person") != 0 && strcmp(argv[0], "people") != 0) ||
-        strcmp(argv[1], "import") != 0 || argv[2][0] == '-')
+    if (argc < 3 || !sends_file(argv[0], argv[1]) || argv[2][0] == '-')
         return NULL;
     FILE *f = fopen(argv[2], "rb");
     if (f == NULL) {
@@ -291,8 +299,8 @@ int main(int argc, char **argv)
     if (user != NULL && *user != '\0')
         rc = login(&c, user, password_file);
     if (rc == 0) {
-        const char *args[MAX_ARGS + 2];
-        size_t argl[MAX_ARGS + 2];
+        const char *args[MAX_ARGS + 4];
+        size_t argl[MAX_ARGS + 4];
         for (int k = 0; k < nargs; k++) {
             args[k] = argv[i + k];
             argl[k] = strlen(argv[i + k]);
@@ -305,12 +313,23 @@ int main(int argc, char **argv)
         } else if (file_status != 0) {
             rc = file_status;
         } else if (file != NULL) {
-            args[2] = file;
-            args[nargs] = "--name";
-            argl[nargs] = 6;
-            args[nargs + 1] = name;
-            argl[nargs + 1] = strlen(name);
-            ykt_reply *r = ykt_client_call(&c, nargs + 2, args, argl);
+            /* group name [options] --name NAME -- BYTES: after "--" the file's bytes are
+             * positional even when they start with "--" (a Lua comment, say). */
+            size_t file_len = argl[2];
+            for (int k = 3; k < nargs; k++) {
+                args[k - 1] = args[k];
+                argl[k - 1] = argl[k];
+            }
+            int n = nargs - 1;
+            args[n] = "--name";
+            argl[n++] = 6;
+            args[n] = name;
+            argl[n++] = strlen(name);
+            args[n] = "--";
+            argl[n++] = 2;
+            args[n] = file;
+            argl[n++] = file_len;
+            ykt_reply *r = ykt_client_call(&c, n, args, argl);
             if (r == NULL) {
                 fprintf(stderr, "yktctl: %s\n", c.err);
                 rc = 2;

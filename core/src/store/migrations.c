@@ -295,6 +295,13 @@ const char *const ykt_migrations[] = {
     "  person_id INTEGER NOT NULL REFERENCES people(id),"
     "  PRIMARY KEY (operator, person_id)"
     ") STRICT;",
+
+    /* v4: plugins keep their own tables (named <plugin>_*) with their own migrations; this
+     * records how far each plugin's schema has come. */
+    "CREATE TABLE plugin_schema ("
+    "  plugin TEXT PRIMARY KEY,"
+    "  version INTEGER NOT NULL"
+    ") STRICT;",
 };
 
 const int ykt_migrations_count = (int)(sizeof ykt_migrations / sizeof ykt_migrations[0]);

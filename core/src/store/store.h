@@ -152,6 +152,10 @@ int ykt_store_card_status_at(ykt_db *db, const char *card_no, int64_t at, char *
 int ykt_store_card_events(ykt_db *db, const char *card_no, int limit,
                           int (*fn)(const ykt_card_event_row *e, void *arg), void *arg);
 
+/* ---- plugins' schema versions ---- */
+int ykt_store_plugin_schema_get(ykt_db *db, const char *plugin, int64_t *version);
+int ykt_store_plugin_schema_set(ykt_db *db, const char *plugin, int64_t version);
+
 /* ---- counters in the meta table (blacklist_version, card_seq) ---- */
 int ykt_store_meta_next(ykt_db *db, const char *key, int64_t *value);
 int ykt_store_meta_get(ykt_db *db, const char *key, int64_t *value);
