@@ -6,7 +6,10 @@
 #include "common.h"
 #include "plugin.h"
 #include "rules.h"
+#include "json.h"
 #include "util.h"
+
+#include <stdlib.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +21,7 @@ static void limits_of(const ykt_gw *gw, ykt_rules_limits *lim)
 {
     lim->instructions = (uint64_t)gw->cfg.rule_instructions;
     lim->memory_bytes = (size_t)gw->cfg.rule_memory;
+    lim->time_ms = (uint64_t)gw->cfg.rule_time_ms;
 }
 
 static void rule_row(const ykt_rule_info *info, void *arg)
@@ -67,6 +71,12 @@ static void find_one(const ykt_rule_info *info, void *arg)
 static void cmd_rules_reload(ykt_req *req, const ykt_args *a)
 {
     const char *name = a->pos[0];
+    if (!ykt_is_ident(name, 63) || strchr(name, '.') != NULL) {
+        ykt_reply_error(req, "BAD_REQUEST",
+                        "a script is named by its file name without .lua "
+                        "(letters, digits, '_' and '-')");
+        return;
+    }
     if (req->gw->rules == NULL) {
         ykt_reply_error(req, "NOT_FOUND", "no rule scripts are loaded");
         return;
@@ -98,6 +108,55 @@ static void cmd_rules_reload(ykt_req *req, const ykt_args *a)
     ykt_table_send(req, tab);
 }
 
+/* A rule under test runs in a fresh sandbox on the thread pool: whatever it does within its
+ * limits, the loop keeps serving terminals meanwhile. */
+typedef struct rule_test_job {
+    ykt_rules_limits lim;
+    char name[64];
+    char function[64];
+    char *source;
+    size_t len;
+    char *input; /* NULL: {} */
+    ykt_buf out;
+    int rc;
+    char err[512];
+} rule_test_job;
+
+static void rule_test_work(void *data)
+{
+    rule_test_job *job = data;
+    job->rc = ykt_rules_test(&job->lim, job->name, job->source, job->len, job->function, job->input,
+                             &job->out, job->err, sizeof job->err);
+}
+
+static void rule_test_done(ykt_req *req, void *data)
+{
+    rule_test_job *job = data;
+    if (!req->abandoned) {
+        if (job->rc == YKT_OK)
+            ykt_reply_bulkn(req, job->out.data, job->out.len);
+        else
+            ykt_reply_error(req, "RULE_ERROR", "%s", job->err);
+    }
+    ykt_buf_free(&job->out);
+    free(job->source);
+    free(job->input);
+    free(job);
+}
+
+/* --input must be one JSON object; say what is wrong before any rule runs. */
+static bool input_is_object(const char *input, char *why, size_t whylen)
+{
+    ykt_json *v = NULL;
+    if (ykt_json_parse(input, strlen(input), &v, why, whylen) != YKT_OK)
+        return false;
+    bool ok = v->type == YKT_JSON_OBJECT;
+    if (!ok)
+        snprintf(why, whylen, "must be a JSON object such as {\"amount\": 1250}");
+    ykt_json_free(v);
+    return ok;
+}
+
 static void cmd_rules_test(ykt_req *req, const ykt_args *a)
 {
     const char *source = a->pos[0];
@@ -110,21 +169,35 @@ static void cmd_rules_test(ykt_req *req, const ykt_args *a)
                         (unsigned)MAX_TEST_SOURCE);
         return;
     }
-    const char *name = ykt_args_get(a, "name");
-    ykt_rules_limits lim;
-    limits_of(req->gw, &lim);
-    ykt_buf out;
-    ykt_buf_init(&out);
-    char err[512];
-    int rc =
-        ykt_rules_test(&lim, name ? name : "test.lua", source, len, ykt_args_get(a, "function"),
-                       ykt_args_get(a, "input"), &out, err, sizeof err);
-    if (rc == YKT_OK) {
-        ykt_reply_bulkn(req, out.data, out.len);
-    } else {
-        ykt_reply_error(req, "RULE_ERROR", "%s", err);
+    const char *fn = ykt_args_get(a, "function");
+    if (!ykt_is_ident(fn, 63) || strchr(fn, '.') != NULL || strchr(fn, '-') != NULL) {
+        ykt_reply_error(req, "BAD_REQUEST", "--function names a global function of the script");
+        return;
     }
-    ykt_buf_free(&out);
+    const char *input = ykt_args_get(a, "input");
+    char why[160];
+    if (input != NULL && !input_is_object(input, why, sizeof why)) {
+        ykt_reply_error(req, "BAD_REQUEST", "--input: %s", why);
+        return;
+    }
+    rule_test_job *job = calloc(1, sizeof *job);
+    if (job == NULL || (job->source = malloc(len + 1)) == NULL ||
+        (input != NULL && (job->input = strdup(input)) == NULL)) {
+        if (job != NULL)
+            free(job->source);
+        free(job);
+        ykt_reply_internal(req, YKT_ENOMEM);
+        return;
+    }
+    memcpy(job->source, source, len);
+    job->source[len] = '\0';
+    job->len = len;
+    limits_of(req->gw, &job->lim);
+    const char *name = ykt_args_get(a, "name");
+    ykt_strlcpy(job->name, name ? name : "test.lua", sizeof job->name);
+    ykt_strlcpy(job->function, fn, sizeof job->function);
+    ykt_buf_init(&job->out);
+    ykt_req_defer(req, rule_test_work, rule_test_done, job);
 }
 
 static void plugin_row(const char *name, const char *prefix, const char *path, int api, void *arg)
@@ -154,7 +227,7 @@ static const ykt_admin_cmd cmds[] = {
     {"rules", "reload", cmd_rules_reload, RULE_ADMINS, true, 1, 1, "", "rules reload SCRIPT",
      "Reload scripts/SCRIPT.lua now; a version that fails to load or its self-test is refused "
      "and the running one stays."},
-    {"rules", "test", cmd_rules_test, YKT_ROLE_ANY, false, 1, 1,
+    {"rules", "test", cmd_rules_test, RULE_ADMINS, false, 1, 1,
      "function=! input= name=", "rules test FILE --function FN [--input JSON]",
      "Load FILE in a fresh sandbox, run its self-test and call FN with the JSON object; "
      "prints the result as JSON. Nothing running changes."},

@@ -163,6 +163,9 @@ static const key_spec keys[] = {
      "Most Lua instructions one rule call may run before it is stopped."},
     {"rules", "memory", T_SIZE, OFF(rule_memory), 0, 65536, 1LL << 30, NULL, "8m",
      "Most memory one rule script's Lua state may use."},
+    {"rules", "time_limit", T_DURATION, OFF(rule_time_ms), 0, 1, 10000, NULL, "50ms",
+     "Most wall-clock time one rule call may take (library functions work without counting "
+     "instructions)."},
     {"rules", "fee_script", T_STR, STR(fee_script), 0, 0, NULL, "fees",
      "The rule script whose fee function prices every payment (PAY, captures, plugins); "
      "empty uses the built-in formula instead."},

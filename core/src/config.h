@@ -98,6 +98,7 @@ typedef struct ykt_config {
     char fee_script[64];
     int64_t rule_instructions;
     int64_t rule_memory;
+    int64_t rule_time_ms;
     int nplugins;
     ykt_plugin_conf plugins[YKT_MAX_PLUGINS];
 } ykt_config;

@@ -87,6 +87,56 @@ static int lock_database(const char *db_path)
     return fd;
 }
 
+typedef struct script_probe {
+    const char *name;
+    bool loaded;
+} script_probe;
+
+static void probe_script(const ykt_rule_info *info, void *arg)
+{
+    script_probe *p = arg;
+    if (strcmp(info->name, p->name) == 0)
+        p->loaded = info->loaded;
+}
+
+/*
+ * Loads the rule scripts (watching them when loop is not NULL). Refused scripts are
+ * reported; the fee script must load, or every payment would be refused — yktd stops
+ * instead, as it does for a missing plugin. Returns YKT_OK or an error with err set.
+ */
+static int open_rules(const ykt_config *cfg, uv_loop_t *loop, ykt_rules **out, char *err,
+                      size_t errlen)
+{
+    ykt_rules_limits lim = {.instructions = (uint64_t)cfg->rule_instructions,
+                            .memory_bytes = (size_t)cfg->rule_memory,
+                            .time_ms = (uint64_t)cfg->rule_time_ms};
+    int rc = ykt_rules_open(out, loop, cfg->rules_dir, &lim, err, errlen);
+    if (rc != YKT_OK) {
+        char why[512];
+        ykt_strlcpy(why, err, sizeof why);
+        snprintf(err, errlen, "[rules] dir: %.400s", why);
+        return rc;
+    }
+    if (err[0] != '\0')
+        ykt_error("rules refused (they do not run until a good version is saved): %s", err);
+    if (cfg->fee_script[0] != '\0') {
+        script_probe probe = {.name = cfg->fee_script};
+        ykt_rules_each(*out, probe_script, &probe);
+        if (!probe.loaded) {
+            snprintf(
+                err, errlen,
+                "[rules] fee_script: %.63s.lua in %.200s is missing or was refused (see above); "
+                "every payment would be refused, so yktd stops",
+                cfg->fee_script, cfg->rules_dir);
+            ykt_rules_close(*out);
+            *out = NULL;
+            return YKT_EINVAL;
+        }
+    }
+    err[0] = '\0';
+    return YKT_OK;
+}
+
 /* Holds whose time is up are voided within a second (R-W6 holds: each resolves once). */
 static void expire_holds(ykt_gw *gw, void *arg)
 {
@@ -148,14 +198,11 @@ static int run(ykt_config *cfg)
         goto out;
     }
     /* Rules before plugins: a plugin may call a rule from its init. */
-    ykt_rules_limits lim = {.instructions = (uint64_t)cfg->rule_instructions,
-                            .memory_bytes = (size_t)cfg->rule_memory};
-    if (ykt_rules_open(&gw.rules, &loop, cfg->rules_dir, &lim, err, sizeof err) != YKT_OK) {
-        ykt_error("[rules] dir: %s", err);
+    if (open_rules(cfg, &loop, &gw.rules, err, sizeof err) != YKT_OK) {
+        ykt_error("%s", err);
+        uv_run(&loop, UV_RUN_DEFAULT); /* closes the rules' handles */
         goto out;
     }
-    if (err[0] != '\0')
-        ykt_error("rules refused (they are not run until a good version is saved): %s", err);
     if (ykt_plugins_load(&gw, err, sizeof err) != YKT_OK) {
         ykt_error("%s; yktd stops so that the subsystem is not silently off", err);
         goto out;
@@ -259,6 +306,16 @@ int main(int argc, char **argv)
             }
             ykt_tls_free(tls);
         }
+        /* The rule scripts load and pass their self-tests; the plugins load and speak this
+         * API (their init, which needs the database, runs only at start). */
+        ykt_rules *rules = NULL;
+        if (open_rules(&cfg, NULL, &rules, err, sizeof err) != YKT_OK ||
+            ykt_plugins_check(&cfg, err, sizeof err) != YKT_OK) {
+            fprintf(stderr, "yktd: %s: %s\n", config_path, err);
+            ykt_rules_close(rules);
+            return 1;
+        }
+        ykt_rules_close(rules);
         printf("%s: configuration OK\n", config_path);
         return 0;
     }

@@ -17,6 +17,7 @@
 #include "request.h"
 #include "resp.h"
 #include "rules.h"
+#include "store/migrations.h"
 #include "store/store.h"
 #include "timers.h"
 #include "util.h"
@@ -184,14 +185,38 @@ static const char *host_opt(ykt_request *r, const char *name)
     return req->args ? ykt_args_get(req->args, name) : NULL;
 }
 
-/* Infos handed to a plugin live until its callback returns; a small ring of slots lets it
- * hold several at once (the card it was shown and the terminal it was shown at, say). */
-#define SLOTS 8
-static struct {
+/* Memory lent to plugins (card infos, rule string results) lives until the loop iteration
+ * ends (ykt_plugins_iteration_end), so it outlives every callback that received it. */
+static void **lent;
+static size_t nlent, caplent;
+
+static void *lend(size_t size)
+{
+    if (nlent == caplent) {
+        size_t cap = caplent ? caplent * 2 : 16;
+        void **grown = realloc(lent, cap * sizeof *grown);
+        if (grown == NULL)
+            return NULL;
+        lent = grown;
+        caplent = cap;
+    }
+    void *p = calloc(1, size);
+    if (p != NULL)
+        lent[nlent++] = p;
+    return p;
+}
+
+void ykt_plugins_iteration_end(void)
+{
+    for (size_t i = 0; i < nlent; i++)
+        free(lent[i]);
+    nlent = 0;
+}
+
+typedef struct card_slot {
     ykt_card card;
     ykt_person person;
-} card_slots[SLOTS];
-static int next_slot;
+} card_slot;
 
 static ykt_terminal_info terminal_info;
 
@@ -305,23 +330,21 @@ static void fill_card_info(ykt_card_info *out, const ykt_card *c, const ykt_pers
                            .atc = c->atc};
 }
 
-static int slot(void)
-{
-    int s = next_slot;
-    next_slot = (next_slot + 1) % SLOTS;
-    return s;
-}
-
 static int host_card_present(ykt_request *r, ykt_card_info *out, int64_t *amount)
 {
     ykt_req *req = req_of(r);
     ykt_presented p;
-    int s = slot();
-    if (!ykt_presented_parse(req, &p) ||
-        !ykt_card_authenticate(req, &p, YKT_CARDAUTH_ONLINE, &card_slots[s].card,
-                               &card_slots[s].person))
+    card_slot *slot = lend(sizeof *slot);
+    if (slot == NULL) {
+        ykt_reply_internal(req, YKT_ENOMEM);
         return YKT_PLUGIN_EPERM;
-    fill_card_info(out, &card_slots[s].card, &card_slots[s].person);
+    }
+    if (!ykt_presented_parse(req, &p) ||
+        !ykt_card_authenticate(req, &p, YKT_CARDAUTH_ONLINE, &slot->card, &slot->person))
+        return YKT_PLUGIN_EPERM;
+    fill_card_info(out, &slot->card, &slot->person);
+    /* The money services act for this card only. */
+    ykt_strlcpy(req->plugin_card, slot->card.card_no, sizeof req->plugin_card);
     if (amount != NULL)
         *amount = p.amount;
     return YKT_PLUGIN_OK;
@@ -329,38 +352,65 @@ static int host_card_present(ykt_request *r, ykt_card_info *out, int64_t *amount
 
 static int host_card_by_no(const char *card_no, ykt_card_info *out)
 {
-    int s = slot();
-    int rc = ykt_store_card_by_no(host_gw->db, card_no, &card_slots[s].card);
+    card_slot *slot = lend(sizeof *slot);
+    if (slot == NULL)
+        return YKT_PLUGIN_EINVAL;
+    int rc = ykt_store_card_by_no(host_gw->db, card_no, &slot->card);
     if (rc == YKT_OK)
-        rc = ykt_store_person_by_id(host_gw->db, card_slots[s].card.person_id,
-                                    &card_slots[s].person);
+        rc = ykt_store_person_by_id(host_gw->db, slot->card.person_id, &slot->person);
     if (rc == YKT_OK)
-        fill_card_info(out, &card_slots[s].card, &card_slots[s].person);
+        fill_card_info(out, &slot->card, &slot->person);
     return rc;
 }
 
 static int host_person_card(const char *person_no, ykt_card_info *out)
 {
-    int s = slot();
-    int rc = ykt_store_person_by_no(host_gw->db, person_no, &card_slots[s].person);
+    card_slot *slot = lend(sizeof *slot);
+    if (slot == NULL)
+        return YKT_PLUGIN_EINVAL;
+    int rc = ykt_store_person_by_no(host_gw->db, person_no, &slot->person);
     if (rc == YKT_OK)
-        rc = ykt_store_card_live(host_gw->db, card_slots[s].person.id, "card", &card_slots[s].card);
+        rc = ykt_store_card_live(host_gw->db, slot->person.id, "card", &slot->card);
     if (rc == YKT_OK)
-        fill_card_info(out, &card_slots[s].card, &card_slots[s].person);
+        fill_card_info(out, &slot->card, &slot->person);
     return rc;
 }
 
 /* ---- money ---- */
 
+/*
+ * The rules every money service keeps, whatever the plugin does: a sequenced verb, money
+ * moved at most once per request, a positive amount, and — for debits and holds — the card
+ * presented in this request and no other. A breach is a plugin bug: logged, and the request
+ * fails with INTERNAL (nothing moves).
+ */
+static bool money_allowed(ykt_req *req, const ykt_card_info *info, bool presented_card,
+                          int64_t amount)
+{
+    const char *why = NULL;
+    if (req->seq <= 0 || req->term == NULL)
+        why = "the verb is not YKT_VERB_SEQUENCED";
+    else if (req->plugin_moved)
+        why = "money already moved in this request";
+    else if (presented_card && (info == NULL || strcmp(info->card_no, req->plugin_card) != 0))
+        why = "the card is not the one presented in this request";
+    if (why != NULL) {
+        ykt_error("plugin verb %s: refused a wallet service: %s", req->argv[0], why);
+        ykt_reply_internal(req, YKT_ESTATE);
+        return false;
+    }
+    if (amount <= 0 || amount > YKT_AMOUNT_MAX) {
+        ykt_reply_error(req, "BAD_REQUEST", "the amount must be 1 to %lld fen",
+                        (long long)YKT_AMOUNT_MAX);
+        return false;
+    }
+    return true;
+}
+
 /* Loads what a wallet service needs; replies and returns false when it cannot. */
 static bool money_context(ykt_req *req, const ykt_card_info *info, const char *merchant_id,
                           ykt_card *card, ykt_person *person, ykt_merchant *m)
 {
-    if (req->seq <= 0 || req->term == NULL) {
-        ykt_error("plugin verb %s moves money but is not YKT_VERB_SEQUENCED", req->argv[0]);
-        ykt_reply_internal(req, YKT_ESTATE);
-        return false;
-    }
     int rc = YKT_OK;
     if (info != NULL) {
         rc = ykt_store_card_by_no(req->gw->db, info->card_no, card);
@@ -390,8 +440,10 @@ static bool money_context(ykt_req *req, const ykt_card_info *info, const char *m
 
 static int money_result(ykt_req *req, int rc, const ykt_refusal *no)
 {
-    if (rc == YKT_OK)
+    if (rc == YKT_OK) {
+        req->plugin_moved = true;
         return YKT_PLUGIN_OK;
+    }
     if (rc == YKT_EPERM)
         ykt_reply_error(req, no->code, "%s", no->why);
     else
@@ -406,7 +458,8 @@ static int host_wallet_debit(ykt_request *r, const ykt_card_info *info, const ch
     ykt_card card;
     ykt_person person;
     ykt_merchant m;
-    if (!money_context(req, info, merchant, &card, &person, &m))
+    if (!money_allowed(req, info, true, amount) ||
+        !money_context(req, info, merchant, &card, &person, &m))
         return YKT_PLUGIN_EPERM;
     ykt_pay p = {.card = &card,
                  .person = &person,
@@ -433,7 +486,8 @@ static int host_wallet_hold(ykt_request *r, const ykt_card_info *info, const cha
     ykt_card card;
     ykt_person person;
     ykt_merchant m;
-    if (!money_context(req, info, merchant, &card, &person, &m))
+    if (!money_allowed(req, info, true, amount) ||
+        !money_context(req, info, merchant, &card, &person, &m))
         return YKT_PLUGIN_EPERM;
     ykt_pay p = {.card = &card,
                  .person = &person,
@@ -456,7 +510,7 @@ static int host_wallet_hold(ykt_request *r, const ykt_card_info *info, const cha
 static int host_wallet_capture(ykt_request *r, int64_t hold_id, int64_t amount, ykt_money *out)
 {
     ykt_req *req = req_of(r);
-    if (!money_context(req, NULL, NULL, NULL, NULL, NULL))
+    if (!money_allowed(req, NULL, false, amount > 0 ? amount : 1))
         return YKT_PLUGIN_EPERM;
     ykt_pay_result res;
     ykt_refusal no;
@@ -473,7 +527,7 @@ static int host_wallet_capture(ykt_request *r, int64_t hold_id, int64_t amount, 
 static int host_wallet_void(ykt_request *r, int64_t hold_id, ykt_money *out)
 {
     ykt_req *req = req_of(r);
-    if (!money_context(req, NULL, NULL, NULL, NULL, NULL))
+    if (!money_allowed(req, NULL, false, 1))
         return YKT_PLUGIN_EPERM;
     int64_t balance = 0;
     ykt_refusal no;
@@ -490,7 +544,8 @@ static int host_wallet_credit(ykt_request *r, const ykt_card_info *info, const c
     ykt_card card;
     ykt_person person;
     ykt_merchant m;
-    if (info == NULL || !money_context(req, info, merchant, &card, &person, &m))
+    if (info == NULL || !money_allowed(req, info, false, amount) ||
+        !money_context(req, info, merchant, &card, &person, &m))
         return info == NULL ? (ykt_reply_internal(req, YKT_EINVAL), YKT_PLUGIN_EPERM)
                             : YKT_PLUGIN_EPERM;
     int64_t from = 0;
@@ -514,10 +569,12 @@ static int host_wallet_reverse(ykt_request *r, const ykt_card_info *info, const 
     ykt_card card;
     ykt_person person;
     ykt_merchant m;
-    if (info == NULL || amount <= 0) {
-        ykt_reply_error(req, "BAD_REQUEST", "a reversal needs a card and an amount above 0");
+    if (info == NULL) {
+        ykt_reply_internal(req, YKT_EINVAL);
         return YKT_PLUGIN_EPERM;
     }
+    if (!money_allowed(req, info, false, amount))
+        return YKT_PLUGIN_EPERM;
     /* No "may pay here" check: money goes back where it came from whatever the card. */
     if (!money_context(req, info, NULL, &card, &person, NULL))
         return YKT_PLUGIN_EPERM;
@@ -554,6 +611,7 @@ static int host_wallet_reverse(ykt_request *r, const ykt_card_info *info, const 
     }
     if (out != NULL)
         *out = (ykt_money){.size = sizeof *out, .charged = moved, .balance = balance - moved};
+    req->plugin_moved = true;
     return YKT_PLUGIN_OK;
 }
 
@@ -580,11 +638,7 @@ static int authorize(void *arg, int action, const char *a1, const char *a2, cons
     case SQLITE_DELETE:
     case SQLITE_CREATE_TABLE:
     case SQLITE_DROP_TABLE:
-    case SQLITE_CREATE_TRIGGER:
-    case SQLITE_DROP_TRIGGER:
-    case SQLITE_CREATE_VIEW:
-    case SQLITE_DROP_VIEW:
-        table = action == SQLITE_CREATE_TRIGGER || action == SQLITE_DROP_TRIGGER ? a2 : a1;
+        table = a1;
         break;
     case SQLITE_CREATE_INDEX:
     case SQLITE_DROP_INDEX:
@@ -596,7 +650,8 @@ static int authorize(void *arg, int action, const char *a1, const char *a2, cons
     case SQLITE_RECURSIVE:
         return SQLITE_OK;
     default:
-        /* PRAGMA, ATTACH, transactions, savepoints: the host's business. */
+        /* PRAGMA, ATTACH, transactions, savepoints: the host's business. Triggers and views
+         * too: their bodies run later, where this check does not reach. */
         return SQLITE_DENY;
     }
     if (table == NULL || strncmp(table, "sqlite_", 7) == 0)
@@ -705,6 +760,21 @@ static int host_rule_call(ykt_request *r, const char *script, const char *fn,
                  ? (snprintf(err, sizeof err, "no rule scripts are loaded"), YKT_ENOTFOUND)
                  : ykt_rules_call(host_gw->rules, script, fn, args, nargs, results, nresults, err,
                                   sizeof err);
+    /* The rule host keeps string results only until its next call (the fee rule inside a
+     * wallet service is one): lend copies that last the iteration. */
+    for (int k = 0; rc == YKT_OK && k < nresults; k++) {
+        if (results[k].type != 's' || results[k].s == NULL)
+            continue;
+        size_t n = strlen(results[k].s);
+        char *copy = lend(n + 1);
+        if (copy == NULL) {
+            rc = YKT_ENOMEM;
+            snprintf(err, sizeof err, "out of memory");
+            break;
+        }
+        memcpy(copy, results[k].s, n + 1);
+        results[k].s = copy;
+    }
     if (rc == YKT_OK)
         return YKT_PLUGIN_OK;
     if (r != NULL)
@@ -918,6 +988,102 @@ static void forget(ykt_plugin *p)
     ykt_timers_remove(host_gw, p, 0);
 }
 
+/* A plugin owns the tables named NAME_*: NAME must not make a core table its own
+ * (plugin "daily" and the core's daily_spend), nor another plugin's (no '_' in names). */
+static bool name_allowed(const char *name, char *err, size_t errlen)
+{
+    bool ok = name[0] >= 'a' && name[0] <= 'z';
+    for (const char *c = name; ok && *c; c++)
+        ok = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9');
+    if (!ok) {
+        snprintf(err, errlen,
+                 "plugin %s: a plugin's name is lower-case letters and digits (it prefixes its "
+                 "tables)",
+                 name);
+        return false;
+    }
+    if (strcmp(name, "sqlite") == 0) {
+        snprintf(err, errlen, "plugin sqlite: SQLite reserves the tables named sqlite_*");
+        return false;
+    }
+    size_t n = strlen(name);
+    for (int v = 0; v < ykt_migrations_count; v++) {
+        for (const char *t = strstr(ykt_migrations[v], "CREATE TABLE "); t != NULL;
+             t = strstr(t + 1, "CREATE TABLE ")) {
+            const char *table = t + strlen("CREATE TABLE ");
+            if (strncmp(table, name, n) == 0 && table[n] == '_') {
+                const char *end = table + strcspn(table, " (");
+                snprintf(err, errlen,
+                         "plugin %s: the name would make the core's table %.*s its own; choose "
+                         "another name",
+                         name, (int)(end - table), table);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+static void plugin_path(const ykt_config *cfg, const ykt_plugin_conf *pc, char *out, size_t len)
+{
+    if (pc->path[0] != '\0')
+        ykt_strlcpy(out, pc->path, len);
+    else
+        snprintf(out, len, "%s/%s.so", cfg->plugins_dir, pc->name);
+}
+
+/* dlopens a plugin and negotiates its API version; on success *dl is open. */
+static int open_plugin(const ykt_config *cfg, const ykt_plugin_conf *pc, void **dl,
+                       int (**version)(int, const int *), char *path, size_t pathlen, char *err,
+                       size_t errlen)
+{
+    if (!name_allowed(pc->name, err, errlen))
+        return YKT_EINVAL;
+    plugin_path(cfg, pc, path, pathlen);
+    *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (*dl == NULL) {
+        snprintf(err, errlen, "plugin %s: cannot load %s: %s", pc->name, path, dlerror());
+        return YKT_EIO;
+    }
+    *(void **)version = dlsym(*dl, "ykt_plugin_version");
+    if (*version == NULL || dlsym(*dl, "ykt_plugin_init") == NULL ||
+        dlsym(*dl, "ykt_plugin_cleanup") == NULL) {
+        snprintf(err, errlen,
+                 "plugin %s: %s is not a ykt plugin (it must export ykt_plugin_version, "
+                 "ykt_plugin_init and ykt_plugin_cleanup)",
+                 pc->name, path);
+        dlclose(*dl);
+        return YKT_EINVAL;
+    }
+    int v = (*version)((int)YKT_ARRAY_LEN(supported_versions), supported_versions);
+    if (v != YKT_PLUGIN_API_VERSION) {
+        snprintf(err, errlen,
+                 "plugin %s: %s speaks another plugin API (it answered %d; yktd speaks version "
+                 "%d): rebuild it against this yktd's ykt/plugin.h",
+                 pc->name, path, v, YKT_PLUGIN_API_VERSION);
+        dlclose(*dl);
+        return YKT_EINVAL;
+    }
+    return YKT_OK;
+}
+
+int ykt_plugins_check(const ykt_config *cfg, char *err, size_t errlen)
+{
+    for (int i = 0; i < cfg->nplugins; i++) {
+        const ykt_plugin_conf *pc = &cfg->plugins[i];
+        if (!pc->enabled)
+            continue;
+        void *dl;
+        int (*version)(int, const int *);
+        char path[YKT_PATH_MAX + 64];
+        int rc = open_plugin(cfg, pc, &dl, &version, path, sizeof path, err, errlen);
+        if (rc != YKT_OK)
+            return rc;
+        dlclose(dl);
+    }
+    return YKT_OK;
+}
+
 static int load_one(ykt_gw *gw, const ykt_plugin_conf *pc, char *err, size_t errlen)
 {
     ykt_plugin *p = &loaded[nloaded];
@@ -931,39 +1097,15 @@ static int load_one(ykt_gw *gw, const ykt_plugin_conf *pc, char *err, size_t err
     ykt_strlcpy(p->prefix, prefix ? prefix : pc->name, sizeof p->prefix);
     for (char *c = p->prefix; *c; c++)
         *c = (char)toupper((unsigned char)*c);
-    char *path = p->path;
-    if (pc->path[0] != '\0')
-        ykt_strlcpy(path, pc->path, sizeof p->path);
-    else
-        snprintf(path, sizeof p->path, "%s/%s.so", gw->cfg.plugins_dir, pc->name);
-    p->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (p->dl == NULL) {
-        snprintf(err, errlen, "plugin %s: cannot load %s: %s", pc->name, path, dlerror());
-        return YKT_EIO;
-    }
-    *(void **)&p->version = dlsym(p->dl, "ykt_plugin_version");
+    int rc = open_plugin(&gw->cfg, pc, &p->dl, &p->version, p->path, sizeof p->path, err, errlen);
+    if (rc != YKT_OK)
+        return rc;
     *(void **)&p->init = dlsym(p->dl, "ykt_plugin_init");
     *(void **)&p->cleanup = dlsym(p->dl, "ykt_plugin_cleanup");
-    if (p->version == NULL || p->init == NULL || p->cleanup == NULL) {
-        snprintf(err, errlen,
-                 "plugin %s: %s is not a ykt plugin (it must export ykt_plugin_version, "
-                 "ykt_plugin_init and ykt_plugin_cleanup)",
-                 pc->name, path);
-        dlclose(p->dl);
-        return YKT_EINVAL;
-    }
-    int v = p->version((int)YKT_ARRAY_LEN(supported_versions), supported_versions);
-    if (v != YKT_PLUGIN_API_VERSION) {
-        snprintf(err, errlen,
-                 "plugin %s: %s speaks another plugin API (it answered %d; yktd speaks version "
-                 "%d): rebuild it against this yktd's ykt/plugin.h",
-                 pc->name, path, v, YKT_PLUGIN_API_VERSION);
-        dlclose(p->dl);
-        return YKT_EINVAL;
-    }
+    int v = YKT_PLUGIN_API_VERSION;
     p->api_version = v;
     nloaded++;
-    int rc = p->init(p, &host, &p->userdata);
+    rc = p->init(p, &host, &p->userdata);
     if (rc != YKT_PLUGIN_OK) {
         snprintf(err, errlen, "plugin %s: its initialisation failed (%d); see the log above",
                  pc->name, rc);
@@ -974,7 +1116,7 @@ static int load_one(ykt_gw *gw, const ykt_plugin_conf *pc, char *err, size_t err
         return YKT_EINVAL;
     }
     p->initialized = true;
-    ykt_info("plugin %s loaded from %s (API %d)", p->name, path, v);
+    ykt_info("plugin %s loaded from %s (API %d)", p->name, p->path, v);
     return YKT_OK;
 }
 

@@ -47,6 +47,10 @@ struct ykt_conn;
 
 typedef struct ykt_req {
     ykt_gw *gw;
+    /* The plugin host: the card presented in this request (its money services act for
+     * that card only) and whether money already moved (once per request). */
+    char plugin_card[24];
+    bool plugin_moved;
     struct ykt_conn *conn;
     int argc;
     char **argv;

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NAME_MAX_LEN 64
@@ -60,6 +61,9 @@ typedef struct rule_state {
     uint64_t budget, spent;      /* instructions allowed and counted in this run */
     int step;                    /* the count hook's period */
     bool killed;                 /* the budget ran out: every further instruction fails */
+    bool timed_out;              /* ... because the run's time was up */
+    uint64_t time_limit_ns;      /* wall-clock time one run may take */
+    uint64_t deadline_ns;        /* when this run's time is up (CLOCK_MONOTONIC) */
     char killed_at[96];          /* where ("fees.lua:12") */
     int prints;                  /* print lines in this run */
     int env_ref;                 /* registry: the script's environment (_ENV, _G) */
@@ -79,6 +83,15 @@ static rule_state *state_of(lua_State *L)
  * size); nsize 0 frees. Shrinking must not fail, so only growth is checked against the cap.
  * A refused request makes Lua collect garbage and retry once, then raise "not enough
  * memory". */
+#define HOOK_STEP 1000
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void *rule_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     rule_state *st = ud;
@@ -89,6 +102,15 @@ static void *rule_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         return NULL;
     }
     if (nsize > old && nsize - old > st->limit - st->used) {
+        st->mem_refused = true;
+        return NULL;
+    }
+    /* Library functions (string.upper of a long string, table.concat) do work the
+     * instruction count does not see, and they allocate as they go: a large allocation
+     * after the run's time is up is refused, which ends the run. */
+    if (nsize - old >= 16384 && nsize > old && st->deadline_ns != 0 &&
+        mono_ns() > st->deadline_ns) {
+        st->timed_out = true;
         st->mem_refused = true;
         return NULL;
     }
@@ -113,8 +135,9 @@ static void rule_hook(lua_State *L, lua_Debug *ar)
     rule_state *st = state_of(L);
     if (!st->killed) {
         st->spent += (uint64_t)st->step;
-        if (st->spent < st->budget)
+        if (st->spent < st->budget && (st->deadline_ns == 0 || mono_ns() <= st->deadline_ns))
             return;
+        st->timed_out = st->spent < st->budget;
         st->killed = true;
         st->killed_at[0] = '\0';
         if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0)
@@ -132,7 +155,9 @@ static void run_begin(rule_state *st)
 {
     st->spent = 0;
     st->killed = false;
+    st->timed_out = false;
     st->mem_refused = false;
+    st->deadline_ns = st->time_limit_ns ? mono_ns() + st->time_limit_ns : 0;
     st->prints = 0;
     lua_sethook(st->L, rule_hook, LUA_MASKCOUNT, st->step);
 }
@@ -142,7 +167,11 @@ static void run_error(rule_state *st, int status, char *err, size_t errlen)
 {
     lua_State *L = st->L;
     const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-    if (st->killed)
+    if (st->timed_out)
+        snprintf(err, errlen, "time limit exceeded (%llu ms)%s",
+                 (unsigned long long)(st->time_limit_ns / 1000000),
+                 st->killed ? st->killed_at : "");
+    else if (st->killed)
         snprintf(err, errlen, "instruction limit exceeded (%llu instructions)%s",
                  (unsigned long long)st->budget, st->killed_at);
     else if (status == LUA_ERRMEM ||
@@ -788,6 +817,7 @@ static void normalize_limits(const ykt_rules_limits *in, ykt_rules_limits *out)
         in != NULL && in->instructions > 0 ? in->instructions : YKT_RULES_DEFAULT_INSTRUCTIONS;
     out->memory_bytes =
         in != NULL && in->memory_bytes > 0 ? in->memory_bytes : YKT_RULES_DEFAULT_MEMORY;
+    out->time_ms = in != NULL && in->time_ms > 0 ? in->time_ms : YKT_RULES_DEFAULT_TIME_MS;
 }
 
 /*
@@ -807,7 +837,10 @@ static int state_new(rule_state **out, const char *name, const char *chunkname, 
     ykt_strlcpy(st->name, name, sizeof st->name);
     st->limit = lim->memory_bytes;
     st->budget = lim->instructions;
-    st->step = st->budget > (1u << 30) ? 1 << 30 : (int)st->budget;
+    /* The hook also watches the clock, so it runs every STEP instructions (about 20 ns each
+     * time: well under 1 % of a rule's cost). */
+    st->step = st->budget > HOOK_STEP ? HOOK_STEP : (int)st->budget;
+    st->time_limit_ns = lim->time_ms * 1000000u;
     sha256_hex(src, len, st->sha);
     st->L = lua_newstate(rule_alloc, st);
     if (st->L == NULL) {

@@ -32,6 +32,7 @@
 
 #define YKT_RULES_DEFAULT_INSTRUCTIONS 1000000
 #define YKT_RULES_DEFAULT_MEMORY       (8u << 20)
+#define YKT_RULES_DEFAULT_TIME_MS      50
 /* A script's source may be at most this large. */
 #define YKT_RULES_MAX_SOURCE (1u << 20)
 /* At most this many arguments and results per call. */
@@ -48,6 +49,10 @@ typedef struct ykt_rules_limits {
     /* Bytes one script's state may hold, its code and data included; 0 means
      * YKT_RULES_DEFAULT_MEMORY. */
     size_t memory_bytes;
+    /* Wall-clock milliseconds one run may take: library functions (string.upper of a long
+     * string, table.concat) work without counting instructions. 0 means
+     * YKT_RULES_DEFAULT_TIME_MS. */
+    uint64_t time_ms;
 } ykt_rules_limits;
 
 /* What `yktctl rules list` shows about a script. Strings are valid during the callback. */

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE /* struct ucred */
 #include "server.h"
+#include "plugin.h"
 #include "rules.h"
 #include "admin.h"
 #include "jobs.h"
@@ -485,6 +486,8 @@ struct deferred {
     void *data;
     bool write;
     int64_t seq;
+    char plugin_card[24]; /* the plugin host's per-request state survives the wait */
+    bool plugin_moved;
     int argc;
     char **argv;
     size_t *argl;
@@ -545,6 +548,8 @@ static void deferred_finish(deferred *d)
     init_req(c, &req, d->argc, d->argv, d->argl);
     req.write = d->write;
     req.seq = d->seq;
+    memcpy(req.plugin_card, d->plugin_card, sizeof req.plugin_card);
+    req.plugin_moved = d->plugin_moved;
     size_t start = c->out.len;
     ykt_db *db = c->gw->db;
     if (d->write && ykt_db_cmd_begin(db) != YKT_OK) {
@@ -593,6 +598,8 @@ void ykt_req_defer(ykt_req *req, void (*work)(void *data), void (*after)(ykt_req
     d->data = data;
     d->write = req->write;
     d->seq = req->seq;
+    memcpy(d->plugin_card, req->plugin_card, sizeof d->plugin_card);
+    d->plugin_moved = req->plugin_moved;
     d->work.data = d;
     req->deferred = true;
     c->gw->server->inflight_work++;
@@ -866,6 +873,8 @@ static void on_check(uv_check_t *h)
 {
     ykt_server *srv = h->data;
     ykt_gw *gw = srv->gw;
+    /* What the plugin host lent plugins during this iteration's callbacks is freed now. */
+    ykt_plugins_iteration_end();
     if (ykt_db_busy(gw->db))
         return; /* the replies go out when the commit in flight lands */
     if (ykt_db_batch_open(gw->db)) {

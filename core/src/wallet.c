@@ -65,7 +65,7 @@ int ykt_wallet_fee(ykt_gw *gw, const ykt_merchant *m, const ykt_card *card, cons
     out->fee = res[1].i;
     if (out->discount < 0 || out->discount > amount || out->fee < 0 ||
         out->fee > amount - out->discount) {
-        char answer[96];
+        char answer[80];
         snprintf(answer, sizeof answer, "discount %lld and fee %lld for amount %lld",
                  (long long)out->discount, (long long)out->fee, (long long)amount);
         return refuse(no, "RULE_ERROR", "fee rule %.32s.fee answered %s, out of bounds", script,

@@ -9,7 +9,7 @@
  *
  * Verbs: HELLO.COFFEE <card args> at POS terminals charges the card `price` fen through the
  * wallet, paid to the terminal's owning merchant, and counts cups in the plugin's own table;
- * HELLO.CUPS <card args> at any terminal tells how many cups that card has had.
+ * HELLO.CUPS <card args> at POS terminals and kiosks tells how many cups that card has had.
  */
 #include <ykt/plugin.h>
 
@@ -81,10 +81,14 @@ int ykt_plugin_init(ykt_plugin *self, const ykt_host *host, void **userdata)
     *userdata = h;
     h->self = self;
     h->host = host;
+    /* Options are checked here: a wrong one stops yktd with a clear line, rather than
+     * charging something nobody meant ("1.50" is not 150 fen). */
     const char *price = host->option(self, "price");
-    h->price = price ? strtoll(price, NULL, 10) : 150;
-    if (h->price <= 0) {
-        host->log(self, YKT_PLUGIN_LOG_ERROR, "price must be a positive number of fen");
+    char *end = NULL;
+    h->price = price ? strtoll(price, &end, 10) : 150;
+    if (price != NULL && (end == price || *end != '\0' || h->price <= 0 || h->price > 100000)) {
+        host->log(self, YKT_PLUGIN_LOG_ERROR,
+                  "price = %s: expected whole fen from 1 to 100000 (150 is 1.50 CNY)", price);
         return YKT_PLUGIN_EINVAL;
     }
     if (host->db_migrate(self, schema, 1) != YKT_PLUGIN_OK)

@@ -49,12 +49,17 @@ def prc_id(first17):
 
 def demo_cwd():
     """A working directory in which conf/ykt.ini's relative paths resolve: it holds
-    var/demo-master.key, as `make run` creates it. For `yktd --check-config` runs."""
+    var/demo-master.key, as `make run` creates it, scripts/ (the rules) and
+    build/release/plugins (this build's plugins). For `yktd --check-config` runs."""
     global _demo_dir
     if _demo_dir is None:
         _demo_dir = tempfile.mkdtemp(prefix="ykt-democwd-")
         os.mkdir(os.path.join(_demo_dir, "var"))
         write_master_key(os.path.join(_demo_dir, "var", "demo-master.key"))
+        os.symlink(os.path.join(SOURCE_DIR, "scripts"), os.path.join(_demo_dir, "scripts"))
+        os.makedirs(os.path.join(_demo_dir, "build", "release"))
+        os.symlink(os.path.join(BUILD_DIR, "plugins"),
+                   os.path.join(_demo_dir, "build", "release", "plugins"))
     return _demo_dir
 
 

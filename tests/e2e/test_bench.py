@@ -1,4 +1,5 @@
-"""ykt-bench still works: a tiny import and a one-second swipe run against the build's
+"""ykt-bench still works: a tiny import, a one-second swipe run and one-second pay runs
+(with the Lua fee rule, with the built-in formula, and both compared) against the build's
 yktd, checking the exit status and the shape of the JSON report.
 
 Deliberately no assertion on speed: performance is measured by ykt-bench itself
@@ -19,7 +20,9 @@ BENCH = os.path.join(harness.BUILD_DIR, "tools", "bench", "ykt-bench")
 # The sections and keys every report has, whatever the subcommand.
 HEAD_KEYS = {"bench", "command", "machine", "yktd", "params", "results", "errors", "ok"}
 MACHINE_KEYS = {"date", "nproc", "cpu", "kernel"}
-YKTD_KEYS = {"binary", "version", "build_type", "sanitizers", "filesystem"}
+YKTD_KEYS = {"binary", "version", "build_type", "sanitizers", "filesystem", "rules_dir",
+             "fee_script"}
+SCRIPTS = os.path.join(harness.SOURCE_DIR, "scripts")
 LATENCY_KEYS = {"n", "min", "mean", "p50", "p90", "p99", "p99_9", "max"}
 
 
@@ -51,6 +54,8 @@ class BenchTest(unittest.TestCase):
         self.assertGreaterEqual(report["machine"]["nproc"], 1)
         self.assertLessEqual(YKTD_KEYS, set(report["yktd"]))
         self.assertEqual(report["yktd"]["binary"], os.path.realpath(harness.YKTD))
+        # Without --rules: the source tree's scripts/, built into ykt-bench.
+        self.assertEqual(report["yktd"]["rules_dir"], os.path.realpath(SCRIPTS))
         self.assertEqual(report["errors"]["total"], 0, report["errors"])
         self.assertEqual(report["errors"]["yktd_exit_status"], 0)
         self.assertIs(report["ok"], True)
@@ -97,9 +102,129 @@ class BenchTest(unittest.TestCase):
         self.assertGreater(res["requests"], 0)
         self.assertEqual(res["succeeded"], res["requests"])
 
+    def check_expected(self, p):
+        """The merchant has a discount and a fee, so every payment costs the built-in
+        formula's answer (which fees.lua reproduces), not the plain amount."""
+        self.assertIn("discount", p["merchant"])
+        e = p["expected_fen"]
+        amount = p["amount_fen"]
+        self.assertGreater(e["discount"], 0)
+        self.assertGreater(e["fee"], 0)
+        self.assertEqual(e["charged"], amount - e["discount"] + e["fee"])
+        return e
+
+    def check_verify(self, v, payments, cards, e, amount):
+        """After yktd stopped: one payment on disk per success reply, and the books whole."""
+        self.assertEqual(v["payments_in_db"], payments)
+        self.assertEqual(v["success_replies"], payments)
+        self.assertEqual(v["charged_fen_replied"], e["charged"] * payments)
+        self.assertEqual(v["charged_fen_in_db"], e["charged"] * payments)
+        self.assertEqual(v["discount_fen_in_db"], e["discount"] * payments)
+        self.assertEqual(v["fee_fen_in_db"], e["fee"] * payments)
+        self.assertEqual(v["merchant_balance_fen"], (amount - e["discount"]) * payments)
+        self.assertEqual(v["fee_income_fen"], e["fee"] * payments)
+        self.assertEqual((v["wallets_checked"], v["wallets_as_replied"]), (cards, cards))
+        self.assertIs(v["durable"], True)
+        self.assertEqual(v["ledger"], "audit clean")
+
+    def check_pay(self, r, connections, cards, pipeline, fee="lua"):
+        self.check_head(r, "pay")
+        p, res, v = r["params"], r["results"], r["verify"]
+        self.assertEqual((p["connections"], p["cards"], p["seconds"], p["rate"], p["pipeline"]),
+                         (connections, cards, 1, 0, pipeline))
+        self.assertEqual((p["verb"], p["amount_fen"]), ("PAY", 100))
+        self.assertTrue(p["fee"].startswith(fee + " "), p["fee"])
+        self.assertEqual(r["yktd"]["fee_script"],
+                         "fees" if fee == "lua" else "(empty: the built-in formula)")
+        e = self.check_expected(p)
+        self.assertGreater(res["requests"], 0)
+        self.assertEqual(res["succeeded"], res["requests"])
+        self.assertEqual(res["payments"], res["requests"])
+        self.assertEqual(res["latency_us"]["n"], res["requests"])
+        self.assertGreater(res["commits"], 0)
+        self.check_verify(v, res["payments"], cards, e, 100)
+        self.assertIn("status", r["pgbench"])
+
+    def test_pay(self):
+        r = run_bench("pay", "--connections", "2", "--cards", "20", "--seconds", "1")
+        self.check_pay(r, 2, 20, 1)
+
+    def test_pay_pipelined(self):
+        r = run_bench("pay", "--connections", "2", "--cards", "20", "--seconds", "1",
+                      "--pipeline", "4")
+        self.check_pay(r, 2, 20, 4)
+
+    def test_pay_builtin_fee(self):
+        """--fee builtin: [rules] fee_script empty, the same charges; --rules is honoured."""
+        r = run_bench("pay", "--connections", "2", "--cards", "20", "--seconds", "1",
+                      "--fee", "builtin", "--rules", SCRIPTS)
+        self.check_pay(r, 2, 20, 1, fee="builtin")
+        self.assertIn("fee_script = (empty: the built-in formula)", r["yktd"]["config"])
+
+    def test_pay_compare_fee(self):
+        """--compare-fee: builtin, lua, lua, builtin on fresh gateways; both figures and
+        the ratio (no assertion on their values: this is not a benchmark)."""
+        r = run_bench("pay", "--connections", "2", "--cards", "20", "--seconds", "1",
+                      "--compare-fee")
+        self.check_head(r, "pay")
+        p, res, v = r["params"], r["results"], r["verify"]
+        self.assertEqual(p["fee"], "compare: builtin, lua, lua, builtin")
+        self.assertEqual(p["rounds"], 2)
+        e = self.check_expected(p)
+        for name in ("builtin", "lua"):
+            va = res[name]
+            self.assertEqual(va["runs"], 2, name)
+            self.assertGreater(va["payments"], 0, name)
+            self.assertGreater(va["throughput_per_s"], 0, name)
+            self.assertLessEqual(LATENCY_KEYS, set(va["latency_us"]), name)
+            self.assertEqual(va["latency_us"]["n"], va["payments"], name)
+        self.assertIsInstance(res["ratio_lua_over_builtin"], float)
+        self.assertGreater(res["ratio_lua_over_builtin"], 0)
+        self.assertIn("p99_ratio_lua_over_builtin", res)
+        self.assertEqual(res["target_ratio"], 0.85)
+        self.assertIsInstance(res["meets_target"], bool)
+        self.assertEqual(set(res["round_ratios"]), {"round1", "round2"})
+        runs = res["runs"]
+        self.assertEqual([runs["run%d" % i]["fee"] for i in range(1, 5)],
+                         ["builtin", "lua", "lua", "builtin"])
+        for i in range(1, 5):
+            run, rv = runs["run%d" % i], v["run%d" % i]
+            self.assertEqual(run["errors"], 0)
+            self.assertEqual(run["succeeded"], run["requests"])
+            self.assertEqual(rv["fee"], run["fee"])
+            self.check_verify(rv, run["payments"], 20, e, 100)
+        self.assertEqual(sum(runs["run%d" % i]["payments"] for i in (1, 4)),
+                         res["builtin"]["payments"])
+        self.assertIs(v["durable"], True)
+        self.assertEqual(v["ledger"], "audit clean")
+
+    def test_pay_text(self):
+        """The plain-text report says the ledger audit was clean."""
+        tmp = tempfile.mkdtemp(prefix="ykt-bench-tmp-")
+        try:
+            p = subprocess.run([BENCH, "pay", "--connections", "1", "--cards", "3",
+                                "--seconds", "1", "--rate", "20", "--yktd", harness.YKTD],
+                               capture_output=True, text=True, timeout=300,
+                               env=dict(os.environ, TMPDIR=tmp))
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertRegex(p.stdout, r"(?m)^  ledger +audit clean$")
+            self.assertRegex(p.stdout, r"(?m)^  behind_schedule +0$")
+            self.assertRegex(p.stdout, r"(?m)^ok +yes$")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def test_usage_errors(self):
         for args in (["nosuch"], ["swipe", "--cards", "1", "--connections", "2"],
-                     ["import", "--rows", "0"], ["swipe", "--bogus", "1"]):
+                     ["import", "--rows", "0"], ["swipe", "--bogus", "1"],
+                     ["pay", "--amount", "20000"], ["pay", "--pipeline", "0"],
+                     ["pay", "--cards", "1", "--connections", "2"],
+                     ["pay", "--cards", "1", "--seconds", "3600", "--amount", "19999"],
+                     ["pay", "--fee", "nope"], ["pay", "--fee"],
+                     ["pay", "--compare-fee", "--fee", "lua"],
+                     ["pay", "--compare-fee", "--pgbench"], ["pay", "--rounds", "2"],
+                     ["pay", "--compare-fee", "--rounds", "0"],
+                     ["pay", "--rules", "/nonexistent-ykt-rules"],
+                     ["swipe", "--rules", "/nonexistent-ykt-rules"]):
             p = subprocess.run([BENCH, *args, "--yktd", harness.YKTD], capture_output=True,
                                text=True, timeout=60)
             self.assertEqual(p.returncode, 2, (args, p.stdout, p.stderr))

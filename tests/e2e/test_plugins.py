@@ -123,6 +123,27 @@ class PluginHostTest(PluginCase):
                                                    hold2, 0), [0, 4900])
         self.assertEqual(self.balance("S1"), 4900)
 
+    def test_money_services_keep_their_rules_whatever_the_plugin_does(self):
+        card, _, _ = self.holder("S1", "50.00")
+        other, orec, _ = self.holder("S2", "50.00")
+        before = (self.snapshot("S1"), self.snapshot("S2"))
+        # a debit of a card that was not presented in this request
+        self.assertError(self.swipe(card, "POS-1", "TESTPLUG.MISUSE", 500, "other-card",
+                                    orec["card_no"]), "INTERNAL")
+        # money moves once per request: the second credit undoes the whole request
+        self.assertError(self.swipe(card, "POS-1", "TESTPLUG.MISUSE", 500, "twice"), "INTERNAL")
+        r = self.swipe(card, "POS-1", "TESTPLUG.MISUSE", 500, "negative")
+        self.assertError(r, "BAD_REQUEST")
+        self.assertIn("amount", r.message)
+        self.assertEqual((self.snapshot("S1"), self.snapshot("S2")), before)
+        log = self.gw.log_text()
+        self.assertIn("the card is not the one presented in this request", log)
+        self.assertIn("money already moved in this request", log)
+        # triggers (and views) would run later, beyond the authorizer: refused
+        self.assertError(self.swipe(card, "POS-1", "TESTPLUG.MISUSE", 0, "trigger"), "DENIED")
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' "
+                                     "AND name = 'testplug_t'"), [(0,)])
+
     def test_own_tables_only(self):
         self.assertIsInstance(self.conns["POS-1"].call("TESTPLUG.PEEK", "own"), int)
         before = self.gw.sql("SELECT id, balance FROM accounts ORDER BY id")
@@ -280,7 +301,7 @@ class StartupRefusalTest(WalletCase):
         self.assertNotIn("init must not run", err)
 
     def test_missing_plugin(self):
-        self.refused({"plugin.library.enabled": "yes"}, "plugin library: cannot load ")
+        self.refused({"plugin.nosuch.enabled": "yes"}, "plugin nosuch: cannot load ")
 
     def test_not_a_plugin(self):
         self.refused({"plugin.notaplug.enabled": "yes"},
@@ -291,6 +312,23 @@ class StartupRefusalTest(WalletCase):
         self.refused({"plugin.testplug.enabled": "yes", "plugin.testplug.merchant": "m",
                       "plugin.testplug.fail_init": "yes"},
                      "plugin testplug: its initialisation failed")
+
+    def test_plugin_names_that_would_own_core_tables(self):
+        for name, table in (("daily", "daily_spend"), ("holder", "holder_settings"),
+                            ("plugin", "plugin_schema"), ("terminal", "terminal_requests")):
+            self.refused({"plugin.%s.enabled" % name: "yes"},
+                         "plugin %s: the name would make the core's table %s its own"
+                         % (name, table))
+        self.refused({"plugin.lib_x.enabled": "yes"}, "lower-case letters and digits")
+
+    def test_check_config_loads_the_plugins(self):
+        gw = Gateway(sets={"plugin.oldplug.enabled": "yes"}, start=False)
+        self.addCleanup(shutil.rmtree, gw.dir, True)
+        cmd = gw.command()
+        p = subprocess.run([cmd[0], "--check-config"] + cmd[2:], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn("speaks another plugin API", p.stderr)
 
     def test_disabled_plugin_is_not_loaded(self):
         self.gw.stop()
@@ -403,16 +441,25 @@ class FeeRuleTest(WalletCase):
         retry = self.send("POS-1", self.signed(card, "POS-1", "PAY", 777, seq=seq))
         self.assertPaid(retry, 777 - 38, 9525 - 777 + 38)
 
-    def test_missing_fee_script_refuses_payments(self):
-        card, _, _ = self.holder("S1", "10.00")
+    def test_missing_or_refused_fee_script_stops_start_up(self):
         self.gw.stop()
         os.unlink(self.fees)
+        p = subprocess.run(self.gw.command(), capture_output=True, text=True, timeout=30,
+                           cwd=self.gw.dir)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("[rules] fee_script: fees.lua in %s is missing or was refused" % self.rules,
+                      p.stderr)
+        check = subprocess.run(self.gw.command()[:1] + ["--check-config"] +
+                               self.gw.command()[2:], capture_output=True, text=True, timeout=30)
+        self.assertEqual(check.returncode, 1, check.stdout)
+        self.assertIn("fee_script", check.stderr)
+        save(self.fees, self.original + "\nfunction selftest() return false end\n")
+        p = subprocess.run(self.gw.command(), capture_output=True, text=True, timeout=30,
+                           cwd=self.gw.dir)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("selftest", p.stderr)
+        save(self.fees, self.original)
         self.gw.start()
-        self.conns["POS-1"] = self.gw.terminal("POS-1", self.secrets["POS-1"])
-        r = self.pay(card, 100)
-        self.assertError(r, "RULE_ERROR")
-        self.assertIn("rule script 'fees'", r.message)
-        self.assertEqual(self.balance("S1"), 1000)
 
     def test_builtin_formula_when_fee_script_is_empty(self):
         self.gw.stop()
@@ -478,7 +525,7 @@ class RulesCommandTest(WalletCase):
         self.assertIn("amount must be an integer", p.stderr)
         p = self.gw.ctl("rules", "test", path, "--function", "fee", "--input",
                         '{"amount": 12.5}', check=False)
-        self.assertIn("RULE_ERROR", p.stderr)
+        self.assertIn("BAD_REQUEST --input: offset 11: only integers", p.stderr)
         # an escape attempt in a file under test is contained like any rule
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
             f.write("function f(a) return { r = io.open('/etc/passwd') } end\n")
@@ -516,6 +563,29 @@ class RulesCommandTest(WalletCase):
                 self.assertLess(time.time() - t, 20)
         self.assertFalse(os.path.exists("/tmp/ykt-pwned"))
         self.assertEqual(self.gw.client().call("PING"), "PONG")
+
+    def test_time_limit_stops_work_the_instruction_count_does_not_see(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+            f.write('local s = ("x"):rep(2000000)\n'
+                    "function f(a) for i = 1, a.n do local t = s:upper() end return {x = 1} end\n")
+        self.addCleanup(os.unlink, f.name)
+        p = self.gw.ctl("rules", "test", f.name, "--function", "f", "--input", '{"n": 20000}',
+                        check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("time limit exceeded (50 ms)", p.stderr)
+
+    def test_bad_requests_are_told_apart_from_failing_rules(self):
+        path = os.path.join(SOURCE_DIR, "scripts", "fees.lua")
+        for bad in ('{"amount": ', "[1, 2]", '{"a": 1.5}'):
+            p = self.gw.ctl("rules", "test", path, "--function", "fee", "--input", bad,
+                            check=False)
+            self.assertTrue(p.stderr.startswith("yktctl: BAD_REQUEST --input"), p.stderr)
+        p = self.gw.ctl("rules", "reload", "../etc/passwd", check=False)
+        self.assertTrue(p.stderr.startswith("yktctl: BAD_REQUEST"), p.stderr)
+        self.gw.add_operator("aud1", "auditor")
+        p = self.gw.ctl("rules", "test", path, "--function", "fee", user="aud1",
+                        password="operator-pass-1", check=False)
+        self.assertIn("FORBIDDEN", p.stderr)
 
     def test_rules_reload_is_audited(self):
         self.gw.ctl("rules", "reload", "water")

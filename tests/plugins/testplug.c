@@ -18,6 +18,10 @@
  *   TESTPLUG.DOOR <card args>                gate: ACCESS_CHECK decision -> +ALLOW / -DENIED
  *   TESTPLUG.REVERSE <card args>             pos: reverse a bank credit -> [moved, balance]
  *   TESTPLUG.SECRET <card args> pin          pos: the pay password, checked -> +OK
+ *   TESTPLUG.MISUSE <card args> how [card]   pos: what the host must refuse: "other-card"
+ *                                            (debit another card), "twice" (two credits),
+ *                                            "negative" (a debit of -amount), "trigger"
+ *                                            (DDL the authorizer refuses) -> the host's reply
  * Admin: `testplug stats`, `testplug note TEXT` (audited), `testplug settle HOLD FEN`,
  * `testplug whoami`, `testplug idcheck ID`.
  */
@@ -262,6 +266,42 @@ static void v_secret(ykt_request *r, void *ud)
     h->card_check_password(r, &card, "pay", h->arg(r, 7, NULL), secret_ok, s);
 }
 
+static void v_misuse(ykt_request *r, void *ud)
+{
+    state *s = ud;
+    const ykt_host *h = s->host;
+    ykt_card_info card, other;
+    int64_t amount;
+    ykt_money m;
+    if (h->card_present(r, &card, &amount) != YKT_PLUGIN_OK)
+        return;
+    const char *how = h->argc(r) >= 8 ? h->arg(r, 7, NULL) : "";
+    if (strcmp(how, "other-card") == 0 && h->argc(r) == 9) {
+        if (h->card_by_no(h->arg(r, 8, NULL), &other) != YKT_PLUGIN_OK) {
+            h->reply_error(r, "NOT_FOUND", "no such card");
+            return;
+        }
+        if (h->wallet_debit(r, &other, s->merchant, amount, &m) == YKT_PLUGIN_OK)
+            h->reply_str(r, "debited another card");
+    } else if (strcmp(how, "twice") == 0) {
+        if (h->wallet_credit(r, &card, NULL, amount, "first", &m) == YKT_PLUGIN_OK &&
+            h->wallet_credit(r, &card, NULL, amount, "second", &m) == YKT_PLUGIN_OK)
+            h->reply_str(r, "credited twice");
+    } else if (strcmp(how, "negative") == 0) {
+        if (h->wallet_debit(r, &card, s->merchant, -amount, &m) == YKT_PLUGIN_OK)
+            h->reply_str(r, "debited a negative amount");
+    } else if (strcmp(how, "trigger") == 0) {
+        sqlite3_stmt *st = h->db_stmt(s->self, "CREATE TRIGGER testplug_t AFTER INSERT ON "
+                                               "testplug_events BEGIN DELETE FROM accounts; END");
+        if (st == NULL)
+            h->reply_error(r, "DENIED", "the host refused the statement");
+        else
+            h->reply_str(r, "trigger prepared");
+    } else {
+        h->reply_error(r, "BAD_REQUEST", "usage: TESTPLUG.MISUSE <card args> how [card]");
+    }
+}
+
 /* ---- events, timer ---- */
 
 static int on_event(int event, void *data, void *ud)
@@ -471,6 +511,9 @@ int ykt_plugin_init(ykt_plugin *self, const ykt_host *host, void **userdata)
     if (rc == 0)
         rc = host->verb_register(self, "TESTPLUG.REVERSE", YKT_TERM_POS, money, v_reverse, s,
                                  "TESTPLUG.REVERSE <card args>");
+    if (rc == 0)
+        rc = host->verb_register(self, "TESTPLUG.MISUSE", YKT_TERM_POS, money, v_misuse, s,
+                                 "TESTPLUG.MISUSE <card args> how [card]");
     if (rc == 0)
         rc = host->verb_register(self, "TESTPLUG.SECRET", YKT_TERM_POS, YKT_VERB_CHANGES, v_secret,
                                  s, "TESTPLUG.SECRET <card args> pin");

@@ -1001,7 +1001,8 @@ static void test_limits_configurable(void)
     ykt_rules_close(r);
 
     /* Looser ones let more through. */
-    ykt_rules_limits loose = {.instructions = 50000000, .memory_bytes = 64u << 20};
+    ykt_rules_limits loose = {
+        .instructions = 50000000, .memory_bytes = 64u << 20, .time_ms = 60000};
     ykt_rule_value n10m[] = {iarg("n", 10000000)};
     ykt_rule_value n16m[] = {iarg("n", 16 << 20)};
     ASSERT_EQ(ykt_rules_open(&r, NULL, dir, &loose, err, sizeof err), YKT_OK);

@@ -3,6 +3,9 @@
  *
  *   ykt-bench [--json] import [--rows N] [--seed N] [--yktd PATH] [--keep DIR]
  *   ykt-bench [--json] swipe [--connections N] [--cards N] [--seconds N] [--rate R] ...
+ *   ykt-bench [--json] pay [--connections N] [--cards N] [--seconds N] [--rate R]
+ *                          [--amount FEN] [--pipeline K] [--fee lua|builtin]
+ *                          [--compare-fee [--rounds N]] [--pgbench] ...
  *
  * See usage() and docs/performance.md. Performance is measured here, never by timed
  * assertions in tests; tests/e2e/test_bench.py only checks that the tool still works.
@@ -24,6 +27,9 @@
 #ifndef YKT_BENCH_BUILD_TYPE
 #define YKT_BENCH_BUILD_TYPE "unknown"
 #endif
+#ifndef YKT_BENCH_SCRIPTS_DIR
+#define YKT_BENCH_SCRIPTS_DIR "scripts"
+#endif
 
 volatile sig_atomic_t ykt_bench_interrupted;
 
@@ -33,6 +39,7 @@ static const struct subcommand {
 } subcommands[] = {
     {"import", ykt_bench_import},
     {"swipe", ykt_bench_swipe},
+    {"pay", ykt_bench_pay},
 };
 
 static void usage(FILE *out)
@@ -50,9 +57,24 @@ static void usage(FILE *out)
           "        of N software cards (default 1000) for N seconds (default 10), one request\n"
           "        in flight per connection; --rate R paces R requests/s in total (open loop,\n"
           "        latency measured from the scheduled send time)\n"
+          "  pay [--connections N] [--cards N] [--seconds N] [--rate R] [--amount FEN]\n"
+          "      [--pipeline K] [--fee lua|builtin] [--compare-fee [--rounds N]] [--pgbench]\n"
+          "        N POS terminals of one merchant (2.5 % discount, 1.5 % fee on regular\n"
+          "        cards) send PAY of FEN fen (default 100) with N software cards, as swipe,\n"
+          "        with K requests in flight per connection (default 1); then yktd is\n"
+          "        stopped and its database checked: one payment per success reply, each\n"
+          "        charged what the built-in formula says, wallets as replied, ledger audit\n"
+          "        clean. --fee: the fee from the Lua rule scripts/fees.lua (lua, the\n"
+          "        default, as a stock yktd) or from the built-in C formula ([rules]\n"
+          "        fee_script empty). --compare-fee runs the same load with both, each on a\n"
+          "        fresh yktd, in the order builtin, lua, then lua, builtin (N rounds,\n"
+          "        default 2), and reports both and the ratio lua/builtin. --pgbench then\n"
+          "        runs the same debit with pgbench on a private PostgreSQL, for the ratio\n"
           "\n"
           "Common options (anywhere after the subcommand, too):\n"
           "  --yktd PATH     the yktd to run (default: ../../core/yktd next to ykt-bench)\n"
+          "  --rules DIR     the rules directory of the private yktd ([rules] dir; default:\n"
+          "                  the source tree's scripts/, " YKT_BENCH_SCRIPTS_DIR ")\n"
           "  --keep DIR      run yktd in DIR (created; must hold no database) and keep it\n"
           "  --json          print the report as one JSON object\n"
           "  --help          this text\n"
@@ -87,6 +109,11 @@ int ykt_bench_parse(ykt_bench_ctx *ctx, int argc, char **argv, const ykt_bench_o
         }
         if (strcmp(a, "--keep") == 0) {
             ctx->keep = v;
+            i++;
+            continue;
+        }
+        if (strcmp(a, "--rules") == 0) {
+            ctx->rules = v;
             i++;
             continue;
         }

@@ -21,9 +21,10 @@
 typedef struct ykt_bench_ctx {
     int argc; /* the whole command line, for the report */
     char **argv;
-    const char *yktd; /* --yktd PATH, or NULL for the build tree's own */
-    const char *keep; /* --keep DIR, or NULL for a temporary directory */
-    bool json;        /* --json */
+    const char *yktd;  /* --yktd PATH, or NULL for the build tree's own */
+    const char *keep;  /* --keep DIR, or NULL for a temporary directory */
+    const char *rules; /* --rules DIR, or NULL for the source tree's scripts/ */
+    bool json;         /* --json */
 } ykt_bench_ctx;
 
 /* A numeric option of a subcommand: --name N with min <= N <= max. */
@@ -37,8 +38,8 @@ typedef struct ykt_bench_opt {
 extern volatile sig_atomic_t ykt_bench_interrupted;
 
 /*
- * Parses a subcommand's options (argv[0] is the subcommand): the common --yktd, --keep and
- * --json into ctx, and opts. Returns 0, or -1 after printing the problem.
+ * Parses a subcommand's options (argv[0] is the subcommand): the common --yktd, --keep,
+ * --rules and --json into ctx, and opts. Returns 0, or -1 after printing the problem.
  */
 int ykt_bench_parse(ykt_bench_ctx *ctx, int argc, char **argv, const ykt_bench_opt *opts,
                     int nopts);
@@ -53,5 +54,6 @@ void ykt_bench_report_head(ykt_report *r, const ykt_bench_ctx *ctx, const char *
 
 int ykt_bench_import(ykt_bench_ctx *ctx, int argc, char **argv);
 int ykt_bench_swipe(ykt_bench_ctx *ctx, int argc, char **argv);
+int ykt_bench_pay(ykt_bench_ctx *ctx, int argc, char **argv);
 
 #endif

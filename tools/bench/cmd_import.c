@@ -140,7 +140,7 @@ int ykt_bench_import(ykt_bench_ctx *ctx, int argc, char **argv)
     double gen_seconds = (double)(ykt_bench_now_ns() - t0) / 1e9;
 
     ykt_benchgw gw;
-    if (ykt_benchgw_start(&gw, ctx->yktd, ctx->keep) != 0) {
+    if (ykt_benchgw_start(&gw, ctx->yktd, ctx->keep, ctx->rules) != 0) {
         ykt_buf_free(&utf8);
         ykt_buf_free(&gbk);
         return YKT_BENCH_EXIT_USAGE;

@@ -254,9 +254,14 @@ int ykt_bench_swipe(ykt_bench_ctx *ctx, int argc, char **argv)
         return YKT_BENCH_EXIT_USAGE;
     }
 
+    /* The head first: its date and load average are those at the start of the run. */
+    ykt_report *rep = ykt_report_new();
+    ykt_bench_report_head(rep, ctx, "swipe");
     ykt_benchgw gw;
-    if (ykt_benchgw_start(&gw, ctx->yktd, ctx->keep) != 0)
+    if (ykt_benchgw_start(&gw, ctx->yktd, ctx->keep, ctx->rules) != 0) {
+        ykt_report_free(rep);
         return YKT_BENCH_EXIT_USAGE;
+    }
     ykt_fleet fleet;
     ykt_fleet_spec spec = {.terminals = (int)nconn,
                            .terminal_type = "pos",
@@ -266,6 +271,7 @@ int ykt_bench_swipe(ykt_bench_ctx *ctx, int argc, char **argv)
     uint64_t p0 = ykt_bench_now_ns();
     if (ykt_fleet_provision(&fleet, &gw, &spec) != 0) {
         ykt_benchgw_stop(&gw);
+        ykt_report_free(rep);
         return YKT_BENCH_EXIT_USAGE;
     }
     double provision_seconds = (double)(ykt_bench_now_ns() - p0) / 1e9;
@@ -347,8 +353,6 @@ int ykt_bench_swipe(ykt_bench_ctx *ctx, int argc, char **argv)
     double elapsed = (double)(last - sh.start_ns) / 1e9;
     uint64_t completed = (uint64_t)sum.n;
 
-    ykt_report *rep = ykt_report_new();
-    ykt_bench_report_head(rep, ctx, "swipe");
     ykt_benchgw_report(&gw, rep, have_admin ? st0.version : "unknown");
     ykt_report_begin(rep, "params");
     ykt_report_str(rep, "verb", VERB);

@@ -23,17 +23,45 @@ static void format(ykt_buf *out, int argc, const char **argv)
     ykt_client_format(out, argc, argv, NULL);
 }
 
+static void build_merchant(void *arg, size_t i, ykt_buf *out)
+{
+    job *j = arg;
+    (void)i;
+    const char *argv[11] = {"merchant",
+                            "add",
+                            j->spec->merchant,
+                            "--name",
+                            j->spec->merchant_name ? j->spec->merchant_name : j->spec->merchant,
+                            "--category",
+                            j->spec->merchant_category ? j->spec->merchant_category : "other"};
+    int argc = 7;
+    if (j->spec->merchant_discount != NULL) {
+        argv[argc++] = "--discount";
+        argv[argc++] = j->spec->merchant_discount;
+    }
+    if (j->spec->merchant_fee_regular != NULL) {
+        argv[argc++] = "--fee-regular";
+        argv[argc++] = j->spec->merchant_fee_regular;
+    }
+    format(out, argc, argv);
+}
+
 static void build_terminal(void *arg, size_t i, ykt_buf *out)
 {
     job *j = arg;
-    const char *argv[] = {"terminal",
-                          "add",
-                          j->f->terminals[i].id,
-                          "--type",
-                          j->spec->terminal_type,
-                          "--secret",
-                          j->f->terminals[i].secret};
-    format(out, 7, argv);
+    const char *argv[9] = {"terminal",
+                           "add",
+                           j->f->terminals[i].id,
+                           "--type",
+                           j->spec->terminal_type,
+                           "--secret",
+                           j->f->terminals[i].secret};
+    int argc = 7;
+    if (j->spec->merchant != NULL) {
+        argv[argc++] = "--owner";
+        argv[argc++] = j->spec->merchant;
+    }
+    format(out, argc, argv);
 }
 
 static void build_person(void *arg, size_t i, ykt_buf *out)
@@ -148,7 +176,11 @@ int ykt_fleet_provision(ykt_fleet *f, const ykt_benchgw *gw, const ykt_fleet_spe
     }
     job j = {.f = f, .spec = spec, .this_year = this_year};
     size_t nt = (size_t)f->nterminals, nc = (size_t)f->ncards;
-    int rc = step(&c, "terminals", nt, build_terminal, reply_ok, &j);
+    int rc = 0;
+    if (spec->merchant != NULL)
+        rc = step(&c, "the merchant", 1, build_merchant, reply_ok, &j);
+    if (rc == 0)
+        rc = step(&c, "terminals", nt, build_terminal, reply_ok, &j);
     if (rc == 0)
         rc = step(&c, "people", nc, build_person, reply_ok, &j);
     if (rc == 0)

@@ -1,8 +1,9 @@
 /*
- * Provisioning through the admin channel, with the commands yktctl sends: terminals with
- * known secrets, students from the roster, a card with a known UID for each, and a
- * top-up. What comes back is everything a load generator needs to act as those
- * terminals and cards: ids and secrets, and software cards keyed from the master key.
+ * Provisioning through the admin channel, with the commands yktctl sends: optionally a
+ * merchant owning the terminals, terminals with known secrets, students from the roster,
+ * a card with a known UID for each, and a top-up. What comes back is everything a load
+ * generator needs to act as those terminals and cards: ids and secrets, and software
+ * cards keyed from the master key.
  */
 #ifndef YKT_BENCH_FLEET_H
 #define YKT_BENCH_FLEET_H
@@ -26,8 +27,16 @@ typedef struct ykt_fleet_card {
 typedef struct ykt_fleet_spec {
     int terminals;
     const char *terminal_type; /* "pos", "gate", ... */
+    /* A merchant added first (merchant add ID --name N --category C [--discount PCT]
+     * [--fee-regular PCT]) and made the owner of every terminal; NULL for terminals without
+     * an owner. The rates are percentages as yktctl takes them ("2.5"); NULL: 0. */
+    const char *merchant;
+    const char *merchant_name;
+    const char *merchant_category;
+    const char *merchant_discount;
+    const char *merchant_fee_regular;
     int cards;
-    const char *topup; /* CNY per card, e.g. "100.00"; NULL for none */
+    const char *topup; /* CNY per card, e.g. "100.00" (at most [wallet] max_topup); NULL for none */
     uint64_t seed;     /* roster seed */
 } ykt_fleet_spec;
 

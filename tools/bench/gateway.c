@@ -24,6 +24,12 @@
 #define START_TIMEOUT_MS 60000 /* a sanitizer build on a busy machine starts slowly */
 #define STOP_TIMEOUT_MS  60000
 
+/* The source tree's scripts/ (tools/bench/CMakeLists.txt): the rules a stock yktd runs. */
+#ifndef YKT_BENCH_SCRIPTS_DIR
+#define YKT_BENCH_SCRIPTS_DIR "scripts"
+#endif
+#define DEFAULT_FEE_SCRIPT "fees" /* yktd's default [rules] fee_script */
+
 static void sleep_ms(int ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
@@ -54,6 +60,37 @@ static int find_yktd(const char *given, char *out, size_t len)
                 given);
         return -1;
     }
+    if (ykt_strlcpy(out, real, len) >= len) {
+        fprintf(stderr, "ykt-bench: %s: path too long\n", real);
+        return -1;
+    }
+    return 0;
+}
+
+int ykt_benchgw_rules_dir(const char *given, char *out, size_t len)
+{
+    const char *dir = given != NULL ? given : YKT_BENCH_SCRIPTS_DIR;
+    char real[PATH_MAX];
+    struct stat st;
+    DIR *d = NULL;
+    int e = 0;
+    if (realpath(dir, real) == NULL || stat(real, &st) != 0)
+        e = errno;
+    else if (!S_ISDIR(st.st_mode))
+        e = ENOTDIR;
+    else if ((d = opendir(real)) == NULL)
+        e = errno;
+    if (e != 0) {
+        if (given != NULL)
+            fprintf(stderr, "ykt-bench: --rules %s: %s\n", given, strerror(e));
+        else
+            fprintf(stderr,
+                    "ykt-bench: the rules directory %s (the source tree's scripts/, the built-in "
+                    "default) cannot be read: %s; give --rules DIR\n",
+                    dir, strerror(e));
+        return -1;
+    }
+    closedir(d);
     if (ykt_strlcpy(out, real, len) >= len) {
         fprintf(stderr, "ykt-bench: %s: path too long\n", real);
         return -1;
@@ -101,11 +138,11 @@ static void detect_build(ykt_benchgw *gw)
                                : "none");
 }
 
-static void detect_fs(ykt_benchgw *gw)
+const char *ykt_benchgw_fs_name(const char *dir)
 {
     struct statfs sf;
     const char *name = "unknown";
-    if (statfs(gw->dir, &sf) == 0) {
+    if (statfs(dir, &sf) == 0) {
         switch ((unsigned long)sf.f_type) {
         case 0xEF53UL:
             name = "ext4";
@@ -129,7 +166,12 @@ static void detect_fs(ykt_benchgw *gw)
             break;
         }
     }
-    ykt_strlcpy(gw->fs, name, sizeof gw->fs);
+    return name;
+}
+
+static void detect_fs(ykt_benchgw *gw)
+{
+    ykt_strlcpy(gw->fs, ykt_benchgw_fs_name(gw->dir), sizeof gw->fs);
 }
 
 /* A value in the INI file runs to the end of the line, and " ;" would start a comment. */
@@ -210,11 +252,11 @@ static int write_file(const char *path, const char *text, mode_t mode)
     return 0;
 }
 
-static int write_files(ykt_benchgw *gw, char *conf, size_t conflen)
+static int write_files(ykt_benchgw *gw, char *conf, size_t conflen, const char *ini)
 {
-    char key[YKT_BENCH_PATH_MAX + 16], db[YKT_BENCH_PATH_MAX + 16], text[4 * YKT_BENCH_PATH_MAX];
+    char key[YKT_BENCH_PATH_MAX + 16], text[5 * YKT_BENCH_PATH_MAX + 1024];
     snprintf(key, sizeof key, "%s/master.key", gw->dir);
-    snprintf(db, sizeof db, "%s/ykt.db", gw->dir);
+    snprintf(gw->db, sizeof gw->db, "%s/ykt.db", gw->dir);
     snprintf(conf, conflen, "%s/bench.ini", gw->dir);
     snprintf(gw->socket, sizeof gw->socket, "%s/yktd.sock", gw->dir);
     snprintf(gw->log, sizeof gw->log, "%s/yktd.log", gw->dir);
@@ -225,11 +267,12 @@ static int write_files(ykt_benchgw *gw, char *conf, size_t conflen)
                 gw->socket);
         return -1;
     }
-    if (!ini_safe(gw->dir)) {
+    const char *unsafe = !ini_safe(gw->dir) ? gw->dir : !ini_safe(gw->rules) ? gw->rules : NULL;
+    if (unsafe != NULL) {
         fprintf(stderr,
                 "ykt-bench: %s: a directory with ';', '#' or surrounding spaces cannot "
                 "be written into yktd's configuration\n",
-                gw->dir);
+                unsafe);
         return -1;
     }
 
@@ -249,8 +292,15 @@ static int write_files(ykt_benchgw *gw, char *conf, size_t conflen)
      * Everything else is yktd's default, so the figures are those of a stock gateway. The
      * exceptions: limits raised so --rows is not capped by the import limits, and card
      * password hashing at its minimum, because provisioning issues every card with two
-     * passwords and that is not what any benchmark here measures.
+     * passwords and that is not what any benchmark here measures. [rules] dir is yktd's
+     * default ("scripts") made absolute, since yktd runs in the temporary directory;
+     * fee_script only when the caller asks for one.
      */
+    char rules[YKT_BENCH_PATH_MAX + 128];
+    int n = snprintf(rules, sizeof rules, "[rules]\ndir = %s\n", gw->rules);
+    if (gw->fee_script_set)
+        snprintf(rules + n, sizeof rules - (size_t)n, "fee_script =%s%s\n",
+                 gw->fee_script[0] ? " " : "", gw->fee_script);
     snprintf(text, sizeof text,
              "; written by ykt-bench for one run\n"
              "[campus]\ncode = %s\n"
@@ -259,8 +309,10 @@ static int write_files(ykt_benchgw *gw, char *conf, size_t conflen)
              "[cards]\nmaster_key = %s\npassword_iterations = 1000\n"
              "[import]\nmax_bytes = 1g\nmax_rows = 10000000\n"
              "[storage]\npath = %s\n"
-             "[log]\nlevel = info\n",
-             YKT_BENCH_CAMPUS, gw->socket, key, db);
+             "[log]\nlevel = info\n"
+             "%s"
+             "%s",
+             YKT_BENCH_CAMPUS, gw->socket, key, gw->db, rules, ini ? ini : "");
     return write_file(conf, text, 0600);
 }
 
@@ -331,18 +383,36 @@ static void spawn_child(const ykt_benchgw *gw, const char *conf, pid_t parent)
     _exit(127);
 }
 
-int ykt_benchgw_start(ykt_benchgw *gw, const char *yktd, const char *keep_dir)
+int ykt_benchgw_start(ykt_benchgw *gw, const char *yktd, const char *keep_dir,
+                      const char *rules_dir)
+{
+    ykt_benchgw_opts o = {.yktd = yktd, .keep_dir = keep_dir, .rules_dir = rules_dir};
+    return ykt_benchgw_start_opts(gw, &o);
+}
+
+int ykt_benchgw_start_opts(ykt_benchgw *gw, const ykt_benchgw_opts *o)
 {
     memset(gw, 0, sizeof *gw);
     gw->pid = -1;
-    if (find_yktd(yktd, gw->yktd, sizeof gw->yktd) != 0)
+    if (find_yktd(o->yktd, gw->yktd, sizeof gw->yktd) != 0 ||
+        ykt_benchgw_rules_dir(o->rules_dir, gw->rules, sizeof gw->rules) != 0)
         return -1;
+    gw->fee_script_set = o->fee_script != NULL;
+    if (ykt_strlcpy(gw->fee_script, o->fee_script ? o->fee_script : DEFAULT_FEE_SCRIPT,
+                    sizeof gw->fee_script) >= sizeof gw->fee_script ||
+        !ini_safe(gw->fee_script[0] ? gw->fee_script : "x")) {
+        fprintf(stderr, "ykt-bench: %s: not a fee script name\n", o->fee_script);
+        return -1;
+    }
+    snprintf(gw->config, sizeof gw->config,
+             "defaults, plus [cards] password_iterations = 1000; [rules] dir = %s", gw->rules);
+    ykt_strlcpy(gw->note, o->note ? o->note : "", sizeof gw->note);
     detect_build(gw);
-    if (prepare_dir(gw, keep_dir) != 0)
+    if (prepare_dir(gw, o->keep_dir) != 0)
         return -1;
     detect_fs(gw);
     char conf[YKT_BENCH_PATH_MAX + 16];
-    if (write_files(gw, conf, sizeof conf) != 0) {
+    if (write_files(gw, conf, sizeof conf, o->ini) != 0) {
         remove_dir(gw);
         return -1;
     }
@@ -382,6 +452,14 @@ int ykt_benchgw_start(ykt_benchgw *gw, const char *yktd, const char *keep_dir)
 
 int ykt_benchgw_stop(ykt_benchgw *gw)
 {
+    int rc = ykt_benchgw_halt(gw);
+    remove_dir(gw);
+    memset(gw->master, 0, sizeof gw->master);
+    return rc;
+}
+
+int ykt_benchgw_halt(ykt_benchgw *gw)
+{
     int rc = 0;
     if (gw->pid > 0) {
         /* To the process group: a wrapper given as --yktd (strace, perf) stops with it. */
@@ -410,10 +488,9 @@ int ykt_benchgw_stop(ykt_benchgw *gw)
             ykt_benchgw_log_tail(gw);
         }
         gw->pid = -1;
+        gw->exit_status = rc;
     }
-    remove_dir(gw);
-    memset(gw->master, 0, sizeof gw->master);
-    return rc;
+    return gw->exit_status;
 }
 
 int ykt_benchgw_admin(const ykt_benchgw *gw, ykt_client *c)
@@ -458,6 +535,16 @@ void ykt_benchgw_report(const ykt_benchgw *gw, ykt_report *r, const char *versio
     ykt_report_str(r, "directory", gw->dir);
     ykt_report_bool(r, "kept", gw->keep);
     ykt_report_str(r, "filesystem", gw->fs);
-    ykt_report_str(r, "config", "defaults, plus [cards] password_iterations = 1000");
+    char config[sizeof gw->config + sizeof gw->note + 128];
+    snprintf(config, sizeof config, "%s%s%s%s%s", gw->config,
+             gw->fee_script_set ? ", fee_script = " : "",
+             !gw->fee_script_set ? ""
+             : gw->fee_script[0] ? gw->fee_script
+                                 : "(empty: the built-in formula)",
+             gw->note[0] ? "; " : "", gw->note);
+    ykt_report_str(r, "config", config);
+    ykt_report_str(r, "rules_dir", gw->rules);
+    ykt_report_str(r, "fee_script",
+                   gw->fee_script[0] ? gw->fee_script : "(empty: the built-in formula)");
     ykt_report_end(r);
 }

@@ -1,0 +1,1230 @@
+/*
+ * ykt-bench pay: durable card payments (PAY) at the rate POS terminals can send them.
+ *
+ * PAY is the verb the group commit exists for: the gateway authenticates the card, checks
+ * the merchant, the limits and the balance, prices the payment (the fee rule), moves the
+ * money in the ledger, records the payment, the day's spending and the outcome of
+ * (terminal, seq), and replies only after the transaction holding all of it has committed
+ * with synchronous = FULL. So a reply counted here is a payment on disk, and the run
+ * proves it afterwards: yktd is stopped with SIGTERM, the database is opened read-only and
+ * must hold exactly the payments that were answered with success, every wallet must hold
+ * what the replies said, and the ledger audit (the checks of `yktctl audit`) must be clean.
+ *
+ * One merchant (MERCHANT: a discount, and a management fee on regular cards, so that the
+ * fee rule does real arithmetic) owns the POS terminals, one per connection. Every reply
+ * must charge exactly what the built-in formula says for the amount (which scripts/fees.lua
+ * reproduces when given the merchant's rates) and leave the card's balance lower by exactly
+ * that. Each connection pays with its own share of the cards (as in swipe: a card's ATC
+ * must rise from one accepted payment to the next).
+ *
+ * --fee lua (default, as a stock yktd: scripts/fees.lua prices every payment) or builtin
+ * ([rules] fee_script empty: the C formula). --compare-fee runs the same load with both,
+ * each against a fresh yktd, in rounds of two runs: builtin then lua, then lua then
+ * builtin (so that a machine getting busier or quieter over the runs favours neither),
+ * and reports both and the ratio lua/builtin.
+ *
+ * Closed loop (default): --pipeline K requests in flight per connection (1, as a real POS
+ * works, by default); a reply frees a slot for the next request. Latency is send to reply,
+ * so with K > 1 it includes the wait behind the connection's earlier requests.
+ * Open loop (--rate R): the slots of swipe (connection k of N at start + (k + i*N)/R, here
+ * computed exactly), latency measured from the scheduled time, at most K in flight per connection;
+ * a slot that finds K in flight waits, and its wait counts.
+ *
+ * --pgbench afterwards runs the same debit on a private PostgreSQL with pgbench (pgbench.h).
+ */
+#define _GNU_SOURCE /* ppoll */
+
+#include "adminq.h"
+#include "bench.h"
+#include "common.h"
+#include "fleet.h"
+#include "gateway.h"
+#include "latency.h"
+#include "ledger.h"
+#include "pgbench.h"
+#include "store/store.h"
+#include "util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define VERB              "PAY"
+#define MERCHANT          "bench-canteen"
+#define MERCHANT_NAME     "Bench"
+#define MERCHANT_CATEGORY "canteen"
+/* The merchant's rates, as `merchant add` takes them and in basis points: non-zero, so that
+ * the fee rule computes a discount and a fee (rounded down) on every payment. The cards
+ * the benchmark issues are regular cards, so fee-regular is the rate that applies. */
+#define MERCHANT_DISCOUNT       "2.5"
+#define MERCHANT_DISCOUNT_BP    250
+#define MERCHANT_FEE_REGULAR    "1.5"
+#define MERCHANT_FEE_REGULAR_BP 150
+#define FEE_SCRIPT              "fees" /* yktd's default [rules] fee_script: scripts/fees.lua */
+#define TARGET_RATIO            0.85   /* lua/builtin throughput the rules issue asks for */
+#define PIN_THRESHOLD           20000 /* fen: yktd's default [cards] pin_threshold; no PIN is sent */
+#define DEFAULT_MAX_TOPUP       100000 /* fen: yktd's default [wallet] max_topup */
+#define MAX_PIPELINE            128    /* yktd's default [terminal] max_pipeline */
+/* Payments per second assumed at most in a closed-loop run, to fund the cards: five times
+ * the target of docs/performance.md. */
+#define CLOSED_LOOP_CEILING 250000
+#define MAX_CODES           16
+#define REPLY_TIMEOUT       30 /* seconds; a reply later than this is a failure, not a latency */
+
+typedef struct code_count {
+    char code[32];
+    uint64_t n;
+} code_count;
+
+typedef struct shared {
+    pthread_barrier_t ready, go;
+    uint64_t start_ns, end_ns;
+    bool abort; /* a connection could not be set up: nobody starts (set between barriers) */
+    int port;
+    int nconn;
+    int pipeline;
+    int64_t rate; /* 0: closed loop */
+    int64_t amount;
+    int64_t charged; /* what every payment must charge: the built-in formula's answer */
+} shared;
+
+typedef struct card_state {
+    ykt_fleet_card *fc;
+    int64_t balance;      /* what the card's wallet must hold: the top-up minus the charges */
+    int64_t last_payment; /* the last payment id replied for this card */
+} card_state;
+
+/* A request in flight: replies come back in the order the requests went out. */
+typedef struct slot {
+    card_state *card;
+    uint64_t t0; /* sent (closed loop) or scheduled (open loop) */
+} slot;
+
+typedef struct worker {
+    pthread_t thread;
+    int index;
+    shared *sh;
+    const ykt_fleet_terminal *term;
+    card_state **cards; /* this connection's share */
+    int ncards;
+    bool up; /* connected and authenticated; read by main after the first barrier */
+    slot *ring;
+    int head, count;
+    /* results, read by main after join */
+    ykt_lat lat;
+    uint64_t sent, paid, ok, errors, behind, last_reply_ns;
+    int64_t charged; /* the sum of charged_fen over every payment replied */
+    code_count codes[MAX_CODES];
+    int ncodes;
+    char sample[256]; /* the first error, for the person reading the report */
+} worker;
+
+static void count_code(code_count *codes, int *ncodes, const char *code, uint64_t n)
+{
+    int i = 0;
+    while (i < *ncodes && strcmp(codes[i].code, code) != 0)
+        i++;
+    if (i == *ncodes) {
+        if (*ncodes == MAX_CODES) {
+            i = MAX_CODES - 1; /* lump the rarest into the last slot */
+        } else {
+            ykt_strlcpy(codes[i].code, code, sizeof codes[i].code);
+            codes[i].n = 0;
+            (*ncodes)++;
+        }
+    }
+    codes[i].n += n;
+}
+
+static void count_error(worker *w, const char *code, const char *detail)
+{
+    w->errors++;
+    if (w->sample[0] == '\0')
+        ykt_strlcpy(w->sample, detail, sizeof w->sample);
+    count_code(w->codes, &w->ncodes, code, 1);
+}
+
+/* The expected reply: [payment_id, charged_fen, balance_fen], charged as the built-in
+ * formula says, and the card's balance lower by exactly that. */
+static void check_reply(worker *w, const ykt_reply *r, card_state *card)
+{
+    char detail[400];
+    const char *no = card->fc->card_no;
+    if (r->type == YKT_REPLY_ERROR) {
+        char code[32];
+        size_t n = strcspn(r->str, " ");
+        snprintf(code, sizeof code, "%.*s", (int)(n < sizeof code ? n : sizeof code - 1), r->str);
+        snprintf(detail, sizeof detail, "card %s: -%s", no, r->str);
+        count_error(w, code, detail);
+        return;
+    }
+    bool shape = r->type == YKT_REPLY_ARRAY && r->nelem == 3;
+    for (size_t i = 0; shape && i < 3; i++)
+        shape = r->elem[i]->type == YKT_REPLY_INT;
+    if (!shape || r->elem[0]->integer <= 0) {
+        snprintf(detail, sizeof detail, "card %s: not [payment_id, charged_fen, balance_fen]", no);
+        count_error(w, "UNEXPECTED_REPLY", detail);
+        return;
+    }
+    int64_t id = r->elem[0]->integer, charged = r->elem[1]->integer, balance = r->elem[2]->integer;
+    /* The gateway says a payment was made: it must be in the database afterwards. */
+    w->paid++;
+    w->charged += charged;
+    int64_t expected = card->balance - w->sh->charged;
+    if (id <= card->last_payment) {
+        snprintf(detail, sizeof detail, "card %s: payment id %lld after %lld", no, (long long)id,
+                 (long long)card->last_payment);
+        count_error(w, "WRONG_PAYMENT_ID", detail);
+    } else if (charged != w->sh->charged) {
+        snprintf(detail, sizeof detail,
+                 "card %s: charged %lld fen for a payment of %lld, expected %lld", no,
+                 (long long)charged, (long long)w->sh->amount, (long long)w->sh->charged);
+        count_error(w, "WRONG_CHARGE", detail);
+    } else if (balance != expected) {
+        snprintf(detail, sizeof detail, "card %s: balance %lld fen, expected %lld", no,
+                 (long long)balance, (long long)expected);
+        count_error(w, "WRONG_BALANCE", detail);
+    } else {
+        w->ok++;
+    }
+    /* Follow the gateway from here, so one wrong reply counts once, not for every later one. */
+    card->balance = balance;
+    if (id > card->last_payment)
+        card->last_payment = id;
+}
+
+static void sleep_until(uint64_t ns)
+{
+    struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000ULL),
+                          .tv_nsec = (long)(ns % 1000000000ULL)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
+           !ykt_bench_interrupted) {
+    }
+}
+
+/*
+ * Paced: slot j of the run (connection k sends slots k, k + N, k + 2N, ...) is due at
+ * start + j/R, computed exactly, so that a run of S seconds has exactly R*S slots.
+ */
+static uint64_t slot_time(const shared *sh, uint64_t j)
+{
+    uint64_t r = (uint64_t)sh->rate;
+    return sh->start_ns + j / r * 1000000000ULL + j % r * 1000000000ULL / r;
+}
+
+/* How many of this connection's slots, from slot j on, fall before the end. */
+static uint64_t slots_before_end(const shared *sh, uint64_t j)
+{
+    uint64_t total = (uint64_t)sh->rate * (sh->end_ns - sh->start_ns) / 1000000000ULL;
+    return j < total ? (total - j + (uint64_t)sh->nconn - 1) / (uint64_t)sh->nconn : 0;
+}
+
+/* Waits until fd is readable or the clock reaches deadline; true when readable. */
+static bool wait_readable(int fd, uint64_t deadline)
+{
+    uint64_t now = ykt_bench_now_ns();
+    if (now >= deadline)
+        return false;
+    uint64_t left = deadline - now;
+    struct timespec ts = {.tv_sec = (time_t)(left / 1000000000ULL),
+                          .tv_nsec = (long)(left % 1000000000ULL)};
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    return ppoll(&p, 1, &ts, NULL) > 0;
+}
+
+/* A reply that is already complete in c's buffer, without touching the socket; or NULL. */
+static ykt_reply *buffered_reply(ykt_client *c)
+{
+    ykt_reply *r;
+    size_t used;
+    if (c->in.len == 0 || ykt_reply_parse(c->in.data, c->in.len, &r, &used) != YKT_OK)
+        return NULL; /* a malformed reply is reported by the next ykt_client_read */
+    ykt_buf_consume(&c->in, used);
+    return r;
+}
+
+/* Connects and authenticates as this worker's terminal. */
+static int connect_terminal(worker *w, ykt_client *c)
+{
+    char detail[400];
+    if (ykt_client_connect_tcp(c, "127.0.0.1", w->sh->port) != 0) {
+        snprintf(detail, sizeof detail, "connect: %s", c->err);
+        count_error(w, "CONNECT", detail);
+        return -1;
+    }
+    struct timeval tv = {.tv_sec = REPLY_TIMEOUT};
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    const char *auth[] = {"AUTH", w->term->id, w->term->secret};
+    ykt_reply *r = ykt_client_call(c, 3, auth, NULL);
+    int rc = 0;
+    if (r == NULL || r->type != YKT_REPLY_STATUS) {
+        snprintf(detail, sizeof detail, "AUTH %s: %s", w->term->id,
+                 r == NULL ? c->err
+                 : r->str  ? r->str
+                           : "unexpected reply");
+        count_error(w, "AUTH", detail);
+        rc = -1;
+    }
+    if (r != NULL)
+        ykt_reply_free(r);
+    if (rc != 0)
+        ykt_client_close(c);
+    return rc;
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    shared *sh = w->sh;
+    ykt_client c;
+    w->up = connect_terminal(w, &c) == 0;
+    pthread_barrier_wait(&sh->ready);
+    pthread_barrier_wait(&sh->go);
+    if (!w->up || sh->abort) {
+        if (w->up)
+            ykt_client_close(&c);
+        return NULL;
+    }
+
+    struct ykt_simcard_tx tx = {.terminal_id = w->term->id, .verb = VERB, .amount = sh->amount};
+    struct ykt_simcard_args args;
+    ykt_buf out;
+    ykt_buf_init(&out);
+    uint64_t next_slot = 0, seq = 0;
+    int next_card = 0;
+    bool sending = true;
+    char detail[400];
+    while (sending || w->count > 0) {
+        if (ykt_bench_interrupted)
+            sending = false; /* what is in flight is still read and checked */
+
+        /* Send what may go now, in one write: up to K in flight, and paced only the slots
+         * that are due. */
+        uint64_t now = ykt_bench_now_ns(), next_due = 0;
+        int fresh = 0;
+        ykt_buf_reset(&out);
+        while (sending && w->count < sh->pipeline) {
+            uint64_t j = w->index + next_slot * (uint64_t)sh->nconn;
+            uint64_t scheduled = sh->rate > 0 ? slot_time(sh, j) : 0;
+            if (sh->rate > 0 && scheduled >= sh->end_ns) {
+                sending = false;
+                break;
+            }
+            if (now >= sh->end_ns) {
+                if (sh->rate > 0) /* the slots from here to the end were never sent */
+                    w->behind += slots_before_end(sh, j);
+                sending = false;
+                break;
+            }
+            if (sh->rate > 0 && scheduled > now) {
+                next_due = scheduled;
+                break;
+            }
+            card_state *card = w->cards[next_card];
+            next_card = (next_card + 1) % w->ncards;
+            /* The card signs first: that is the card's work, not the gateway's. */
+            tx.seq = ++seq;
+            tx.time_ms = ykt_now_ms();
+            if (ykt_simcard_swipe_args(&card->fc->sim, &tx, &args) != YKT_OK) {
+                count_error(w, "SIGN", "the software card could not sign (ATC exhausted?)");
+                sending = false;
+                break;
+            }
+            ykt_client_format(&out, args.argc, args.argv, args.argl);
+            slot *s = &w->ring[(w->head + w->count) % sh->pipeline];
+            s->card = card;
+            s->t0 = scheduled;
+            w->count++;
+            fresh++;
+            next_slot++;
+        }
+        if (fresh > 0) {
+            if (sh->rate == 0) {
+                uint64_t t0 = ykt_bench_now_ns();
+                for (int k = w->count - fresh; k < w->count; k++)
+                    w->ring[(w->head + k) % sh->pipeline].t0 = t0;
+            }
+            w->sent += (uint64_t)fresh;
+            if (ykt_client_send(&c, out.data, out.len) != 0) {
+                snprintf(detail, sizeof detail, "%s: %s", w->term->id, c.err);
+                count_error(w, "CONNECTION", detail);
+                break; /* the connection is gone; the others carry on */
+            }
+        }
+        if (w->count == 0) {
+            if (next_due != 0)
+                sleep_until(next_due);
+            continue;
+        }
+        /* Paced, with room for another request: wait for a reply only until it is due. */
+        if (next_due != 0 && w->count < sh->pipeline && c.in.len == 0 &&
+            !wait_readable(c.fd, next_due))
+            continue;
+
+        ykt_reply *r = ykt_client_read(&c);
+        if (r == NULL) {
+            snprintf(detail, sizeof detail, "%s: %s", w->term->id, c.err);
+            count_error(w, "CONNECTION", detail);
+            break;
+        }
+        /* This reply, and any others that came in the same read. */
+        do {
+            uint64_t t1 = ykt_bench_now_ns();
+            slot *s = &w->ring[w->head];
+            w->head = (w->head + 1) % sh->pipeline;
+            w->count--;
+            ykt_lat_add(&w->lat, (t1 - s->t0) / 1000);
+            w->last_reply_ns = t1;
+            check_reply(w, r, s->card);
+            ykt_reply_free(r);
+        } while (w->count > 0 && (r = buffered_reply(&c)) != NULL);
+    }
+    ykt_buf_free(&out);
+    ykt_client_close(&c);
+    return NULL;
+}
+
+/* ---- after the run: the database of the stopped gateway ---- */
+
+typedef struct verdict {
+    bool opened;
+    char err[1400];
+    int64_t payments, charged;   /* rows in payments, and the sum of their charges */
+    int64_t discounts, fees;     /* the sums of their discounts and fees */
+    int64_t merchant_balance;    /* what the merchant's account holds */
+    int64_t fee_income;          /* what the fee-income account holds (0 if none) */
+    int64_t wallets, wallets_ok; /* cards checked, and those whose wallet holds the expected */
+    char wallet_sample[160];
+    bool audit_ran, audit_clean;
+    char audit[512]; /* "audit clean", or the failed checks */
+} verdict;
+
+static int64_t query_int(sqlite3 *h, const char *sql, const char *param, int col, bool *ok)
+{
+    sqlite3_stmt *st;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
+        *ok = false;
+        return -1;
+    }
+    if (param != NULL)
+        sqlite3_bind_text(st, 1, param, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, col);
+    else
+        *ok = false;
+    sqlite3_finalize(st);
+    return v;
+}
+
+/*
+ * Opens the database read-only, as anyone could after the gateway stopped, and compares it
+ * with what the replies said; then runs the checks of `yktctl audit` on it.
+ */
+static void verify(const ykt_benchgw *gw, card_state *cards, int ncards, verdict *v)
+{
+    memset(v, 0, sizeof *v);
+    sqlite3 *h = NULL;
+    if (sqlite3_open_v2(gw->db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        snprintf(v->err, sizeof v->err, "cannot open %s read-only: %s", gw->db,
+                 h ? sqlite3_errmsg(h) : "out of memory");
+        sqlite3_close(h);
+        return;
+    }
+    bool ok = sqlite3_exec(h, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+    const char *totals = "SELECT count(*), coalesce(sum(charged), 0), coalesce(sum(discount), 0), "
+                         "coalesce(sum(fee), 0) FROM payments";
+    v->payments = query_int(h, totals, NULL, 0, &ok);
+    v->charged = query_int(h, totals, NULL, 1, &ok);
+    v->discounts = query_int(h, totals, NULL, 2, &ok);
+    v->fees = query_int(h, totals, NULL, 3, &ok);
+    v->fee_income = query_int(h,
+                              "SELECT coalesce(sum(balance), 0) FROM accounts WHERE kind = "
+                              "'" YKT_ACC_FEE_INCOME "'",
+                              NULL, 0, &ok);
+    v->merchant_balance = query_int(h,
+                                    "SELECT a.balance FROM merchants m JOIN accounts a ON "
+                                    "a.id = m.account WHERE m.id = ?",
+                                    MERCHANT, 0, &ok);
+    sqlite3_stmt *st = NULL;
+    if (ok && sqlite3_prepare_v2(h,
+                                 "SELECT a.balance FROM people p JOIN accounts a ON a.kind = "
+                                 "'wallet' AND a.owner = CAST(p.id AS TEXT) WHERE p.person_no = ?",
+                                 -1, &st, NULL) != SQLITE_OK)
+        ok = false;
+    for (int i = 0; ok && i < ncards; i++) {
+        sqlite3_bind_text(st, 1, cards[i].fc->person_no, -1, SQLITE_STATIC);
+        int64_t b = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+        sqlite3_reset(st);
+        v->wallets++;
+        if (b == cards[i].balance)
+            v->wallets_ok++;
+        else if (v->wallet_sample[0] == '\0')
+            snprintf(v->wallet_sample, sizeof v->wallet_sample,
+                     "card %s: the wallet holds %lld fen, the last reply said %lld",
+                     cards[i].fc->card_no, (long long)b, (long long)cards[i].balance);
+    }
+    sqlite3_finalize(st);
+    if (!ok)
+        snprintf(v->err, sizeof v->err, "query failed: %s", sqlite3_errmsg(h));
+    sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(h);
+    v->opened = ok;
+
+    /* The checks of `yktctl audit`: the same function on the same kind of connection. */
+    ykt_ledger_report rep;
+    char err[256];
+    if (ykt_store_ledger_audit(gw->db, &rep, err, sizeof err) != YKT_OK) {
+        snprintf(v->audit, sizeof v->audit, "audit could not run: %s", err);
+        return;
+    }
+    v->audit_ran = true;
+    v->audit_clean = true;
+    size_t len = 0;
+    for (int i = 0; i < rep.n; i++) {
+        const ykt_audit_check *c = &rep.checks[i];
+        if (c->violations == 0)
+            continue;
+        if (v->audit_clean)
+            len = (size_t)snprintf(v->audit, sizeof v->audit, "audit FAILED:");
+        v->audit_clean = false;
+        if (len < sizeof v->audit)
+            len += (size_t)snprintf(v->audit + len, sizeof v->audit - len, " %s (%lld: %s)",
+                                    c->name, (long long)c->violations, c->detail);
+    }
+    if (v->audit_clean)
+        snprintf(v->audit, sizeof v->audit, "audit clean");
+}
+
+/* ---- the run ---- */
+
+/* What every run of one invocation shares. */
+typedef struct pay_params {
+    int64_t nconn, ncards, seconds, rate, amount, pipeline;
+    int64_t discount, fee, charged; /* per payment, from the built-in formula */
+    int64_t topup_fen;
+    char topup[32];
+    char ini[256], note[256];
+} pay_params;
+
+/* One run against one fresh yktd: what the report needs of it. */
+typedef struct pay_run {
+    bool builtin; /* the built-in formula; else the Lua rule */
+    bool measured;
+    ykt_benchgw gw; /* stopped by now; for the report's yktd section */
+    char version[32];
+    char loadavg[64]; /* /proc/loadavg at the start of the run */
+    double provision_seconds, auth_seconds;
+    uint64_t sent, paid, ok, errors, behind, completed;
+    int64_t charged;
+    code_count codes[MAX_CODES];
+    int ncodes;
+    char sample[256];
+    ykt_lat lat;
+    ykt_lat_summary sum;
+    double elapsed, throughput, yktd_cpu, bench_cpu;
+    bool have_commits;
+    int64_t commits;
+    int rc; /* yktd's exit status */
+    bool aborted;
+    verdict v;
+    bool durable;
+} pay_run;
+
+static void fen_text(int64_t fen, char *out, size_t len)
+{
+    snprintf(out, len, "%lld.%02lld", (long long)(fen / 100), (long long)(fen % 100));
+}
+
+static const char *fee_name(bool builtin)
+{
+    return builtin ? "builtin" : "lua";
+}
+
+static const char *fee_text(bool builtin)
+{
+    return builtin ? "builtin (the C formula: [rules] fee_script empty)"
+                   : "lua (" FEE_SCRIPT ".lua fee: yktd's default [rules] fee_script)";
+}
+
+static void loadavg_now(char *out, size_t len)
+{
+    ykt_strlcpy(out, "unknown", len);
+    FILE *f = fopen("/proc/loadavg", "re");
+    if (f == NULL)
+        return;
+    char line[128];
+    if (fgets(line, sizeof line, f) != NULL) {
+        /* the three averages: "0.52 0.58 0.59 1/234 5678" */
+        char *p = line;
+        for (int spaces = 0; *p && spaces < 3; p++)
+            spaces += *p == ' ';
+        if (p > line)
+            p[-1] = '\0';
+        for (p = line; *p; p++) /* one word: runs are reported one per line */
+            if (*p == ' ')
+                *p = '/';
+        ykt_strlcpy(out, line, len);
+    }
+    fclose(f);
+}
+
+/*
+ * Starts a fresh yktd (builtin: [rules] fee_script empty), provisions it, drives the load,
+ * stops it and checks its database. Returns 0 when it measured (run says how it went), -1
+ * when the gateway could not be set up (the reason is on stderr).
+ */
+static int pay_run_once(const ykt_bench_ctx *ctx, const pay_params *pp, bool builtin,
+                        const char *keep_dir, pay_run *run)
+{
+    memset(run, 0, sizeof *run);
+    run->builtin = builtin;
+    ykt_lat_init(&run->lat);
+    ykt_strlcpy(run->version, "unknown", sizeof run->version);
+    loadavg_now(run->loadavg, sizeof run->loadavg);
+    int64_t nconn = pp->nconn, ncards = pp->ncards;
+
+    ykt_benchgw_opts go = {.yktd = ctx->yktd,
+                           .keep_dir = keep_dir,
+                           .rules_dir = ctx->rules,
+                           .fee_script = builtin ? "" : NULL,
+                           .ini = pp->ini,
+                           .note = pp->note};
+    ykt_benchgw *gw = &run->gw;
+    if (ykt_benchgw_start_opts(gw, &go) != 0)
+        return -1;
+    ykt_fleet fleet;
+    ykt_fleet_spec spec = {.terminals = (int)nconn,
+                           .terminal_type = "pos",
+                           .merchant = MERCHANT,
+                           .merchant_name = MERCHANT_NAME,
+                           .merchant_category = MERCHANT_CATEGORY,
+                           .merchant_discount = MERCHANT_DISCOUNT,
+                           .merchant_fee_regular = MERCHANT_FEE_REGULAR,
+                           .cards = (int)ncards,
+                           .topup = pp->topup,
+                           .seed = 1};
+    uint64_t p0 = ykt_bench_now_ns();
+    if (ykt_fleet_provision(&fleet, gw, &spec) != 0) {
+        ykt_benchgw_stop(gw);
+        return -1;
+    }
+    run->provision_seconds = (double)(ykt_bench_now_ns() - p0) / 1e9;
+
+    ykt_client adm;
+    ykt_adminq_status st0 = {0}, st1 = {0};
+    bool have_admin = ykt_benchgw_admin(gw, &adm) == 0;
+
+    shared sh = {.port = gw->port,
+                 .nconn = (int)nconn,
+                 .pipeline = (int)pp->pipeline,
+                 .rate = pp->rate,
+                 .amount = pp->amount,
+                 .charged = pp->charged};
+    worker *ws = calloc((size_t)nconn, sizeof *ws);
+    card_state *cards = calloc((size_t)ncards, sizeof *cards);
+    card_state **shares = calloc((size_t)ncards, sizeof *shares);
+    if (ws == NULL || cards == NULL || shares == NULL) {
+        fprintf(stderr, "ykt-bench: out of memory\n");
+        exit(YKT_BENCH_EXIT_USAGE);
+    }
+    for (int i = 0; i < ncards; i++)
+        cards[i] = (card_state){.fc = &fleet.cards[i], .balance = pp->topup_fen};
+    pthread_barrier_init(&sh.ready, NULL, (unsigned)nconn + 1);
+    pthread_barrier_init(&sh.go, NULL, (unsigned)nconn + 1);
+    /* Connection k pays with cards k, k + N, k + 2N, ...: disjoint shares. */
+    int filled = 0;
+    uint64_t c0 = ykt_bench_now_ns();
+    for (int k = 0; k < nconn; k++) {
+        worker *w = &ws[k];
+        w->index = k;
+        w->sh = &sh;
+        w->term = &fleet.terminals[k];
+        w->cards = shares + filled;
+        for (int i = k; i < ncards; i += (int)nconn)
+            shares[filled++] = &cards[i];
+        w->ncards = (int)(shares + filled - w->cards);
+        w->ring = calloc((size_t)pp->pipeline, sizeof *w->ring);
+        if (w->ring == NULL) {
+            fprintf(stderr, "ykt-bench: out of memory\n");
+            exit(YKT_BENCH_EXIT_USAGE);
+        }
+        ykt_lat_init(&w->lat);
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            fprintf(stderr, "ykt-bench: cannot start thread %d\n", k);
+            exit(YKT_BENCH_EXIT_USAGE);
+        }
+    }
+    pthread_barrier_wait(&sh.ready);
+    run->auth_seconds = (double)(ykt_bench_now_ns() - c0) / 1e9;
+    for (int k = 0; k < nconn; k++)
+        sh.abort |= !ws[k].up;
+    /* Every connection is up and authenticated: snapshot the counters, then go. */
+    if (have_admin && ykt_adminq_status_get(&adm, &st0) != 0)
+        have_admin = false;
+    double ycpu0 = ykt_benchgw_cpu_seconds(gw), bcpu0 = ykt_bench_cpu_seconds();
+    sh.start_ns = ykt_bench_now_ns() + 1000000; /* 1 ms: every thread is past the barrier */
+    sh.end_ns = sh.start_ns + (uint64_t)pp->seconds * 1000000000ULL;
+    pthread_barrier_wait(&sh.go);
+    for (int k = 0; k < nconn; k++)
+        pthread_join(ws[k].thread, NULL);
+    double ycpu1 = ykt_benchgw_cpu_seconds(gw), bcpu1 = ykt_bench_cpu_seconds();
+    if (have_admin && ykt_adminq_status_get(&adm, &st1) != 0)
+        have_admin = false;
+    if (have_admin) {
+        ykt_client_close(&adm);
+        ykt_strlcpy(run->version, st0.version, sizeof run->version);
+        run->have_commits = true;
+        run->commits = st1.commits - st0.commits;
+    }
+    pthread_barrier_destroy(&sh.ready);
+    pthread_barrier_destroy(&sh.go);
+
+    uint64_t last = sh.start_ns;
+    for (int k = 0; k < nconn; k++) {
+        worker *w = &ws[k];
+        ykt_lat_merge(&run->lat, &w->lat);
+        run->sent += w->sent;
+        run->paid += w->paid;
+        run->ok += w->ok;
+        run->errors += w->errors;
+        run->behind += w->behind;
+        run->charged += w->charged;
+        if (w->last_reply_ns > last)
+            last = w->last_reply_ns;
+        if (run->sample[0] == '\0')
+            ykt_strlcpy(run->sample, w->sample, sizeof run->sample);
+        for (int i = 0; i < w->ncodes; i++)
+            count_code(run->codes, &run->ncodes, w->codes[i].code, w->codes[i].n);
+    }
+    run->aborted = sh.abort;
+    ykt_lat_summarize(&run->lat, &run->sum);
+    run->elapsed = (double)(last - sh.start_ns) / 1e9;
+    run->completed = (uint64_t)run->sum.n;
+    run->throughput = run->elapsed > 0 ? (double)run->paid / run->elapsed : 0;
+    run->yktd_cpu =
+        ycpu0 >= 0 && ycpu1 >= 0 && run->elapsed > 0 ? 100 * (ycpu1 - ycpu0) / run->elapsed : -1;
+    run->bench_cpu = run->elapsed > 0 ? 100 * (bcpu1 - bcpu0) / run->elapsed : -1;
+
+    /* Durability: stop yktd as an operator would, then read what it left on disk. */
+    run->rc = ykt_benchgw_halt(gw);
+    verdict *v = &run->v;
+    verify(gw, cards, (int)ncards, v);
+    int64_t paid = (int64_t)run->paid;
+    run->durable = v->opened && v->payments == paid && v->charged == run->charged &&
+                   v->discounts == paid * pp->discount && v->fees == paid * pp->fee &&
+                   v->merchant_balance == paid * (pp->amount - pp->discount) &&
+                   v->fee_income == paid * pp->fee && v->wallets_ok == v->wallets;
+    if (!run->durable) {
+        run->errors++;
+        count_code(run->codes, &run->ncodes, "DURABILITY", 1);
+    }
+    if (!v->audit_clean) {
+        run->errors++;
+        count_code(run->codes, &run->ncodes, "LEDGER", 1);
+    }
+    ykt_benchgw_stop(gw); /* removes the directory (unless --keep) */
+    run->measured = true;
+
+    for (int k = 0; k < nconn; k++) {
+        ykt_lat_free(&ws[k].lat);
+        free(ws[k].ring);
+    }
+    free(ws);
+    free(shares);
+    free(cards);
+    ykt_fleet_free(&fleet);
+    return 0;
+}
+
+static bool run_good(const pay_run *run)
+{
+    return run->measured && run->errors == 0 && run->rc == 0 && !run->aborted &&
+           run->completed > 0 && run->sent == run->completed;
+}
+
+static void report_params(ykt_report *rep, const pay_params *pp, const char *fee)
+{
+    char merchant[160];
+    snprintf(merchant, sizeof merchant,
+             MERCHANT " (" MERCHANT_CATEGORY ", discount " MERCHANT_DISCOUNT
+                      " %%, fee " MERCHANT_FEE_REGULAR " %% on regular cards)");
+    ykt_report_begin(rep, "params");
+    ykt_report_str(rep, "verb", VERB);
+    ykt_report_int(rep, "connections", pp->nconn);
+    ykt_report_int(rep, "terminals", pp->nconn);
+    ykt_report_int(rep, "cards", pp->ncards);
+    ykt_report_int(rep, "seconds", pp->seconds);
+    ykt_report_str(rep, "mode", pp->rate > 0 ? "open loop (paced)" : "closed loop");
+    ykt_report_int(rep, "rate", pp->rate);
+    ykt_report_int(rep, "pipeline", pp->pipeline);
+    ykt_report_str(rep, "pipelining",
+                   pp->pipeline > 1 ? "on (up to pipeline requests in flight per connection)"
+                                    : "off (one request in flight per connection)");
+    ykt_report_int(rep, "amount_fen", pp->amount);
+    ykt_report_str(rep, "merchant", merchant);
+    ykt_report_str(rep, "fee", fee);
+    /* What every reply must say: the built-in formula, which fees.lua reproduces. */
+    ykt_report_begin(rep, "expected_fen");
+    ykt_report_int(rep, "discount", pp->discount);
+    ykt_report_int(rep, "fee", pp->fee);
+    ykt_report_int(rep, "charged", pp->charged);
+    ykt_report_end(rep);
+    ykt_report_str(rep, "topup_per_card", pp->topup);
+}
+
+static void report_latency_results(ykt_report *rep, const pay_params *pp, const pay_run *run)
+{
+    ykt_report_int(rep, "requests", (int64_t)run->completed);
+    ykt_report_int(rep, "succeeded", (int64_t)run->ok);
+    ykt_report_int(rep, "payments", (int64_t)run->paid);
+    ykt_report_num(rep, "seconds", run->elapsed, 3);
+    ykt_report_num(rep, "throughput_per_s", run->throughput, 0);
+    if (pp->rate > 0) {
+        ykt_report_int(rep, "target_rate_per_s", pp->rate);
+        ykt_report_num(rep, "achieved_rate_per_s",
+                       run->elapsed > 0 ? (double)run->completed / run->elapsed : 0, 0);
+        ykt_report_int(rep, "behind_schedule", (int64_t)run->behind);
+    }
+}
+
+static void report_verify(ykt_report *rep, const pay_run *run)
+{
+    const verdict *v = &run->v;
+    if (v->err[0] != '\0')
+        ykt_report_str(rep, "problem", v->err);
+    ykt_report_int(rep, "success_replies", (int64_t)run->paid);
+    ykt_report_int(rep, "payments_in_db", v->payments);
+    ykt_report_int(rep, "charged_fen_replied", run->charged);
+    ykt_report_int(rep, "charged_fen_in_db", v->charged);
+    ykt_report_int(rep, "discount_fen_in_db", v->discounts);
+    ykt_report_int(rep, "fee_fen_in_db", v->fees);
+    ykt_report_int(rep, "merchant_balance_fen", v->merchant_balance);
+    ykt_report_int(rep, "fee_income_fen", v->fee_income);
+    ykt_report_int(rep, "wallets_checked", v->wallets);
+    ykt_report_int(rep, "wallets_as_replied", v->wallets_ok);
+    if (v->wallet_sample[0] != '\0')
+        ykt_report_str(rep, "first_wallet_mismatch", v->wallet_sample);
+    ykt_report_bool(rep, "durable", run->durable);
+    ykt_report_str(rep, "ledger", v->audit);
+}
+
+/* The report of one run (the whole report without --compare-fee). */
+static bool report_single(ykt_report *rep, const pay_params *pp, pay_run *run, bool pgbench)
+{
+    ykt_benchgw_report(&run->gw, rep, run->version);
+    report_params(rep, pp, fee_text(run->builtin));
+    ykt_report_num(rep, "provision_seconds", run->provision_seconds, 2);
+    ykt_report_num(rep, "connect_auth_seconds", run->auth_seconds, 2);
+    ykt_report_end(rep);
+
+    ykt_report_begin(rep, "results");
+    report_latency_results(rep, pp, run);
+    if (pp->rate > 0 && run->behind > 0)
+        ykt_report_str(rep, "note",
+                       "the target rate was not reached: latencies include the wait "
+                       "behind schedule");
+    ykt_lat_report(rep, "latency_us", &run->sum);
+    if (run->have_commits) {
+        ykt_report_int(rep, "commits", run->commits);
+        ykt_report_num(rep, "requests_per_commit",
+                       run->commits > 0 ? (double)run->completed / (double)run->commits : 0, 2);
+    }
+    ykt_report_num(rep, "yktd_cpu_percent", run->yktd_cpu, 0);
+    ykt_report_num(rep, "bench_cpu_percent", run->bench_cpu, 0);
+    ykt_report_end(rep);
+
+    ykt_report_begin(rep, "verify");
+    ykt_report_str(rep, "after", "yktd stopped with SIGTERM; its database opened read-only");
+    report_verify(rep, run);
+    ykt_report_end(rep);
+
+    /* The same debit on PostgreSQL, after yktd has stopped: one machine, one session. */
+    bool pg_good = true;
+    if (pgbench && !ykt_bench_interrupted) {
+        ykt_pgbench_spec ps = {.connections = (int)pp->nconn,
+                               .cards = (int)pp->ncards,
+                               .seconds = (int)pp->seconds,
+                               .rate = pp->rate,
+                               .amount = pp->amount,
+                               .topup = pp->topup_fen};
+        ykt_pgbench_result pr;
+        int prc = ykt_pgbench_run(&ps, &pr);
+        pg_good = prc >= 0;
+        ykt_pgbench_report(rep, &pr, run->throughput, &run->sum);
+        ykt_pgbench_result_free(&pr);
+    } else {
+        ykt_report_begin(rep, "pgbench");
+        ykt_report_str(rep, "status",
+                       pgbench ? "not run (interrupted)"
+                               : "not requested (--pgbench compares with "
+                                 "PostgreSQL)");
+        ykt_report_end(rep);
+    }
+    return pg_good;
+}
+
+/* The runs of one fee variant taken together: payments over seconds, and every latency. */
+typedef struct variant {
+    int runs;
+    uint64_t paid;
+    double seconds, yktd_cpu, bench_cpu, per_commit;
+    ykt_lat lat;
+    ykt_lat_summary sum;
+    double throughput;
+} variant;
+
+static void variant_add(variant *va, pay_run *run)
+{
+    va->runs++;
+    va->paid += run->paid;
+    va->seconds += run->elapsed;
+    va->yktd_cpu += run->yktd_cpu;
+    va->bench_cpu += run->bench_cpu;
+    va->per_commit +=
+        run->have_commits && run->commits > 0 ? (double)run->completed / (double)run->commits : 0;
+    ykt_lat_merge(&va->lat, &run->lat);
+}
+
+static void variant_finish(variant *va)
+{
+    ykt_lat_summarize(&va->lat, &va->sum);
+    va->throughput = va->seconds > 0 ? (double)va->paid / va->seconds : 0;
+}
+
+static void report_variant(ykt_report *rep, const char *key, const variant *va)
+{
+    int n = va->runs > 0 ? va->runs : 1;
+    ykt_report_begin(rep, key);
+    ykt_report_int(rep, "runs", va->runs);
+    ykt_report_int(rep, "payments", (int64_t)va->paid);
+    ykt_report_num(rep, "seconds", va->seconds, 3);
+    ykt_report_num(rep, "throughput_per_s", va->throughput, 0);
+    ykt_lat_report(rep, "latency_us", &va->sum);
+    ykt_report_num(rep, "requests_per_commit", va->per_commit / n, 2);
+    ykt_report_num(rep, "yktd_cpu_percent", va->yktd_cpu / n, 0);
+    ykt_report_num(rep, "bench_cpu_percent", va->bench_cpu / n, 0);
+    ykt_report_end(rep);
+}
+
+static double ratio(double a, double b)
+{
+    return b > 0 ? a / b : (double)NAN;
+}
+
+/* The report of --compare-fee: both variants, their ratio, and every run on one line. */
+static void report_compare(ykt_report *rep, const pay_params *pp, pay_run *runs, int nruns,
+                           int rounds, const char *order)
+{
+    /* The yktd section of the first run, but the directory and the fee script vary. */
+    ykt_benchgw gw = runs[0].gw;
+    ykt_strlcpy(gw.dir, nruns > 1 ? "one per run, removed afterwards (unless --keep)" : gw.dir,
+                sizeof gw.dir);
+    ykt_strlcpy(gw.fee_script, "per run: empty (builtin) or " FEE_SCRIPT " (lua)",
+                sizeof gw.fee_script);
+    gw.fee_script_set = false; /* not in config: it differs from run to run */
+    ykt_benchgw_report(&gw, rep, runs[0].version);
+    char fee[160];
+    snprintf(fee, sizeof fee, "compare: %s", order);
+    report_params(rep, pp, fee);
+    ykt_report_int(rep, "rounds", rounds);
+    ykt_report_end(rep);
+
+    variant va[2];
+    memset(va, 0, sizeof va);
+    for (int i = 0; i < nruns; i++)
+        if (runs[i].measured)
+            variant_add(&va[runs[i].builtin ? 0 : 1], &runs[i]);
+    variant_finish(&va[0]);
+    variant_finish(&va[1]);
+    double r = ratio(va[1].throughput, va[0].throughput);
+
+    ykt_report_begin(rep, "results");
+    report_variant(rep, "builtin", &va[0]);
+    report_variant(rep, "lua", &va[1]);
+    ykt_report_num(rep, "ratio_lua_over_builtin", r, 3);
+    ykt_report_num(rep, "p99_ratio_lua_over_builtin", ratio(va[1].sum.p99, va[0].sum.p99), 2);
+    ykt_report_num(rep, "target_ratio", TARGET_RATIO, 2);
+    ykt_report_bool(rep, "meets_target", isfinite(r) && r >= TARGET_RATIO);
+    /* Each round's own ratio: how much of the difference is noise. */
+    ykt_report_begin(rep, "round_ratios");
+    for (int k = 0; k + 1 < nruns; k += 2) {
+        if (!runs[k].measured || !runs[k + 1].measured)
+            break;
+        const pay_run *b = runs[k].builtin ? &runs[k] : &runs[k + 1];
+        const pay_run *l = runs[k].builtin ? &runs[k + 1] : &runs[k];
+        char key[16];
+        snprintf(key, sizeof key, "round%d", k / 2 + 1);
+        ykt_report_num(rep, key, ratio(l->throughput, b->throughput), 3);
+    }
+    ykt_report_end(rep);
+    ykt_report_begin(rep, "runs");
+    for (int i = 0; i < nruns; i++) {
+        const pay_run *run = &runs[i];
+        if (!run->measured)
+            continue;
+        char key[16];
+        snprintf(key, sizeof key, "run%d", i + 1);
+        ykt_report_begin(rep, key);
+        ykt_report_str(rep, "fee", fee_name(run->builtin));
+        report_latency_results(rep, pp, run);
+        ykt_report_int(rep, "p50_us", run->sum.p50);
+        ykt_report_int(rep, "p99_us", run->sum.p99);
+        ykt_report_int(rep, "p99_9_us", run->sum.p999);
+        if (run->have_commits)
+            ykt_report_num(rep, "requests_per_commit",
+                           run->commits > 0 ? (double)run->completed / (double)run->commits : 0, 2);
+        ykt_report_num(rep, "yktd_cpu_percent", run->yktd_cpu, 0);
+        ykt_report_num(rep, "bench_cpu_percent", run->bench_cpu, 0);
+        ykt_report_str(rep, "loadavg_at_start", run->loadavg);
+        ykt_report_int(rep, "errors", (int64_t)run->errors);
+        ykt_report_end(rep);
+    }
+    ykt_report_end(rep);
+    ykt_report_end(rep);
+
+    ykt_report_begin(rep, "verify");
+    ykt_report_str(rep, "after", "each yktd stopped with SIGTERM; its database opened read-only");
+    bool durable = true, clean = true;
+    for (int i = 0; i < nruns; i++) {
+        if (!runs[i].measured)
+            continue;
+        char key[16];
+        snprintf(key, sizeof key, "run%d", i + 1);
+        ykt_report_begin(rep, key);
+        ykt_report_str(rep, "fee", fee_name(runs[i].builtin));
+        report_verify(rep, &runs[i]);
+        ykt_report_end(rep);
+        durable &= runs[i].durable;
+        clean &= runs[i].v.audit_clean;
+    }
+    ykt_report_bool(rep, "durable", durable);
+    ykt_report_str(rep, "ledger", clean ? "audit clean" : "audit FAILED (see the runs)");
+    ykt_report_end(rep);
+
+    ykt_report_begin(rep, "pgbench");
+    ykt_report_str(rep, "status", "not requested (--pgbench compares with PostgreSQL)");
+    ykt_report_end(rep);
+    ykt_lat_free(&va[0].lat);
+    ykt_lat_free(&va[1].lat);
+}
+
+/* Takes the flags and string options of pay out of argv (into a copy: argv is also the
+ * reported command). Returns the remaining count, or -1 after printing the problem. */
+static int pay_flags(int argc, char **argv, char **rest, bool *pgbench, bool *compare,
+                     const char **fee)
+{
+    int n = 0;
+    for (int i = 0; i < argc; i++) {
+        if (i > 0 && strcmp(argv[i], "--pgbench") == 0) {
+            *pgbench = true;
+        } else if (i > 0 && strcmp(argv[i], "--compare-fee") == 0) {
+            *compare = true;
+        } else if (i > 0 && strcmp(argv[i], "--fee") == 0) {
+            if (i + 1 >= argc ||
+                (strcmp(argv[i + 1], "lua") != 0 && strcmp(argv[i + 1], "builtin") != 0)) {
+                fprintf(stderr, "ykt-bench pay: --fee is lua or builtin\n");
+                return -1;
+            }
+            *fee = argv[++i];
+        } else {
+            rest[n++] = argv[i];
+        }
+    }
+    return n;
+}
+
+int ykt_bench_pay(ykt_bench_ctx *ctx, int argc, char **argv)
+{
+    pay_params pp = {.nconn = 8, .ncards = 1000, .seconds = 10, .amount = 100, .pipeline = 1};
+    int64_t rounds = 2;
+    const ykt_bench_opt opts[] = {
+        {"--connections", 1, 1000, &pp.nconn},
+        {"--cards", 1, 1000000, &pp.ncards},
+        {"--seconds", 1, 3600, &pp.seconds},
+        {"--rate", 0, 10000000, &pp.rate},
+        {"--amount", 1, PIN_THRESHOLD - 1, &pp.amount},
+        {"--pipeline", 1, MAX_PIPELINE, &pp.pipeline},
+        {"--rounds", 1, 50, &rounds},
+    };
+    bool pgbench = false, compare = false;
+    const char *fee = NULL;
+    char **args = calloc((size_t)argc + 1, sizeof *args);
+    if (args == NULL) {
+        fprintf(stderr, "ykt-bench: out of memory\n");
+        return YKT_BENCH_EXIT_USAGE;
+    }
+    int nargs = pay_flags(argc, argv, args, &pgbench, &compare, &fee);
+    int parsed = nargs < 0 ? -1 : ykt_bench_parse(ctx, nargs, args, opts, (int)YKT_ARRAY_LEN(opts));
+    bool rounds_given = false;
+    for (int i = 0; i < nargs; i++)
+        rounds_given |= strcmp(args[i], "--rounds") == 0;
+    free(args);
+    if (parsed != 0)
+        return YKT_BENCH_EXIT_USAGE;
+    if (compare && (fee != NULL || pgbench)) {
+        fprintf(stderr, "ykt-bench pay: --compare-fee runs both fees and no --pgbench; leave "
+                        "out --fee and --pgbench\n");
+        return YKT_BENCH_EXIT_USAGE;
+    }
+    if (rounds_given && !compare) {
+        fprintf(stderr, "ykt-bench pay: --rounds goes with --compare-fee\n");
+        return YKT_BENCH_EXIT_USAGE;
+    }
+    if (pp.ncards < pp.nconn) {
+        fprintf(stderr, "ykt-bench pay: --cards must be at least --connections: each "
+                        "connection pays with cards of its own\n");
+        return YKT_BENCH_EXIT_USAGE;
+    }
+    bool builtin = fee != NULL && strcmp(fee, "builtin") == 0;
+    /* The Lua runs need fees.lua in the rules directory; say so now, not as RULE_ERRORs. */
+    if (compare || !builtin) {
+        char dir[YKT_BENCH_PATH_MAX], script[YKT_BENCH_PATH_MAX + 32];
+        if (ykt_benchgw_rules_dir(ctx->rules, dir, sizeof dir) != 0)
+            return YKT_BENCH_EXIT_USAGE;
+        snprintf(script, sizeof script, "%s/" FEE_SCRIPT ".lua", dir);
+        if (access(script, R_OK) != 0) {
+            fprintf(stderr,
+                    "ykt-bench pay: %s: %s; the Lua fee needs it (give --rules DIR, or --fee "
+                    "builtin)\n",
+                    script, strerror(errno));
+            return YKT_BENCH_EXIT_USAGE;
+        }
+    }
+    /* Every payment's price: the built-in formula (ykt_fee_builtin in core/src/wallet.c),
+     * computed here independently; fees.lua gives the same when passed the rates. */
+    pp.discount = pp.amount * MERCHANT_DISCOUNT_BP / 10000;
+    pp.fee = (pp.amount - pp.discount) * MERCHANT_FEE_REGULAR_BP / 10000;
+    pp.charged = pp.amount - pp.discount + pp.fee;
+    /*
+     * Fund every card for the whole run in one top-up: twice what the card can spend at
+     * the rate bound (connections do not share the load exactly evenly).
+     */
+    int64_t unit = pp.charged > pp.amount ? pp.charged : pp.amount;
+    int64_t bound = pp.rate > 0 ? pp.rate : CLOSED_LOOP_CEILING;
+    int64_t per_card = (bound * pp.seconds * 2 + pp.ncards - 1) / pp.ncards + 1;
+    if (per_card > YKT_AMOUNT_MAX / unit) {
+        fprintf(stderr,
+                "ykt-bench pay: %lld cards cannot be funded for %lld s of payments of %lld "
+                "fen (one balance is at most %lld fen); give more --cards\n",
+                (long long)pp.ncards, (long long)pp.seconds, (long long)pp.amount,
+                (long long)YKT_AMOUNT_MAX);
+        return YKT_BENCH_EXIT_USAGE;
+    }
+    pp.topup_fen = per_card * unit;
+    char max_topup[32], daily[32];
+    fen_text(pp.topup_fen, pp.topup, sizeof pp.topup);
+    fen_text(pp.topup_fen > DEFAULT_MAX_TOPUP ? pp.topup_fen : DEFAULT_MAX_TOPUP, max_topup,
+             sizeof max_topup);
+    fen_text(YKT_AMOUNT_MAX, daily, sizeof daily);
+    /* The work per payment is unchanged (the limits are still read and checked); only the
+     * limits are out of the way of a long run. */
+    snprintf(pp.ini, sizeof pp.ini, "[wallet]\nmax_topup = %s\ndaily_limit_regular = %s\n",
+             max_topup, daily);
+    snprintf(pp.note, sizeof pp.note, "[wallet] max_topup = %s, daily_limit_regular = %s",
+             max_topup, daily);
+
+    /* --compare-fee: rounds of builtin, lua, then lua, builtin, ... each on a fresh yktd. */
+    int nruns = compare ? 2 * (int)rounds : 1;
+    pay_run *runs = calloc((size_t)nruns, sizeof *runs);
+    if (runs == NULL) {
+        fprintf(stderr, "ykt-bench: out of memory\n");
+        return YKT_BENCH_EXIT_USAGE;
+    }
+    char order[256] = "";
+    for (int i = 0; i < nruns; i++) {
+        runs[i].builtin = compare ? (i % 4 == 0 || i % 4 == 3) : builtin;
+        if (compare && strlen(order) + 16 < sizeof order)
+            snprintf(order + strlen(order), sizeof order - strlen(order), "%s%s", i ? ", " : "",
+                     fee_name(runs[i].builtin));
+    }
+    if (compare && ctx->keep != NULL && mkdir(ctx->keep, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "ykt-bench: --keep %s: %s\n", ctx->keep, strerror(errno));
+        free(runs);
+        return YKT_BENCH_EXIT_USAGE;
+    }
+    /* The head first: its date and load average are those at the start of the first run. */
+    ykt_report *rep = ykt_report_new();
+    ykt_bench_report_head(rep, ctx, "pay");
+    int done = 0;
+    bool setup_failed = false;
+    for (int i = 0; i < nruns && !ykt_bench_interrupted; i++) {
+        char keep[YKT_BENCH_PATH_MAX + 32];
+        const char *keep_dir = ctx->keep;
+        if (compare && ctx->keep != NULL) {
+            snprintf(keep, sizeof keep, "%s/run%d-%s", ctx->keep, i + 1, fee_name(runs[i].builtin));
+            keep_dir = keep;
+        }
+        if (compare)
+            fprintf(stderr, "ykt-bench pay: run %d of %d, fee %s\n", i + 1, nruns,
+                    fee_name(runs[i].builtin));
+        if (pay_run_once(ctx, &pp, runs[i].builtin, keep_dir, &runs[i]) != 0) {
+            setup_failed = true;
+            break;
+        }
+        done++;
+    }
+    if (done == 0 || (setup_failed && !compare)) {
+        for (int i = 0; i < nruns; i++)
+            ykt_lat_free(&runs[i].lat);
+        free(runs);
+        ykt_report_free(rep);
+        return YKT_BENCH_EXIT_USAGE;
+    }
+
+    bool good = !setup_failed && done == nruns;
+    if (compare) {
+        report_compare(rep, &pp, runs, done, (int)rounds, order);
+    } else {
+        good &= report_single(rep, &pp, &runs[0], pgbench);
+    }
+
+    /* Errors of every run together. */
+    code_count codes[MAX_CODES];
+    int ncodes = 0, rc = 0;
+    uint64_t errors = 0;
+    const char *sample = "";
+    for (int i = 0; i < done; i++) {
+        const pay_run *run = &runs[i];
+        good &= run_good(run);
+        errors += run->errors;
+        for (int k = 0; k < run->ncodes; k++)
+            count_code(codes, &ncodes, run->codes[k].code, run->codes[k].n);
+        if (sample[0] == '\0')
+            sample = run->sample;
+        if (rc == 0)
+            rc = run->rc;
+    }
+    ykt_report_begin(rep, "errors");
+    ykt_report_int(rep, "total", (int64_t)errors);
+    for (int i = 0; i < ncodes; i++)
+        ykt_report_int(rep, codes[i].code, (int64_t)codes[i].n);
+    if (sample[0] != '\0')
+        ykt_report_str(rep, "first", sample);
+    if (setup_failed)
+        ykt_report_str(rep, "setup", "a later run's gateway could not be set up (see stderr)");
+    ykt_report_int(rep, "yktd_exit_status", rc);
+    ykt_report_end(rep);
+    if (ykt_bench_interrupted) {
+        good = false;
+        ykt_report_bool(rep, "interrupted", true);
+    }
+    ykt_report_bool(rep, "ok", good);
+    ykt_report_print(rep, stdout, ctx->json);
+
+    ykt_report_free(rep);
+    for (int i = 0; i < nruns; i++)
+        ykt_lat_free(&runs[i].lat);
+    free(runs);
+    return good ? 0 : YKT_BENCH_EXIT_FAIL;
+}
