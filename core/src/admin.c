@@ -305,13 +305,16 @@ int ykt_audit_write(ykt_db *db, const char *operator_name, const char *role, con
 
 static bool args_are_text(ykt_req *req)
 {
-    /* The bytes of a file (`person import DATA`, `rules test DATA`, as yktctl sends them,
+    /* The bytes of a file (`person import DATA`, `rules test DATA`, a plugin's `library
+     * import DATA` or `bank reconcile DATA`, as yktctl sends them,
      * after "--") are checked by the command, which says what is wrong: a UTF-16 file, a NUL
      * byte on line N. */
+    size_t n = req->argc >= 2 ? strlen(req->argv[1]) : 0;
     bool data_cmd =
         req->argc >= 3 &&
-        (((strcasecmp(req->argv[0], "person") == 0 || strcasecmp(req->argv[0], "people") == 0) &&
-          strcasecmp(req->argv[1], "import") == 0) ||
+        (strcasecmp(req->argv[1], "import") == 0 ||
+         (n > 7 && strcasecmp(req->argv[1] + n - 7, "-import") == 0) ||
+         strcasecmp(req->argv[1], "reconcile") == 0 ||
          (strcasecmp(req->argv[0], "rules") == 0 && strcasecmp(req->argv[1], "test") == 0));
     bool after_dashes = false;
     for (int i = 0; i < req->argc; i++) {
@@ -479,5 +482,7 @@ int ykt_admin_core_register(ykt_admin *adm)
         rc = ykt_admin_wallet_register(adm);
     if (rc == YKT_OK)
         rc = ykt_admin_rules_register(adm);
+    if (rc == YKT_OK)
+        rc = ykt_admin_backup_register(adm);
     return rc;
 }

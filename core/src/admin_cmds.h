@@ -12,6 +12,7 @@ int ykt_admin_card_register(ykt_admin *adm);     /* card ... */
 int ykt_admin_account_register(ykt_admin *adm);  /* account ..., job ... */
 int ykt_admin_import_register(ykt_admin *adm);   /* person import */
 int ykt_admin_wallet_register(ykt_admin *adm);   /* merchant, payment, settlement, audit ... */
+int ykt_admin_backup_register(ykt_admin *adm);   /* backup */
 int ykt_admin_rules_register(ykt_admin *adm);    /* rules list|reload|test, plugin list */
 
 #endif

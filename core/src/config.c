@@ -169,6 +169,13 @@ static const key_spec keys[] = {
     {"rules", "fee_script", T_STR, STR(fee_script), 0, 0, NULL, "fees",
      "The rule script whose fee function prices every payment (PAY, captures, plugins); "
      "empty uses the built-in formula instead."},
+
+    {"backup", "dir", T_STR, STR(backup_dir), 0, 0, NULL, "",
+     "Directory for scheduled online backups (ykt-YYYYMMDDTHHMMSSZ.db); empty: none."},
+    {"backup", "interval", T_DURATION, OFF(backup_interval_ms), 0, 60000, 30LL * 86400000LL, NULL,
+     "24h", "How often a scheduled backup is taken (checked every minute)."},
+    {"backup", "keep", T_INT, OFF(backup_keep), 0, 1, 10000, NULL, "7",
+     "How many scheduled backups are kept; older ones are deleted after a new one succeeds."},
 };
 
 static const key_spec *find_key(const char *section, const char *key, bool *section_known)

@@ -99,6 +99,10 @@ typedef struct ykt_config {
     int64_t rule_instructions;
     int64_t rule_memory;
     int64_t rule_time_ms;
+    /* [backup] */
+    char backup_dir[YKT_PATH_MAX];
+    int64_t backup_interval_ms;
+    int64_t backup_keep;
     int nplugins;
     ykt_plugin_conf plugins[YKT_MAX_PLUGINS];
 } ykt_config;

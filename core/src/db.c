@@ -295,6 +295,16 @@ static void grow_slots(ykt_db *db)
     free(old);
 }
 
+sqlite3_stmt *ykt_db_stmt_cached(ykt_db *db, const char *sql)
+{
+    stmt_slot *s = slot_for(db, sql);
+    if (s->sql == NULL)
+        return NULL;
+    sqlite3_reset(s->stmt);
+    sqlite3_clear_bindings(s->stmt);
+    return s->stmt;
+}
+
 sqlite3_stmt *ykt_db_stmt(ykt_db *db, const char *sql)
 {
     stmt_slot *s = slot_for(db, sql);

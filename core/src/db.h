@@ -37,6 +37,9 @@ sqlite3 *ykt_db_handle(ykt_db *db);
 /* Returns the statement for sql, prepared on first use and reset for reuse. sql must be a
  * string literal (the cache is keyed by its address). NULL if preparation failed (logged). */
 sqlite3_stmt *ykt_db_stmt(ykt_db *db, const char *sql);
+/* The statement for sql if ykt_db_stmt prepared it before (reset, bindings cleared), else
+ * NULL without preparing anything. */
+sqlite3_stmt *ykt_db_stmt_cached(ykt_db *db, const char *sql);
 /* Runs one statement without results; YKT_OK or YKT_ESTORAGE (logged). */
 int ykt_db_exec(ykt_db *db, const char *sql);
 

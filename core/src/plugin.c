@@ -638,6 +638,7 @@ static int authorize(void *arg, int action, const char *a1, const char *a2, cons
     case SQLITE_DELETE:
     case SQLITE_CREATE_TABLE:
     case SQLITE_DROP_TABLE:
+    case SQLITE_REINDEX: /* CREATE INDEX asks for it, naming the index: NAME_ too */
         table = a1;
         break;
     case SQLITE_CREATE_INDEX:
@@ -665,6 +666,11 @@ static int authorize(void *arg, int action, const char *a1, const char *a2, cons
 
 static sqlite3_stmt *host_db_stmt(ykt_plugin *p, const char *sql)
 {
+    /* Setting an authorizer expires every prepared statement on the connection, the
+     * core's too: only a statement not prepared yet goes through it (once). */
+    sqlite3_stmt *cached = ykt_db_stmt_cached(host_gw->db, sql);
+    if (cached != NULL)
+        return cached;
     sqlite3 *h = ykt_db_handle(host_gw->db);
     sqlite3_set_authorizer(h, authorize, p);
     sqlite3_stmt *st = ykt_db_stmt(host_gw->db, sql);

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE /* struct ucred */
 #include "server.h"
+#include "backup_schedule.h"
 #include "plugin.h"
 #include "rules.h"
 #include "admin.h"
@@ -606,6 +607,41 @@ void ykt_req_defer(ykt_req *req, void (*work)(void *data), void (*after)(ykt_req
     uv_queue_work(c->gw->loop, &d->work, deferred_work, deferred_done);
 }
 
+typedef struct background {
+    uv_work_t work;
+    ykt_gw *gw;
+    void (*work_fn)(void *data);
+    void (*after)(ykt_gw *gw, void *data);
+    void *data;
+} background;
+
+static void background_work(uv_work_t *w)
+{
+    background *b = w->data;
+    b->work_fn(b->data);
+}
+
+static void background_done(uv_work_t *w, int status)
+{
+    (void)status;
+    background *b = w->data;
+    ykt_server *srv = b->gw->server;
+    srv->inflight_work--;
+    b->after(b->gw, b->data);
+    free(b);
+    maybe_finish_shutdown(srv);
+}
+
+void ykt_server_queue_work(ykt_gw *gw, void (*work)(void *data),
+                           void (*after)(ykt_gw *gw, void *data), void *data)
+{
+    background *b = xcalloc(1, sizeof *b);
+    *b = (background){.gw = gw, .work_fn = work, .after = after, .data = data};
+    b->work.data = b;
+    gw->server->inflight_work++;
+    uv_queue_work(gw->loop, &b->work, background_work, background_done);
+}
+
 /* ---- closing ---- */
 
 static void conn_free(ykt_conn *c)
@@ -975,6 +1011,7 @@ static void on_flush_timer(uv_timer_t *h)
 static void on_jobs_timer(uv_timer_t *h)
 {
     ykt_jobs_tick(h->data);
+    ykt_backup_schedule_tick(h->data);
 }
 
 /* ---- shutdown ---- */

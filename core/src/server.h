@@ -38,6 +38,14 @@ typedef struct ykt_server_stats {
     uint64_t commit_failures;
 } ykt_server_stats;
 
+/*
+ * Runs work(data) on libuv's thread pool, then after(gw, data) on the loop. Shutdown waits
+ * for it. For work nobody's request started (scheduled backups); requests use
+ * ykt_req_defer. work must not touch the gateway's database connection or loop state.
+ */
+void ykt_server_queue_work(ykt_gw *gw, void (*work)(void *data),
+                           void (*after)(ykt_gw *gw, void *data), void *data);
+
 void ykt_server_get_stats(ykt_gw *gw, ykt_server_stats *out);
 
 typedef struct ykt_conn_info {

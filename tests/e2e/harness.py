@@ -301,6 +301,15 @@ class Gateway:
             return p
         return json.loads(p.stdout) if json_out and p.stdout.strip() else p.stdout
 
+    def data_file(self, data):
+        """Writes data (str as UTF-8, or bytes) to a new file in the gateway's directory and
+        returns its path: yktctl sends a file's bytes for imports and statements."""
+        self._files = getattr(self, "_files", 0) + 1
+        path = os.path.join(self.dir, "data-%d.csv" % self._files)
+        with open(path, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        return path
+
     def add_terminal(self, tid, ttype, secret=None):
         args = ["terminal", "add", tid, "--type", ttype]
         if secret:

@@ -444,7 +444,7 @@ class ReconcileTest(BankCase):
         ])
         before = self.money()
         self.gw.add_operator("fin", "finance")
-        rows = self.gw.ctl("bank", "reconcile", statement, "--bank", "icbc", user="fin",
+        rows = self.gw.ctl("bank", "reconcile", self.gw.data_file(statement), "--bank", "icbc", user="fin",
                            password="operator-pass-1")
         got = [(r["class"], r["reference"], r["bank_amount"], r["here_amount"]) for r in rows]
         self.assertEqual(got, [("only_bank", "R9", "12.50", None),
@@ -453,33 +453,33 @@ class ReconcileTest(BankCase):
                                ("card_differs", "R5", "10.00", "10.00")])
         self.assertEqual(rows[1]["person"], "S2")
         self.assertEqual(rows[3]["bank_card"], "621700******9999")
-        everything = self.gw.ctl("bank", "reconcile", statement, "--bank", "icbc", "--all")
+        everything = self.gw.ctl("bank", "reconcile", self.gw.data_file(statement), "--bank", "icbc", "--all")
         self.assertEqual(sorted(r["reference"] for r in everything if r["class"] == "matched"),
                          ["R1", "R3", "R6"])
         # reconciliation reports; it never changes money
         self.assertEqual(self.money(), before)
         # a statement without a date column needs --date; broken statements are refused
         plain = "reference,amount\nR1,100.00\n"
-        self.ctl_fails("BAD_STATEMENT", "bank", "reconcile", plain, "--bank", "icbc")
-        rows = self.gw.ctl("bank", "reconcile", plain, "--bank", "icbc", "--date", day)
+        self.ctl_fails("BAD_STATEMENT", "bank", "reconcile", self.gw.data_file(plain), "--bank", "icbc")
+        rows = self.gw.ctl("bank", "reconcile", self.gw.data_file(plain), "--bank", "icbc", "--date", day)
         self.assertEqual(sorted((r["class"], r["reference"]) for r in rows),
                          [("only_here", "R2"), ("only_here", "R4"), ("only_here", "R5")])
         err = self.ctl_fails("BAD_STATEMENT", "bank", "reconcile",
-                             "reference,amount\nR1,100.00\nR2,abc\n", "--date", day,
+                             self.gw.data_file("reference,amount\nR1,100.00\nR2,abc\n"), "--date", day,
                              "--bank", "icbc")
         self.assertIn("line 3", err)
-        self.ctl_fails("BAD_STATEMENT", "bank", "reconcile", "ref,amt\nR1,1\n", "--date", day,
+        self.ctl_fails("BAD_STATEMENT", "bank", "reconcile", self.gw.data_file("ref,amt\nR1,1\n"), "--date", day,
                        "--bank", "icbc")
         self.ctl_fails("BAD_STATEMENT", "bank", "reconcile",
-                       "date,reference,amount\n2026-01-01,R1,1.00\n2026-01-02,R2,1.00\n",
+                       self.gw.data_file("date,reference,amount\n2026-01-01,R1,1.00\n2026-01-02,R2,1.00\n"),
                        "--bank", "icbc")
-        self.ctl_fails("NO_BANK", "bank", "reconcile", plain, "--date", day)
+        self.ctl_fails("NO_BANK", "bank", "reconcile", self.gw.data_file(plain), "--date", day)
         # a day without transfers at a bank, and a statement without lines: nothing differs
-        rows = self.gw.ctl("bank", "reconcile", "reference,amount\n", "--bank", "boc",
+        rows = self.gw.ctl("bank", "reconcile", self.gw.data_file("reference,amount\n"), "--bank", "boc",
                            "--date", day)
         self.assertEqual(rows, [])
         self.gw.add_operator("clerk", "operator")
-        self.assertRefused(self.gw.ctl("bank", "reconcile", plain, "--bank", "icbc", "--date",
+        self.assertRefused(self.gw.ctl("bank", "reconcile", self.gw.data_file(plain), "--bank", "icbc", "--date",
                                        day, user="clerk", password="operator-pass-1",
                                        check=False), "FORBIDDEN")
 

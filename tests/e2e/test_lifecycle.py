@@ -150,7 +150,8 @@ class CheckConfigTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         sections = re.findall(r"^\[([a-z.]+)\]$", p.stdout, re.M)
         self.assertEqual(sections, ["campus", "terminal", "tls", "admin", "cards", "wallet",
-                                    "import", "storage", "log", "plugins", "rules"])
+                                    "import", "storage", "log", "plugins", "rules",
+                                    "backup"])
         # every key the demo file sets is documented there
         with open(DEMO_CONF) as f:
             demo = f.read()

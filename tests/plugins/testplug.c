@@ -45,7 +45,8 @@ static const char *const migrations[] = {
     "CREATE TABLE testplug_events (kind TEXT PRIMARY KEY, n INTEGER NOT NULL) STRICT;",
     /* v2 */
     "CREATE TABLE testplug_notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL, "
-    "by TEXT NOT NULL) STRICT;",
+    "by TEXT NOT NULL) STRICT;"
+    "CREATE INDEX testplug_notes_by ON testplug_notes (by);",
 };
 
 static void count(state *s, const char *kind)

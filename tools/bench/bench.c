@@ -6,6 +6,7 @@
  *   ykt-bench [--json] pay [--connections N] [--cards N] [--seconds N] [--rate R]
  *                          [--amount FEN] [--pipeline K] [--fee lua|builtin]
  *                          [--compare-fee [--rounds N]] [--pgbench] ...
+ *   ykt-bench [--json] door [--connections N] [--cards N] [--seconds N] [--rate R] ...
  *
  * See usage() and docs/performance.md. Performance is measured here, never by timed
  * assertions in tests; tests/e2e/test_bench.py only checks that the tool still works.
@@ -40,6 +41,7 @@ static const struct subcommand {
     {"import", ykt_bench_import},
     {"swipe", ykt_bench_swipe},
     {"pay", ykt_bench_pay},
+    {"door", ykt_bench_door},
 };
 
 static void usage(FILE *out)
@@ -70,6 +72,10 @@ static void usage(FILE *out)
           "        fresh yktd, in the order builtin, lua, then lua, builtin (N rounds,\n"
           "        default 2), and reports both and the ratio lua/builtin. --pgbench then\n"
           "        runs the same debit with pgbench on a private PostgreSQL, for the ratio\n"
+          "  door [--connections N] [--cards N] [--seconds N] [--rate R]\n"
+          "        as swipe, with the access plugin loaded: N gate terminals registered as\n"
+          "        doors (default 8) send ACCESS.OPEN; every holder is in an access group\n"
+          "        open all week, so each swipe is decided, logged and opens\n"
           "\n"
           "Common options (anywhere after the subcommand, too):\n"
           "  --yktd PATH     the yktd to run (default: ../../core/yktd next to ykt-bench)\n"

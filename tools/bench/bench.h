@@ -55,5 +55,6 @@ void ykt_bench_report_head(ykt_report *r, const ykt_bench_ctx *ctx, const char *
 int ykt_bench_import(ykt_bench_ctx *ctx, int argc, char **argv);
 int ykt_bench_swipe(ykt_bench_ctx *ctx, int argc, char **argv);
 int ykt_bench_pay(ykt_bench_ctx *ctx, int argc, char **argv);
+int ykt_bench_door(ykt_bench_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -9,11 +9,13 @@
 #include "common.h"
 #include "config.h"
 #include "render.h"
+#include "restore.h"
 #include "secret.h"
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,10 +122,15 @@ static int report(const ykt_reply *r, bool json)
 }
 
 /* Commands whose first argument is a file whose bytes are sent. */
+/* Commands whose first positional argument is a file: `person import`, a plugin's
+ * `library import`, `access resident-import` (any `import` or `*-import`), `bank reconcile
+ * STATEMENT`, `rules test`. The core (admin.c) knows the
+ * same list: their data may hold any byte. */
 static bool sends_file(const char *group, const char *name)
 {
-    return ((strcmp(group, "person") == 0 || strcmp(group, "people") == 0) &&
-            strcmp(name, "import") == 0) ||
+    size_t n = strlen(name);
+    return strcmp(name, "import") == 0 || (n > 7 && strcmp(name + n - 7, "-import") == 0) ||
+           strcmp(name, "reconcile") == 0 ||
            (strcmp(group, "rules") == 0 && strcmp(name, "test") == 0);
 }
 
@@ -237,6 +244,19 @@ static int interactive_passwd(ykt_client *c, bool json)
     return rc;
 }
 
+/* path made absolute against the working directory (the file need not exist yet). */
+static bool absolute_path(const char *path, char *out, size_t len)
+{
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof cwd) == NULL)
+        return false;
+    if ((size_t)snprintf(out, len, "%s/%s", cwd, path) >= len) {
+        errno = ENAMETOOLONG;
+        return false;
+    }
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     const char *socket_path = getenv("YKTCTL_SOCKET");
@@ -284,6 +304,8 @@ int main(int argc, char **argv)
     }
     if (socket_path == NULL)
         socket_path = "var/yktd.sock";
+    if (strcmp(argv[i], "restore") == 0)
+        return yktctl_restore(argc - i, argv + i, config_path ? cfg.storage_path : NULL, json);
     int nargs = argc - i;
     if (nargs > MAX_ARGS) {
         fprintf(stderr, "yktctl: too many arguments\n");
@@ -304,6 +326,17 @@ int main(int argc, char **argv)
         for (int k = 0; k < nargs; k++) {
             args[k] = argv[i + k];
             argl[k] = strlen(argv[i + k]);
+        }
+        /* backup FILE names a file on yktd's side: a relative path means the caller's. */
+        char absolute[PATH_MAX + 2];
+        if (nargs == 2 && strcmp(args[0], "backup") == 0 && args[1][0] != '/') {
+            if (!absolute_path(args[1], absolute, sizeof absolute)) {
+                fprintf(stderr, "yktctl: backup: %s: %s\n", args[1], strerror(errno));
+                ykt_client_close(&c);
+                return 2;
+            }
+            args[1] = absolute;
+            argl[1] = strlen(absolute);
         }
         char name[256];
         int file_status;
@@ -339,7 +372,7 @@ int main(int argc, char **argv)
             }
             free(file);
         } else {
-            ykt_reply *r = call(&c, nargs, (const char *const *)(argv + i));
+            ykt_reply *r = call(&c, nargs, args);
             if (r == NULL) {
                 rc = 2;
             } else {

@@ -1,0 +1,710 @@
+"""The access-control plugin end to end (R-A): doors, gates and readers as gate terminals with
+a place, a kind and a building; access groups with weekly time windows and the holiday
+calendar; dormitory doors for that building's residents only; labs for authorised people, and
+for the holder of a current booking through the rooms plugin (ALLOW/DENY/DEFER chain); lost,
+expired and cancelled cards refused; every decision logged and queryable; visitors with a
+masked ID number, a host, a purpose, an expected time and an optional temporary card; vehicles
+with registration and approval at parking gates; anti-passback per door group; the offline
+readers' versioned white list; the department restriction of the administrators.
+
+Times: windows are chosen relative to the campus clock (UTC+8) so the tests hold whatever time
+they run. `yktctl audit` is clean after every test (WalletCase).
+"""
+
+import datetime
+
+from harness import RespError, wait_until
+from test_wallet import WalletCase, campus_today
+
+ACCESS_SETS = {"plugin.access.enabled": "yes"}
+DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def campus_now():
+    return datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=8)
+
+
+def hhmm(minute):
+    return "%02d:%02d" % (minute // 60, minute % 60)
+
+
+def window_not_now():
+    """(from, to) of a window of today that does not hold the current minute."""
+    now = campus_now()
+    m = now.hour * 60 + now.minute
+    if m + 120 <= 1440:
+        return hhmm(m + 60), hhmm(m + 120)
+    return hhmm(m - 120), hhmm(m - 60)
+
+
+class AccessCase(WalletCase):
+    sets = ACCESS_SETS
+
+    def setUp(self):
+        super().setUp()
+        self.doors = {}
+
+    # ---- configuration ----
+
+    def acc(self, *args, **kw):
+        return self.gw.ctl("access", *args, **kw)
+
+    def door(self, did, kind="teaching", group="dg-main", building=None, direction=None,
+             place=None, tid=None):
+        """A gate terminal registered as a door (its door group created when missing)."""
+        if not any(g["door_group"] == group for g in self.acc("doorgroups")):
+            self.acc("doorgroup-add", group)
+        tid = tid or "G-" + did.upper()
+        self.terminal(tid, "gate")
+        args = ["door-add", did, "--terminal", tid, "--kind", kind, "--group", group]
+        if building:
+            args += ["--building", building]
+        if direction:
+            args += ["--direction", direction]
+        if place:
+            args += ["--place", place]
+        self.acc(*args)
+        self.doors[did] = tid
+        return tid
+
+    def group(self, name, *doorgroups, days="all", frm="00:00", to="24:00", members=()):
+        self.acc("group-add", name)
+        if days:
+            self.acc("window-add", name, "--days", days, "--from", frm, "--to", to)
+        for dg in doorgroups:
+            self.acc("grant", name, dg)
+        if members:
+            self.acc("member-add", name, *members)
+
+    # ---- swipes ----
+
+    def open(self, card, did, *direction, **kw):
+        return self.swipe(card, self.doors[did], "ACCESS.OPEN", 0, *direction, **kw)
+
+    def assertOpens(self, reply):
+        self.assertIsInstance(reply, list, reply)
+        self.assertEqual(reply[0], "OPEN", reply)
+        return reply[2]
+
+    def card_no(self, no):
+        return self.gw.sql("SELECT c.card_no FROM cards c JOIN people p ON p.id = c.person_id "
+                           "WHERE p.person_no = ? ORDER BY c.rowid DESC LIMIT 1", no)[0][0]
+
+    def log(self, *filters):
+        return self.acc("log", *filters)
+
+    def wait_logged(self, n):
+        """Denials are logged by the plugin's timer after the error reply (which undoes the
+        request's own writes): wait until the log has n rows."""
+        self.assertTrue(wait_until(lambda: self.gw.sql("SELECT count(*) FROM access_log")[0][0]
+                                   >= n), self.gw.sql("SELECT * FROM access_log"))
+
+
+# ---- doors ----------------------------------------------------------------------------------
+
+
+class DoorRegistryTest(AccessCase):
+    def test_doors_are_gate_terminals_with_place_kind_and_building(self):
+        self.door("east-gate", "campus_gate", group="gates", direction="both")
+        self.door("lab-101", "lab", group="labs", building="B7")
+        self.door("d1-in", "dormitory", group="dorm-1", building="D1")
+        doors = {d["door"]: d for d in self.acc("doors")}
+        self.assertEqual(set(doors), {"east-gate", "lab-101", "d1-in"})
+        self.assertEqual((doors["lab-101"]["kind"], doors["lab-101"]["building"],
+                          doors["lab-101"]["place"], doors["lab-101"]["door_group"],
+                          doors["lab-101"]["terminal"]),
+                         ("lab", "B7", "lab-101", "labs", "G-LAB-101"))
+        self.assertEqual(doors["east-gate"]["direction"], "both")
+        self.assertEqual([d["door"] for d in self.acc("doors", "--group", "labs")], ["lab-101"])
+        actions = [a["action"] for a in self.gw.ctl("audit", "list", "--action",
+                                                      "access.door-add")]
+        self.assertEqual(len(actions), 3)
+
+    def test_bad_door_configuration_is_refused_and_changes_nothing(self):
+        self.door("east-gate", "campus_gate", group="gates")
+        self.terminal("G-X", "gate")
+        base = ["access", "door-add", "x", "--terminal", "G-X", "--group", "gates"]
+        self.ctl_fails("BAD_REQUEST", *base, "--kind", "castle")
+        self.ctl_fails("BAD_REQUEST", *base, "--kind", "dormitory")        # no --building
+        self.ctl_fails("BAD_REQUEST", *base, "--kind", "teaching", "--direction", "up")
+        self.ctl_fails("BAD_REQUEST", "access", "door-add", "bad id!", "--terminal", "G-X",
+                       "--group", "gates", "--kind", "teaching")
+        self.ctl_fails("NOT_FOUND", "access", "door-add", "x", "--terminal", "G-X", "--group",
+                       "nope", "--kind", "teaching")
+        self.ctl_fails("EXISTS", "access", "door-add", "east-gate", "--terminal", "G-X",
+                       "--group", "gates", "--kind", "teaching")
+        self.ctl_fails("EXISTS", "access", "door-add", "y", "--terminal", "G-EAST-GATE",
+                       "--group", "gates", "--kind", "teaching")
+        self.ctl_fails("EXISTS", "access", "doorgroup-add", "gates")
+        self.ctl_fails("IN_USE", "access", "doorgroup-remove", "gates")
+        self.ctl_fails("NOT_FOUND", "access", "door-remove", "nope")
+        self.assertEqual([d["door"] for d in self.acc("doors")], ["east-gate"])
+
+    def test_a_terminal_that_is_no_door_and_bad_directions(self):
+        card, _, _ = self.holder("S1")
+        self.door("in-only", "teaching", group="pub", direction="in")
+        self.acc("doorgroup-set", "pub", "--public", "yes")
+        self.terminal("G-NONE", "gate")
+        self.assertError(self.swipe(card, "G-NONE", "ACCESS.OPEN", 0), "NO_DOOR")
+        self.assertError(self.conns["G-NONE"].call("ACCESS.LIST", "0"), "NO_DOOR")
+        self.assertError(self.open(card, "in-only", "out"), "BAD_REQUEST")  # an in reader
+        self.assertError(self.open(card, "in-only", "sideways"), "BAD_REQUEST")
+        self.assertError(self.conns["G-IN-ONLY"].call("ACCESS.OPEN", "9999", "x"), "BAD_REQUEST")
+        self.assertOpens(self.open(card, "in-only", "in"))
+        # only gate terminals may use the verbs
+        self.terminal("POS-1", "pos")
+        r = self.swipe(card, "POS-1", "ACCESS.OPEN", 0)
+        self.assertIsInstance(r, RespError)
+
+
+# ---- groups, windows, holidays --------------------------------------------------------------
+
+
+class GroupWindowTest(AccessCase):
+    def setUp(self):
+        super().setUp()
+        self.door("b3-main", "teaching", group="teaching-b3", building="B3")
+        self.card, _, _ = self.holder("S1")
+        self.other, _, _ = self.holder("S2")
+
+    def test_a_group_window_opens_and_others_are_refused(self):
+        self.group("b3-users", "teaching-b3", members=["S1"])
+        self.assertOpens(self.open(self.card, "b3-main"))
+        self.assertError(self.open(self.other, "b3-main"), "NO_ACCESS")
+        groups = {g["group"]: g for g in self.acc("groups")}
+        self.assertEqual((groups["b3-users"]["door_groups"], groups["b3-users"]["members"],
+                          groups["b3-users"]["windows"]),
+                         ("teaching-b3", 1, "1234567H 00:00-24:00"))
+        # withdrawn membership closes the door again
+        self.acc("member-remove", "b3-users", "S1")
+        self.assertError(self.open(self.card, "b3-main"), "NO_ACCESS")
+
+    def test_outside_the_weekly_window_and_on_other_days(self):
+        frm, to = window_not_now()
+        self.group("evening", "teaching-b3", days="all", frm=frm, to=to, members=["S1"])
+        r = self.open(self.card, "b3-main")
+        self.assertError(r, "OUTSIDE_HOURS")
+        # another weekday, all day: still not today
+        other_day = DAYS[(campus_now().weekday() + 3) % 7]
+        self.group("other-day", "teaching-b3", days=other_day, members=["S1"])
+        self.assertError(self.open(self.card, "b3-main"), "OUTSIDE_HOURS")
+        # today's weekday: open
+        wid = self.acc("window-add", "other-day", "--days", DAYS[campus_now().weekday()],
+                       "--from", "00:00", "--to", "24:00")
+        self.assertOpens(self.open(self.card, "b3-main"))
+        self.acc("window-remove", str(wid))
+        self.assertError(self.open(self.card, "b3-main"), "OUTSIDE_HOURS")
+
+    def test_the_holiday_calendar_replaces_the_weekday(self):
+        self.group("weekly", "teaching-b3", days="daily", members=["S1"])
+        self.assertOpens(self.open(self.card, "b3-main"))
+        today = campus_today().isoformat()
+        self.acc("holiday-add", today, "--name", "国庆")
+        self.assertEqual(self.acc("holidays"), [{"day": today, "name": "国庆"}])
+        self.assertError(self.open(self.card, "b3-main"), "OUTSIDE_HOURS")
+        # a window for holidays opens it
+        self.acc("window-add", "weekly", "--days", "hol", "--from", "00:00", "--to", "24:00")
+        self.assertOpens(self.open(self.card, "b3-main"))
+        self.acc("holiday-remove", today)
+        self.assertOpens(self.open(self.card, "b3-main"))
+
+    def test_bad_group_input_is_refused(self):
+        self.group("g1", members=["S1"])
+        self.ctl_fails("EXISTS", "access", "group-add", "g1")
+        self.ctl_fails("BAD_REQUEST", "access", "window-add", "g1", "--days", "someday",
+                       "--from", "08:00", "--to", "09:00")
+        self.ctl_fails("BAD_REQUEST", "access", "window-add", "g1", "--days", "mon",
+                       "--from", "10:00", "--to", "09:00")
+        self.ctl_fails("BAD_REQUEST", "access", "window-add", "g1", "--days", "mon",
+                       "--from", "25:00", "--to", "26:00")
+        self.ctl_fails("NOT_FOUND", "access", "window-add", "nope", "--days", "mon",
+                       "--from", "08:00", "--to", "09:00")
+        self.ctl_fails("NOT_FOUND", "access", "window-remove", "999")
+        self.ctl_fails("NOT_FOUND", "access", "grant", "g1", "no-such-doors")
+        self.acc("grant", "g1", "teaching-b3")
+        self.ctl_fails("BAD_STATE", "access", "grant", "g1", "teaching-b3")
+        self.ctl_fails("UNKNOWN_PERSON", "access", "member-add", "g1", "NOBODY")
+        self.ctl_fails("BAD_REQUEST", "access", "holiday-add", "2025-02-30")
+        self.ctl_fails("NOT_FOUND", "access", "holiday-remove", "2025-01-01")
+        self.acc("ungrant", "g1", "teaching-b3")
+        self.ctl_fails("BAD_STATE", "access", "ungrant", "g1", "teaching-b3")
+        self.assertError(self.open(self.card, "b3-main"), "NO_ACCESS")
+
+    def test_member_import_is_all_rows_or_none(self):
+        self.acc("group-add", "club")
+        self.ctl_fails("REJECTED", "access", "member-import",
+                       self.gw.data_file("person_no\nS1\nNOBODY\n"), "--group", "club")
+        self.assertEqual(self.acc("members", "--group", "club"), [])
+        self.assertEqual(self.acc("member-import", self.gw.data_file("person_no\nS1\nS2\n"),
+                                  "--group", "club"), 2)
+        self.assertEqual([m["person_no"] for m in self.acc("members", "--group", "club")],
+                         ["S1", "S2"])
+
+    def test_public_door_group_opens_for_any_valid_card(self):
+        self.assertError(self.open(self.card, "b3-main"), "NO_ACCESS")
+        self.acc("doorgroup-set", "teaching-b3", "--public", "yes")
+        self.assertOpens(self.open(self.card, "b3-main"))
+        self.assertOpens(self.open(self.other, "b3-main"))
+
+
+# ---- dormitories ----------------------------------------------------------------------------
+
+
+class DormitoryTest(AccessCase):
+    def test_a_dormitory_opens_for_its_residents_only(self):
+        self.door("d1-main", "dormitory", group="dorm-1", building="D1")
+        self.door("d2-main", "dormitory", group="dorm-2", building="D2")
+        a, _, _ = self.holder("S1")
+        b, _, _ = self.holder("S2")
+        c, _, _ = self.holder("S3")
+        self.acc("resident-add", "S1", "--building", "D1", "--room", "101")
+        self.acc("resident-add", "S2", "--building", "D2", "--room", "201")
+        self.assertOpens(self.open(a, "d1-main"))
+        self.assertError(self.open(b, "d1-main"), "NOT_RESIDENT")
+        self.assertError(self.open(c, "d1-main"), "NOT_RESIDENT")
+        self.assertOpens(self.open(b, "d2-main"))
+        self.assertError(self.open(a, "d2-main"), "NOT_RESIDENT")
+        # moving house
+        self.acc("resident-add", "S1", "--building", "D2", "--room", "202")
+        self.assertError(self.open(a, "d1-main"), "NOT_RESIDENT")
+        self.assertOpens(self.open(a, "d2-main"))
+        self.assertEqual([(r["person_no"], r["room"]) for r in
+                          self.acc("residents", "--building", "D2")], [("S2", "201"),
+                                                                       ("S1", "202")])
+        # the building's staff by an access group
+        self.group("d1-staff", "dorm-1", members=["S3"])
+        self.assertOpens(self.open(c, "d1-main"))
+        self.acc("resident-remove", "S2")
+        self.assertError(self.open(b, "d2-main"), "NOT_RESIDENT")
+        self.ctl_fails("NOT_FOUND", "access", "resident-remove", "S2")
+        self.ctl_fails("UNKNOWN_PERSON", "access", "resident-add", "NOBODY", "--building", "D1")
+
+    def test_resident_hours_and_import(self):
+        self.door("d1-main", "dormitory", group="dorm-1", building="D1")
+        a, _, _ = self.holder("S1")
+        self.holder("S2")
+        self.ctl_fails("REJECTED", "access", "resident-import",
+                       self.gw.data_file("person_no,building,room\nS1,D1,101\nNOBODY,D1,102\n"))
+        self.assertEqual(self.acc("residents"), [])
+        self.assertEqual(self.acc("resident-import", self.gw.data_file("S1,D1,101\nS2,D1,102\n")), 2)
+        frm, to = window_not_now()
+        self.acc("doorgroup-set", "dorm-1", "--resident-hours", "%s-%s" % (frm, to))
+        self.assertError(self.open(a, "d1-main"), "OUTSIDE_HOURS")
+        self.ctl_fails("BAD_REQUEST", "access", "doorgroup-set", "dorm-1", "--resident-hours",
+                       "23:00-06:00")
+        self.acc("doorgroup-set", "dorm-1", "--resident-hours", "00:00-24:00")
+        self.assertOpens(self.open(a, "d1-main"))
+
+
+# ---- cards the card centre refuses ----------------------------------------------------------
+
+
+class CardStatusTest(AccessCase):
+    def setUp(self):
+        super().setUp()
+        self.door("east-gate", "campus_gate", group="gates", direction="both")
+        self.acc("doorgroup-set", "gates", "--public", "yes")
+
+    def test_lost_expired_and_cancelled_cards_are_refused_and_logged(self):
+        lost, _, lost_idn = self.holder("S1")
+        expired, _, _ = self.holder("S2")
+        gone, grec, gone_idn = self.holder("S3")
+        for card in (lost, expired, gone):
+            self.assertOpens(self.open(card, "east-gate", "in"))
+        self.gw.ctl("card", "loss", self.card_no("S1"), "--id-number", lost_idn)
+        self.gw.ctl("person", "update", "S2", "--enrolled", "2020-09-01")
+        self.gw.ctl("card", "cancel", grec["card_no"], "--id-number", gone_idn, "--reason",
+                    "other")
+        self.assertError(self.open(lost, "east-gate", "out"), "CARD_LOST")
+        self.assertError(self.open(expired, "east-gate", "out"), "CARD_EXPIRED")
+        self.assertError(self.open(gone, "east-gate", "out"), "CARD_CANCELLED")
+        self.wait_logged(6)
+        refused = {r["person"]: r for r in self.log("--result", "refused")}
+        self.assertEqual({p: r["code"] for p, r in refused.items()},
+                         {"S1": "CARD_LOST", "S2": "CARD_EXPIRED", "S3": "CARD_CANCELLED"})
+        self.assertEqual(refused["S1"]["door"], "east-gate")
+        self.assertEqual(refused["S1"]["direction"], "out")
+
+    def test_an_unknown_or_forged_card_is_refused_and_logged(self):
+        card, _, _ = self.holder("S1")
+        other, _, _ = self.holder("S2")
+        # signed with another card's key: the host refuses the cryptogram
+        r = self.open(card, "east-gate", key_of=other)
+        self.assertIsInstance(r, RespError)
+        self.wait_logged(1)
+        row = self.log()[0]
+        self.assertEqual((row["result"], row["door"]), ("refused", "east-gate"))
+        self.assertNotEqual(row["reason"], "")
+
+    def test_a_temporary_card_limited_to_other_subsystems_is_refused(self):
+        card, rec = self.temporary_holder("V1", None, "--subsystems", "canteen")
+        self.assertError(self.open(card, "east-gate"), "NOT_ALLOWED")
+        ok, _ = self.temporary_holder("V2", None, "--subsystems", "gate,canteen")
+        self.assertOpens(self.open(ok, "east-gate"))
+
+
+# ---- the decision log -----------------------------------------------------------------------
+
+
+class DecisionLogTest(AccessCase):
+    def test_every_decision_is_logged_and_can_be_queried(self):
+        self.door("b3-main", "teaching", group="teaching-b3", direction="in")
+        self.door("b3-back", "teaching", group="teaching-b3", direction="out")
+        a, arec, _ = self.holder("S1")
+        b, _, _ = self.holder("S2")
+        self.group("b3-users", "teaching-b3", members=["S1"])
+        first = self.assertOpens(self.open(a, "b3-main"))
+        self.assertOpens(self.open(a, "b3-back"))
+        self.assertError(self.open(b, "b3-main"), "NO_ACCESS")
+        self.wait_logged(3)
+        rows = self.log()
+        self.assertEqual([(r["person"], r["door"], r["direction"], r["result"], r["code"])
+                          for r in rows],
+                         [("S2", "b3-main", "in", "deny", "NO_ACCESS"),
+                          ("S1", "b3-back", "out", "allow", ""),
+                          ("S1", "b3-main", "in", "allow", "")])
+        self.assertEqual(rows[-1]["id"], first)
+        self.assertEqual(rows[-1]["card"], arec["card_no"])
+        self.assertIn("b3-main", rows[0]["reason"])
+        self.assertEqual(len(self.log("--person", "S1")), 2)
+        self.assertEqual(len(self.log("--door", "b3-main")), 2)
+        self.assertEqual(len(self.log("--card", arec["card_no"])), 2)
+        self.assertEqual(len(self.log("--result", "deny")), 1)
+        self.assertEqual(len(self.log("--limit", "1")), 1)
+        today = campus_today()
+        self.assertEqual(len(self.log("--from", today.isoformat())), 3)
+        self.assertEqual(len(self.log("--to", (today - datetime.timedelta(days=1)).isoformat())),
+                         0)
+        self.ctl_fails("BAD_REQUEST", "access", "log", "--result", "maybe")
+        self.ctl_fails("BAD_REQUEST", "access", "log", "--from", "yesterday")
+        self.ctl_fails("BAD_REQUEST", "access", "log", "--limit", "0")
+        # a terminal's retry gets the first reply and logs nothing more
+        args = self.signed(a, "G-B3-MAIN", "ACCESS.OPEN", 0)
+        again = self.send("G-B3-MAIN", args)
+        self.assertEqual(self.send("G-B3-MAIN", args), again)
+        self.assertEqual(len(self.log("--person", "S1")), 3)
+
+    def test_another_plugins_denial_is_obeyed_and_logged_with_its_reason(self):
+        # testplug (tests/plugins) denies temporary cards at every door and allows staff
+        self.gw.stop()
+        self.gw.sets.update({"plugin.testplug.enabled": "yes",
+                             "plugin.testplug.merchant": "canteen-1",
+                             "plugin.testplug.door": "staff-only"})
+        self.gw.start()
+        for tid in list(self.conns):
+            self.conns[tid] = self.gw.terminal(tid, self.secrets[tid])
+        self.door("b3-main", "teaching", group="pub")
+        self.acc("doorgroup-set", "pub", "--public", "yes")
+        visitor, _ = self.temporary_holder("V1")
+        student, _, _ = self.holder("S1")
+        self.assertOpens(self.open(student, "b3-main"))
+        r = self.open(visitor, "b3-main")
+        self.assertError(r, "DENIED")
+        self.assertIn("temporary cards may not enter b3-main", r.message)
+        self.wait_logged(2)
+        row = self.log("--result", "deny")[0]
+        self.assertEqual((row["person"], row["code"]), ("V1", "DENIED"))
+        self.assertIn("temporary cards", row["reason"])
+
+
+# ---- labs and the rooms plugin --------------------------------------------------------------
+
+
+class LabTest(AccessCase):
+    def test_a_lab_opens_for_authorised_people_and_defers_for_others(self):
+        self.door("lab-101", "lab", group="labs", building="B7")
+        a, _, _ = self.holder("S1")
+        b, _, _ = self.holder("S2")
+        self.group("lab-staff", "labs", members=["S1"])
+        self.assertOpens(self.open(a, "lab-101"))
+        # not authorised: access defers, nobody allows, so the chain denies
+        r = self.open(b, "lab-101")
+        self.assertError(r, "NO_ACCESS")
+        self.assertIn("no current booking", r.message)
+
+
+class LabBookingTest(AccessCase):
+    sets = dict(ACCESS_SETS, **{"plugin.rooms.enabled": "yes",
+                                "plugin.rooms.merchant": "rooms-office"})
+
+    def test_a_current_booking_opens_the_lab_door_through_the_chain(self):
+        self.merchant("rooms-office", "rooms")
+        self.terminal("BOOK-1", "booking", owner="rooms-office")
+        self.gw.ctl("rooms", "add", "lab-101", "--name", "Lab 101", "--kind", "lab", "--open",
+                    "00:00", "--close", "24:00")
+        # the lab door's place is the room id
+        self.door("lab-101-door", "lab", group="labs", building="B7", place="lab-101")
+        a, _, _ = self.holder("S1", "10.00")
+        b, _, _ = self.holder("S2", "10.00")
+        self.assertError(self.open(a, "lab-101-door"), "NO_ACCESS")
+        now = campus_now().replace(minute=0, second=0, microsecond=0)
+        booked = self.swipe(a, "BOOK-1", "ROOMS.BOOK", 0, "lab-101", now.date().isoformat(),
+                            now.strftime("%H:00"))
+        self.assertIsInstance(booked, list, booked)
+        self.assertOpens(self.open(a, "lab-101-door"))
+        self.assertError(self.open(b, "lab-101-door"), "NO_ACCESS")
+        self.wait_logged(3)
+        self.assertEqual([r["result"] for r in self.log("--door", "lab-101-door")],
+                         ["deny", "allow", "deny"])
+
+
+# ---- visitors -------------------------------------------------------------------------------
+
+
+class VisitorTest(AccessCase):
+    def setUp(self):
+        super().setUp()
+        self.door("east-gate", "campus_gate", group="gates", direction="both")
+        self.door("b3-main", "teaching", group="teaching-b3")
+        self.door("b4-main", "teaching", group="teaching-b4")
+        self.hostcard, _, _ = self.holder("T1")
+        self.visitor_idn = self.person("V-POOL-1", kind="temporary", department="保卫处",
+                                       until=(campus_today() + datetime.timedelta(days=90))
+                                       .isoformat())
+
+    def temp_card(self, no):
+        card, rec = self.temporary_holder(no)
+        return card, rec["card_no"]
+
+    def test_register_a_visitor_with_a_temporary_card(self):
+        card, card_no = self.temp_card("TMP1")
+        idn = self.visitor_idn
+        rec = self.acc("visitor-add", "--name", "李四", "--id-number", idn, "--host", "T1",
+                       "--purpose", "学术交流", "--card", card_no, "--door-group", "teaching-b3",
+                       "--until", (campus_now() + datetime.timedelta(hours=3))
+                       .strftime("%Y-%m-%d %H:%M"))
+        vid = rec["visitor"]
+        self.assertEqual((rec["name"], rec["host"], rec["card"]), ("李*", "T1", card_no))
+        self.assertNotIn(idn[6:14], rec["id_number"])
+        self.assertEqual(len(rec["id_number"]), len(idn))
+        # the host is told
+        notes = self.notices("T1", "visitor")
+        self.assertTrue(notes and "李*" in notes[0]["message"], notes)
+        # the card opens the campus gate and the visit's door group, not other doors
+        self.assertOpens(self.open(card, "east-gate", "in"))
+        self.assertOpens(self.open(card, "b3-main"))
+        self.assertError(self.open(card, "b4-main"), "NO_ACCESS")
+        listed = self.acc("visitors", "--host", "T1")
+        self.assertEqual((listed[0]["visitor"], listed[0]["purpose"], listed[0]["status"]),
+                         (vid, "学术交流", "open"))
+        self.assertNotEqual(listed[0]["first_in"], "")
+        self.assertNotIn(idn, str(listed))
+        self.assertEqual(len(self.acc("visitors", "--id-number", idn)), 1)
+        self.wait_logged(3)
+        # the refusal at b4-main is logged with the visit too
+        self.assertEqual(len(self.log("--visitor", str(vid))), 3)
+        # the visit ends: the card opens nothing any more
+        self.acc("visitor-leave", str(vid))
+        self.assertError(self.open(card, "east-gate", "out"), "NO_ACCESS")
+        self.ctl_fails("NOT_FOUND", "access", "visitor-leave", str(vid))
+        # the ID number never reaches the log or the audit trail in clear
+        self.assertNotIn(idn, self.gw.log_text())
+        self.assertNotIn(idn, str(self.gw.ctl("audit", "list")))
+
+    def test_a_visitor_without_a_card_and_the_refusals(self):
+        idn = self.visitor_idn
+        base = ["access", "visitor-add", "--name", "王五", "--host", "T1", "--purpose", "面试"]
+        rec = self.acc(*base[1:], "--id-number", idn, "--from",
+                       campus_now().strftime("%H:%M"))
+        self.assertEqual(rec["card"], "")
+        bad_idn = idn[:-1] + ("0" if idn[-1] != "0" else "1")
+        self.ctl_fails("BAD_ID_NUMBER", *base, "--id-number", bad_idn)
+        self.ctl_fails("UNKNOWN_PERSON", "access", "visitor-add", "--name", "王五",
+                       "--id-number", idn, "--host", "NOBODY", "--purpose", "面试")
+        self.ctl_fails("BAD_REQUEST", *base, "--id-number", idn, "--until", "2020-01-01 10:00")
+        self.ctl_fails("BAD_REQUEST", *base, "--id-number", idn, "--from", "tomorrow")
+        self.ctl_fails("NOT_FOUND", *base, "--id-number", idn, "--card", "NO-SUCH-CARD")
+        # a student card is not a visitor's card
+        _, srec, _ = self.holder("S1")
+        self.ctl_fails("BAD_CARD", *base, "--id-number", idn, "--card", srec["card_no"])
+        _, card_no = self.temp_card("TMP1")
+        self.acc(*base[1:], "--id-number", idn, "--card", card_no)
+        self.ctl_fails("IN_USE", *base, "--id-number", idn, "--card", card_no)
+        self.ctl_fails("NOT_FOUND", *base, "--id-number", idn, "--door-group", "nope")
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM access_visitors"), [(2,)])
+
+
+# ---- vehicles -------------------------------------------------------------------------------
+
+
+class VehicleTest(AccessCase):
+    def setUp(self):
+        super().setUp()
+        self.door("car-in", "parking", group="parking", direction="in")
+        self.holder("T1")
+
+    def plate(self, plate, *direction, did="car-in"):
+        return self.conns[self.doors[did]].call("ACCESS.PLATE", plate, *direction)
+
+    def test_registration_and_approval(self):
+        self.assertError(self.plate("京A12345"), "UNKNOWN_VEHICLE")
+        self.acc("vehicle-add", "京A 12345", "--owner", "T1", "--note", "faculty")
+        self.assertEqual(self.acc("vehicles", "--status", "pending")[0]["plate"], "京A12345")
+        self.assertError(self.plate("京A12345"), "VEHICLE_PENDING")
+        self.ctl_fails("EXISTS", "access", "vehicle-add", "京A12345", "--owner", "T1")
+        self.acc("vehicle-approve", "京A12345", "--until",
+                 (campus_today() + datetime.timedelta(days=365)).isoformat())
+        r = self.plate("京a-12345")
+        self.assertEqual(r[:2], ["OPEN", "京A12345"])
+        self.ctl_fails("BAD_STATE", "access", "vehicle-approve", "京A12345")
+        self.acc("vehicle-revoke", "京A12345", "--reason", "left the university")
+        self.assertError(self.plate("京A12345"), "VEHICLE_REFUSED")
+        # an approval that ended
+        self.acc("vehicle-add", "沪B54321", "--owner", "T1")
+        self.acc("vehicle-approve", "沪B54321", "--until",
+                 (campus_today() - datetime.timedelta(days=1)).isoformat())
+        self.assertError(self.plate("沪B54321"), "VEHICLE_EXPIRED")
+        self.acc("vehicle-add", "粤C11111", "--owner", "T1")
+        self.acc("vehicle-reject", "粤C11111", "--reason", "no permit")
+        self.assertError(self.plate("粤C11111"), "VEHICLE_REFUSED")
+        self.ctl_fails("BAD_STATE", "access", "vehicle-revoke", "粤C11111")
+        self.ctl_fails("NOT_FOUND", "access", "vehicle-approve", "粤C22222")
+        self.ctl_fails("BAD_PLATE", "access", "vehicle-add", "12", "--owner", "T1")
+        self.ctl_fails("UNKNOWN_PERSON", "access", "vehicle-add", "粤C33333", "--owner", "NOBODY")
+        self.assertError(self.plate("!!"), "BAD_PLATE")
+        self.wait_logged(6)
+        self.assertEqual([r["code"] for r in self.log("--plate", "京A12345")],
+                         ["VEHICLE_REFUSED", "", "VEHICLE_PENDING", "UNKNOWN_VEHICLE"])
+        self.assertEqual(len(self.gw.ctl("audit", "list", "--target", "京A12345")), 3)
+
+    def test_a_visitors_car_and_non_parking_doors(self):
+        idn = self.person("V-POOL-1", kind="temporary", department="保卫处",
+                          until=(campus_today() + datetime.timedelta(days=90)).isoformat())
+        self.acc("visitor-add", "--name", "李四", "--id-number", idn, "--host", "T1",
+                 "--purpose", "送货", "--plate", "苏E99999")
+        self.assertEqual(self.plate("苏E99999")[0], "OPEN")
+        self.door("b3-main", "teaching", group="teaching-b3")
+        self.assertError(self.plate("苏E99999", did="b3-main"), "NO_DOOR")
+
+
+# ---- anti-passback --------------------------------------------------------------------------
+
+
+class PassbackTest(AccessCase):
+    def test_anti_passback_per_door_group(self):
+        self.door("in", "campus_gate", group="gates", direction="in")
+        self.door("out", "campus_gate", group="gates", direction="out")
+        self.door("lib", "building", group="library")   # no anti-passback
+        self.acc("doorgroup-set", "gates", "--public", "yes", "--anti-passback", "yes")
+        self.acc("doorgroup-set", "library", "--public", "yes")
+        card, _, _ = self.holder("S1")
+        self.assertOpens(self.open(card, "in"))
+        r = self.open(card, "in")          # the card passed back to a friend
+        self.assertError(r, "PASSBACK")
+        self.assertOpens(self.open(card, "out"))
+        self.assertError(self.open(card, "out"), "PASSBACK")
+        self.assertOpens(self.open(card, "in"))
+        # a guard let them out without a swipe
+        self.assertEqual(self.acc("passback-reset", "S1"), 1)
+        self.assertOpens(self.open(card, "in"))
+        # other door groups are not concerned
+        self.assertOpens(self.open(card, "lib"))
+        self.assertOpens(self.open(card, "lib"))
+        self.wait_logged(8)
+        self.assertEqual(len(self.log("--result", "deny")), 2)
+        self.acc("doorgroup-set", "gates", "--anti-passback", "no")
+        self.assertOpens(self.open(card, "in"))
+
+    def test_anti_passback_for_vehicles(self):
+        self.door("car-in", "parking", group="parking", direction="in")
+        self.acc("doorgroup-set", "parking", "--anti-passback", "yes")
+        self.holder("T1")
+        self.acc("vehicle-add", "京A12345", "--owner", "T1")
+        self.acc("vehicle-approve", "京A12345")
+        gate = self.conns[self.doors["car-in"]]
+        self.assertEqual(gate.call("ACCESS.PLATE", "京A12345")[0], "OPEN")
+        self.assertError(gate.call("ACCESS.PLATE", "京A12345"), "PASSBACK")
+        self.assertEqual(self.acc("passback-reset", "京A12345"), 1)
+        self.assertEqual(gate.call("ACCESS.PLATE", "京A12345")[0], "OPEN")
+
+
+# ---- offline readers ------------------------------------------------------------------------
+
+
+class WhitelistTest(AccessCase):
+    sets = dict(ACCESS_SETS, **{"plugin.access.list_page": "2"})
+
+    def page(self, since, did="b3-main"):
+        return self.conns[self.doors[did]].call("ACCESS.LIST", str(since))
+
+    def full(self, since, did="b3-main"):
+        """All pages after since: (version, {uid: (state, card_no, schedule)})."""
+        entries = {}
+        while True:
+            r = self.page(since, did)
+            version, more, mode, _hol = r[:4]
+            self.assertEqual(mode, "list")
+            for uid, state, card_no, schedule, valid_until in r[4:]:
+                self.assertRegex(valid_until, r"^\d{4}-\d\d-\d\d$")
+                entries[uid] = (state, card_no, schedule)
+            if version == since and not more:
+                return version, entries
+            since = version
+            if not more:
+                return version, entries
+
+    def test_versioned_download_with_changes_only(self):
+        self.door("b3-main", "teaching", group="teaching-b3")
+        cards = {}
+        for no in ("S1", "S2", "S3"):
+            card, rec, idn = self.holder(no)
+            cards[no] = (card, rec, idn)
+        self.group("b3-users", "teaching-b3", days="mon-fri", frm="07:00", to="22:00",
+                   members=["S1", "S2", "S3"])
+        v1, entries = self.full(0)
+        self.assertEqual(len(entries), 3)
+        s1 = cards["S1"][0].uid_hex
+        self.assertEqual(entries[s1], ("allow", cards["S1"][1]["card_no"], "12345 07:00-22:00"))
+        # nothing new since v1
+        r = self.page(v1)
+        self.assertEqual(r[:2], [v1, 0])
+        self.assertEqual(r[4:], [])
+        # a lost card is blocked, a removed member removed: only those rows come again
+        self.gw.ctl("card", "loss", cards["S1"][1]["card_no"], "--id-number", cards["S1"][2])
+        self.acc("member-remove", "b3-users", "S2")
+        v2, changes = self.full(v1)
+        self.assertGreater(v2, v1)
+        self.assertEqual({uid: e[0] for uid, e in changes.items()},
+                         {s1: "blocked", cards["S2"][0].uid_hex: "removed"})
+        # the holidays travel with the list
+        day = (campus_today() + datetime.timedelta(days=3)).isoformat()
+        self.acc("holiday-add", day)
+        self.assertIn(day, self.page(v2)[3])
+        table = self.acc("whitelist", "teaching-b3")
+        self.assertEqual(len(table), 3)
+        self.assertEqual(len(self.acc("whitelist", "teaching-b3", "--since", str(v1))), 2)
+        self.ctl_fails("NOT_FOUND", "access", "whitelist", "nope")
+        self.assertError(self.conns["G-B3-MAIN"].call("ACCESS.LIST", "-1"), "BAD_REQUEST")
+
+    def test_residents_are_on_the_dormitory_list(self):
+        self.door("d1-main", "dormitory", group="dorm-1", building="D1")
+        card, _, _ = self.holder("S1")
+        self.acc("doorgroup-set", "dorm-1", "--resident-hours", "06:00-23:30")
+        self.acc("resident-add", "S1", "--building", "D1")
+        _, entries = self.full(0, "d1-main")
+        self.assertEqual(entries[card.uid_hex][0], "allow")
+        self.assertEqual(entries[card.uid_hex][2], "1234567H 06:00-23:30")
+
+
+# ---- who may administer ---------------------------------------------------------------------
+
+
+class DepartmentTest(AccessCase):
+    sets = dict(ACCESS_SETS, **{"plugin.access.department": "保卫处"})
+
+    def test_only_the_security_departments_admins_manage_doors(self):
+        self.gw.add_operator("sec-admin", "dept_admin", department="保卫处")
+        self.gw.add_operator("cs-admin", "dept_admin", department="CS")
+        self.gw.add_operator("clerk", "operator")
+        sec = dict(user="sec-admin", password="operator-pass-1")
+        cs = dict(user="cs-admin", password="operator-pass-1")
+        self.acc("doorgroup-add", "gates", **sec)
+        self.ctl_fails("FORBIDDEN", "access", "doorgroup-add", "labs", **cs)
+        self.ctl_fails("FORBIDDEN", "access", "group-add", "g", **cs)
+        # the desk registers visitors, but does not configure doors
+        p = self.gw.ctl("access", "doorgroup-add", "x", check=False, user="clerk",
+                        password="operator-pass-1")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertEqual([g["door_group"] for g in self.acc("doorgroups")], ["gates"])
+        self.assertEqual(self.gw.ctl("audit", "list", "--action", "access.doorgroup-add")[0]
+                         ["operator"], "sec-admin")
