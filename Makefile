@@ -20,6 +20,7 @@ run: build
 	@tools/scripts/run-demo.sh $(BUILD_DIR)
 
 test-build: deps
+	@tools/scripts/web-deps.sh
 	cmake -S . -B $(TEST_DIR) -DCMAKE_BUILD_TYPE=Debug -DYKT_ASAN=ON -DYKT_UBSAN=ON >/dev/null
 	cmake --build $(TEST_DIR) -j $(JOBS)
 

@@ -324,6 +324,11 @@ static bool args_are_text(ykt_req *req)
             ykt_reply_error(req, "BAD_REQUEST", "argument %d contains a NUL byte", i);
             return false;
         }
+        if (ykt_utf8_bad_offset((const unsigned char *)req->argv[i], req->argl[i]) !=
+            req->argl[i]) {
+            ykt_reply_error(req, "BAD_REQUEST", "argument %d is not UTF-8 text", i);
+            return false;
+        }
         if (strcmp(req->argv[i], "--") == 0)
             after_dashes = true;
     }
@@ -402,6 +407,19 @@ void ykt_admin_dispatch(ykt_req *req)
     }
     if (c->write)
         ykt_db_cmd_end(db, !req->failed || req->keep_changes);
+}
+
+bool ykt_admin_reparse(ykt_req *req, ykt_args *a)
+{
+    int consumed;
+    const ykt_admin_cmd *c = find_cmd(req->gw->admin, req->argc, req->argv, &consumed);
+    if (c == NULL)
+        return false;
+    /* It parsed before the request waited; the same words parse the same way. */
+    if (!parse_args(req, c, consumed, a))
+        return false;
+    req->args = a;
+    return true;
 }
 
 /* ---- help, ping, whoami ---- */
@@ -484,5 +502,7 @@ int ykt_admin_core_register(ykt_admin *adm)
         rc = ykt_admin_rules_register(adm);
     if (rc == YKT_OK)
         rc = ykt_admin_backup_register(adm);
+    if (rc == YKT_OK)
+        rc = ykt_admin_portal_register(adm);
     return rc;
 }

@@ -26,6 +26,10 @@ typedef struct ykt_args {
     } opt[YKT_ADMIN_MAX_OPTS];
 } ykt_args;
 
+/* A deferred admin request comes back with its words but not their parse: parses them
+ * again into a (which must outlive the request) and sets req->args. */
+bool ykt_admin_reparse(ykt_req *req, ykt_args *a);
+
 /* The value of --name, or NULL when absent ("" for a flag that is present). */
 const char *ykt_args_get(const ykt_args *a, const char *name);
 /* Parses --name as an integer in [min, max]; replies BAD_REQUEST and returns false if bad.

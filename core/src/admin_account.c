@@ -4,6 +4,7 @@
  * (payments, limits, kiosks, bank) builds on the same ledger.
  */
 #include "admin_cmds.h"
+#include "events.h"
 #include "admin_util.h"
 #include "common.h"
 #include "jobs.h"
@@ -166,7 +167,7 @@ static void cmd_refund(ykt_req *req, const ykt_args *a)
         return;
     }
     const char *counter = ykt_args_get(a, "counter");
-    int64_t wallet, cash, balance = 0, deposits = 0, deposit = 0;
+    int64_t wallet = 0, cash = 0, balance = 0, deposits = 0, deposit = 0;
     rc = ykt_ledger_wallet(db, p.id, &wallet);
     if (rc == YKT_OK)
         rc = ykt_ledger_balance(db, wallet, &balance);
@@ -234,11 +235,18 @@ static void cmd_job_run(ykt_req *req, const ykt_args *a)
         }
         ykt_strlcpy(today, today_opt, sizeof today);
     }
-    ykt_job_result r;
-    int rc = ykt_job_run(req->gw, name, today, ykt_admin_actor(req), &r);
+    ykt_job_result r = {0};
+    int rc;
+    if (strcmp(name, "day-end") == 0) {
+        /* What the clock does at midnight: plugins close the day (attendance, passback). */
+        ykt_events_day_end(req->gw, today);
+        rc = YKT_OK;
+    } else {
+        rc = ykt_job_run(req->gw, name, today, ykt_admin_actor(req), &r);
+    }
     if (rc == YKT_ENOTFOUND) {
         ykt_reply_error(req, "BAD_REQUEST",
-                        "unknown job '%.32s' (auto-cancel, dormant, expiry, prune)", name);
+                        "unknown job '%.32s' (auto-cancel, dormant, expiry, prune, day-end)", name);
         return;
     }
     if (rc == YKT_OK)
@@ -268,8 +276,9 @@ static const ykt_admin_cmd cmds[] = {
      "id-number= counter=", "account refund NO --id-number ID [--counter C]",
      "Pay out the balance of a holder whose cards ended, within the refund window."},
     {"job", "run", cmd_job_run, YKT_ROLE_SUPERUSER, true, 1, 1,
-     "today=", "job run auto-cancel|dormant|expiry|prune [--today DATE]",
-     "Run a daily job now (idempotent), optionally as of another day."},
+     "today=", "job run auto-cancel|dormant|expiry|prune|day-end [--today DATE]",
+     "Run a daily job now (idempotent), optionally as of another day; day-end announces the "
+     "day's end to the plugins as midnight does."},
 };
 
 int ykt_admin_account_register(ykt_admin *adm)

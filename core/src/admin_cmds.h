@@ -14,5 +14,6 @@ int ykt_admin_import_register(ykt_admin *adm);   /* person import */
 int ykt_admin_wallet_register(ykt_admin *adm);   /* merchant, payment, settlement, audit ... */
 int ykt_admin_backup_register(ykt_admin *adm);   /* backup */
 int ykt_admin_rules_register(ykt_admin *adm);    /* rules list|reload|test, plugin list */
+int ykt_admin_portal_register(ykt_admin *adm);   /* portal verify|report-loss|passwd */
 
 #endif

@@ -65,6 +65,15 @@ static const key_spec keys[] = {
      "A connection that completes no request for this long is closed."},
     {"terminal", "auth_timeout", T_DURATION, OFF(auth_timeout_ms), 0, 100, 3600000LL, NULL, "10s",
      "A connection that has not authenticated within this time is closed."},
+    {"terminal", "request_timeout", T_DURATION, OFF(request_timeout_ms), 0, 100, 3600000LL, NULL,
+     "10s",
+     "A request whose first bytes arrived must be complete within this time, or the "
+     "connection is closed (a client sending a byte at a time holds no buffer for long)."},
+    {"terminal", "write_timeout", T_DURATION, OFF(write_timeout_ms), 0, 100, 3600000LL, NULL, "30s",
+     "Replies the client does not read for this long close the connection."},
+    {"terminal", "send_buffer", T_SIZE, OFF(send_buffer), 0, 4096, 16LL << 20, NULL, "64k",
+     "The kernel's send buffer per terminal connection (SO_SNDBUF): what a client that "
+     "does not read its replies can make the system hold for it."},
     {"terminal", "max_auth_failures", T_INT, OFF(max_auth_failures), 0, 1, 100, NULL, "3",
      "Failed AUTH attempts after which the connection is closed."},
     {"terminal", "last_seen_flush", T_DURATION, OFF(last_seen_flush_ms), 0, 100, 3600000LL, NULL,
@@ -422,11 +431,29 @@ static void check_section_header(load_ctx *ctx, const char *line)
 static char *reader(char *str, int num, void *stream)
 {
     load_ctx *ctx = stream;
-    if (fgets(str, num, ctx->file) == NULL)
+    /* fgets would hide how much it read when a line holds a NUL byte: the rest of a long
+     * line then came back as a line of its own, with the wrong line numbers after it. */
+    size_t n = 0;
+    bool nul = false;
+    int ch;
+    while (n < (size_t)num - 1 && (ch = fgetc(ctx->file)) != EOF) {
+        str[n++] = (char)ch;
+        nul |= ch == '\0';
+        if (ch == '\n')
+            break;
+    }
+    if (n == 0)
         return NULL;
+    str[n] = '\0';
     ctx->line++;
+    if (nul && !ctx->failed) {
+        snprintf(ctx->err, ctx->errlen, "%s:%d: contains a NUL byte (not a text file)", ctx->path,
+                 ctx->line);
+        ctx->failed = true;
+    }
+    if (nul)
+        str[0] = '\0';
     check_section_header(ctx, str);
-    size_t n = strlen(str);
     if (n == (size_t)num - 1 && str[n - 1] != '\n' && !feof(ctx->file)) {
         if (!ctx->too_long)
             ctx->too_long_line = ctx->line;

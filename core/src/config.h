@@ -46,6 +46,9 @@ typedef struct ykt_config {
     int64_t max_args;
     int64_t max_pipeline;
     int64_t idle_timeout_ms;
+    int64_t request_timeout_ms;
+    int64_t write_timeout_ms;
+    int64_t send_buffer;
     int64_t auth_timeout_ms;
     int64_t max_auth_failures;
     int64_t last_seen_flush_ms;

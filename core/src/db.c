@@ -44,6 +44,7 @@ struct ykt_db {
     bool stop_committer;
     bool checkpoint_due;
     int commit_rc;
+    char commit_error[256]; /* why the last commit failed, with the system's reason */
     uv_thread_t thread;
     uv_mutex_t mutex;
     uv_cond_t cond;
@@ -72,6 +73,11 @@ const char *ykt_db_errmsg(ykt_db *db)
     return sqlite3_errmsg(db->h);
 }
 
+const char *ykt_db_commit_error(ykt_db *db)
+{
+    return db->commit_error[0] ? db->commit_error : "the batch failed";
+}
+
 const char *ykt_db_path(ykt_db *db)
 {
     return db->path;
@@ -91,7 +97,13 @@ static int control(ykt_db *db, const char *sql)
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
-        ykt_error("storage: %s (in: %s)", sqlite3_errmsg(db->h), sql);
+        /* SQLite says "disk I/O error" for a short write, EFBIG and EROFS alike: add its
+         * extended code and the system's reason when it kept one. */
+        int sys = sqlite3_system_errno(db->h);
+        snprintf(db->commit_error, sizeof db->commit_error, "%s (SQLite code %d)%s%s",
+                 sqlite3_errmsg(db->h), sqlite3_extended_errcode(db->h), sys != 0 ? ": " : "",
+                 sys != 0 ? strerror(sys) : "");
+        ykt_error("storage: %s (in: %s)", db->commit_error, sql);
         return YKT_ESTORAGE;
     }
     return YKT_OK;
@@ -206,6 +218,15 @@ int ykt_db_open(ykt_db **out, const char *path, char *err, size_t errlen)
     }
     sqlite3_extended_result_codes(db->h, 1);
     sqlite3_busy_timeout(db->h, 5000);
+    /* SQLite opens a file it may not write read-only without a word; every write would
+     * then fail. A gateway that cannot record payments must not start. */
+    if (sqlite3_db_readonly(db->h, "main") == 1) {
+        snprintf(err, errlen,
+                 "%s: the database is read-only (file permissions or a read-only "
+                 "filesystem); yktd needs to write it",
+                 path);
+        goto fail;
+    }
     /* WAL lets readers (backups, yktctl audit) run beside the writer; synchronous=FULL
      * makes every commit durable before we reply. */
     /* temp_store: each request's SAVEPOINT keeps the pages it changes in a statement
@@ -420,6 +441,7 @@ bool ykt_db_batch_failed(ykt_db *db)
 static int commit_now(ykt_db *db)
 {
     int rc = YKT_OK;
+    db->commit_error[0] = '\0';
     if (db->batch_failed || control(db, "COMMIT") != YKT_OK) {
         if (!sqlite3_get_autocommit(db->h))
             sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);

@@ -31,6 +31,8 @@ int ykt_db_open(ykt_db **out, const char *path, char *err, size_t errlen);
 void ykt_db_close(ykt_db *db);
 int ykt_db_schema_version(ykt_db *db);
 const char *ykt_db_errmsg(ykt_db *db);
+/* Why the last batch commit failed (SQLite's message and the system error); for logs. */
+const char *ykt_db_commit_error(ykt_db *db);
 const char *ykt_db_path(ykt_db *db);
 sqlite3 *ykt_db_handle(ykt_db *db);
 

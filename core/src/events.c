@@ -4,7 +4,9 @@
 #include "timers.h"
 #include "log.h"
 #include "util.h"
+#include "store/store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,7 +163,26 @@ void ykt_events_money_later(ykt_db *db, int event, int64_t person_id, const char
 
 /* ---- the clock: TICK every second, DAY_END when the campus date changes ---- */
 
+/* The campus date DAY_END last announced, kept in the meta table (as YYYYMMDD) so that a
+ * restart across midnight still announces the new day, once. */
 static char campus_day[YKT_DATE_LEN];
+
+#define DAY_KEY "day_end_announced"
+
+static int64_t day_number(const char *day)
+{
+    return (int64_t)atoi(day) * 10000 + atoi(day + 5) * 100 + atoi(day + 8);
+}
+
+void ykt_events_day_end(ykt_gw *gw, const char *day)
+{
+    ykt_ev_day ev = {.size = sizeof ev, .day = day};
+    ykt_events_emit(YKT_EV_DAY_END, &ev);
+    int64_t last = 0;
+    ykt_store_meta_get(gw->db, DAY_KEY, &last);
+    if (day_number(day) > last && ykt_store_meta_set(gw->db, DAY_KEY, day_number(day)) != YKT_OK)
+        ykt_error("day end %s: cannot record it; it may be announced again", day);
+}
 
 static void clock_tick(ykt_gw *gw, void *arg)
 {
@@ -177,10 +198,8 @@ static void clock_tick(ykt_gw *gw, void *arg)
      * is never skipped, only late by a second). */
     if (ykt_db_cmd_begin(gw->db) != YKT_OK)
         return;
-    if (new_day) {
-        ykt_ev_day ev = {.size = sizeof ev, .day = today};
-        ykt_events_emit(YKT_EV_DAY_END, &ev);
-    }
+    if (new_day)
+        ykt_events_day_end(gw, today);
     ykt_strlcpy(campus_day, today, sizeof campus_day);
     ykt_events_emit(YKT_EV_TICK, NULL);
     ykt_db_cmd_end(gw->db, true);
@@ -189,5 +208,17 @@ static void clock_tick(ykt_gw *gw, void *arg)
 int ykt_events_clock_start(ykt_gw *gw)
 {
     ykt_today(campus_day);
+    int64_t last = 0;
+    if (ykt_store_meta_get(gw->db, DAY_KEY, &last) == YKT_OK && last < day_number(campus_day)) {
+        /* yktd was down when the date changed: the first tick announces today. */
+        char buf[32];
+        snprintf(buf, sizeof buf, "%04u-%02u-%02u", (unsigned)(last / 10000) % 10000u,
+                 (unsigned)(last / 100 % 100), (unsigned)(last % 100));
+        ykt_strlcpy(campus_day, buf, sizeof campus_day);
+    } else if (last == 0 && ykt_db_cmd_begin(gw->db) == YKT_OK) {
+        /* A new database: today needs no announcement. */
+        int rc = ykt_store_meta_set(gw->db, DAY_KEY, day_number(campus_day));
+        ykt_db_cmd_end(gw->db, rc == YKT_OK);
+    }
     return ykt_timer_every(gw, 1000, 1000, clock_tick, NULL, NULL);
 }

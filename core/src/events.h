@@ -32,5 +32,8 @@ void ykt_events_money_later(ykt_db *db, int event, int64_t person_id, const char
 /* Starts the gateway clock: YKT_EV_TICK once a second, YKT_EV_DAY_END when the campus date
  * changes (both delivered inside a request savepoint, so subscribers may write). */
 int ykt_events_clock_start(ykt_gw *gw);
+/* Announces DAY_END for day (YYYY-MM-DD) to the plugins now, inside the caller's request
+ * or batch, and records it as announced (`yktctl job run day-end`, and the clock). */
+void ykt_events_day_end(ykt_gw *gw, const char *day);
 
 #endif

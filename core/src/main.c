@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -67,6 +68,33 @@ static bool load_config(ykt_config *cfg, const char *path, const char **sets, in
         return false;
     }
     return true;
+}
+
+/*
+ * Each terminal connection is a file descriptor: raise the soft open-file limit (often
+ * 1024) towards [terminal] max_connections plus what the gateway itself holds, as far as
+ * the hard limit allows, and say so when it falls short — beyond the limit the system
+ * drops connections before yktd can answer -BUSY.
+ */
+#define FDS_RESERVED 128 /* database, logs, rules, plugins, admin connections */
+
+static void raise_open_file_limit(const ykt_config *cfg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t want = (rlim_t)cfg->max_connections + FDS_RESERVED;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        rlim_t cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+        struct rlimit next = {.rlim_cur = cur, .rlim_max = rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &next) == 0)
+            rl.rlim_cur = cur;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+        ykt_warn("open-file limit %llu is below [terminal] max_connections %lld + %d: about "
+                 "%llu terminals can connect; raise the hard limit (LimitNOFILE=, ulimit -Hn)",
+                 (unsigned long long)rl.rlim_cur, (long long)cfg->max_connections, FDS_RESERVED,
+                 (unsigned long long)(rl.rlim_cur > FDS_RESERVED ? rl.rlim_cur - FDS_RESERVED : 0));
 }
 
 /* One yktd per database: a second one would not see the first one's in-memory state. */
@@ -211,6 +239,7 @@ static int run(ykt_config *cfg)
         ykt_error("%s", err);
         goto out;
     }
+    raise_open_file_limit(&gw.cfg);
     if (ykt_server_start(&gw, err, sizeof err) != YKT_OK) {
         ykt_error("%s", err);
         uv_run(&loop, UV_RUN_DEFAULT); /* closes what was opened */
@@ -321,6 +350,9 @@ int main(int argc, char **argv)
     }
     /* A terminal that vanishes mid-write must not kill the gateway. */
     signal(SIGPIPE, SIG_IGN);
+    /* A file-size limit (ulimit -f) must fail a write with EFBIG, which SQLite reports as a
+     * full disk, not kill the gateway mid-commit. */
+    signal(SIGXFSZ, SIG_IGN);
     /* The database holds personal data and hashes, the log names people: nobody else reads
      * what yktd creates (the admin socket gets its own mode). */
     umask(077);

@@ -233,6 +233,19 @@ static const ykt_terminal_info *host_terminal(ykt_request *r)
     return &terminal_info;
 }
 
+static int host_terminal_get(const char *id, ykt_terminal_info *out)
+{
+    ykt_terminal *t = id != NULL ? ykt_terminal_find(host_gw->terminals, id) : NULL;
+    if (t == NULL)
+        return YKT_PLUGIN_ENOTFOUND;
+    *out = (ykt_terminal_info){.size = sizeof *out,
+                               .id = t->id,
+                               .type = t->type,
+                               .location = t->location,
+                               .owner = t->owner};
+    return YKT_PLUGIN_OK;
+}
+
 static const char *host_operator_name(ykt_request *r)
 {
     ykt_req *req = req_of(r);
@@ -361,6 +374,39 @@ static int host_card_by_no(const char *card_no, ykt_card_info *out)
     if (rc == YKT_OK)
         fill_card_info(out, &slot->card, &slot->person);
     return rc;
+}
+
+static int host_card_by_uid(const char *uid, ykt_card_info *out)
+{
+    card_slot *slot = lend(sizeof *slot);
+    if (slot == NULL || uid == NULL)
+        return YKT_PLUGIN_EINVAL;
+    int rc = ykt_store_card_by_uid(host_gw->db, uid, &slot->card);
+    if (rc == YKT_OK)
+        rc = ykt_store_person_by_id(host_gw->db, slot->card.person_id, &slot->person);
+    if (rc == YKT_OK)
+        fill_card_info(out, &slot->card, &slot->person);
+    return rc == YKT_OK ? YKT_PLUGIN_OK : rc == YKT_ENOTFOUND ? YKT_PLUGIN_ENOTFOUND : rc;
+}
+
+static int host_merchant_status(const char *id, const char **status)
+{
+    static ykt_merchant m; /* the status string outlives the call, until the next one */
+    if (id == NULL)
+        return YKT_PLUGIN_EINVAL;
+    int rc = ykt_store_merchant_get(host_gw->db, id, &m);
+    if (rc == YKT_ENOTFOUND)
+        return YKT_PLUGIN_ENOTFOUND;
+    if (rc != YKT_OK)
+        return YKT_PLUGIN_ESTORAGE;
+    if (status != NULL)
+        *status = m.status;
+    return YKT_PLUGIN_OK;
+}
+
+static int64_t host_pin_threshold(void)
+{
+    return host_gw->cfg.pin_threshold;
 }
 
 static int host_person_card(const char *person_no, ykt_card_info *out)
@@ -734,13 +780,26 @@ typedef struct plugin_timer {
 
 /* A plugin's timer runs in a request savepoint of its own, so what it writes joins the
  * batch; while a commit is in flight the tick is skipped. */
+/* Set by undo_writes while a timer callback runs. */
+static bool in_timer, timer_undo;
+
 static void plugin_tick(ykt_gw *gw, void *arg)
 {
     plugin_timer *t = arg;
     if (ykt_db_cmd_begin(gw->db) != YKT_OK)
         return;
+    in_timer = true;
+    timer_undo = false;
     t->fn(t->userdata);
-    ykt_db_cmd_end(gw->db, true);
+    in_timer = false;
+    ykt_db_cmd_end(gw->db, !timer_undo);
+}
+
+static void host_undo_writes(ykt_plugin *p)
+{
+    (void)p;
+    if (in_timer)
+        timer_undo = true;
 }
 
 static int host_timer_every(ykt_plugin *p, uint64_t interval_ms, ykt_plugin_timer_fn fn,
@@ -981,6 +1040,11 @@ static const ykt_host host = {
     .id_number_valid = host_id_number_valid,
     .mask_id_number = host_mask_id_number,
     .mask_name = host_mask_name,
+    .terminal_get = host_terminal_get,
+    .merchant_status = host_merchant_status,
+    .card_by_uid = host_card_by_uid,
+    .pin_threshold = host_pin_threshold,
+    .undo_writes = host_undo_writes,
 };
 
 /* ---- loading ---- */

@@ -193,12 +193,18 @@ int ykt_resp_parse(char *buf, size_t len, const ykt_resp_limits *lim, ykt_resp_c
             rc = parse_inline(buf, len, lim, cmd, &used, err);
         if (rc != YKT_OK)
             return rc;
-        /* Empty inline lines (a bare Enter in telnet) are skipped, as Redis does. */
+        /* Empty inline lines (a bare Enter in telnet) are skipped, as Redis does. They count
+         * towards the frame of the request they precede: the caller keeps them buffered until
+         * a request is complete, so without a limit a stream of them would grow without end. */
         if (cmd->argc == 0 && buf[0] != '*') {
             buf += used;
             len -= used;
             skipped += used;
             *consumed = skipped;
+            if (skipped > lim->max_frame) {
+                *err = "too many empty lines";
+                return YKT_ELIMIT;
+            }
             continue;
         }
         *consumed = skipped + used;

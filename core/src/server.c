@@ -69,6 +69,8 @@ struct ykt_conn {
     bool waiting;           /* holds input back while a commit is in flight */
     bool parked;            /* a deferred request is on the thread pool */
     uint64_t last_activity; /* uv_now() */
+    uint64_t partial_since; /* uv_now() when an incomplete request was first seen; 0: none */
+    uint64_t write_since;   /* uv_now() when output started waiting for the client; 0: none */
     uint64_t connected_loop_ms;
     int64_t connected_at;
     ykt_terminal *term;
@@ -224,7 +226,8 @@ static void write_raw(ykt_conn *c, const char *data, size_t len)
         conn_close(c);
         return;
     }
-    c->writes_inflight++;
+    if (c->writes_inflight++ == 0)
+        c->write_since = uv_now(c->gw->loop);
 }
 
 static void flush_cipher(ykt_conn *c)
@@ -263,6 +266,7 @@ static void after_write_progress(ykt_conn *c)
     if (c->closing || c->writes_inflight > 0 || c->out.len > 0)
         return;
     c->pending = 0;
+    c->write_since = 0;
     if (c->close_after_flush) {
         /* End a TLS session with close_notify, so the terminal can tell a deliberate close
          * from a truncated stream; close once that alert is written. */
@@ -471,6 +475,10 @@ static void conn_process(ykt_conn *c)
     /* Requests already buffered are served before more input is read, so a client that
      * writes faster than it is answered costs at most one frame and one read chunk. */
     c->backlog = c->in.len > 0 && !need_more;
+    if (!need_more || c->in.len == 0)
+        c->partial_since = 0;
+    else if (c->partial_since == 0)
+        c->partial_since = uv_now(c->gw->loop);
     /* Backpressure: stop reading a client that does not read its replies. */
     if (c->pending >= max_pipeline || c->backlog)
         pause_reading(c);
@@ -549,6 +557,9 @@ static void deferred_finish(deferred *d)
     init_req(c, &req, d->argc, d->argv, d->argl);
     req.write = d->write;
     req.seq = d->seq;
+    ykt_args args;
+    if (c->admin)
+        ykt_admin_reparse(&req, &args); /* --approval and the other options, for `after` */
     memcpy(req.plugin_card, d->plugin_card, sizeof req.plugin_card);
     req.plugin_moved = d->plugin_moved;
     size_t start = c->out.len;
@@ -775,6 +786,8 @@ static void on_terminal_connection(uv_stream_t *listener, int status)
     c->counted = true;
     srv->stats.terminal_conns++;
     uv_tcp_nodelay(&c->h.tcp, 1);
+    int sndbuf = (int)gw->cfg.send_buffer;
+    uv_send_buffer_size(&c->h.handle, &sndbuf);
     if (gw->tls != NULL && (c->tls = ykt_tls_conn_new(gw->tls)) == NULL) {
         conn_close(c);
         return;
@@ -874,7 +887,7 @@ static void count_commit(ykt_server *srv, int rc)
     }
     srv->stats.commit_failures++;
     ykt_error("storage: commit failed: %s; replying STORAGE_ERROR to the batch",
-              ykt_db_errmsg(srv->gw->db));
+              ykt_db_commit_error(srv->gw->db));
 }
 
 /* The committer thread has committed (or rolled back) the batch: send its replies, then
@@ -988,6 +1001,16 @@ static void on_sweep(uv_timer_t *h)
             } else if (now - c->last_activity >= limit) {
                 ykt_info("conn %llu from %s: idle for %llu ms; closing", (unsigned long long)c->id,
                          c->peer, (unsigned long long)(now - c->last_activity));
+                conn_close(c);
+            } else if (!c->admin && c->partial_since != 0 &&
+                       now - c->partial_since >= (uint64_t)gw->cfg.request_timeout_ms) {
+                ykt_info("conn %llu from %s: request not complete within %lld ms; closing",
+                         (unsigned long long)c->id, c->peer, (long long)gw->cfg.request_timeout_ms);
+                conn_close(c);
+            } else if (!c->admin && c->write_since != 0 &&
+                       now - c->write_since >= (uint64_t)gw->cfg.write_timeout_ms) {
+                ykt_info("conn %llu from %s: replies unread for %lld ms; closing",
+                         (unsigned long long)c->id, c->peer, (long long)gw->cfg.write_timeout_ms);
                 conn_close(c);
             }
         }

@@ -61,7 +61,9 @@ void ykt_format_time(int64_t ms, char *buf, size_t len)
 
 int ykt_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
 {
-    if (s == NULL || *s == '\0' || isspace((unsigned char)*s))
+    /* Plain decimal only: strtoll would also take "+1" and leading blanks, and a number
+     * should have one spelling on the wire (signed card fields, idempotency digests). */
+    if (s == NULL || !(isdigit((unsigned char)*s) || (*s == '-' && isdigit((unsigned char)s[1]))))
         return YKT_EINVAL;
     errno = 0;
     char *end;
@@ -200,6 +202,9 @@ bool ykt_str_ieq(const char *a, const char *b)
 
 bool ykt_is_ident(const char *s, size_t maxlen)
 {
+    /* A letter or digit first: "-x" would read as an option on a command line. */
+    if (!isalnum((unsigned char)s[0]))
+        return false;
     size_t n = 0;
     for (; s[n] != '\0'; n++) {
         unsigned char c = (unsigned char)s[n];

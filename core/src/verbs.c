@@ -286,5 +286,15 @@ void ykt_verbs_dispatch(ykt_req *req)
                         ykt_terminal_type_name(t->type));
         return;
     }
+    /* Every argument of every verb is text: ids, numbers, hex, a health detail. Bytes that
+     * are not UTF-8 (or a NUL) would reach the database and the logs as they came. */
+    for (int i = 1; i < req->argc; i++) {
+        if (memchr(req->argv[i], '\0', req->argl[i]) != NULL ||
+            ykt_utf8_bad_offset((const unsigned char *)req->argv[i], req->argl[i]) !=
+                req->argl[i]) {
+            ykt_reply_error(req, "BAD_REQUEST", "argument %d of %s is not UTF-8 text", i, v->name);
+            return;
+        }
+    }
     run(req, v);
 }

@@ -438,7 +438,7 @@ int ykt_wallet_void(ykt_gw *gw, int64_t hold_id, const char *terminal, const cha
     int rc = pending_hold(gw, hold_id, terminal, &h, no);
     if (rc != YKT_OK)
         return rc;
-    int64_t escrow, wallet;
+    int64_t escrow = 0, wallet = 0;
     rc = escrow_account(gw, &escrow);
     if (rc == YKT_OK)
         rc = ykt_ledger_wallet(db, h.person_id, &wallet);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #define ACC_ID_MAX      48 /* door ids, group names, person numbers, plates */
+#define ACC_ROOM_MAX    32 /* a dormitory room, as text */
 #define ACC_REASON_MAX  96 /* as ykt_ev_access.reason */
 #define ACC_PENDING_MAX 65536
 #define ACC_DAY_MINUTES 1440

@@ -7,6 +7,7 @@
 #include "access.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -802,6 +803,8 @@ static csv_row *csv_parse(acc_state *s, ykt_request *r, const char *text, int wa
             why = "bad building";
         else if (q != NULL || row.nf > want)
             why = "too many fields";
+        else if (want >= 3 && row.nf > 2 && strlen(row.f[2]) > ACC_ROOM_MAX)
+            why = "room too long";
         ykt_card_info c;
         if (why == NULL && s->h->person_card(row.f[0], &c) != YKT_PLUGIN_OK)
             why = "no such person with a live card";
@@ -936,6 +939,16 @@ static void a_holidays(ykt_request *r, void *ud)
 static bool resident_put(acc_state *s, ykt_request *r, const char *person, const char *building,
                          const char *room)
 {
+    if (room != NULL) {
+        bool ok = strlen(room) <= ACC_ROOM_MAX;
+        for (const unsigned char *c = (const unsigned char *)room; ok && *c; c++)
+            ok = *c >= 0x20 && *c != 0x7f;
+        if (!ok) {
+            s->h->reply_error(r, "BAD_REQUEST", "a room is at most %d bytes of printable text (%s)",
+                              ACC_ROOM_MAX, person);
+            return false;
+        }
+    }
     sqlite3_stmt *st =
         acc_db(s, "INSERT INTO access_residents (person_no, building, room, added_at) VALUES (?1, "
                   "?2, ?3, ?4) ON CONFLICT DO UPDATE SET building = ?2, room = ?3, added_at = ?4");
@@ -1297,6 +1310,11 @@ static void a_visitors(ykt_request *r, void *ud)
     const char *host_no = h->opt(r, "host"), *idn = h->opt(r, "id-number");
     const char *status = h->opt(r, "status"), *day = h->opt(r, "date");
     int64_t from_ms = 0, to_ms = INT64_MAX;
+    if (status && strcmp(status, "open") != 0 && strcmp(status, "closed") != 0 &&
+        strcmp(status, "expired") != 0) {
+        h->reply_error(r, "BAD_REQUEST", "--status is open, closed or expired");
+        return;
+    }
     if (day && (acc_parse_time(s, day, false, &from_ms) != YKT_PLUGIN_OK ||
                 acc_parse_time(s, day, true, &to_ms) != YKT_PLUGIN_OK)) {
         h->reply_error(r, "BAD_REQUEST", "--date is YYYY-MM-DD");
@@ -1470,6 +1488,12 @@ static void a_vehicles(ykt_request *r, void *ud)
 {
     acc_state *s = ud;
     const ykt_host *h = s->h;
+    const char *status = h->opt(r, "status");
+    if (status && strcmp(status, "pending") != 0 && strcmp(status, "approved") != 0 &&
+        strcmp(status, "rejected") != 0 && strcmp(status, "revoked") != 0) {
+        h->reply_error(r, "BAD_REQUEST", "--status is pending, approved, rejected or revoked");
+        return;
+    }
     sqlite3_stmt *st =
         acc_db(s, "SELECT plate, owner_person_no, status, coalesce(valid_until, ''), requested_by, "
                   "coalesce(decided_by, ''), note FROM access_vehicles WHERE (?1 IS NULL OR status "
@@ -1478,7 +1502,7 @@ static void a_vehicles(ykt_request *r, void *ud)
         h->reply_error(r, "STORAGE_ERROR", "no statement");
         return;
     }
-    bind_text(st, 1, h->opt(r, "status"));
+    bind_text(st, 1, status);
     bind_text(st, 2, h->opt(r, "owner"));
     static const char *const cols[] = {"plate",        "owner",      "status", "valid_until",
                                        "requested_by", "decided_by", "note"};
@@ -1534,7 +1558,17 @@ static void a_whitelist(ykt_request *r, void *ud)
 {
     acc_state *s = ud;
     const char *since = s->h->opt(r, "since");
-    acc_whitelist_page(s, r, s->h->arg(r, 0, NULL), since ? strtoll(since, NULL, 10) : 0, true);
+    long long v = 0;
+    if (since != NULL) {
+        char *end = NULL;
+        errno = 0;
+        v = strtoll(since, &end, 10);
+        if (since[0] < '0' || since[0] > '9' || *end != '\0' || errno != 0) {
+            s->h->reply_error(r, "BAD_REQUEST", "--since is a version number (0 or more)");
+            return;
+        }
+    }
+    acc_whitelist_page(s, r, s->h->arg(r, 0, NULL), v, true);
 }
 
 /* ---- registration ---- */

@@ -1619,12 +1619,14 @@ static int on_day_end(int event, void *data, void *ud)
                   "closed %s: %d people, %d judged, %d workdays, %d absent%s", date, c.people,
                   c.judged, c.workdays, c.absent, c.failed ? " (some failed: see above)" : "");
         meta_set(a, "last_closed", date);
-    }
-    if (strcmp(ev->day + 8, "01") == 0) {
-        char prev[11];
-        format_date(now_day - 1, prev);
-        prev[7] = '\0';
-        store_summary(a, prev);
+        /* The last day of a month closed: store that month's summary for the information
+         * centre — also when yktd was stopped over the 1st and the days are closed late. */
+        char next[11];
+        format_date(d + 1, next);
+        if (strcmp(next + 8, "01") == 0) {
+            date[7] = '\0';
+            store_summary(a, date);
+        }
     }
     return YKT_DEFER;
 }
@@ -2132,6 +2134,19 @@ static void a_leave_cancel(ykt_request *r, void *ud)
     decision_record(a, r, l.id, "cancelled", l.days);
 }
 
+/* A --status filter must name one of the states (NULL-terminated list), else BAD_REQUEST. */
+static int status_ok(att *a, ykt_request *r, const char *status, const char *const *states,
+                     const char *names)
+{
+    if (status == NULL)
+        return 1;
+    for (int i = 0; states[i] != NULL; i++)
+        if (strcmp(status, states[i]) == 0)
+            return 1;
+    a->h->reply_error(r, "BAD_REQUEST", "--status is %s", names);
+    return 0;
+}
+
 /*
  * Whose applications a listing shows: --person NO (within the caller's scope), --department
  * D (likewise), or by default the caller's own department (everyone's for the superuser and
@@ -2168,7 +2183,9 @@ static void a_leaves(ykt_request *r, void *ud)
     const char *status = h->opt(r, "status");
     int64_t person_id;
     const char *dept;
-    if (!list_scope(a, r, &person_id, &dept))
+    static const char *const states[] = {"pending", "approved", "rejected", "cancelled", NULL};
+    if (!status_ok(a, r, status, states, "pending, approved, rejected or cancelled") ||
+        !list_scope(a, r, &person_id, &dept))
         return;
     sqlite3_stmt *st =
         S(a, "SELECT l.id, p.person_no, p.department, l.leave_type, l.from_date, l.to_date, "
@@ -2333,7 +2350,9 @@ static void a_overtimes(ykt_request *r, void *ud)
     const char *status = h->opt(r, "status");
     int64_t person_id;
     const char *dept;
-    if (!list_scope(a, r, &person_id, &dept))
+    static const char *const states[] = {"pending", "approved", "rejected", NULL};
+    if (!status_ok(a, r, status, states, "pending, approved or rejected") ||
+        !list_scope(a, r, &person_id, &dept))
         return;
     sqlite3_stmt *st =
         S(a, "SELECT o.id, p.person_no, p.department, o.date, o.status, o.minutes, o.reason, "

@@ -91,6 +91,17 @@ static const char *const schema[] = {
     "  UNIQUE (bank, day, id),"
     "  UNIQUE (person_id, id)"
     ") STRICT;",
+    /* version 2: reversals that arrived before their transfer (the transfer never came, or
+     * is late): the reference is spent, so a late transfer cannot land after the bank gave
+     * it up */
+    "CREATE TABLE bank_early_reversals ("
+    "  bank TEXT NOT NULL,"
+    "  reference TEXT NOT NULL,"
+    "  at INTEGER NOT NULL,"
+    "  terminal TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  PRIMARY KEY (bank, reference)"
+    ") STRICT;",
 };
 
 /* ---- small helpers ---- */

@@ -33,15 +33,18 @@ typedef struct bank_key {
     size_t len;
 } bank_key;
 
-/* A binding waiting for the holder's password check (BANK.BIND / BANK.UNBIND): the check
- * runs off the loop and its done callback finds this by (terminal, seq). When the password
- * is wrong the host replies and done never runs: the sweep frees what is left. */
+/* A binding waiting for the holder's password check (BANK.BIND / BANK.UNBIND, `bank bind` /
+ * `bank unbind`): the check runs off the loop and its done callback finds this by (terminal,
+ * seq), or for an operator by its own address (bank_pending_find). When the password is
+ * wrong the host replies and done never runs: the sweep frees what is left. */
 typedef struct bank_pending {
     struct bank_pending *next;
-    char terminal[BANK_TEXT_MAX];
+    char terminal[BANK_TEXT_MAX]; /* empty for an operator's */
     int64_t seq;
     int64_t created_ms;
     bool unbind;
+    char operator_name[BANK_TEXT_MAX]; /* an operator's: who, and the --approval given */
+    char approval[128];
     char bank[BANK_ID_MAX + 1];
     char bank_card[BANK_CARD_MAX + 1];
     char card_no[BANK_TEXT_MAX];
@@ -104,5 +107,10 @@ void bank_col(sqlite3_stmt *st, int i, char *out, size_t len);
 int bank_verbs_register(bank_state *s);
 int bank_admin_register(bank_state *s);
 void bank_pending_sweep(bank_state *s, int64_t older_than_ms);
+/* Unlinks p from the pending list if it is still there (not swept); false otherwise. */
+bool bank_pending_unlink(bank_state *s, const bank_pending *p);
+/* The binding rules for p (one to one both ways; for an unbind, that exact binding): replies
+ * ALREADY_BOUND / NOT_BOUND / STORAGE_ERROR and returns false when p may not go ahead. */
+bool bank_binding_allowed(bank_state *s, ykt_request *r, const bank_pending *p);
 
 #endif

@@ -61,7 +61,103 @@ static bool date_valid(const char *d)
 
 /* ---- bindings (R-B1) ---- */
 
-/* bank bind PERSON BANK_CARD [--bank ID] */
+/* The plugin's state for the password check's done callback, whose userdata is the pending
+ * binding itself: that may have been swept (a check that never concluded), so it is looked up
+ * in the live list before it is touched. yktd loads the plugin once. */
+static bank_state *admin_state;
+
+/* After the holder's payment password matched: bind or unbind as the operator asked. */
+static void admin_binding_done(ykt_request *r, void *ud)
+{
+    bank_state *s = admin_state;
+    const ykt_host *h = s->host;
+    bank_pending *p = ud;
+    const char *op = h->operator_name(r);
+    if (!bank_pending_unlink(s, p)) {
+        h->reply_error(r, "INTERNAL", "the binding request was lost; retry");
+        return;
+    }
+    if (op == NULL || strcmp(op, p->operator_name) != 0) {
+        free(p);
+        h->reply_error(r, "INTERNAL", "the binding request was lost; retry");
+        return;
+    }
+    /* Bindings may have changed while the password was checked. */
+    if (!bank_binding_allowed(s, r, p)) {
+        free(p);
+        return;
+    }
+    bank_binding b = {.person_id = p->person_id};
+    snprintf(b.person_no, sizeof b.person_no, "%s", p->person_no);
+    snprintf(b.bank, sizeof b.bank, "%s", p->bank);
+    snprintf(b.bank_card, sizeof b.bank_card, "%s", p->bank_card);
+    char masked[BANK_TEXT_MAX], detail[256];
+    bank_mask_card(b.bank_card, masked, sizeof masked);
+    /* The host forgets --approval once the command waited for the password check: the
+     * approval is kept in the detail (see the report in docs/plugins/bank.md). */
+    snprintf(detail, sizeof detail, "bank=%s card=%s pay password checked%s%s", b.bank, masked,
+             p->approval[0] ? " approval=" : "", p->approval);
+    bool unbind = p->unbind;
+    int rc = unbind ? bank_unbind(s, &b, op, "by an operator") : bank_bind(s, &b, op);
+    free(p);
+    if (rc != 0 ||
+        h->audit(r, unbind ? "bank.unbind" : "bank.bind", b.person_no, detail) != YKT_PLUGIN_OK) {
+        h->reply_error(r, "STORAGE_ERROR", "cannot %s",
+                       unbind ? "remove the binding" : "keep the binding");
+        return;
+    }
+    if (unbind) {
+        h->reply_ok(r);
+        return;
+    }
+    static const char *const cols[] = {"person", "bank", "bank_card"};
+    h->table_begin(r, "RECORD", 3, cols);
+    h->table_row(r);
+    h->table_str(r, b.person_no);
+    h->table_str(r, b.bank);
+    h->table_str(r, masked);
+    h->table_send(r);
+}
+
+/* Checks the holder's payment password (--pay-password, typed by the holder at the counter),
+ * then admin_binding_done binds or unbinds. */
+static void admin_binding(ykt_request *r, bank_state *s, const ykt_card_info *card,
+                          const char *bank, const char *bank_card, bool unbind)
+{
+    const ykt_host *h = s->host;
+    const char *op = h->operator_name(r), *approval = h->opt(r, "approval");
+    bank_pending *p = calloc(1, sizeof *p);
+    if (p == NULL || op == NULL || strlen(op) >= sizeof p->operator_name ||
+        strlen(card->person_no) >= sizeof p->person_no ||
+        strlen(card->card_no) >= sizeof p->card_no ||
+        (approval != NULL && strlen(approval) >= sizeof p->approval)) {
+        free(p);
+        h->reply_error(r, "BAD_REQUEST", "cannot keep the binding request (an overlong value)");
+        return;
+    }
+    p->created_ms = h->now_ms();
+    p->unbind = unbind;
+    snprintf(p->operator_name, sizeof p->operator_name, "%s", op);
+    snprintf(p->approval, sizeof p->approval, "%s", approval ? approval : "");
+    snprintf(p->bank, sizeof p->bank, "%s", bank);
+    snprintf(p->bank_card, sizeof p->bank_card, "%s", bank_card);
+    snprintf(p->card_no, sizeof p->card_no, "%s", card->card_no);
+    snprintf(p->person_no, sizeof p->person_no, "%s", card->person_no);
+    p->person_id = card->person_id;
+    /* Refuse what cannot succeed before asking for the (slow) password check. */
+    if (!bank_binding_allowed(s, r, p)) {
+        free(p);
+        return;
+    }
+    p->next = s->pending;
+    s->pending = p;
+    if (h->card_check_password(r, card, "pay", h->opt(r, "pay-password"), admin_binding_done, p) !=
+            YKT_PLUGIN_OK &&
+        bank_pending_unlink(s, p))
+        free(p); /* refused (BAD_REQUEST, NO_PASSWORD, PASSWORD_LOCKED): the host has replied */
+}
+
+/* bank bind PERSON BANK_CARD --pay-password PIN [--bank ID] */
 static void a_bind(ykt_request *r, void *ud)
 {
     bank_state *s = ud;
@@ -80,75 +176,31 @@ static void a_bind(ykt_request *r, void *ud)
         h->reply_error(r, "NOT_FOUND", "no person %.64s with a live campus card", person_no);
         return;
     }
-    bank_binding mine, theirs;
-    int a = bank_binding_by_person(s, card.person_id, &mine);
-    int b = bank_binding_by_card(s, bank_card, &theirs);
-    char masked[BANK_TEXT_MAX];
-    bank_mask_card(bank_card, masked, sizeof masked);
-    if (a < 0 || b < 0) {
-        h->reply_error(r, "STORAGE_ERROR", "cannot read the bindings");
-        return;
-    }
-    if (a == 1) {
-        char m2[BANK_TEXT_MAX];
-        bank_mask_card(mine.bank_card, m2, sizeof m2);
-        h->reply_error(r, "ALREADY_BOUND", "%s is already bound to %s bank card %s; unbind first",
-                       card.person_no, mine.bank, m2);
-        return;
-    }
-    if (b == 1) {
-        h->reply_error(r, "ALREADY_BOUND", "bank card %s is bound to %s", masked, theirs.person_no);
-        return;
-    }
-    bank_binding nb = {.person_id = card.person_id};
-    snprintf(nb.person_no, sizeof nb.person_no, "%s", card.person_no);
-    snprintf(nb.bank, sizeof nb.bank, "%s", bank->id);
-    snprintf(nb.bank_card, sizeof nb.bank_card, "%s", bank_card);
-    char detail[96];
-    snprintf(detail, sizeof detail, "bank=%s card=%s", bank->id, masked);
-    if (bank_bind(s, &nb, h->operator_name(r)) != 0 ||
-        h->audit(r, "bank.bind", card.person_no, detail) != YKT_PLUGIN_OK) {
-        h->reply_error(r, "STORAGE_ERROR", "cannot keep the binding");
-        return;
-    }
-    static const char *const cols[] = {"person", "bank", "bank_card"};
-    h->table_begin(r, "RECORD", 3, cols);
-    h->table_row(r);
-    h->table_str(r, card.person_no);
-    h->table_str(r, bank->id);
-    h->table_str(r, masked);
-    h->table_send(r);
+    admin_binding(r, s, &card, bank->id, bank_card, false);
 }
 
-/* bank unbind PERSON */
+/* bank unbind PERSON --pay-password PIN */
 static void a_unbind(ykt_request *r, void *ud)
 {
     bank_state *s = ud;
     const ykt_host *h = s->host;
     const char *person_no = h->arg(r, 0, NULL);
-    sqlite3_stmt *st = h->db_stmt(s->self, "SELECT person_id FROM bank_bindings "
-                                           "WHERE person_no = ?");
-    int64_t person_id = 0;
-    if (st != NULL) {
-        sqlite3_bind_text(st, 1, person_no, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(st) == SQLITE_ROW)
-            person_id = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
+    ykt_card_info card;
+    if (h->person_card(person_no, &card) != YKT_PLUGIN_OK) {
+        h->reply_error(r, "NOT_FOUND", "no person %.64s with a live campus card", person_no);
+        return;
     }
     bank_binding b;
-    if (person_id == 0 || bank_binding_by_person(s, person_id, &b) != 1) {
+    int found = bank_binding_by_person(s, card.person_id, &b);
+    if (found < 0) {
+        h->reply_error(r, "STORAGE_ERROR", "cannot read the bindings");
+        return;
+    }
+    if (found == 0) {
         h->reply_error(r, "NOT_BOUND", "%.64s has no bank card bound", person_no);
         return;
     }
-    char masked[BANK_TEXT_MAX], detail[96];
-    bank_mask_card(b.bank_card, masked, sizeof masked);
-    snprintf(detail, sizeof detail, "bank=%s card=%s", b.bank, masked);
-    if (bank_unbind(s, &b, h->operator_name(r), "by an operator") != 0 ||
-        h->audit(r, "bank.unbind", b.person_no, detail) != YKT_PLUGIN_OK) {
-        h->reply_error(r, "STORAGE_ERROR", "cannot remove the binding");
-        return;
-    }
-    h->reply_ok(r);
+    admin_binding(r, s, &card, b.bank, b.bank_card, true);
 }
 
 /* bank bindings [--person NO] [--bank ID] */
@@ -812,6 +864,14 @@ static void a_reconcile(ykt_request *r, void *ud)
             snprintf(note, sizeof note, "listed %d times by the bank; ", e->lines);
         if (!found) {
             size_t used = strlen(note);
+            if (e->net == 0) {
+                /* transferred and reversed at the bank, never applied here: they agree */
+                snprintf(note + used, sizeof note - used,
+                         "reversed at the bank; never applied here");
+                if ((matched++, all))
+                    ok = add_diff(&c, MATCHED, e->ref, e->card, e, NULL, note);
+                continue;
+            }
             snprintf(note + used, sizeof note - used, "no such transfer here");
             ok = add_diff(&c, ONLY_BANK, e->ref, e->card, e, NULL, note);
             continue;
@@ -888,12 +948,17 @@ int bank_admin_register(bank_state *s)
 {
     const ykt_host *h = s->host;
     ykt_plugin *p = s->self;
-    int rc = h->admin_register(p, "bank", "bind", YKT_PLUGIN_ROLE_OPERATOR, 1, "bank=", 2, 2,
-                               a_bind, s, "bank bind PERSON BANK_CARD [--bank ID]",
-                               "Bind a bank card to a holder's account, one to one (R-B1).");
+    admin_state = s;
+    int rc =
+        h->admin_register(p, "bank", "bind", YKT_PLUGIN_ROLE_OPERATOR, 1, "bank= pay-password=!", 2,
+                          2, a_bind, s, "bank bind PERSON BANK_CARD --pay-password PIN [--bank ID]",
+                          "Bind a bank card to a holder's account, one to one, with the "
+                          "holder's payment password (R-B1).");
     if (rc == YKT_PLUGIN_OK)
-        rc = h->admin_register(p, "bank", "unbind", YKT_PLUGIN_ROLE_OPERATOR, 1, "", 1, 1, a_unbind,
-                               s, "bank unbind PERSON", "Remove a holder's bank card binding.");
+        rc = h->admin_register(p, "bank", "unbind", YKT_PLUGIN_ROLE_OPERATOR, 1, "pay-password=!",
+                               1, 1, a_unbind, s, "bank unbind PERSON --pay-password PIN",
+                               "Remove a holder's bank card binding, with the holder's payment "
+                               "password.");
     if (rc == YKT_PLUGIN_OK)
         rc = h->admin_register(p, "bank", "bindings", ROLES_READ, 0, "person= bank=", 0, 0,
                                a_bindings, s, "bank bindings [--person NO] [--bank ID]",

@@ -35,6 +35,17 @@ static bank_pending *pending_take(bank_state *s, const char *terminal, int64_t s
     return NULL;
 }
 
+bool bank_pending_unlink(bank_state *s, const bank_pending *p)
+{
+    for (bank_pending **pp = &s->pending; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == p) {
+            *pp = p->next;
+            return true;
+        }
+    }
+    return false;
+}
+
 void bank_pending_sweep(bank_state *s, int64_t older_than_ms)
 {
     for (bank_pending **pp = &s->pending; *pp != NULL;) {
@@ -50,7 +61,7 @@ void bank_pending_sweep(bank_state *s, int64_t older_than_ms)
 
 /* Checks whether person and bank card may be bound (bind) or are bound to each other
  * (unbind); replies and returns false when not. */
-static bool binding_allowed(bank_state *s, ykt_request *r, const bank_pending *p)
+bool bank_binding_allowed(bank_state *s, ykt_request *r, const bank_pending *p)
 {
     const ykt_host *h = s->host;
     bank_binding mine, theirs;
@@ -98,7 +109,7 @@ static void binding_done(ykt_request *r, void *ud)
         return;
     }
     /* Bindings may have changed while the password was checked. */
-    if (!binding_allowed(s, r, p)) {
+    if (!bank_binding_allowed(s, r, p)) {
         free(p);
         return;
     }
@@ -159,7 +170,7 @@ static void binding_verb(ykt_request *r, bank_state *s, bool unbind)
     snprintf(p->person_no, sizeof p->person_no, "%s", card.person_no);
     p->person_id = card.person_id;
     /* Refuse what cannot succeed before asking for the (slow) password check. */
-    if (!binding_allowed(s, r, p)) {
+    if (!bank_binding_allowed(s, r, p)) {
         free(p);
         return;
     }
@@ -251,6 +262,20 @@ static int request_get(bank_state *s, const char *bank, int64_t id, request_row 
     return found;
 }
 
+/* 1 when the bank reversed this reference before any transfer arrived, 0 if not, -1. */
+static int early_reversal(bank_state *s, const char *bank, const char *reference)
+{
+    sqlite3_stmt *st = s->host->db_stmt(s->self, "SELECT 1 FROM bank_early_reversals "
+                                                 "WHERE bank = ? AND reference = ?");
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_text(st, 1, bank, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, reference, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 static void reply_transfer(const ykt_host *h, ykt_request *r, int64_t id, int64_t amount,
                            int64_t balance)
 {
@@ -334,6 +359,20 @@ static void v_transfer(ykt_request *r, void *ud)
         return;
     }
 
+    found = early_reversal(s, bank->id, ref);
+    if (found < 0) {
+        storage_error(s, r, "read the reversals");
+        return;
+    }
+    if (found == 1) {
+        h->log(s->self, YKT_PLUGIN_LOG_WARN,
+               "transfer %s/%s from terminal %s refused: the bank reversed it before it arrived",
+               bank->id, ref, h->terminal(r)->id);
+        h->reply_error(r, "REVERSED",
+                       "%s reversed transfer %s before it arrived here; nothing was applied",
+                       bank->id, ref);
+        return;
+    }
     bank_binding b;
     found = bank_binding_by_card(s, bank_card, &b);
     if (found < 0) {
@@ -482,7 +521,28 @@ static void v_reverse(ykt_request *r, void *ud)
         return;
     }
     if (found == 0) {
-        h->reply_error(r, "NOT_FOUND", "no transfer %s of %s to reverse", ref, bank->id);
+        /* The transfer never arrived, or is late: nothing to take back, but the reference is
+         * spent so that it cannot land after the bank gave it up. The bank's retry is the
+         * same outcome. */
+        sqlite3_stmt *st = h->db_stmt(s->self, "INSERT INTO bank_early_reversals (bank, "
+                                               "reference, at, terminal, seq) VALUES "
+                                               "(?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
+        if (st != NULL) {
+            sqlite3_bind_text(st, 1, bank->id, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(st, 2, ref, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(st, 3, h->now_ms());
+            sqlite3_bind_text(st, 4, h->terminal(r)->id, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(st, 5, strtoll(h->arg(r, 1, NULL), NULL, 10));
+        }
+        if (bank_exec(s, st) != 0) {
+            storage_error(s, r, "record the reversal");
+            return;
+        }
+        h->log(s->self, YKT_PLUGIN_LOG_WARN,
+               "reversal %s/%s from terminal %s: no such transfer here; the reference is "
+               "recorded as reversed and a late transfer with it will be refused",
+               bank->id, ref, h->terminal(r)->id);
+        reply_reversal(h, r, 0, 0, 0);
         return;
     }
     if (strcmp(t.status, "reversed") == 0) {

@@ -46,6 +46,7 @@ typedef struct power {
     char department[64];
     pin_wait pins[POWER_PIN_SLOTS]; /* purchases waiting for their payment password */
     int next_pin;
+    char rolled_month[8]; /* every room has this month's quota ("": not checked yet) */
 } power;
 
 typedef struct room {
@@ -116,6 +117,9 @@ static const char *const schema[] = {
     " delivered_at INTEGER,"
     " acked_at INTEGER,"
     " UNIQUE (meter, status, id)) STRICT;",
+    /* version 2: a room's pending command (superseding it, the rooms listing) is found by
+     * index, not by scanning every command ever queued. */
+    "CREATE INDEX power_commands_room ON power_commands (room, status);",
 };
 
 /* ---- small helpers ---- */
@@ -851,30 +855,40 @@ static void v_ack(ykt_request *r, void *ud)
 
 /* ---- a new month ---- */
 
-static int on_day(int event, void *data, void *ud)
+/* Once a second: when the campus month has changed (while yktd ran, or across a restart),
+ * gives the rooms still on an earlier month their new quota, 64 a tick, until none is left
+ * (a room touched before then — a reading, a poll, a purchase — rolls over at once). */
+static void on_tick(void *ud)
 {
-    (void)event;
-    (void)data;
     power *p = ud;
     char month[8];
     this_month(p, month);
+    if (strcmp(p->rolled_month, month) == 0)
+        return;
     room due[64];
     int n = 0;
     sqlite3_stmt *st = p->host->db_stmt(
         p->self, "SELECT id, building, meter, balance_wh, free_wh, free_month, reading_wh, "
                  "supply FROM power_rooms WHERE free_month <> ? LIMIT 64");
     if (st == NULL)
-        return YKT_DEFER;
-    /* Up to 64 rooms a day-end; the rest roll over lazily when next touched. */
+        return;
     sqlite3_bind_text(st, 1, month, -1, SQLITE_TRANSIENT);
-    while (n < 64 && sqlite3_step(st) == SQLITE_ROW)
+    int rc = SQLITE_DONE;
+    while (n < 64 && (rc = sqlite3_step(st)) == SQLITE_ROW)
         room_read(st, &due[n++]);
     sqlite3_reset(st);
+    int failed = n == 64 ? 0 : rc != SQLITE_DONE;
     for (int i = 0; i < n; i++)
-        if (room_month(p, &due[i]) != 0)
+        if (room_month(p, &due[i]) != 0) {
             p->host->log(p->self, YKT_PLUGIN_LOG_ERROR, "room %s: cannot start the month",
                          due[i].id);
-    return YKT_DEFER;
+            failed = 1;
+        }
+    if (n > 0)
+        p->host->log(p->self, YKT_PLUGIN_LOG_INFO, "month %s: %d rooms got their free quota", month,
+                     n);
+    if (n < 64 && !failed)
+        snprintf(p->rolled_month, sizeof p->rolled_month, "%s", month);
 }
 
 /* ---- admin commands ---- */
@@ -1299,7 +1313,7 @@ int ykt_plugin_init(ykt_plugin *self, const ykt_host *host, void **userdata)
     snprintf(p->department, sizeof p->department, "%s", dept ? dept : "");
     if (bad)
         return YKT_PLUGIN_EINVAL;
-    if (host->db_migrate(self, schema, 1) != YKT_PLUGIN_OK)
+    if (host->db_migrate(self, schema, 2) != YKT_PLUGIN_OK)
         return YKT_PLUGIN_ESTORAGE;
 
     const unsigned money = YKT_VERB_CHANGES | YKT_VERB_SEQUENCED;
@@ -1355,7 +1369,7 @@ int ykt_plugin_init(ykt_plugin *self, const ykt_host *host, void **userdata)
                                   a_commands, p, "power commands [--room R] [--pending]",
                                   "The meters' command queue, newest first.");
     if (rc == YKT_PLUGIN_OK)
-        rc = host->subscribe(self, YKT_EV_DAY_END, on_day, p);
+        rc = host->timer_every(self, 1000, on_tick, p);
     if (rc == YKT_PLUGIN_OK)
         host->log(self, YKT_PLUGIN_LOG_INFO,
                   "ready: purchases pay %s, %lld Wh free per room and month", p->merchant,

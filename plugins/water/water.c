@@ -13,7 +13,7 @@
  * campus day (kept here, per holder, day and service) for the daily free quota. A dispenser
  * that stays silent past `timeout` is settled by a timer at its last reading (voided without
  * one) through host->hold_settle. One open session per dispenser and per holder: the database
- * enforces both with partial unique indexes.
+ * enforces both with unique columns (open_dispenser, open_person).
  */
 #include <ykt/plugin.h>
 
@@ -72,7 +72,7 @@ static const char *const schema[] = {
     " payment_id INTEGER,"
     " ended_at INTEGER,"
     " CHECK ((status = 'open') = (open_dispenser IS NOT NULL AND open_person IS NOT NULL)),"
-    /* An index for the reports (plugins may not CREATE INDEX: see docs/plugins/water.md). */
+    /* The reports' index (by campus day and building). */
     " UNIQUE (day, building, id)) STRICT;"
     "CREATE TABLE water_usage ("
     " person_id INTEGER NOT NULL,"
@@ -80,6 +80,10 @@ static const char *const schema[] = {
     " service TEXT NOT NULL,"
     " ml INTEGER NOT NULL CHECK (ml >= 0),"
     " PRIMARY KEY (person_id, day, service)) STRICT;",
+    /* version 2: indexes for the listings by dispenser and by holder (a year of draws is
+     * millions of rows; without them each listing scanned the whole table). */
+    "CREATE INDEX water_sessions_dispenser ON water_sessions (dispenser, id);"
+    "CREATE INDEX water_sessions_person ON water_sessions (person_no, id);",
 };
 
 /* An open session as the settlement needs it. */
@@ -675,8 +679,7 @@ static void on_timer(void *ud)
     sqlite3_stmt *st = h->db_stmt(
         w->self, "SELECT id, dispenser, service, card_type, day, person_id, hold_id, held, "
                  "reading_ml, started_at, seen_at, status FROM water_sessions "
-                 "WHERE open_dispenser IS NOT NULL AND (seen_at <= ? OR started_at <= ?) "
-                 "ORDER BY id LIMIT 64");
+                 "WHERE open_dispenser > '' AND (seen_at <= ? OR started_at <= ?) LIMIT 64");
     if (st == NULL)
         return;
     sqlite3_bind_int64(st, 1, now - w->timeout_ms);
@@ -847,7 +850,8 @@ static void a_dispensers(ykt_request *r, void *ud)
     sqlite3_stmt *st = h->db_stmt(
         w->self, "SELECT d.id, d.building, d.service, "
                  "(SELECT s.id FROM water_sessions s WHERE s.open_dispenser = d.id), "
-                 "(SELECT max(s.seen_at) FROM water_sessions s WHERE s.dispenser = d.id) "
+                 "(SELECT s.seen_at FROM water_sessions s WHERE s.dispenser = d.id "
+                 "ORDER BY s.id DESC LIMIT 1) "
                  "FROM water_dispensers d WHERE ?1 IS NULL OR d.building = ?1 ORDER BY d.id");
     if (st == NULL) {
         h->reply_error(r, "STORAGE_ERROR", "cannot list the dispensers");
@@ -885,14 +889,28 @@ static void a_sessions(ykt_request *r, void *ud)
         h->reply_error(r, "BAD_REQUEST", "--limit is 1 to 10000");
         return;
     }
-    sqlite3_stmt *st = h->db_stmt(
-        w->self,
-        "SELECT id, dispenser, building, service, person_no, card_no, day, started_at, held, "
-        "coalesce(reading_ml, -1), status, coalesce(end_reason, ''), coalesce(litres_ml, 0), "
-        "coalesce(free_ml, 0), coalesce(cost, 0), coalesce(charged, 0), coalesce(uncharged, 0) "
-        "FROM water_sessions WHERE (?1 IS NULL OR dispenser = ?1) AND "
-        "(?2 IS NULL OR person_no = ?2) AND (?3 = 0 OR open_dispenser IS NOT NULL) "
-        "ORDER BY id DESC LIMIT ?4");
+    /* One statement per filter, so that each searches its index (a "?1 IS NULL OR" filter
+     * would scan the whole history). */
+#define SESSION_COLUMNS                                                                            \
+    "SELECT id, dispenser, building, service, person_no, card_no, day, started_at, held, "         \
+    "coalesce(reading_ml, -1), status, coalesce(end_reason, ''), coalesce(litres_ml, 0), "         \
+    "coalesce(free_ml, 0), coalesce(cost, 0), coalesce(charged, 0), coalesce(uncharged, 0) "       \
+    "FROM water_sessions "
+#define SESSION_FILTER                                                                             \
+    "(?1 IS NULL OR dispenser = ?1) AND (?2 IS NULL OR person_no = ?2) AND "                       \
+    "(?3 = 0 OR open_dispenser > '') ORDER BY id DESC LIMIT ?4"
+    sqlite3_stmt *st;
+    if (dispenser != NULL)
+        st = h->db_stmt(w->self, SESSION_COLUMNS "WHERE dispenser = ?1 AND " SESSION_FILTER);
+    else if (person != NULL)
+        st = h->db_stmt(w->self, SESSION_COLUMNS "WHERE person_no = ?2 AND " SESSION_FILTER);
+    else if (open_only)
+        st = h->db_stmt(w->self, SESSION_COLUMNS "WHERE id IN (SELECT id FROM water_sessions WHERE "
+                                                 "open_dispenser > '') AND " SESSION_FILTER);
+    else
+        st = h->db_stmt(w->self, SESSION_COLUMNS "WHERE " SESSION_FILTER);
+#undef SESSION_COLUMNS
+#undef SESSION_FILTER
     if (st == NULL) {
         h->reply_error(r, "STORAGE_ERROR", "cannot list the sessions");
         return;
@@ -942,7 +960,7 @@ static void a_report(ykt_request *r, void *ud)
         w->self, "SELECT CASE WHEN ?4 THEN building ELSE '*' END AS b, "
                  "CASE WHEN ?5 THEN day ELSE '*' END AS d, count(*), sum(litres_ml), sum(free_ml), "
                  "sum(charged), sum(uncharged) FROM water_sessions WHERE status = 'closed' AND "
-                 "(?1 IS NULL OR day >= ?1) AND (?2 IS NULL OR day <= ?2) AND "
+                 "day >= coalesce(?1, '') AND day <= coalesce(?2, '9999-99-99') AND "
                  "(?3 IS NULL OR building = ?3) GROUP BY b, d ORDER BY d, b");
     if (st == NULL) {
         h->reply_error(r, "STORAGE_ERROR", "cannot compute the report");
@@ -1011,7 +1029,7 @@ int ykt_plugin_init(ykt_plugin *self, const ykt_host *host, void **userdata)
         return YKT_PLUGIN_EINVAL;
     /* The wallet voids a hold nobody resolves at its expiry; the timer settles first. */
     w->hold_timeout_ms = w->max_session_ms + w->timeout_ms + 600000;
-    if (host->db_migrate(self, schema, 1) != YKT_PLUGIN_OK)
+    if (host->db_migrate(self, schema, 2) != YKT_PLUGIN_OK)
         return YKT_PLUGIN_ESTORAGE;
 
     const unsigned money = YKT_VERB_CHANGES | YKT_VERB_SEQUENCED;

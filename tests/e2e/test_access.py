@@ -286,6 +286,11 @@ class DormitoryTest(AccessCase):
         self.ctl_fails("REJECTED", "access", "resident-import",
                        self.gw.data_file("person_no,building,room\nS1,D1,101\nNOBODY,D1,102\n"))
         self.assertEqual(self.acc("residents"), [])
+        self.ctl_fails("REJECTED", "access", "resident-import",
+                       self.gw.data_file("S1,D1,101\nS2,D1," + "9" * 40 + "\n"))
+        self.ctl_fails("BAD_REQUEST", "access", "resident-add", "S1", "--building", "D1",
+                       "--room", "9" * 33)
+        self.assertEqual(self.acc("residents"), [])
         self.assertEqual(self.acc("resident-import", self.gw.data_file("S1,D1,101\nS2,D1,102\n")), 2)
         frm, to = window_not_now()
         self.acc("doorgroup-set", "dorm-1", "--resident-hours", "%s-%s" % (frm, to))
@@ -522,6 +527,9 @@ class VisitorTest(AccessCase):
         self.ctl_fails("IN_USE", *base, "--id-number", idn, "--card", card_no)
         self.ctl_fails("NOT_FOUND", *base, "--id-number", idn, "--door-group", "nope")
         self.assertEqual(self.gw.sql("SELECT count(*) FROM access_visitors"), [(2,)])
+        self.ctl_fails("BAD_REQUEST", "access", "visitors", "--status", "gone")
+        self.ctl_fails("BAD_REQUEST", "access", "visitors", "--date", "today")
+        self.assertEqual(len(self.acc("visitors", "--status", "open")), 2)
 
 
 # ---- vehicles -------------------------------------------------------------------------------
@@ -562,6 +570,9 @@ class VehicleTest(AccessCase):
         self.ctl_fails("BAD_PLATE", "access", "vehicle-add", "12", "--owner", "T1")
         self.ctl_fails("UNKNOWN_PERSON", "access", "vehicle-add", "粤C33333", "--owner", "NOBODY")
         self.assertError(self.plate("!!"), "BAD_PLATE")
+        self.ctl_fails("BAD_REQUEST", "access", "vehicles", "--status", "ok")
+        self.assertEqual([v["plate"] for v in self.acc("vehicles", "--status", "rejected")],
+                         ["粤C11111"])
         self.wait_logged(6)
         self.assertEqual([r["code"] for r in self.log("--plate", "京A12345")],
                          ["VEHICLE_REFUSED", "", "VEHICLE_PENDING", "UNKNOWN_VEHICLE"])
@@ -674,6 +685,8 @@ class WhitelistTest(AccessCase):
         self.assertEqual(len(table), 3)
         self.assertEqual(len(self.acc("whitelist", "teaching-b3", "--since", str(v1))), 2)
         self.ctl_fails("NOT_FOUND", "access", "whitelist", "nope")
+        for bad in ("abc", "-1", "5x"):
+            self.ctl_fails("BAD_REQUEST", "access", "whitelist", "teaching-b3", "--since", bad)
         self.assertError(self.conns["G-B3-MAIN"].call("ACCESS.LIST", "-1"), "BAD_REQUEST")
 
     def test_residents_are_on_the_dormitory_list(self):

@@ -28,7 +28,7 @@ import datetime
 import os
 import re
 
-from harness import MASTER_KEY, Gateway, RespError
+from harness import MASTER_KEY, Gateway, RespError, wait_until
 from test_wallet import WalletCase
 from ykt_cards import SimCard
 
@@ -399,12 +399,23 @@ class Leave(AttendanceCase):
         lid2 = self.as_("csadmin", "attendance", "leave-apply", "T1", "personal", "2026-10-26",
                         "2026-10-27")["id"]
         self.fails_as("cshead", "BAD_REQUEST", "attendance", "leave-reject", str(lid2))
+        self.fails_as("eehead", "NOT_YOUR_DEPARTMENT", "attendance", "leave-reject", str(lid2),
+                      "--note", "x")
+        self.fails_as("csadmin", "FORBIDDEN", "attendance", "leave-reject", str(lid2), "--note",
+                      "x")
+        self.ctl_fails("NOT_DEPT_HEAD", "attendance", "leave-reject", str(lid2), "--note", "x")
+        self.assertEqual([r["status"] for r in self.gw.ctl("attendance", "leaves", "--status",
+                                                           "pending")], ["pending"])
         rec = self.as_("cshead", "attendance", "leave-reject", str(lid2), "--note", "项目验收")
         self.assertEqual(rec["status"], "rejected")
         self.assertEqual(self.balance("T1", "personal")["used"], 0)
         rows = {r["id"]: r for r in self.as_("cshead", "attendance", "leaves", "--person", "T1")}
         self.assertEqual((rows[lid]["decided_by"], rows[lid2]["note"]), ("cshead", "项目验收"))
         self.fails_as("eehead", "NOT_YOUR_DEPARTMENT", "attendance", "leaves", "--person", "T1")
+        self.ctl_fails("BAD_REQUEST", "attendance", "leaves", "--status", "done")
+        self.ctl_fails("BAD_REQUEST", "attendance", "overtimes", "--status", "cancelled")
+        self.assertEqual([r["status"] for r in self.gw.ctl("attendance", "leaves", "--status",
+                                                           "rejected")], ["rejected"])
 
     def test_cancelling_an_approved_leave_before_it_starts_restores_the_balance(self):
         self.staff("T1")
@@ -421,6 +432,23 @@ class Leave(AttendanceCase):
         self.assertEqual(rec["status"], "cancelled")
         self.assertEqual(self.balance("T1", "personal", monday.year)["used"], 0)
         self.fails_as("csadmin", "BAD_STATE", "attendance", "leave-cancel", str(lid))
+
+    def test_a_leave_over_new_year_takes_each_years_balance(self):
+        self.staff("T1")
+        self.cs_operators()
+        # 2025-12-31 (Wed) is a workday; 2026-01-01..03 are public holidays, 2026-01-04 (Sun)
+        # a weekend workday, 2026-01-05 a Monday: 1 day of 2025 and 2 of 2026.
+        self.as_("csadmin", "attendance", "balance-set", "T1", "personal", "2", "--year", "2026")
+        err = self.fails_as("csadmin", "INSUFFICIENT_BALANCE", "attendance", "leave-apply", "T1",
+                            "personal", "2025-12-31", "2026-01-05")
+        self.assertIn("2025", err)
+        self.as_("csadmin", "attendance", "balance-set", "T1", "personal", "1", "--year", "2025")
+        rec = self.as_("csadmin", "attendance", "leave-apply", "T1", "personal", "2025-12-31",
+                       "2026-01-05")
+        self.assertEqual(rec["days"], 3)
+        self.as_("cshead", "attendance", "leave-approve", str(rec["id"]))
+        self.assertEqual((self.balance("T1", "personal", 2025)["used"],
+                          self.balance("T1", "personal", 2026)["used"]), (1, 2))
 
     def campus_today(self):
         off = CAMPUS[1] if CAMPUS else 8
@@ -522,6 +550,46 @@ class Overtime(AttendanceCase):
                                   "--note", "no")["status"], "rejected")
         self.assertEqual(self.stats()["T1"]["overtime_minutes"], 330)
         self.assertEqual([n["kind"] for n in self.notices("T1", "overtime")].count("overtime"), 4)
+
+
+class OvertimeFromCardPunches(AttendanceCase):
+    """R-T3 with real card punches: the minutes come from the sign-in and sign-out the
+    attendance terminal recorded (yesterday, within the card clock skew)."""
+
+    def test_minutes_from_the_cards_sign_in_and_sign_out(self):
+        if CAMPUS is None:
+            self.skipTest(NO_SCHOOL_TODAY)
+        self.terminal("ATT-1", "attendance")
+        t1 = self.staff("T1")
+        self.cs_operators()
+        day = CAMPUS[2] - datetime.timedelta(days=1)
+        for verb, at in (("SIGNIN", "16:00"), ("SIGNOUT", "19:10")):
+            r = self.swipe(t1, "ATT-1", "ATTENDANCE." + verb, 0, time_ms=self.local_ms(day, at))
+            self.assertEqual(r[1:3], [day.isoformat(), at], r)
+        oid = self.as_("csadmin", "attendance", "overtime-apply", "T1", day.isoformat())["id"]
+        self.assertEqual(self.as_("cshead", "attendance", "overtime-approve", str(oid))["minutes"],
+                         self.teaching_overtime(day, 16 * 60, 19 * 60 + 10))
+        d = self.day("T1", day.isoformat())
+        self.assertEqual((d["in"], d["out"]), ("16:00", "19:10"))
+        # a later card sign-out the same evening moves the minutes with it
+        r = self.swipe(t1, "ATT-1", "ATTENDANCE.SIGNOUT", 0, time_ms=self.local_ms(day, "20:10"))
+        self.assertEqual(r[2], "20:10")
+        rows = {r["id"]: r for r in self.gw.ctl("attendance", "overtimes", "--person", "T1")}
+        self.assertEqual(rows[oid]["minutes"], self.teaching_overtime(day, 16 * 60, 20 * 60 + 10))
+
+    @staticmethod
+    def teaching_overtime(day, t_in, t_out):
+        """scripts/attendance_teaching.lua's overtime: on workdays from 17:30, else the time
+        worked less the lunch hour; in whole half hours."""
+        makeup = {"2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-20",
+                  "2026-10-10"}
+        iso = day.isoformat()
+        workday = iso in makeup or (day.isoweekday() <= 5 and iso not in HOLIDAYS)
+        if workday:
+            minutes = max(0, t_out - max(t_in, 17 * 60 + 30))
+        else:
+            minutes = t_out - t_in - max(0, min(t_out, 13 * 60) - max(t_in, 12 * 60))
+        return minutes // 30 * 30
 
 
 class ReviewAndSummary(AttendanceCase):
@@ -628,16 +696,37 @@ class GateThroughAccess(AttendanceCase):
                     "campus_gate", "--group", "gates", "--direction", "out")
         self.gw.ctl("access", "door-add", "south-in", "--terminal", "GATE-IN", "--kind",
                     "campus_gate", "--group", "gates", "--direction", "in")
+        self.terminal("GATE-BOTH", "gate")
+        self.gw.ctl("access", "door-add", "west", "--terminal", "GATE-BOTH", "--kind",
+                    "campus_gate", "--group", "gates", "--direction", "both")
         out = self.swipe(s1, "GATE-OUT", "ACCESS.OPEN", 0)
-        self.assertIsInstance(out, RespError, out)
-        self.assertIn("needs an approved leave", out.line)
-        self.assertNotIsInstance(self.swipe(t1, "GATE-OUT", "ACCESS.OPEN", 0), RespError)
-        self.assertNotIsInstance(self.swipe(s1, "GATE-IN", "ACCESS.OPEN", 0), RespError)
+        self.assertError(out, "DENIED")
+        self.assertIn("class hours (attendance_students): a student needs an approved leave",
+                      out.line)
+        # a two-way reader that says "out" is held the same way
+        self.assertError(self.swipe(s1, "GATE-BOTH", "ACCESS.OPEN", 0, "out"), "DENIED")
+        self.assertEqual(self.swipe(t1, "GATE-OUT", "ACCESS.OPEN", 0)[0], "OPEN")
+        self.assertEqual(self.swipe(s1, "GATE-IN", "ACCESS.OPEN", 0)[0], "OPEN")
         today = CAMPUS[2].isoformat()
         self.gw.ctl("attendance", "balance-set", "S1", "personal", "2", "--year", today[:4])
         lid = self.gw.ctl("attendance", "leave-apply", "S1", "personal", today, today)["id"]
+        # pending is not enough
+        self.assertError(self.swipe(s1, "GATE-OUT", "ACCESS.OPEN", 0), "DENIED")
         self.as_("cshead", "attendance", "leave-approve", str(lid))
-        self.assertNotIsInstance(self.swipe(s1, "GATE-OUT", "ACCESS.OPEN", 0), RespError)
+        self.assertEqual(self.swipe(s1, "GATE-OUT", "ACCESS.OPEN", 0)[0], "OPEN")
+        # every decision is in the access log, the denials with attendance's reason
+        self.assertTrue(wait_until(lambda: self.gw.sql(
+            "SELECT count(*) FROM access_log")[0][0] >= 6))
+        rows = [(r["person"], r["door"], r["result"], r["code"])
+                for r in reversed(self.gw.ctl("access", "log"))]
+        self.assertEqual(rows, [("S1", "south-out", "deny", "DENIED"),
+                                ("S1", "west", "deny", "DENIED"),
+                                ("T1", "south-out", "allow", ""),
+                                ("S1", "south-in", "allow", ""),
+                                ("S1", "south-out", "deny", "DENIED"),
+                                ("S1", "south-out", "allow", "")])
+        denied = self.gw.ctl("access", "log", "--result", "deny")
+        self.assertTrue(all("approved leave" in r["reason"] for r in denied), denied)
 
 
 if __name__ == "__main__":

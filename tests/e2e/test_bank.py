@@ -1,10 +1,11 @@
 """The bank plugin end to end (R-B1..R-B3, R-W6): the real yktd loads plugins/bank and serves
 the bank terminals' verbs with software cards and HMAC-signed bank messages.
 
-Binding one to one both ways, at a bank terminal with the holder's payment password and by an
+Binding one to one both ways, with the holder's payment password, at a bank terminal and by an
 operator (audited); transfer-in applied exactly once across retries (same and other seq),
 refused with a bad signature, for an unbound card or with a reused reference; reversal in full
-and in part with the shortfall recorded as debt; the automatic top-up queue pulled, confirmed and
+and in part with the shortfall recorded as debt, and a reversal before its transfer that spends
+the reference; the automatic top-up queue pulled, confirmed and
 declined; reconciliation of a daily statement with each difference class, changing no money; and
 start-up refusals for a bad key file. `yktctl audit` is clean after every test (WalletCase).
 """
@@ -94,6 +95,20 @@ class BankCase(WalletCase):
     def bind_at(self, card, pin, bank_card, tid="BANK-1", verb="BANK.BIND"):
         return self.swipe(card, tid, verb, 0, bank_card, pin)
 
+    def holder(self, no, topup=None, **kw):
+        card, rec, idn = super().holder(no, topup, **kw)
+        self.pins = getattr(self, "pins", {})
+        self.pins[no] = rec["initial_pay_password"]
+        return card, rec, idn
+
+    def op_bind(self, no, bank_card, bank, *extra, **kw):
+        """`bank bind` at the counter with the holder's payment password."""
+        return self.gw.ctl("bank", "bind", no, bank_card, "--bank", bank, "--pay-password",
+                           self.pins[no], *extra, **kw)
+
+    def op_unbind(self, no, *extra, **kw):
+        return self.gw.ctl("bank", "unbind", no, "--pay-password", self.pins[no], *extra, **kw)
+
     def bindings(self):
         return [(b["person"], b["bank"], b["bank_card"]) for b in self.gw.ctl("bank", "bindings")]
 
@@ -155,40 +170,71 @@ class BindingTest(BankCase):
     def test_operator_binds_and_unbinds_audited(self):
         self.holder("S1")
         self.holder("S2")
+        p1, p2 = self.pins["S1"], self.pins["S2"]
         self.gw.add_operator("clerk", "operator")
         self.gw.add_operator("aud", "auditor")
         clerk = {"user": "clerk", "password": "operator-pass-1"}
-        rec = self.gw.ctl("bank", "bind", "S1", CARD_A, "--bank", "icbc", "--approval", "F-7",
-                          **clerk)
+        # the holder's payment password is required, and must be right: nothing bound, no audit
+        self.ctl_fails("BAD_REQUEST", "bank", "bind", "S1", CARD_A, "--bank", "icbc", **clerk)
+        self.ctl_fails("BAD_REQUEST", "bank", "bind", "S1", CARD_A, "--bank", "icbc",
+                       "--pay-password", "12ab56", **clerk)
+        self.ctl_fails("BAD_PIN", "bank", "bind", "S1", CARD_A, "--bank", "icbc",
+                       "--pay-password", other_password(p1), **clerk)
+        # S2's password does not bind S1
+        self.ctl_fails("BAD_PIN", "bank", "bind", "S1", CARD_A, "--bank", "icbc",
+                       "--pay-password", p2 if p2 != p1 else other_password(p1), **clerk)
+        self.assertEqual(self.bindings(), [])
+        self.assertEqual(self.gw.ctl("audit", "list", "--action", "bank.bind"), [])
+        rec = self.op_bind("S1", CARD_A, "icbc", "--approval", "F-7", **clerk)
         self.assertEqual((rec["person"], rec["bank"], rec["bank_card"]),
                          ("S1", "icbc", "622202******1234"))
-        self.ctl_fails("ALREADY_BOUND", "bank", "bind", "S1", CARD_B, "--bank", "boc")
-        self.ctl_fails("ALREADY_BOUND", "bank", "bind", "S2", CARD_A, "--bank", "icbc")
-        self.ctl_fails("NO_BANK", "bank", "bind", "S2", CARD_B)  # two banks: name one
-        self.ctl_fails("NO_BANK", "bank", "bind", "S2", CARD_B, "--bank", "abc")
-        self.ctl_fails("NOT_FOUND", "bank", "bind", "NOBODY", CARD_B, "--bank", "boc")
-        self.ctl_fails("BAD_REQUEST", "bank", "bind", "S2", "62220x", "--bank", "boc")
+        self.ctl_fails("ALREADY_BOUND", "bank", "bind", "S1", CARD_B, "--bank", "boc",
+                       "--pay-password", p1)
+        self.ctl_fails("ALREADY_BOUND", "bank", "bind", "S2", CARD_A, "--bank", "icbc",
+                       "--pay-password", p2)
+        self.ctl_fails("NO_BANK", "bank", "bind", "S2", CARD_B, "--pay-password", p2)  # name one
+        self.ctl_fails("NO_BANK", "bank", "bind", "S2", CARD_B, "--bank", "abc",
+                       "--pay-password", p2)
+        self.ctl_fails("NOT_FOUND", "bank", "bind", "NOBODY", CARD_B, "--bank", "boc",
+                       "--pay-password", p2)
+        self.ctl_fails("BAD_REQUEST", "bank", "bind", "S2", "62220x", "--bank", "boc",
+                       "--pay-password", p2)
         self.assertRefused(self.gw.ctl("bank", "bind", "S2", CARD_B, "--bank", "boc",
-                                       user="aud", password="operator-pass-1", check=False),
-                           "FORBIDDEN")
+                                       "--pay-password", p2, user="aud",
+                                       password="operator-pass-1", check=False), "FORBIDDEN")
         # auditors read the bindings, masked
         rows = self.gw.ctl("bank", "bindings", user="aud", password="operator-pass-1")
         self.assertEqual([(r["person"], r["bank_card"], r["bound_by"]) for r in rows],
                          [("S1", "622202******1234", "clerk")])
-        self.gw.ctl("bank", "unbind", "S1", **clerk)
-        self.ctl_fails("NOT_BOUND", "bank", "unbind", "S1")
-        self.gw.ctl("bank", "bind", "S2", CARD_A, "--bank", "icbc")
+        # unbinding needs the password too
+        self.ctl_fails("BAD_REQUEST", "bank", "unbind", "S1", **clerk)
+        self.ctl_fails("BAD_PIN", "bank", "unbind", "S1", "--pay-password", other_password(p1),
+                       **clerk)
+        self.assertEqual(len(self.bindings()), 1)
+        self.op_unbind("S1", **clerk)
+        self.ctl_fails("NOT_BOUND", "bank", "unbind", "S1", "--pay-password", p1)
+        self.op_bind("S2", CARD_A, "icbc")
         audit = self.gw.ctl("audit", "list", "--action", "bank.bind")
         self.assertEqual(len(audit), 2)
-        self.assertIn(("clerk", "S1", "F-7"),
-                      [(a["operator"], a["target"], a["approval"]) for a in audit])
+        mine = [a for a in audit if a["target"] == "S1"]
+        self.assertEqual(mine[0]["operator"], "clerk")
+        self.assertIn("approval=F-7", mine[0]["detail"])
         unbound = self.gw.ctl("audit", "list", "--action", "bank.unbind")
         self.assertEqual([(a["operator"], a["target"]) for a in unbound], [("clerk", "S1")])
-        self.assertNotIn(CARD_A, self.gw.log_text())
+        self.assertEqual(self.gw.sql("SELECT person_no, action, by FROM bank_binding_log "
+                                     "ORDER BY id"),
+                         [("S1", "bind", "clerk"), ("S1", "unbind", "clerk"),
+                          ("S2", "bind", "local:root")])
+        log = self.gw.log_text()
+        for secret in (CARD_A, p1, p2):
+            self.assertNotIn(secret, log)
+        for a in audit + unbound:
+            self.assertNotIn(p1, str(a))
+            self.assertNotIn(p2, str(a))
 
     def test_a_cancelled_account_loses_its_binding(self):
         self.holder("S1")
-        self.gw.ctl("bank", "bind", "S1", CARD_A, "--bank", "icbc")
+        self.op_bind("S1", CARD_A, "icbc")
         card_no = self.gw.sql("SELECT card_no FROM cards WHERE person_id = ?",
                               self.person_id("S1"))[0][0]
         self.gw.ctl("card", "confiscate", card_no, "--reason", "lent to a stranger")
@@ -201,7 +247,7 @@ class TransferTest(BankCase):
     def setUp(self):
         super().setUp()
         self.card1, _, _ = self.holder("S1", "10.00")
-        self.gw.ctl("bank", "bind", "S1", CARD_A, "--bank", "icbc")
+        self.op_bind("S1", CARD_A, "icbc")
 
     def test_a_transfer_is_applied_once_whatever_the_retries(self):
         seq = self.next_seq("BANK-1")
@@ -255,15 +301,15 @@ class TransferTest(BankCase):
         # a reference used once may not carry other data later
         self.assertEqual(self.transfer("R1", CARD_A, 10000)[1:], [10000, 11000])
         self.holder("S2")
-        self.gw.ctl("bank", "bind", "S2", CARD_B, "--bank", "icbc")
+        self.op_bind("S2", CARD_B, "icbc")
         after = self.money()
         self.assertError(self.transfer("R1", CARD_A, 9999), "REFERENCE_REUSED")
         self.assertError(self.transfer("R1", CARD_B, 10000), "REFERENCE_REUSED")
         self.assertEqual(self.money(), after)
         self.assertEqual(self.balance("S1"), 11000)
         # the same reference at another bank is that bank's own
-        self.gw.ctl("bank", "unbind", "S2")
-        self.gw.ctl("bank", "bind", "S2", CARD_B, "--bank", "boc")
+        self.op_unbind("S2")
+        self.op_bind("S2", CARD_B, "boc")
         self.assertEqual(self.transfer("R1", CARD_B, 300, tid="BANK-2", key=BOC_KEY,
                                        bank="boc")[1:], [300, 300])
         log = self.gw.log_text()
@@ -280,7 +326,7 @@ class ReversalTest(BankCase):
     def setUp(self):
         super().setUp()
         self.card1, _, _ = self.holder("S1", "10.00")
-        self.gw.ctl("bank", "bind", "S1", CARD_A, "--bank", "icbc")
+        self.op_bind("S1", CARD_A, "icbc")
 
     def test_full_reversal_once(self):
         first = self.transfer("R1", CARD_A, 5000)
@@ -298,12 +344,41 @@ class ReversalTest(BankCase):
         self.assertEqual(self.gw.ctl("bank", "debts"), [])
         # refusals
         before = self.money()
-        self.assertError(self.reverse("NOPE"), "NOT_FOUND")
-        self.assertError(self.reverse("R1", tid="BANK-2", key=BOC_KEY, bank="boc"), "NOT_FOUND")
+        self.assertError(self.conns["BANK-1"].call("BANK.REVERSE", self.next_seq("BANK-1"),
+                                                   "R 1", sign(ICBC_KEY, "REVERSE", "icbc",
+                                                               "R 1")), "BAD_REQUEST")
+        self.assertError(self.conns["BANK-1"].call("BANK.REVERSE", self.next_seq("BANK-1"),
+                                                   "R1"), "BAD_REQUEST")
         self.assertError(self.conns["BANK-1"].call("BANK.REVERSE", self.next_seq("BANK-1"), "R1",
                                                    sign(BOC_KEY, "REVERSE", "icbc", "R1")),
                          "BAD_SIGNATURE")
         self.assertEqual(self.money(), before)
+
+    def test_a_reversal_before_its_transfer_spends_the_reference(self):
+        """The bank timed out and reversed a transfer that had not arrived (yet): nothing is
+        taken back, and the late transfer is refused, so money cannot land after the bank
+        gave it up. Another bank's reference of the same name is its own."""
+        before = self.money()[:2]
+        self.assertEqual(self.reverse("LATE1"), [0, 0, 0])
+        self.assertEqual(self.reverse("LATE1"), [0, 0, 0])  # the bank's retry
+        self.assertEqual(self.money()[:2], before)
+        self.assertError(self.transfer("LATE1", CARD_A, 5000), "REVERSED")
+        self.assertEqual(self.money()[:2], before)
+        self.assertEqual(self.balance("S1"), 1000)
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM bank_transfers")[0][0], 0)
+        self.assertEqual(self.gw.sql("SELECT bank, reference, terminal FROM "
+                                     "bank_early_reversals"), [("icbc", "LATE1", "BANK-1")])
+        self.assertIn("LATE1", self.gw.log_text())
+        # the same reference at boc is boc's
+        self.holder("S2")
+        self.op_bind("S2", CARD_B, "boc")
+        self.assertEqual(self.transfer("LATE1", CARD_B, 300, tid="BANK-2", key=BOC_KEY,
+                                       bank="boc")[1:], [300, 300])
+        # a reversal with another bank's key changes nothing
+        self.assertError(self.conns["BANK-1"].call("BANK.REVERSE", self.next_seq("BANK-1"),
+                                                   "LATE2", sign(BOC_KEY, "REVERSE", "icbc",
+                                                                 "LATE2")), "BAD_SIGNATURE")
+        self.assertEqual(self.transfer("LATE2", CARD_A, 100)[1:], [100, 1100])
 
     def test_partial_reversal_records_the_debt(self):
         self.assertEqual(self.transfer("R2", CARD_A, 10000)[1:], [10000, 11000])
@@ -346,8 +421,8 @@ class AutoTopupTest(BankCase):
         c1, _, _ = self.holder("S1", "60.00")
         c2, _, _ = self.holder("S2", "60.00")
         c3, _, _ = self.holder("S3", "60.00")
-        self.gw.ctl("bank", "bind", "S1", CARD_A, "--bank", "icbc")
-        self.gw.ctl("bank", "bind", "S2", CARD_B, "--bank", "icbc")
+        self.op_bind("S1", CARD_A, "icbc")
+        self.op_bind("S2", CARD_B, "icbc")
         for no in ("S1", "S2", "S3"):
             self.gw.ctl("account", "settings", no, "--autotopup-below", "50",
                         "--autotopup-amount", "100")
@@ -392,7 +467,7 @@ class AutoTopupTest(BankCase):
         self.assertPaid(self.pay(c1, 10000), 10000, 4400)
         self.assertTrue(wait_until(lambda: len(self.pending()) == 1, 5))
         # unbinding cancels what is pending
-        self.gw.ctl("bank", "unbind", "S1")
+        self.op_unbind("S1")
         self.assertEqual(self.pending(), [])
         self.assertEqual(self.gw.ctl("bank", "requests", "--status", "cancelled")[0]["person"],
                          "S1")
@@ -406,7 +481,7 @@ class ExpiryTest(BankCase):
 
     def test_unanswered_requests_expire(self):
         c1, _, _ = self.holder("S1", "60.00")
-        self.gw.ctl("bank", "bind", "S1", CARD_A, "--bank", "icbc")
+        self.op_bind("S1", CARD_A, "icbc")
         self.gw.ctl("account", "settings", "S1", "--autotopup-below", "50",
                     "--autotopup-amount", "100")
         self.assertPaid(self.pay(c1, 1500), 1500, 4500)
@@ -421,8 +496,8 @@ class ReconcileTest(BankCase):
     def test_each_difference_class_and_no_money_moves(self):
         self.holder("S1", "10.00")
         self.holder("S2", "10.00")
-        self.gw.ctl("bank", "bind", "S1", CARD_A, "--bank", "icbc")
-        self.gw.ctl("bank", "bind", "S2", CARD_B, "--bank", "icbc")
+        self.op_bind("S1", CARD_A, "icbc")
+        self.op_bind("S2", CARD_B, "icbc")
         self.assertEqual(self.transfer("R1", CARD_A, 10000)[1], 10000)  # matches
         self.transfer("R2", CARD_A, 5000)                              # the bank says 55.00
         self.transfer("R3", CARD_B, 2000)                              # reversed: absent there
@@ -440,6 +515,8 @@ class ReconcileTest(BankCase):
             "%s,R6,%s,7.00,transfer" % (day, CARD_B),
             "%s,R6,%s,7.00,reversal" % (day, CARD_B),
             '%s,"R9",%s,12.5,transfer' % (day, CARD_C),
+            "%s,R7,%s,3.00,transfer" % (day, CARD_A),  # reversed at the bank, never here
+            "%s,R7,%s,3.00,reversal" % (day, CARD_A),
             "",
         ])
         before = self.money()
@@ -455,7 +532,7 @@ class ReconcileTest(BankCase):
         self.assertEqual(rows[3]["bank_card"], "621700******9999")
         everything = self.gw.ctl("bank", "reconcile", self.gw.data_file(statement), "--bank", "icbc", "--all")
         self.assertEqual(sorted(r["reference"] for r in everything if r["class"] == "matched"),
-                         ["R1", "R3", "R6"])
+                         ["R1", "R3", "R6", "R7"])
         # reconciliation reports; it never changes money
         self.assertEqual(self.money(), before)
         # a statement without a date column needs --date; broken statements are refused

@@ -276,6 +276,53 @@ class IdleTimeoutTest(LimitsTestCase):
         self.assertGreaterEqual(time.time() - opened, 0.95)
 
 
+class SlowClientTest(LimitsTestCase):
+    sets = {"terminal.request_timeout": "1s", "terminal.write_timeout": "1s",
+            "terminal.send_buffer": "4k", "terminal.idle_timeout": "60s"}
+
+    def test_a_request_sent_a_byte_at_a_time_is_cut_off(self):
+        c = self.gw.terminal("POS-1", SECRET)
+        frame = encode("PING", "x" * 200)
+        started = time.time()
+        closed = False
+        for b in frame[:-1]:  # never the last byte
+            try:
+                c.send_raw(bytes([b]))
+            except OSError:
+                closed = True
+                break
+            time.sleep(0.02)
+            if time.time() - started > 4:
+                break
+        self.assertTrue(closed or c.closed_by_server(wait=3))
+        self.assertLess(time.time() - started, 3.5)
+        self.assertIn("request not complete within 1000 ms; closing", self.gw.log_text())
+        # a whole request sent slowly but completed in time is served
+        d = self.gw.terminal("POS-1", SECRET)
+        ping = encode("PING", "ok")
+        d.send_raw(ping[:5])
+        time.sleep(0.5)
+        d.send_raw(ping[5:])
+        self.assertEqual(d.read(), "ok")
+
+    def test_replies_left_unread_close_the_connection(self):
+        c = self.gw.terminal("POS-1", SECRET)
+        sock = c.sock
+        sock.setblocking(False)
+        req = encode("PING", "r" * 4000)
+        sent, t0 = 0, time.time()
+        while time.time() - t0 < 5:
+            try:
+                sent += sock.send(req)
+            except BlockingIOError:
+                time.sleep(0.05)
+            except OSError:
+                break
+        self.assertIn("replies unread for 1000 ms; closing", self.gw.log_text())
+        other = self.gw.terminal("POS-1", SECRET)
+        self.assertEqual(other.call("PING"), "PONG")
+
+
 class AuthTimeoutTest(LimitsTestCase):
     sets = {"terminal.auth_timeout": "1500ms"}
 

@@ -258,6 +258,64 @@ class PluginHostTest(PluginCase):
         self.assertIn("testplug note TEXT", help_text)
 
 
+class HostServicesTest(PluginCase):
+    """The lookups, the timer's undo, DAY_END on demand and across a restart."""
+
+    def test_lookups(self):
+        card, rec, _ = self.holder("S1", topup="10.00")
+        row = self.gw.ctl("testplug", "lookup", "--terminal", "POS-1", "--merchant", "canteen-1",
+                          "--uid", rec["uid"])
+        self.assertEqual(row["terminal_type"], 1)  # YKT_TERM_POS
+        self.assertEqual(row["terminal_owner"], "canteen-1")
+        self.assertEqual(row["merchant_status"], "active")
+        self.assertEqual(row["card_no"], rec["card_no"])
+        self.assertEqual(row["card_status"], "active")
+        self.assertEqual(row["pin_threshold"], 20000)
+        self.gw.ctl("card", "loss", rec["card_no"], "--id-number", self.gw.sql(
+            "SELECT id_number FROM people WHERE person_no = 'S1'")[0][0])
+        row = self.gw.ctl("testplug", "lookup", "--uid", rec["uid"])
+        self.assertEqual(row["card_status"], "lost")
+        row = self.gw.ctl("testplug", "lookup", "--terminal", "NOPE", "--merchant", "nope",
+                          "--uid", "00112233445566")
+        self.assertEqual((row["terminal_type"], row["terminal_owner"], row["merchant_status"],
+                          row["card_no"]), (-1, None, None, None))
+
+    def notes(self, text):
+        return self.gw.sql("SELECT count(*) FROM testplug_notes WHERE text = ?", text)[0][0]
+
+    def test_a_timer_may_undo_its_writes(self):
+        self.gw.ctl("testplug", "timer-write", "undo")
+        wait_until(lambda: self.gw.ctl("testplug", "stats")["timer_ticks"] > 0, timeout=5)
+        ticks = self.gw.ctl("testplug", "stats")["timer_ticks"]
+        wait_until(lambda: self.gw.ctl("testplug", "stats")["timer_ticks"] > ticks + 2)
+        self.assertEqual(self.notes("undo"), 0)
+        self.gw.ctl("testplug", "timer-write", "keep")
+        wait_until(lambda: self.notes("keep") == 1, timeout=5)
+
+    def test_day_end_on_demand_and_after_a_restart(self):
+        self.assertEqual(self.gw.ctl("testplug", "stats")["day_ends"], 0)
+        row = self.gw.ctl("job", "run", "day-end")
+        self.assertEqual(row["job"], "day-end")
+        stats = self.gw.ctl("testplug", "stats")
+        self.assertEqual((stats["day_ends"], stats["last_day_end"]), (1, row["day"]))
+        self.assertIn("job.run", [a["action"] for a in self.gw.ctl("audit", "list")])
+        # yktd was down across midnight: the first tick after the start announces the day
+        self.gw.stop()
+        con = __import__("sqlite3").connect(self.gw.db)
+        con.execute("UPDATE meta SET value = 20200101 WHERE key = 'day_end_announced'")
+        con.commit()
+        con.close()
+        self.gw.start()
+        wait_until(lambda: self.gw.ctl("testplug", "stats")["day_ends"] == 2, timeout=5)
+        self.assertEqual(self.gw.ctl("testplug", "stats")["last_day_end"], row["day"])
+        # and only once: a second restart the same day announces nothing
+        self.gw.stop()
+        self.gw.start()
+        time.sleep(1.5)
+        stats = self.gw.ctl("testplug", "stats")
+        self.assertEqual((stats["day_ends"], stats["last_day_end"]), (2, ""))
+
+
 class DoorPolicyTest(PluginCase):
     sets = dict(PLUGIN_SETS, **{"plugin.testplug.door": "staff-only"})
 

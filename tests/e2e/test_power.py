@@ -7,7 +7,7 @@ it comes back; residents are notified; reports per room and building and the roo
 `yktctl audit` is clean after each test (WalletCase.tearDown).
 """
 
-from harness import MASTER_KEY
+from harness import MASTER_KEY, wait_until
 from test_wallet import WalletCase
 from ykt_cards import SimCard
 
@@ -268,6 +268,92 @@ class PowerMeterTest(PowerCase):
                          [2000, 2000, 0, "on"])
         self.assertEqual([c[1] for c in self.poll()], ["restore"])
         self.assertEqual(len(self.notices("S1", "power_restore")), 1)
+
+
+class PowerMonthTest(PowerCase):
+    def test_a_new_month_reaches_every_room_without_a_word_from_its_meter(self):
+        self.reading(0)
+        self.assertEqual(self.reading(2000)[2], "off")          # E1-101 used its quota
+        self.reading(0, meter="METER-102")
+        self.assertEqual(self.reading(1500, meter="METER-102")[1], 500)
+        cut = self.poll()[0][0]
+        self.ack(cut)
+        # yktd was down across the month's end: no day-end event, and no meter speaks after
+        self.gw.stop()
+        self.gw.sql_write("UPDATE power_rooms SET free_month = '2000-01'")
+        self.gw.start()
+        for tid in list(self.conns):
+            self.conns[tid] = self.gw.terminal(tid, self.secrets[tid])
+        self.assertTrue(wait_until(lambda: self.gw.ctl("power", "rooms", "--cut-off") == [],
+                                   6))
+        rooms = {r["room"]: r for r in self.gw.ctl("power", "rooms")}
+        self.assertEqual([(rooms[r]["free_wh"], rooms[r]["supply"]) for r in sorted(rooms)],
+                         [(2000, "on"), (2000, "on")])
+        self.assertEqual([(c["room"], c["command"]) for c in
+                          self.gw.ctl("power", "commands", "--pending")],
+                         [("E1-101", "restore")])
+        self.assertEqual(len(self.notices("S1", "power_restore")), 1)
+        self.assertEqual(self.notices("S3", "power_restore"), [])  # E1-102 was never cut
+        self.assertEqual([c[1] for c in self.poll()], ["restore"])
+
+
+class PowerMoreRefusalsTest(PowerCase):
+    def test_every_refusal_changes_nothing(self):
+        poor, _, _ = self.holder("S5", "0.50")
+        self.gw.ctl("power", "resident-add", "E1-102", "S5")
+        before = (self.snapshot("S5"), self.room("E1-102"))
+        self.assertError(self.buy(poor, 100, room="E1-102"), "INSUFFICIENT_FUNDS")
+        self.assertError(self.buy(poor, 50, room="bad room"), "UNKNOWN_ROOM")
+        self.assertError(self.buy(poor, 50, room="E1-102", tid="POS-1", pin="12"),
+                         "BAD_REQUEST")  # a payment password is six digits
+        self.assertEqual((self.snapshot("S5"), self.room("E1-102")), before)
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM power_purchases"), [(0,)])
+        kiosk = self.conns["KIOSK-1"]
+        self.assertError(kiosk.call("POWER.ROOM", "E9-999"), "UNKNOWN_ROOM")
+        self.assertError(kiosk.call("POWER.ROOM"), "BAD_REQUEST")
+        self.assertError(kiosk.call("POWER.ROOM", "E1-101", "x"), "BAD_REQUEST")
+        self.assertError(self.conns["METER-101"].call("POWER.ROOM", "E1-101"), "FORBIDDEN")
+        self.assertError(self.conns["METER-101"].call("POWER.ACK"), "BAD_REQUEST")
+        self.assertError(self.ack("first"), "BAD_REQUEST")
+        self.assertError(self.ack(-1), "BAD_REQUEST")
+        self.assertError(self.conns["METER-101"].call("POWER.POLL", "now"), "BAD_REQUEST")
+        self.assertError(self.reading(-5), "BAD_REQUEST")
+        self.assertError(self.reading(10 ** 12 + 1), "BAD_REQUEST")
+        self.assertError(self.conns["METER-101"].call("POWER.READING"), "BAD_REQUEST")
+        self.assertEqual(self.room()["reading_wh"], -1)
+        # the admin commands check their words
+        self.ctl_fails("BAD_REQUEST", "power", "room-add", "E1-103")
+        self.ctl_fails("BAD_REQUEST", "power", "room-add", "E1-103", "--building", "B",
+                       "--meter", "bad meter")
+        self.ctl_fails("EXISTS", "power", "room-add", "E1-103", "--building", "B",
+                       "--meter", "METER-101")
+        self.ctl_fails("BAD_REQUEST", "power", "room-set", "E1-101")
+        self.ctl_fails("UNKNOWN_ROOM", "power", "room-set", "E9-9", "--building", "B")
+        self.ctl_fails("BAD_REQUEST", "power", "report", "--by", "floor")
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM power_rooms"), [(2,)])
+        # readers read, and change nothing
+        self.gw.add_operator("fin1", "finance")
+        self.assertEqual(len(self.gw.ctl("power", "rooms", user="fin1",
+                                         password="operator-pass-1")), 2)
+        self.ctl_fails("FORBIDDEN", "power", "resident-add", "E1-102", "S4",
+                       user="fin1", password="operator-pass-1")
+
+
+class PowerDepartmentTest(PowerCase):
+    sets = dict(POWER_SETS, **{"plugin.power.department": "后勤处"})
+
+    def test_only_the_subsystems_department_administers_it(self):
+        self.gw.add_operator("log1", "dept_admin", department="后勤处")
+        self.gw.add_operator("cs1", "dept_admin", department="CS")
+        self.gw.ctl("power", "room-add", "E1-201", "--building", "东1舍",
+                    user="log1", password="operator-pass-1")
+        self.ctl_fails("FORBIDDEN", "power", "room-add", "E1-202", "--building", "东1舍",
+                       user="cs1", password="operator-pass-1")
+        self.ctl_fails("FORBIDDEN", "power", "resident-remove", "E1-101", "S1",
+                       user="cs1", password="operator-pass-1")
+        self.assertEqual(self.gw.sql("SELECT id FROM power_rooms WHERE id LIKE 'E1-20%'"),
+                         [("E1-201",)])
+        self.assertEqual(len(self.gw.ctl("power", "residents", "E1-101")), 2)
 
 
 class PowerNoQuotaTest(PowerCase):

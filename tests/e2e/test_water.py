@@ -240,6 +240,59 @@ class WaterTimeoutTest(WaterCase):
         self.assertEqual(self.stop(sid, 3500), [0, 3500, 3500, 5000])
 
 
+class WaterLongSessionTest(WaterCase):
+    """The default timeout (120 s): only an old session or an expired hold settles here."""
+
+    def test_a_session_past_max_session_is_settled_although_it_reports(self):
+        card, _, _ = self.holder("S1", "50.00")
+        card2, _, _ = self.holder("S2", "50.00")
+        sid = self.start(card, 500)[0]
+        other = self.start(card2, 500, tid="DISP-2")[0]
+        self.assertEqual(self.reading(sid, 22000), [6, 500, 0])
+        open_ = self.gw.ctl("water", "sessions", "--open")
+        self.assertEqual(sorted(s["session"] for s in open_), sorted([sid, other]))
+        # the draw started longer ago than max_session (3600 s), yet the dispenser reports
+        self.gw.sql_write("UPDATE water_sessions SET started_at = started_at - 3601000 "
+                          "WHERE id = ?", sid)
+        self.assertTrue(wait_until(lambda: self.session(sid)[0] == "closed", 6),
+                        self.session(sid))
+        self.assertEqual(self.session(sid)[:6], ("closed", "max_session", 22000, 20000, 6, 6))
+        self.assertEqual(self.balance("S1"), 4994)
+        self.assertError(self.reading(sid, 23000), "SESSION_CLOSED")
+        self.assertError(self.stop(sid, 23000), "SESSION_CLOSED")
+        # the other draw is young and stays open
+        self.assertEqual(self.session(other)[0], "open")
+        self.assertEqual([s["session"] for s in self.gw.ctl("water", "sessions", "--open")],
+                         [other])
+        self.assertEqual([(s["session"], s["reason"]) for s in
+                          self.gw.ctl("water", "sessions", "--dispenser", "DISP-1")],
+                         [(sid, "max_session")])
+        listing = {d["dispenser"]: d for d in self.gw.ctl("water", "dispensers")}
+        self.assertEqual((listing["DISP-1"]["open_session"], listing["DISP-2"]["open_session"]),
+                         ("", other))
+        self.assertGreater(listing["DISP-1"]["last_seen_ms"], 0)
+        self.assertEqual(listing["DISP-3"]["last_seen_ms"], 0)
+        self.stop(other, 0, tid="DISP-2")
+
+    def test_a_hold_the_wallet_expired_first_is_closed_with_nothing_charged(self):
+        card, _, _ = self.holder("S1", "50.00")
+        sid = self.start(card, 500)[0]
+        self.reading(sid, 30000)
+        hold_id = self.session(sid)[7]
+        # the plugin did not settle in time (it was off): the wallet expires the hold itself
+        self.gw.sql_write("UPDATE holds SET expires_at = 0 WHERE id = ?", hold_id)
+        self.assertTrue(wait_until(lambda: self.hold_status(hold_id)[0] != "pending", 6))
+        self.assertEqual(self.balance("S1"), 5000)
+        self.gw.sql_write("UPDATE water_sessions SET seen_at = 0 WHERE id = ?", sid)
+        self.assertTrue(wait_until(lambda: self.session(sid)[0] == "closed", 6))
+        self.assertEqual(self.session(sid)[:2], ("closed", "hold_expired"))
+        self.assertEqual(self.session(sid)[5], 0)  # nothing charged
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM payments"), [(0,)])
+        self.assertEqual(self.balance("S1"), 5000)
+        # the card and the dispenser are free again
+        self.assertIsInstance(self.start(card, 500)[0], int)
+
+
 class WaterAdminTest(WaterCase):
     def test_registry_and_reports_per_building_and_day(self):
         card, _, _ = self.holder("S1", "50.00")

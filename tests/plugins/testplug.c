@@ -38,6 +38,8 @@ typedef struct state {
     const char *greeting;
     int door_staff_only;
     long timer_ticks;
+    char timer_write[8]; /* "keep" or "undo": the next tick writes a note (and undoes it) */
+    char last_day_end[11];
 } state;
 
 static const char *const migrations[] = {
@@ -328,6 +330,12 @@ static int on_event(int event, void *data, void *ud)
     case YKT_EV_TICK:
         count(s, "tick");
         break;
+    case YKT_EV_DAY_END: {
+        const ykt_ev_day *d = data;
+        count(s, "day_end");
+        snprintf(s->last_day_end, sizeof s->last_day_end, "%s", d->day);
+        break;
+    }
     case YKT_EV_AUTOTOPUP:
         count(s, "autotopup");
         break;
@@ -355,6 +363,18 @@ static void on_timer(void *ud)
 {
     state *s = ud;
     s->timer_ticks++;
+    if (s->timer_write[0] == '\0')
+        return;
+    sqlite3_stmt *st =
+        s->host->db_stmt(s->self, "INSERT INTO testplug_notes (text, by) VALUES (?, 'timer')");
+    if (st != NULL) {
+        sqlite3_bind_text(st, 1, s->timer_write, -1, SQLITE_TRANSIENT);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    if (strcmp(s->timer_write, "undo") == 0)
+        s->host->undo_writes(s->self);
+    s->timer_write[0] = '\0';
 }
 
 /* ---- admin ---- */
@@ -363,13 +383,54 @@ static void a_stats(ykt_request *r, void *ud)
 {
     state *s = ud;
     const ykt_host *h = s->host;
-    static const char *const cols[] = {"payments", "timer_ticks", "greeting"};
-    h->table_begin(r, "RECORD", 3, cols);
+    static const char *const cols[] = {"payments", "timer_ticks", "greeting", "day_ends",
+                                       "last_day_end"};
+    h->table_begin(r, "RECORD", 5, cols);
     h->table_row(r);
     h->table_int(r, counted(s, "payment"));
     h->table_int(r, s->timer_ticks);
     h->table_str(r, s->greeting);
+    h->table_int(r, counted(s, "day_end"));
+    h->table_str(r, s->last_day_end);
     h->table_send(r);
+}
+
+/* testplug lookup [--terminal ID] [--merchant ID] [--uid UID]: the host's lookups. */
+static void a_lookup(ykt_request *r, void *ud)
+{
+    state *s = ud;
+    const ykt_host *h = s->host;
+    ykt_terminal_info t;
+    ykt_card_info c;
+    const char *status = NULL;
+    const char *tid = h->opt(r, "terminal"), *mid = h->opt(r, "merchant"), *uid = h->opt(r, "uid");
+    int trc = tid ? h->terminal_get(tid, &t) : YKT_PLUGIN_ENOTFOUND;
+    int mrc = mid ? h->merchant_status(mid, &status) : YKT_PLUGIN_ENOTFOUND;
+    int crc = uid ? h->card_by_uid(uid, &c) : YKT_PLUGIN_ENOTFOUND;
+    static const char *const cols[] = {"terminal_type", "terminal_owner", "merchant_status",
+                                       "card_no",       "card_status",    "pin_threshold"};
+    h->table_begin(r, "RECORD", 6, cols);
+    h->table_row(r);
+    h->table_int(r, trc == YKT_PLUGIN_OK ? (int64_t)t.type : -1);
+    h->table_str(r, trc == YKT_PLUGIN_OK ? t.owner : NULL);
+    h->table_str(r, mrc == YKT_PLUGIN_OK ? status : NULL);
+    h->table_str(r, crc == YKT_PLUGIN_OK ? c.card_no : NULL);
+    h->table_str(r, crc == YKT_PLUGIN_OK ? c.status : NULL);
+    h->table_int(r, h->pin_threshold());
+    h->table_send(r);
+}
+
+/* testplug timer-write keep|undo: the next timer tick writes a note, and undoes it. */
+static void a_timer_write(ykt_request *r, void *ud)
+{
+    state *s = ud;
+    const char *mode = s->host->arg(r, 0, NULL);
+    if (strcmp(mode, "keep") != 0 && strcmp(mode, "undo") != 0) {
+        s->host->reply_error(r, "BAD_REQUEST", "keep or undo");
+        return;
+    }
+    snprintf(s->timer_write, sizeof s->timer_write, "%s", mode);
+    s->host->reply_ok(r);
 }
 
 static void a_note(ykt_request *r, void *ud)
@@ -533,9 +594,18 @@ int ykt_plugin_init(ykt_plugin *self, const ykt_host *host, void **userdata)
     if (rc == 0)
         rc = host->admin_register(self, "testplug", "note", YKT_PLUGIN_ROLE_OPERATOR, 1, "", 1, 1,
                                   a_note, s, "testplug note TEXT", "Keep a note (audited).");
+    if (rc == 0)
+        rc = host->admin_register(
+            self, "testplug", "lookup", 0, 0, "terminal= merchant= uid=", 0, 0, a_lookup, s,
+            "testplug lookup [--terminal ID] [--merchant ID] [--uid UID]", "The host's lookups.");
+    if (rc == 0)
+        rc = host->admin_register(self, "testplug", "timer-write", 0, 0, "", 1, 1, a_timer_write, s,
+                                  "testplug timer-write keep|undo",
+                                  "The next tick writes a note (and undoes it).");
     static const int events[] = {YKT_EV_PAYMENT,     YKT_EV_CARD_STATUS, YKT_EV_CARD_REPLACED,
-                                 YKT_EV_LOW_BALANCE, YKT_EV_TICK,        YKT_EV_AUTOTOPUP};
-    for (int i = 0; rc == 0 && i < 6; i++)
+                                 YKT_EV_LOW_BALANCE, YKT_EV_TICK,        YKT_EV_AUTOTOPUP,
+                                 YKT_EV_DAY_END};
+    for (int i = 0; rc == 0 && i < 7; i++)
         rc = host->subscribe(self, events[i], on_event, s);
     if (rc == 0)
         rc = host->subscribe(self, YKT_EV_ACCESS_CHECK, on_access, s);

@@ -7,6 +7,7 @@
  *                          [--amount FEN] [--pipeline K] [--fee lua|builtin]
  *                          [--compare-fee [--rounds N]] [--pgbench] ...
  *   ykt-bench [--json] door [--connections N] [--cards N] [--seconds N] [--rate R] ...
+ *   ykt-bench [--json] conns [--connections N] [--auth N] [--hold S] [--idle-timeout MS] ...
  *
  * See usage() and docs/performance.md. Performance is measured here, never by timed
  * assertions in tests; tests/e2e/test_bench.py only checks that the tool still works.
@@ -38,10 +39,8 @@ static const struct subcommand {
     const char *name;
     int (*run)(ykt_bench_ctx *ctx, int argc, char **argv);
 } subcommands[] = {
-    {"import", ykt_bench_import},
-    {"swipe", ykt_bench_swipe},
-    {"pay", ykt_bench_pay},
-    {"door", ykt_bench_door},
+    {"import", ykt_bench_import}, {"swipe", ykt_bench_swipe}, {"pay", ykt_bench_pay},
+    {"door", ykt_bench_door},     {"conns", ykt_bench_conns},
 };
 
 static void usage(FILE *out)
@@ -76,6 +75,16 @@ static void usage(FILE *out)
           "        as swipe, with the access plugin loaded: N gate terminals registered as\n"
           "        doors (default 8) send ACCESS.OPEN; every holder is in an access group\n"
           "        open all week, so each swipe is decided, logged and opens\n"
+          "  conns [--connections N] [--auth N] [--hold S] [--sample N] [--idle-timeout MS]\n"
+          "        [--auth-timeout MS] [--idle N] [--slow N] [--partial-bytes N]\n"
+          "        [--yktd-nofile N]\n"
+          "        holds N connections (default 10000; --auth of them authenticated, default\n"
+          "        all) for S seconds (default 5): yktd's RSS before, held and after, PING\n"
+          "        latency from N sampled connections (default 100), -BUSY for one more; then\n"
+          "        a second yktd with idle_timeout MS (default 2000) and auth_timeout MS\n"
+          "        (default 1000) must close idle (N, default 100), unauthenticated, dribbling,\n"
+          "        partial-frame (N bytes declared, default 1000000) and non-reading clients\n"
+          "        (N of each, default 5) and keep active ones\n"
           "\n"
           "Common options (anywhere after the subcommand, too):\n"
           "  --yktd PATH     the yktd to run (default: ../../core/yktd next to ykt-bench)\n"

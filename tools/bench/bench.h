@@ -56,5 +56,6 @@ int ykt_bench_import(ykt_bench_ctx *ctx, int argc, char **argv);
 int ykt_bench_swipe(ykt_bench_ctx *ctx, int argc, char **argv);
 int ykt_bench_pay(ykt_bench_ctx *ctx, int argc, char **argv);
 int ykt_bench_door(ykt_bench_ctx *ctx, int argc, char **argv);
+int ykt_bench_conns(ykt_bench_ctx *ctx, int argc, char **argv);
 
 #endif

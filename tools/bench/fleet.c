@@ -56,7 +56,7 @@ static void build_terminal(void *arg, size_t i, ykt_buf *out)
                            j->spec->terminal_type,
                            "--secret",
                            j->f->terminals[i].secret};
-    int argc = 7;
+    int argc = j->spec->generated_secrets ? 5 : 7;
     if (j->spec->merchant != NULL) {
         argv[argc++] = "--owner";
         argv[argc++] = j->spec->merchant;
@@ -107,6 +107,20 @@ static int reply_ok(void *arg, size_t i, const ykt_reply *r, char *err, size_t e
     return -1;
 }
 
+/* terminal add without --secret: the reply carries the secret the gateway generated. */
+static int reply_secret(void *arg, size_t i, const ykt_reply *r, char *err, size_t errlen)
+{
+    job *j = arg;
+    const ykt_reply *s = ykt_adminq_field(r, "secret");
+    if (s == NULL || s->type != YKT_REPLY_BULK ||
+        ykt_strlcpy(j->f->terminals[i].secret, s->str, sizeof j->f->terminals[i].secret) >=
+            sizeof j->f->terminals[i].secret) {
+        ykt_adminq_describe(r, err, errlen);
+        return -1;
+    }
+    return 0;
+}
+
 static int reply_card(void *arg, size_t i, const ykt_reply *r, char *err, size_t errlen)
 {
     job *j = arg;
@@ -135,7 +149,7 @@ int ykt_fleet_provision(ykt_fleet *f, const ykt_benchgw *gw, const ykt_fleet_spe
     memset(f, 0, sizeof *f);
     f->terminals = calloc((size_t)spec->terminals, sizeof *f->terminals);
     f->cards = calloc((size_t)spec->cards, sizeof *f->cards);
-    if (f->terminals == NULL || f->cards == NULL) {
+    if ((spec->terminals > 0 && f->terminals == NULL) || (spec->cards > 0 && f->cards == NULL)) {
         fprintf(stderr, "ykt-bench: out of memory\n");
         ykt_fleet_free(f);
         return -1;
@@ -180,7 +194,8 @@ int ykt_fleet_provision(ykt_fleet *f, const ykt_benchgw *gw, const ykt_fleet_spe
     if (spec->merchant != NULL)
         rc = step(&c, "the merchant", 1, build_merchant, reply_ok, &j);
     if (rc == 0)
-        rc = step(&c, "terminals", nt, build_terminal, reply_ok, &j);
+        rc = step(&c, "terminals", nt, build_terminal,
+                  spec->generated_secrets ? reply_secret : reply_ok, &j);
     if (rc == 0)
         rc = step(&c, "people", nc, build_person, reply_ok, &j);
     if (rc == 0)

@@ -8,6 +8,7 @@
 #ifndef YKT_BENCH_FLEET_H
 #define YKT_BENCH_FLEET_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "gateway.h"
@@ -38,6 +39,10 @@ typedef struct ykt_fleet_spec {
     int cards;
     const char *topup; /* CNY per card, e.g. "100.00" (at most [wallet] max_topup); NULL for none */
     uint64_t seed;     /* roster seed */
+    /* Terminals added without --secret: the gateway generates each secret (hashed with one
+     * iteration, so AUTH is cheap) and the reply's secret is kept. Otherwise a known secret
+     * is given, which yktd hashes slowly, as any secret an operator chose. */
+    bool generated_secrets;
 } ykt_fleet_spec;
 
 typedef struct ykt_fleet {

@@ -252,7 +252,8 @@ static int write_file(const char *path, const char *text, mode_t mode)
     return 0;
 }
 
-static int write_files(ykt_benchgw *gw, char *conf, size_t conflen, const char *ini)
+static int write_files(ykt_benchgw *gw, char *conf, size_t conflen, const char *ini,
+                       const char *idle_timeout)
 {
     char key[YKT_BENCH_PATH_MAX + 16], text[5 * YKT_BENCH_PATH_MAX + 1024];
     snprintf(key, sizeof key, "%s/master.key", gw->dir);
@@ -304,7 +305,7 @@ static int write_files(ykt_benchgw *gw, char *conf, size_t conflen, const char *
     snprintf(text, sizeof text,
              "; written by ykt-bench for one run\n"
              "[campus]\ncode = %s\n"
-             "[terminal]\nlisten = 127.0.0.1:0\nidle_timeout = 1h\n"
+             "[terminal]\nlisten = 127.0.0.1:0\nidle_timeout = %s\n"
              "[admin]\nsocket = %s\nsocket_mode = 0600\nmax_frame_bytes = 1g\n"
              "[cards]\nmaster_key = %s\npassword_iterations = 1000\n"
              "[import]\nmax_bytes = 1g\nmax_rows = 10000000\n"
@@ -312,7 +313,8 @@ static int write_files(ykt_benchgw *gw, char *conf, size_t conflen, const char *
              "[log]\nlevel = info\n"
              "%s"
              "%s",
-             YKT_BENCH_CAMPUS, gw->socket, key, gw->db, rules, ini ? ini : "");
+             YKT_BENCH_CAMPUS, idle_timeout ? idle_timeout : "1h", gw->socket, key, gw->db, rules,
+             ini ? ini : "");
     return write_file(conf, text, 0600);
 }
 
@@ -412,7 +414,7 @@ int ykt_benchgw_start_opts(ykt_benchgw *gw, const ykt_benchgw_opts *o)
         return -1;
     detect_fs(gw);
     char conf[YKT_BENCH_PATH_MAX + 16];
-    if (write_files(gw, conf, sizeof conf, o->ini) != 0) {
+    if (write_files(gw, conf, sizeof conf, o->ini, o->terminal_idle_timeout) != 0) {
         remove_dir(gw);
         return -1;
     }

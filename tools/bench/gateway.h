@@ -49,6 +49,7 @@ typedef struct ykt_benchgw_opts {
                              * "": the built-in formula */
     const char *ini;        /* whole sections appended to the configuration */
     const char *note;       /* added to the report's yktd.config */
+    const char *terminal_idle_timeout; /* [terminal] idle_timeout; NULL: "1h" */
 } ykt_benchgw_opts;
 
 /*

@@ -4,7 +4,15 @@
 set -eu
 
 PACKAGES="build-essential cmake pkg-config git python3 openssl ca-certificates tzdata
-  libuv1-dev liblua5.4-dev libsqlite3-dev libmbedtls-dev libinih-dev redis-tools sqlite3"
+  libuv1-dev liblua5.4-dev libsqlite3-dev libmbedtls-dev libinih-dev redis-tools sqlite3
+  clang-14 libclang-rt-14-dev
+  libmicrohttpd-dev libjansson-dev chromium fonts-wqy-microhei"
+
+# The web portal's browser tests need Node.js and npm. A machine may have them from elsewhere
+# (NodeSource's nodejs bundles npm and conflicts with Debian's npm package): ask for the
+# Debian packages only when the commands are missing.
+command -v node >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs"
+command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES npm"
 
 missing=""
 for p in $PACKAGES; do

@@ -341,6 +341,23 @@ typedef struct ykt_host {
     int (*id_number_valid)(const char *id, const char **why);
     void (*mask_id_number)(const char *id, char *out, size_t len);
     void (*mask_name)(const char *name, char *out, size_t len);
+
+    /* Lookups, so that configuration naming a terminal or a merchant is checked when it is
+     * made, not when a device first fails. terminal_get: a registered terminal (strings
+     * valid until the handler returns); YKT_PLUGIN_OK or YKT_PLUGIN_ENOTFOUND.
+     * merchant_status: "active" or "suspended"; YKT_PLUGIN_OK or YKT_PLUGIN_ENOTFOUND. */
+    int (*terminal_get)(const char *id, ykt_terminal_info *out);
+    int (*merchant_status)(const char *id, const char **status);
+    /* A card by its UID (hex, as presented), whatever its status: to log who a refused
+     * card belonged to. YKT_PLUGIN_OK or YKT_PLUGIN_ENOTFOUND. */
+    int (*card_by_uid)(const char *uid, ykt_card_info *out);
+    /* [cards] pin_threshold in fen: the core asks for the payment password at or above it;
+     * a plugin that takes payments asks at the same amount. */
+    int64_t (*pin_threshold)(void);
+    /* From a timer callback: when it returns, roll back every write it made (the plugin's
+     * tables and any hold_settle), e.g. because a later step failed. Elsewhere a no-op:
+     * a request's writes roll back with an error reply. */
+    void (*undo_writes)(ykt_plugin *p);
 } ykt_host;
 
 /* The entry points a plugin exports (declared here so the compiler checks them). */

@@ -304,6 +304,18 @@ int ykt_store_meta_get(ykt_db *db, const char *key, int64_t *value)
     return rc == SQLITE_DONE ? YKT_ENOTFOUND : YKT_ESTORAGE;
 }
 
+int ykt_store_meta_set(ykt_db *db, const char *key, int64_t value)
+{
+    STMT_OR_FAIL(st, db,
+                 "INSERT INTO meta (key, value) VALUES (?, ?) "
+                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    bind_text(st, 1, key);
+    bind_i64(st, 2, value);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? YKT_OK : YKT_ESTORAGE;
+}
+
 /* ---- terminal request outcomes (idempotency) ---- */
 
 int ykt_store_request_get(ykt_db *db, const char *terminal, int64_t seq, uint8_t digest[16],

@@ -159,6 +159,7 @@ int ykt_store_plugin_schema_set(ykt_db *db, const char *plugin, int64_t version)
 /* ---- counters in the meta table (blacklist_version, card_seq) ---- */
 int ykt_store_meta_next(ykt_db *db, const char *key, int64_t *value);
 int ykt_store_meta_get(ykt_db *db, const char *key, int64_t *value);
+int ykt_store_meta_set(ykt_db *db, const char *key, int64_t value);
 
 /* ---- outcomes of terminal requests, by (terminal, seq) ---- */
 int ykt_store_request_get(ykt_db *db, const char *terminal, int64_t seq, uint8_t digest[16],

@@ -1,0 +1,69 @@
+// The department head's approvals: pending leave of their own department; leave balances.
+"use strict";
+(async () => {
+  if (!await YKT.start(["dept_head"])) return;
+  let leaves = [], balances = null, balPerson = "";
+
+  function decide(row, verb) {
+    return async () => {
+      const note = document.getElementById("note-" + row.id).value.trim();
+      const body = { id: row.id };
+      if (note) body.note = note;
+      const r = await YKT.api("POST", "/api/head/leave-" + verb, body);
+      const msg = document.getElementById("leave-msg");
+      if (r.status === 200) {
+        YKT.message(msg, YKT.t(verb) + " #" + row.id + ": " + YKT.tv("st_", r.data.status), true);
+        await load();
+        await loadBalances(row.person);
+      } else {
+        YKT.message(msg, YKT.errorText(r), false);
+      }
+    };
+  }
+
+  function render() {
+    YKT.table(document.getElementById("leaves"), leaves, [
+      { key: "id", label: "#" }, { key: "person", label: "person_no" },
+      { key: "type", label: "leave_type" }, { key: "from", label: "from" },
+      { key: "to", label: "to" }, { key: "days", label: "days", num: true },
+      { key: "reason", label: "reason" }, { key: "applied_by", label: "applied_by" },
+      { key: "id", label: "note", fmt: id => {
+          const i = YKT.el("input"); i.id = "note-" + id; i.maxLength = 200; return i; } },
+      { key: "id", label: "", fmt: (id, row) => {
+          const box = YKT.el("span");
+          const ok = YKT.el("button", YKT.t("approve")); ok.id = "approve-" + id;
+          ok.addEventListener("click", decide(row, "approve"));
+          const no = YKT.el("button", YKT.t("reject"), "secondary"); no.id = "reject-" + id;
+          no.addEventListener("click", decide(row, "reject"));
+          box.append(ok, " ", no);
+          return box; } }]);
+    if (balances) YKT.table(document.getElementById("balances"), balances, [
+      { key: "type", label: "leave_type" }, { key: "days", label: "granted", num: true },
+      { key: "used", label: "used", num: true }, { key: "pending", label: "pending", num: true },
+      { key: "left", label: "left", num: true }]);
+  }
+
+  async function load() {
+    const r = await YKT.api("GET", "/api/head/leaves?status=pending");
+    leaves = r.status === 200 ? r.data : [];
+    if (r.status !== 200) YKT.message(document.getElementById("leave-msg"), YKT.errorText(r), false);
+    render();
+  }
+
+  async function loadBalances(person) {
+    balPerson = person;
+    document.getElementById("bal-person").value = person;
+    const r = await YKT.api("GET", "/api/head/balances?person=" + encodeURIComponent(person));
+    balances = r.status === 200 ? r.data : [];
+    render();
+  }
+
+  document.getElementById("bal-form").addEventListener("submit", async ev => {
+    ev.preventDefault();
+    await loadBalances(document.getElementById("bal-person").value.trim());
+  });
+  document.addEventListener("ykt-lang", render);
+  await load();
+  if (leaves.length) await loadBalances(leaves[0].person);
+  void balPerson;
+})();
