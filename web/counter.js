@@ -63,4 +63,50 @@
       YKT.message(msg, YKT.errorText(r), false);
     }
   });
+
+  // ---- card actions with the ID check, extension, issue, refunds, own audit ----
+  const refresh = () => found && find(found.person.person_no);
+  let payments = [];
+  async function loadPayments() {
+    if (!found) return;
+    const r = await YKT.api("GET", "/api/counter/payments?person=" +
+                            encodeURIComponent(found.person.person_no));
+    payments = r.status === 200 ? r.data : [];
+    YKT.table(document.getElementById("payments"), payments, [
+      { key: "payment", label: "payment_no" },
+      { key: "at", label: "at", fmt: v => (v || "").replace("T", " ").replace("Z", " UTC") },
+      { key: "merchant", label: "merchant" }, { key: "charged", label: "amount", num: true },
+      { key: "refunded", label: "refunded", num: true }]);
+  }
+  document.getElementById("find-form").addEventListener("submit", () => setTimeout(loadPayments, 300));
+  document.getElementById("act-form").addEventListener("submit", async ev => {
+    ev.preventDefault();
+    const what = YKT.v("a-action");
+    const body = { card: YKT.v("a-card"), id_number: YKT.v("a-id") };
+    if (what === "cancel") body.reason = YKT.v("a-reason");
+    const r = await YKT.api("POST", "/api/counter/" + what, body);
+    document.getElementById("a-id").value = "";
+    const msg = document.getElementById("act-msg");
+    if (r.status === 200) {
+      const keep = YKT.t("done") + (r.data.refund ? " · " + YKT.t("refunded") + " " + r.data.refund : "");
+      await refresh(); YKT.message(msg, keep, true);
+    } else YKT.message(msg, YKT.errorText(r), false);
+  });
+  YKT.form("ext-form", "/api/counter/extend", () => ({ card: YKT.v("e-card"),
+    until: YKT.v("e-until"), proof: YKT.v("e-proof") }), () => { refresh(); });
+  YKT.form("iss-form", "/api/counter/issue", () => found ? { person: found.person.person_no }
+    : YKT.t("find_person"), d => { refresh();
+      return YKT.t("new_card") + " " + d.card_no + " · " + YKT.t("initial_pw") + " " +
+        [d.initial_query_password, d.initial_pay_password].filter(Boolean).join(" / "); });
+  YKT.form("ar-form", "/api/counter/account-refund", () => found ? { person: found.person.person_no,
+    id_number: YKT.v("ar-id") } : YKT.t("find_person"), () => { document.getElementById("ar-id").value = ""; refresh(); });
+  YKT.form("pr-form", "/api/counter/payment-refund", () => ({
+    payment: Number(YKT.v("pr-payment")), amount: YKT.v("pr-amount"), reason: YKT.v("pr-reason") }),
+    d => { refresh(); loadPayments(); return YKT.t("refunded") + " " + d.amount + " · " + YKT.t("balance") + " " + d.balance; });
+  document.getElementById("audit-go").addEventListener("click", async () => {
+    const r = await YKT.api("GET", "/api/counter/audit?hours=24");
+    YKT.table(document.getElementById("audit"), r.status === 200 ? r.data : [], [
+      { key: "at", label: "at" }, { key: "action", label: "action" },
+      { key: "target", label: "target" }, { key: "detail", label: "memo" }]);
+  });
 })();

@@ -66,4 +66,59 @@
   await load();
   if (leaves.length) await loadBalances(leaves[0].person);
   void balPerson;
+
+  // ---- overtime approvals, department statistics ----
+  let overtimes = [], stats = null;
+  function decideOt(row, verb) {
+    return async () => {
+      const note = document.getElementById("otnote-" + row.id).value.trim();
+      const body = { id: row.id };
+      if (note) body.note = note;
+      const r = await YKT.api("POST", "/api/head/overtime-" + verb, body);
+      const msg = document.getElementById("ot-msg");
+      if (r.status === 200) {
+        YKT.message(msg, YKT.t(verb) + " #" + row.id + ": " + YKT.tv("st_", r.data.status), true);
+        await loadOvertimes();
+      } else YKT.message(msg, YKT.errorText(r), false);
+    };
+  }
+  function renderMore() {
+    YKT.table(document.getElementById("overtimes"), overtimes, [
+      { key: "id", label: "#" }, { key: "person", label: "person_no" },
+      { key: "date", label: "date" }, { key: "reason", label: "reason" },
+      { key: "applied_by", label: "applied_by" },
+      { key: "id", label: "note", fmt: id => {
+          const i = YKT.el("input"); i.id = "otnote-" + id; i.maxLength = 200; return i; } },
+      { key: "id", label: "", fmt: (id, row) => {
+          const box = YKT.el("span");
+          const ok = YKT.el("button", YKT.t("approve")); ok.id = "ot-approve-" + id;
+          ok.addEventListener("click", decideOt(row, "approve"));
+          const no = YKT.el("button", YKT.t("reject"), "secondary"); no.id = "ot-reject-" + id;
+          no.addEventListener("click", decideOt(row, "reject"));
+          box.append(ok, " ", no);
+          return box; } }]);
+    if (stats) YKT.table(document.getElementById("stats"), stats, [
+      { key: "person", label: "person_no" }, { key: "name", label: "name" },
+      { key: "workdays", label: "workdays", num: true }, { key: "present", label: "present", num: true },
+      { key: "late", label: "late", num: true }, { key: "early", label: "early", num: true },
+      { key: "absent", label: "absent", num: true }, { key: "leave_days", label: "leave_days", num: true },
+      { key: "overtime_hours", label: "overtime_hours", num: true }]);
+  }
+  async function loadOvertimes() {
+    const r = await YKT.api("GET", "/api/head/overtimes?status=pending");
+    overtimes = r.status === 200 ? r.data : [];
+    renderMore();
+  }
+  async function loadStats() {
+    const m = document.getElementById("stats-month").value;
+    const r = await YKT.api("GET", "/api/head/stats?month=" + encodeURIComponent(m));
+    stats = r.status === 200 ? r.data : [];
+    if (r.status !== 200) YKT.message(document.getElementById("stats-msg"), YKT.errorText(r), false);
+    else document.getElementById("stats-msg").textContent = "";
+    renderMore();
+  }
+  document.getElementById("stats-month").value = YKT.thisMonth();
+  document.getElementById("stats-form").addEventListener("submit", ev => { ev.preventDefault(); loadStats(); });
+  document.addEventListener("ykt-lang", renderMore);
+  await Promise.all([loadOvertimes(), loadStats()]);
 })();

@@ -8,7 +8,8 @@
 
   function go(sess) {
     const pages = { holder: "/holder.html", operator: "/counter.html", superuser: "/counter.html",
-                    dept_head: "/head.html" };
+                    dept_head: "/head.html", guardian: "/guardian.html", finance: "/finance.html",
+                    auditor: "/admin.html" };
     location.href = sess.must_change_password ? "/staff.html" : pages[sess.role] || "/staff.html";
   }
 

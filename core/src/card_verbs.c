@@ -184,41 +184,45 @@ typedef struct loss_job {
     char person_no[32];
 } loss_job;
 
-static void loss_done(ykt_req *req, void *data)
+void ykt_card_holder_loss(ykt_req *req, int64_t person_id, const char *person_no,
+                          const char *medium, const char *where)
 {
-    loss_job *job = data;
-    if (req->abandoned || !ykt_cardpw_conclude(req, &job->pw))
-        goto out;
     ykt_db *db = req->gw->db;
     ykt_card card;
-    int rc = ykt_store_card_live(db, job->pw.person_id, job->medium, &card);
+    int rc = ykt_store_card_live(db, person_id, medium, &card);
     if (rc == YKT_ENOTFOUND) {
-        ykt_reply_error(req, "NOT_FOUND", "no live %s credential to report lost", job->medium);
-        goto out;
+        ykt_reply_error(req, "NOT_FOUND", "no live %s credential to report lost", medium);
+        return;
     }
     if (rc == YKT_OK && strcmp(card.status, "lost") == 0) {
         ykt_reply_status(req, "OK already reported lost");
-        goto out;
+        return;
     }
     char actor[48];
-    snprintf(actor, sizeof actor, "holder:%s", job->person_no);
+    snprintf(actor, sizeof actor, "holder:%s", person_no);
     if (rc == YKT_OK)
         rc = ykt_card_set_status(db, &card, "lost", "reported lost by the holder", actor, false,
-                                 req->term->id);
+                                 where);
     if (rc != YKT_OK) {
         ykt_reply_internal(req, rc);
-        goto out;
+        return;
     }
-    ykt_info("card %s reported lost by its holder at terminal %s", card.card_no, req->term->id);
+    ykt_info("card %s reported lost by its holder at %s", card.card_no, where);
     /* The holder acted, not an operator; the audit trail still records who and where. */
     if (ykt_audit_write(db, actor, "holder", "card.loss", card.card_no, "",
                         "reported lost by the holder with the query password at %s",
-                        req->term->id) != YKT_OK) {
+                        where) != YKT_OK) {
         ykt_reply_internal(req, YKT_ESTORAGE);
-        goto out;
+        return;
     }
     ykt_reply_ok(req);
-out:
+}
+
+static void loss_done(ykt_req *req, void *data)
+{
+    loss_job *job = data;
+    if (!req->abandoned && ykt_cardpw_conclude(req, &job->pw))
+        ykt_card_holder_loss(req, job->pw.person_id, job->person_no, job->medium, req->term->id);
     ykt_cardpw_job_wipe(&job->pw);
     free(job);
 }

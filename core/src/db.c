@@ -1,16 +1,22 @@
 #include "db.h"
 #include "common.h"
 #include "log.h"
+#include "util.h"
 #include "store/migrations.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <fcntl.h>
 #include <uv.h>
 
 /* A WAL longer than this many pages is checkpointed by the committer thread, after a
  * commit: SQLite's own auto-checkpoint would run inside the commit on the loop. */
 #define CHECKPOINT_PAGES 2000
+#define YKT_DB_PATH_MAX  4096
 
 /* Statement cache: open addressing keyed by the address of the SQL literal. */
 typedef struct stmt_slot {
@@ -45,6 +51,24 @@ struct ykt_db {
     bool checkpoint_due;
     int commit_rc;
     char commit_error[256]; /* why the last commit failed, with the system's reason */
+    /* Split commit (the normal mode once the committer runs): the loop runs COMMIT with
+     * synchronous=NORMAL, which writes the batch's WAL frames without waiting for the disk,
+     * and the committer thread makes them durable with fdatasync on its own descriptor of
+     * the -wal file while the loop executes the next batch. Replies and on-commit hooks
+     * wait for that fdatasync. Checkpoints run on the committer's own connection. */
+    bool split;
+    int wal_fd;
+    sqlite3 *ckpt;
+    /* Checkpoints in split mode: a PASSIVE one on `ckpt` on the thread pool copies the
+     * WAL into the database beside the loop; the next COMMIT on the loop then finishes it
+     * (the few frames committed since) with no transaction open, so the transaction after
+     * starts the WAL from its beginning. Without the second step the WAL would only grow:
+     * the loop commits again before a checkpoint beside it can catch up. */
+    uv_loop_t *loop;
+    uv_work_t ckpt_work;
+    bool ckpt_running, ckpt_finish;
+    commit_hook *flight_hooks; /* the hooks of the batch in flight (split mode) */
+    size_t nflight;
     uv_thread_t thread;
     uv_mutex_t mutex;
     uv_cond_t cond;
@@ -207,6 +231,7 @@ int ykt_db_open(ykt_db **out, const char *path, char *err, size_t errlen)
     if (db == NULL)
         return YKT_ENOMEM;
     db->path = strdup(path);
+    db->wal_fd = -1;
     db->nslots = 64;
     db->slots = calloc(db->nslots, sizeof *db->slots);
     int rc = sqlite3_open_v2(
@@ -279,6 +304,7 @@ void ykt_db_close(ykt_db *db)
         ykt_error("storage: closing %s: %s", db->path, sqlite3_errmsg(db->h));
     free(db->slots);
     free(db->hooks);
+    free(db->flight_hooks);
     free(db->path);
     free(db);
 }
@@ -380,7 +406,7 @@ void ykt_db_on_commit(ykt_db *db, void (*fn)(void *arg, bool committed), void *a
 
 int ykt_db_cmd_begin(ykt_db *db)
 {
-    if (db->committing)
+    if (db->committing && !db->split)
         return YKT_EAGAIN; /* the committer thread owns the connection; try again later */
     if (db->batch_failed)
         return YKT_ESTORAGE;
@@ -438,15 +464,38 @@ bool ykt_db_batch_failed(ykt_db *db)
 
 /* COMMIT, or ROLLBACK when the batch failed; returns YKT_OK or YKT_ESTORAGE. Runs on the
  * loop (shutdown, tests) or on the committer thread. */
-static int commit_now(ykt_db *db)
+/* COMMIT (or ROLLBACK when the batch failed) without the checkpoint. */
+static int commit_sql(ykt_db *db)
 {
-    int rc = YKT_OK;
     db->commit_error[0] = '\0';
     if (db->batch_failed || control(db, "COMMIT") != YKT_OK) {
         if (!sqlite3_get_autocommit(db->h))
             sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
-        rc = YKT_ESTORAGE;
+        return YKT_ESTORAGE;
     }
+    return YKT_OK;
+}
+
+/* Makes the WAL frames written so far durable (split mode). A failed fdatasync leaves
+ * committed changes that may not be on disk: nothing more may be acknowledged, and the
+ * pages the kernel dropped cannot be trusted — yktd stops, and recovery at the next start
+ * keeps exactly what reached the disk (every retried request then applies once). */
+static void sync_wal(ykt_db *db)
+{
+    if (fdatasync(db->wal_fd) == 0)
+        return;
+    fprintf(stderr,
+            "ykt: storage: fdatasync of %s-wal failed: %s; stopping so that nothing "
+            "unsynced is acknowledged\n",
+            db->path, strerror(errno));
+    abort();
+}
+
+static int commit_now(ykt_db *db)
+{
+    int rc = commit_sql(db);
+    if (rc == YKT_OK && db->split)
+        sync_wal(db);
     if (rc == YKT_OK)
         checkpoint_if_due(db);
     return rc;
@@ -457,6 +506,18 @@ static void commit_finish(ykt_db *db, int rc)
     db->batch_open = false;
     db->batch_failed = false;
     run_hooks(db, 0, rc == YKT_OK);
+}
+
+/* Split mode: the batch in flight has landed; its hooks run (the next batch's stay). */
+static void flight_finish(ykt_db *db, int rc)
+{
+    size_t n = db->nflight;
+    commit_hook *hooks = db->flight_hooks;
+    db->flight_hooks = NULL;
+    db->nflight = 0;
+    for (size_t i = 0; i < n; i++)
+        hooks[i].fn(hooks[i].arg, rc == YKT_OK);
+    free(hooks);
 }
 
 int ykt_db_batch_commit(ykt_db *db)
@@ -480,8 +541,16 @@ static void committer_main(void *arg)
         if (!db->commit_requested && db->stop_committer)
             break;
         db->commit_requested = false;
+        bool split = db->split;
         uv_mutex_unlock(&db->mutex);
-        int rc = commit_now(db);
+        int rc;
+        if (split) {
+            /* COMMIT already ran on the loop; only the disk is left, and the loop goes on. */
+            sync_wal(db);
+            rc = YKT_OK;
+        } else {
+            rc = commit_now(db);
+        }
         uv_mutex_lock(&db->mutex);
         db->commit_rc = rc;
         uv_async_send(&db->async);
@@ -499,9 +568,72 @@ static void on_committed(uv_async_t *h)
     if (!done)
         return;
     db->committing = false;
-    commit_finish(db, rc);
+    if (db->split)
+        flight_finish(db, rc);
+    else
+        commit_finish(db, rc);
     if (db->commit_done != NULL)
         db->commit_done(db->commit_arg, rc);
+}
+
+/* Turns the split commit on: our own descriptor of the -wal file, a connection for
+ * checkpoints, synchronous=NORMAL. Any failure keeps the whole commit on the committer
+ * thread with synchronous=FULL, as before (slower, as durable). */
+static void split_start(ykt_db *db)
+{
+    char wal[YKT_DB_PATH_MAX];
+    struct stat st;
+    if (snprintf(wal, sizeof wal, "%s-wal", db->path) >= (int)sizeof wal ||
+        stat(db->path, &st) != 0)
+        return;
+    /* SQLite keeps the WAL (the same file) while a connection is open; creating it first,
+     * with the database's permissions, is what SQLite would do. */
+    bool created = access(wal, F_OK) != 0;
+    db->wal_fd = open(wal, O_RDWR | O_CREAT | O_CLOEXEC, st.st_mode & 0777);
+    if (db->wal_fd < 0) {
+        ykt_warn("storage: cannot open %s (%s); commits stay on the committer thread", wal,
+                 strerror(errno));
+        return;
+    }
+    if (created) {
+        char dir[YKT_DB_PATH_MAX];
+        ykt_strlcpy(dir, db->path, sizeof dir);
+        char *slash = strrchr(dir, '/');
+        int dfd = open(slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".",
+                       O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+    }
+    if (sqlite3_open_v2(db->path, &db->ckpt, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK ||
+        sqlite3_exec(db->ckpt, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(db->h, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) != SQLITE_OK) {
+        ykt_warn("storage: cannot prepare the split commit (%s); commits stay on the "
+                 "committer thread",
+                 db->ckpt ? sqlite3_errmsg(db->ckpt) : "out of memory");
+        sqlite3_close(db->ckpt);
+        db->ckpt = NULL;
+        close(db->wal_fd);
+        db->wal_fd = -1;
+        return;
+    }
+    sqlite3_busy_timeout(db->ckpt, 5000);
+    db->split = true;
+}
+
+static void split_stop(ykt_db *db)
+{
+    if (!db->split)
+        return;
+    db->split = false;
+    /* Whatever commits after this (shutdown) syncs as before. */
+    sqlite3_exec(db->h, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+    sqlite3_close(db->ckpt);
+    db->ckpt = NULL;
+    close(db->wal_fd);
+    db->wal_fd = -1;
 }
 
 int ykt_db_committer_start(ykt_db *db, uv_loop_t *loop, void (*done)(void *arg, int rc), void *arg)
@@ -518,6 +650,8 @@ int ykt_db_committer_start(ykt_db *db, uv_loop_t *loop, void (*done)(void *arg, 
     }
     uv_async_init(loop, &db->async, on_committed);
     db->async.data = db;
+    db->loop = loop;
+    split_start(db);
     if (uv_thread_create(&db->thread, committer_main, db) != 0) {
         uv_close((uv_handle_t *)&db->async, NULL);
         uv_cond_destroy(&db->cond);
@@ -546,7 +680,45 @@ void ykt_db_committer_stop(ykt_db *db)
     uv_cond_destroy(&db->cond);
     uv_mutex_destroy(&db->mutex);
     db->committer_running = false;
+    if (db->split && db->nflight > 0)
+        flight_finish(db, db->commit_rc); /* the thread synced it before it stopped */
     db->committing = false;
+    split_stop(db);
+}
+
+static void ckpt_work_fn(uv_work_t *w)
+{
+    ykt_db *db = w->data;
+    int log = 0, done = 0;
+    if (sqlite3_wal_checkpoint_v2(db->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) !=
+        SQLITE_OK)
+        fprintf(stderr, "ykt: storage: checkpoint: %s\n", sqlite3_errmsg(db->ckpt));
+}
+
+static void ckpt_after_fn(uv_work_t *w, int status)
+{
+    (void)status;
+    ykt_db *db = w->data;
+    db->ckpt_running = false;
+    db->ckpt_finish = db->split;
+}
+
+/* Right after a COMMIT on the loop (split mode): start or finish a checkpoint. */
+static void checkpoint_step(ykt_db *db)
+{
+    if (db->ckpt_finish) {
+        db->ckpt_finish = false;
+        int log = 0, done = 0;
+        if (sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) !=
+            SQLITE_OK)
+            ykt_warn("storage: checkpoint: %s", sqlite3_errmsg(db->h));
+    } else if (db->checkpoint_due && !db->ckpt_running) {
+        db->checkpoint_due = false;
+        db->ckpt_running = true;
+        db->ckpt_work.data = db;
+        if (uv_queue_work(db->loop, &db->ckpt_work, ckpt_work_fn, ckpt_after_fn) != 0)
+            db->ckpt_running = false;
+    }
 }
 
 int ykt_db_commit_async(ykt_db *db)
@@ -554,6 +726,28 @@ int ykt_db_commit_async(ykt_db *db)
     if (!db->committer_running || db->committing || !db->batch_open)
         return YKT_ESTATE;
     db->committing = true;
+    if (db->split) {
+        /* COMMIT here (no disk wait); the batch's hooks fly with it; the connection is free
+         * for the next batch at once. */
+        int rc = commit_sql(db);
+        db->flight_hooks = db->hooks;
+        db->nflight = db->nhooks;
+        db->hooks = NULL;
+        db->nhooks = db->caphooks = 0;
+        db->batch_open = false;
+        db->batch_failed = false;
+        uv_mutex_lock(&db->mutex);
+        if (rc == YKT_OK) {
+            checkpoint_step(db);
+            db->commit_requested = true;
+            uv_cond_signal(&db->cond);
+        } else {
+            db->commit_rc = rc; /* nothing to sync: report the failure from the loop */
+            uv_async_send(&db->async);
+        }
+        uv_mutex_unlock(&db->mutex);
+        return YKT_OK;
+    }
     uv_mutex_lock(&db->mutex);
     db->commit_requested = true;
     uv_cond_signal(&db->cond);
@@ -561,7 +755,12 @@ int ykt_db_commit_async(ykt_db *db)
     return YKT_OK;
 }
 
-bool ykt_db_busy(ykt_db *db)
+bool ykt_db_in_flight(ykt_db *db)
 {
     return db->committing;
+}
+
+bool ykt_db_busy(ykt_db *db)
+{
+    return db->committing && !db->split;
 }

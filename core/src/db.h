@@ -57,18 +57,24 @@ bool ykt_db_batch_failed(ykt_db *db);
  * the on-commit hooks with committed = true or false. No-op without an open batch. */
 int ykt_db_batch_commit(ykt_db *db);
 /*
- * Asynchronous group commit. A dedicated committer thread runs COMMIT — and with it the
- * fsync of synchronous=FULL — and WAL checkpoints, so the event loop keeps reading and
- * parsing meanwhile. done(arg, rc) runs on the loop once the batch has committed
- * (rc YKT_OK) or rolled back (YKT_ESTORAGE), after the on-commit hooks. While a commit is in
- * flight (ykt_db_busy) nothing on the loop may use the database: ykt_db_cmd_begin returns
- * YKT_EAGAIN, and the server holds requests back.
+ * Asynchronous group commit. Normally (split mode) the loop runs COMMIT with
+ * synchronous=NORMAL and a committer thread makes the WAL durable with fdatasync, and runs
+ * checkpoints on a connection of its own, while the loop executes the next batch; if that
+ * cannot be set up, the committer thread runs COMMIT itself with synchronous=FULL and the
+ * loop waits. Either way the event loop keeps reading and parsing meanwhile. done(arg, rc) runs on
+ * the loop once the batch has committed (rc YKT_OK) or rolled back (YKT_ESTORAGE), after the
+ * on-commit hooks. While a commit is in flight (ykt_db_busy) nothing on the loop may use the
+ * database: ykt_db_cmd_begin returns YKT_EAGAIN, and the server holds requests back.
  */
 int ykt_db_committer_start(ykt_db *db, uv_loop_t *loop, void (*done)(void *arg, int rc), void *arg);
 /* Starts committing the open batch on the committer thread. YKT_ESTATE if there is no
  * batch, no committer, or a commit already in flight. */
 int ykt_db_commit_async(ykt_db *db);
+/* The connection belongs to the committer thread now: nothing on the loop may use it. */
 bool ykt_db_busy(ykt_db *db);
+/* A batch is committing or waiting for the disk: its replies and hooks must wait, and the
+ * next batch may not commit yet (it may run, unless ykt_db_busy). */
+bool ykt_db_in_flight(ykt_db *db);
 /* Closes the committer's loop handle (at shutdown, with nothing in flight). */
 void ykt_db_committer_close_handle(ykt_db *db);
 /* Stops and joins the committer thread (ykt_db_close does it too). */

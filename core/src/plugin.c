@@ -326,6 +326,21 @@ static void host_table_send(ykt_request *r)
 
 /* ---- cards ---- */
 
+/* A core result as the plugin API spells it. */
+static int plugin_rc(int rc)
+{
+    switch (rc) {
+    case YKT_OK:
+        return YKT_PLUGIN_OK;
+    case YKT_ENOTFOUND:
+        return YKT_PLUGIN_ENOTFOUND;
+    case YKT_EINVAL:
+        return YKT_PLUGIN_EINVAL;
+    default:
+        return YKT_PLUGIN_ESTORAGE;
+    }
+}
+
 static void fill_card_info(ykt_card_info *out, const ykt_card *c, const ykt_person *p)
 {
     *out = (ykt_card_info){.size = sizeof *out,
@@ -373,20 +388,21 @@ static int host_card_by_no(const char *card_no, ykt_card_info *out)
         rc = ykt_store_person_by_id(host_gw->db, slot->card.person_id, &slot->person);
     if (rc == YKT_OK)
         fill_card_info(out, &slot->card, &slot->person);
-    return rc;
+    return plugin_rc(rc);
 }
 
 static int host_card_by_uid(const char *uid, ykt_card_info *out)
 {
     card_slot *slot = lend(sizeof *slot);
-    if (slot == NULL || uid == NULL)
+    char norm[YKT_UID_HEX_MAX];
+    if (slot == NULL || uid == NULL || !ykt_uid_normalize(uid, norm)) /* any case, as presented */
         return YKT_PLUGIN_EINVAL;
-    int rc = ykt_store_card_by_uid(host_gw->db, uid, &slot->card);
+    int rc = ykt_store_card_by_uid(host_gw->db, norm, &slot->card);
     if (rc == YKT_OK)
         rc = ykt_store_person_by_id(host_gw->db, slot->card.person_id, &slot->person);
     if (rc == YKT_OK)
         fill_card_info(out, &slot->card, &slot->person);
-    return rc == YKT_OK ? YKT_PLUGIN_OK : rc == YKT_ENOTFOUND ? YKT_PLUGIN_ENOTFOUND : rc;
+    return plugin_rc(rc);
 }
 
 static int host_merchant_status(const char *id, const char **status)
@@ -419,7 +435,7 @@ static int host_person_card(const char *person_no, ykt_card_info *out)
         rc = ykt_store_card_live(host_gw->db, slot->person.id, "card", &slot->card);
     if (rc == YKT_OK)
         fill_card_info(out, &slot->card, &slot->person);
-    return rc;
+    return plugin_rc(rc);
 }
 
 /* ---- money ---- */
@@ -701,8 +717,17 @@ static int authorize(void *arg, int action, const char *a1, const char *a2, cons
          * too: their bodies run later, where this check does not reach. */
         return SQLITE_DENY;
     }
-    if (table == NULL || strncmp(table, "sqlite_", 7) == 0)
+    if (table == NULL)
         return SQLITE_OK;
+    /* SQLite's own tables: read anything; write only the schema, as DDL does — never
+     * sqlite_sequence, where the core's AUTOINCREMENT counters live. */
+    if (strncmp(table, "sqlite_", 7) == 0) {
+        if (action == SQLITE_READ || strcmp(table, "sqlite_master") == 0 ||
+            strcmp(table, "sqlite_schema") == 0 || strcmp(table, "sqlite_temp_master") == 0)
+            return SQLITE_OK;
+        ykt_warn("plugin %s: statement writes %s; refused", p->name, table);
+        return SQLITE_DENY;
+    }
     size_t n = strlen(p->name);
     if (strncmp(table, p->name, n) == 0 && table[n] == '_')
         return SQLITE_OK;

@@ -67,6 +67,7 @@ struct ykt_conn {
     bool dirty;
     bool ready;
     bool waiting;           /* holds input back while a commit is in flight */
+    bool held;              /* its replies wait for the batch in flight to reach the disk */
     bool parked;            /* a deferred request is on the thread pool */
     uint64_t last_activity; /* uv_now() */
     uint64_t partial_since; /* uv_now() when an incomplete request was first seen; 0: none */
@@ -426,7 +427,7 @@ static void handle_request(ykt_conn *c, ykt_resp_cmd *cmd)
 static void conn_process(ykt_conn *c)
 {
     ykt_server *srv = c->gw->server;
-    if (ykt_db_busy(c->gw->db)) {
+    if (ykt_db_busy(c->gw->db) || c->held) {
         if (c->in.len > 0 && !c->parked) {
             mark_waiting(c);
             if (c->in.len > WAITING_INPUT_MAX)
@@ -531,8 +532,9 @@ static void deferred_done(uv_work_t *w, int status)
     deferred *d = w->data;
     (void)status;
     ykt_server *srv = d->c->gw->server;
-    if (ykt_db_busy(d->c->gw->db)) {
-        /* `after` uses the database: it runs once the commit in flight has landed. */
+    if (ykt_db_busy(d->c->gw->db) || d->c->held) {
+        /* `after` uses the database, or its connection's earlier replies wait for the disk:
+         * it runs once the commit in flight has landed. */
         d->next = srv->postponed;
         srv->postponed = d;
         return;
@@ -898,6 +900,8 @@ static void on_commit_done(void *arg, int rc)
     count_commit(srv, rc);
     ykt_conn *c = srv->committed;
     srv->committed = NULL;
+    for (ykt_conn *h = c; h != NULL; h = h->next_dirty)
+        h->held = false;
     flush_list(c, rc != YKT_OK);
     c = srv->waiting;
     srv->waiting = NULL;
@@ -924,10 +928,14 @@ static void on_check(uv_check_t *h)
     ykt_gw *gw = srv->gw;
     /* What the plugin host lent plugins during this iteration's callbacks is freed now. */
     ykt_plugins_iteration_end();
-    if (ykt_db_busy(gw->db))
+    if (ykt_db_in_flight(gw->db))
         return; /* the replies go out when the commit in flight lands */
     if (ykt_db_batch_open(gw->db)) {
         if (ykt_db_commit_async(gw->db) == YKT_OK) {
+            /* Their replies wait for the disk; meanwhile these connections are served no
+             * further (their next replies would go out with these). */
+            for (ykt_conn *d = srv->dirty; d != NULL; d = d->next_dirty)
+                d->held = true;
             srv->committed = srv->dirty;
             srv->dirty = NULL;
             return;
@@ -1077,7 +1085,7 @@ static void maybe_finish_shutdown(ykt_server *srv)
     ykt_gw *gw = srv->gw;
     if (!gw->stopping || srv->handles_closed || srv->conns != NULL || srv->inflight_work > 0)
         return;
-    if (ykt_db_batch_open(gw->db) || ykt_db_busy(gw->db))
+    if (ykt_db_batch_open(gw->db) || ykt_db_in_flight(gw->db))
         return; /* the check phase commits it first, or the commit in flight lands first */
     srv->handles_closed = true;
     ykt_db_committer_close_handle(gw->db);

@@ -67,6 +67,8 @@ static const char *const schema[] = {
     "NULL DEFAULT '', version INTEGER NOT "
     "NULL, stamp INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (door_group, person_no), UNIQUE "
     "(version, door_group, person_no), UNIQUE (door_group, version, person_no)) STRICT;",
+    /* version 2: refused cards are found by the host's card_by_uid; the UID cache goes */
+    "DROP TABLE access_cards;",
 };
 
 /* ---- small helpers ---- */
@@ -761,7 +763,10 @@ static void flush(void *ud)
 }
 
 /* The host refused the card (and replied). Which refusal it was is not handed to plugins, so
- * the card is found by its UID among the cards seen here and its state read back. */
+ * the card is looked up by the UID it presented (card_by_uid) and its state read: a lost,
+ * frozen, cancelled or expired card is logged with that code, any other card that exists with
+ * its number and CARD_REFUSED (cryptogram, clock or replay), an unknown UID as CARD_REFUSED
+ * with the UID alone. */
 static void log_refusal(acc_state *s, ykt_request *r, const acc_door *d, int dir, int64_t at)
 {
     const ykt_host *h = s->h;
@@ -775,18 +780,10 @@ static void log_refusal(acc_state *s, ykt_request *r, const acc_door *d, int dir
         p.uid[i] = (char)toupper((unsigned char)uid[i]);
     p.uid[i] = '\0';
     copy(p.code, sizeof p.code, "CARD_REFUSED");
-    copy(p.reason, sizeof p.reason,
-         "refused by the card checks (unknown card, cryptogram, clock "
-         "or replay)");
-    sqlite3_stmt *st = acc_db(s, "SELECT card_no FROM access_cards WHERE uid = ?");
+    copy(p.reason, sizeof p.reason, "no card has this UID");
     ykt_card_info c;
-    if (st != NULL) {
-        sqlite3_bind_text(st, 1, p.uid, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW)
-            copy(p.card_no, sizeof p.card_no, col(st, 0));
-        sqlite3_reset(st);
-    }
-    if (p.card_no[0] && h->card_by_no(p.card_no, &c) == YKT_PLUGIN_OK) {
+    if (p.uid[0] && h->card_by_uid(p.uid, &c) == YKT_PLUGIN_OK) {
+        copy(p.card_no, sizeof p.card_no, c.card_no);
         copy(p.person_no, sizeof p.person_no, c.person_no);
         char today[11];
         h->campus_date(at, today);
@@ -799,6 +796,9 @@ static void log_refusal(acc_state *s, ykt_request *r, const acc_door *d, int dir
             copy(p.code, sizeof p.code, code);
             snprintf(p.reason, sizeof p.reason, "card %s is %s", c.card_no,
                      strcmp(code, "CARD_EXPIRED") == 0 ? "expired" : c.status);
+        } else {
+            snprintf(p.reason, sizeof p.reason,
+                     "card %s refused by the card checks (cryptogram, clock or replay)", c.card_no);
         }
     }
     log_later(s, &p);
@@ -854,16 +854,6 @@ static void v_open(ykt_request *r, void *ud)
         log_refusal(s, r, d, dir, at);
         return;
     }
-    /* Remember which card has this UID, for logging the host's later refusals of it. */
-    sqlite3_stmt *st = acc_db(s, "INSERT INTO access_cards (uid, card_no) VALUES (?, ?) "
-                                 "ON CONFLICT DO UPDATE SET card_no = excluded.card_no "
-                                 "WHERE card_no != excluded.card_no");
-    if (st != NULL) {
-        sqlite3_bind_text(st, 1, card.uid, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, card.card_no, -1, SQLITE_STATIC);
-        sqlite3_step(st);
-        sqlite3_reset(st);
-    }
     const acc_door_group *dg = &s->door_groups[d->dg];
     ykt_ev_access ev = {.size = sizeof ev,
                         .card = &card,
@@ -911,10 +901,11 @@ static void v_open(ykt_request *r, void *ud)
     if (rc == YKT_PLUGIN_OK && dg->anti_passback && dir != 0)
         rc = passback_note(s, card.person_no, dg->name, dir, at);
     if (rc == YKT_PLUGIN_OK && s->my_visitor != 0 && dir != 0) {
-        st = acc_db(s, "UPDATE access_visitors SET first_in_ms = CASE WHEN ?2 = 1 THEN "
-                       "coalesce(first_in_ms, ?3) ELSE first_in_ms END, last_out_ms = "
-                       "CASE WHEN ?2 = 2 THEN ?3 ELSE last_out_ms END WHERE id = ?1 "
-                       "RETURNING host_person_no, first_in_ms = ?3 AND ?2 = 1");
+        sqlite3_stmt *st =
+            acc_db(s, "UPDATE access_visitors SET first_in_ms = CASE WHEN ?2 = 1 THEN "
+                      "coalesce(first_in_ms, ?3) ELSE first_in_ms END, last_out_ms = "
+                      "CASE WHEN ?2 = 2 THEN ?3 ELSE last_out_ms END WHERE id = ?1 "
+                      "RETURNING host_person_no, first_in_ms = ?3 AND ?2 = 1");
         if (st == NULL) {
             rc = YKT_PLUGIN_ESTORAGE;
         } else {
@@ -1445,6 +1436,13 @@ int ykt_plugin_init(ykt_plugin *self, const ykt_host *host, void **userdata)
     *userdata = s;
     s->self = self;
     s->h = host;
+    /* A yktd older than these host services would hand over a shorter table. */
+    if (host->size < offsetof(ykt_host, card_by_uid) + sizeof host->card_by_uid) {
+        host->log(self, YKT_PLUGIN_LOG_ERROR,
+                  "this yktd lacks the host services the plugin needs (terminal_get, card_by_uid): "
+                  "upgrade yktd");
+        return YKT_PLUGIN_EINVAL;
+    }
     s->pending = calloc(ACC_PENDING_MAX, sizeof *s->pending);
     if (s->pending == NULL)
         return YKT_PLUGIN_EINVAL;
@@ -1460,7 +1458,7 @@ int ykt_plugin_init(ykt_plugin *self, const ykt_host *host, void **userdata)
         return YKT_PLUGIN_EINVAL;
     s->list_page = (int)page;
 
-    int rc = host->db_migrate(self, schema, 1);
+    int rc = host->db_migrate(self, schema, 2);
     if (rc == YKT_PLUGIN_OK)
         rc = acc_reload(s);
     if (rc != YKT_PLUGIN_OK) {

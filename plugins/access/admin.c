@@ -19,6 +19,17 @@
 static const char *const kinds[] = {"campus_gate", "teaching", "dormitory",
                                     "lab",         "parking",  "building"};
 
+/* A terminal type bit as `yktctl terminal add --type` spells it. */
+static const char *type_name(unsigned type)
+{
+    static const char *const names[] = {"pos",  "gate",    "dispenser", "meter",
+                                        "bank", "booking", "kiosk",     "attendance"};
+    for (unsigned i = 0; i < sizeof names / sizeof *names; i++)
+        if (type == 1u << i)
+            return names[i];
+    return "unknown";
+}
+
 static void copy(char *dst, size_t len, const char *src)
 {
     snprintf(dst, len, "%s", src ? src : "");
@@ -335,6 +346,21 @@ static void a_door_add(ykt_request *r, void *ud)
     }
     if (acc_door_group_by_name(s, dg) == NULL) {
         h->reply_error(r, "NOT_FOUND", "no door group %s (access doorgroup-add)", dg);
+        return;
+    }
+    /* A door on a mistyped id, or on a terminal that may not send ACCESS.OPEN, would simply
+     * never open: refuse it now. */
+    ykt_terminal_info t;
+    if (h->terminal_get(terminal, &t) != YKT_PLUGIN_OK) {
+        h->reply_error(r, "UNKNOWN_TERMINAL",
+                       "no terminal %s is registered (yktctl terminal add %s --type gate)",
+                       terminal, terminal);
+        return;
+    }
+    if (t.type != YKT_TERM_GATE) {
+        h->reply_error(r, "WRONG_TERMINAL_TYPE",
+                       "terminal %s is a %s terminal, not a gate: only gates send ACCESS.OPEN",
+                       terminal, type_name(t.type));
         return;
     }
     if (acc_door_by_id(s, id) != NULL ||

@@ -43,8 +43,7 @@ typedef struct bank_pending {
     int64_t seq;
     int64_t created_ms;
     bool unbind;
-    char operator_name[BANK_TEXT_MAX]; /* an operator's: who, and the --approval given */
-    char approval[128];
+    char operator_name[BANK_TEXT_MAX]; /* an operator's: who */
     char bank[BANK_ID_MAX + 1];
     char bank_card[BANK_CARD_MAX + 1];
     char card_no[BANK_TEXT_MAX];

@@ -93,10 +93,9 @@ static void admin_binding_done(ykt_request *r, void *ud)
     snprintf(b.bank_card, sizeof b.bank_card, "%s", p->bank_card);
     char masked[BANK_TEXT_MAX], detail[256];
     bank_mask_card(b.bank_card, masked, sizeof masked);
-    /* The host forgets --approval once the command waited for the password check: the
-     * approval is kept in the detail (see the report in docs/plugins/bank.md). */
-    snprintf(detail, sizeof detail, "bank=%s card=%s pay password checked%s%s", b.bank, masked,
-             p->approval[0] ? " approval=" : "", p->approval);
+    /* The host keeps the request's options across the password check: audit() records
+     * --approval in the audit row's approval column. */
+    snprintf(detail, sizeof detail, "bank=%s card=%s pay password checked", b.bank, masked);
     bool unbind = p->unbind;
     int rc = unbind ? bank_unbind(s, &b, op, "by an operator") : bank_bind(s, &b, op);
     free(p);
@@ -125,12 +124,11 @@ static void admin_binding(ykt_request *r, bank_state *s, const ykt_card_info *ca
                           const char *bank, const char *bank_card, bool unbind)
 {
     const ykt_host *h = s->host;
-    const char *op = h->operator_name(r), *approval = h->opt(r, "approval");
+    const char *op = h->operator_name(r);
     bank_pending *p = calloc(1, sizeof *p);
     if (p == NULL || op == NULL || strlen(op) >= sizeof p->operator_name ||
         strlen(card->person_no) >= sizeof p->person_no ||
-        strlen(card->card_no) >= sizeof p->card_no ||
-        (approval != NULL && strlen(approval) >= sizeof p->approval)) {
+        strlen(card->card_no) >= sizeof p->card_no) {
         free(p);
         h->reply_error(r, "BAD_REQUEST", "cannot keep the binding request (an overlong value)");
         return;
@@ -138,7 +136,6 @@ static void admin_binding(ykt_request *r, bank_state *s, const ykt_card_info *ca
     p->created_ms = h->now_ms();
     p->unbind = unbind;
     snprintf(p->operator_name, sizeof p->operator_name, "%s", op);
-    snprintf(p->approval, sizeof p->approval, "%s", approval ? approval : "");
     snprintf(p->bank, sizeof p->bank, "%s", bank);
     snprintf(p->bank_card, sizeof p->bank_card, "%s", bank_card);
     snprintf(p->card_no, sizeof p->card_no, "%s", card->card_no);

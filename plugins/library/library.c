@@ -39,6 +39,7 @@ typedef struct lib {
     int64_t pin_threshold;
     int64_t max_import_rows;
     bool block_overdue;
+    bool merchant_known; /* merchant_status found `merchant` (merchants are never deleted) */
 } lib;
 
 /* ---- schema ---- */
@@ -839,6 +840,28 @@ static void finish_return(lib *L, ykt_request *r, const copy *c, const loan *l, 
     h->reply_str(r, held ? "hold" : "shelf");
 }
 
+/* The `merchant` option names a merchant that may be added only once yktd runs: init warns,
+ * and the first payment checks it with merchant_status. Until it exists a return leaves its
+ * fine owed (the book still comes back) and LIB.PAY is refused NO_MERCHANT before the card is
+ * read; each is logged naming the option. Suspension is the wallet's refusal. */
+static bool merchant_known(lib *L)
+{
+    if (L->merchant_known)
+        return true;
+    int rc = L->h->merchant_status(L->merchant, NULL);
+    if (rc == YKT_PLUGIN_OK)
+        return L->merchant_known = true;
+    if (rc == YKT_PLUGIN_ENOTFOUND)
+        L->h->log(L->self, YKT_PLUGIN_LOG_ERROR,
+                  "option merchant = %s: no such merchant, so no fine can be paid (yktctl "
+                  "merchant add %s --category library)",
+                  L->merchant, L->merchant);
+    else
+        L->h->log(L->self, YKT_PLUGIN_LOG_ERROR, "option merchant = %s: cannot read the merchant",
+                  L->merchant);
+    return false;
+}
+
 /* LIB.RETURN <card args: amount = the most the holder agrees to pay now> barcode
  *   -> [fine, paid, owed, hold|shelf] */
 static void v_return(ykt_request *r, void *ud)
@@ -878,7 +901,7 @@ static void v_return(ykt_request *r, void *ud)
     /* The desk takes no password at a return: a fine at or above pin_threshold is owed and
      * paid with LIB.PAY and the password. */
     int64_t paid = 0;
-    if (fine > 0 && amount >= fine && fine < L->pin_threshold) {
+    if (fine > 0 && amount >= fine && fine < L->pin_threshold && merchant_known(L)) {
         int64_t balance = 0;
         if (h->wallet_balance(card.person_id, &balance) != YKT_PLUGIN_OK) {
             storage_error(L, r, "read the wallet");
@@ -1222,6 +1245,11 @@ static void v_pay(ykt_request *r, void *ud)
     int argc = h->argc(r);
     if (argc != 7 && argc != 8) {
         h->reply_error(r, "BAD_REQUEST", "usage: LIB.PAY <card args> [pin]");
+        return;
+    }
+    if (!merchant_known(L)) {
+        h->reply_error(r, "NO_MERCHANT",
+                       "the library's merchant %s does not exist (option merchant)", L->merchant);
         return;
     }
     if (h->card_present(r, &card, &amount) != YKT_PLUGIN_OK)
@@ -2337,6 +2365,18 @@ static bool read_options(lib *L, ykt_plugin *self, const ykt_host *host)
         return false;
     }
     copy_text(L->merchant, sizeof L->merchant, merchant);
+    const char *status = NULL;
+    int mrc = host->merchant_status(merchant, &status);
+    L->merchant_known = mrc == YKT_PLUGIN_OK;
+    if (mrc == YKT_PLUGIN_ENOTFOUND)
+        host->log(self, YKT_PLUGIN_LOG_WARN,
+                  "option merchant = %s: no such merchant yet; fines are owed, not paid, until "
+                  "it is added (yktctl merchant add %s --category library)",
+                  merchant, merchant);
+    else if (mrc == YKT_PLUGIN_OK && strcmp(status, "active") != 0)
+        host->log(self, YKT_PLUGIN_LOG_WARN,
+                  "option merchant = %s: the merchant is %s; the wallet refuses fines paid to it",
+                  merchant, status);
     const char *dept = host->option(self, "department");
     copy_text(L->department, sizeof L->department, dept ? dept : "");
     const char *values[2 * NCLS] = {
@@ -2366,8 +2406,10 @@ static bool read_options(lib *L, ykt_plugin *self, const ykt_host *host)
     if (!int_option(L, "max_reservations", host->option(self, "max_reservations"), 0, 100, 5, &v))
         return false;
     L->max_reservations = (int)v;
-    if (!int_option(L, "pin_threshold", host->option(self, "pin_threshold"), 1, 100000000, 20000,
-                    &L->pin_threshold))
+    /* The library may ask for the password at a lower amount than the core (a return takes no
+     * password, so a fine from pin_threshold up is owed), never at a higher one (R-C10). */
+    if (!int_option(L, "pin_threshold", host->option(self, "pin_threshold"), 1,
+                    (long)host->pin_threshold(), (long)host->pin_threshold(), &L->pin_threshold))
         return false;
     if (!int_option(L, "max_import_rows", host->option(self, "max_import_rows"), 1, 1000000, 5000,
                     &L->max_import_rows))
@@ -2397,7 +2439,7 @@ int ykt_plugin_init(ykt_plugin *self, const ykt_host *host, void **userdata)
     *userdata = L;
     L->self = self;
     L->h = host;
-    if (host->size < offsetof(ykt_host, mask_name) + sizeof host->mask_name) {
+    if (host->size < offsetof(ykt_host, pin_threshold) + sizeof host->pin_threshold) {
         host->log(self, YKT_PLUGIN_LOG_ERROR, "this yktd lacks host services the library needs");
         return YKT_PLUGIN_EINVAL;
     }

@@ -42,7 +42,7 @@ typedef struct power {
     char merchant[64];
     int64_t free_wh;      /* per room and campus month */
     int64_t max_purchase; /* fen */
-    int64_t pin_threshold;
+    int merchant_known;   /* merchant_status found `merchant` (merchants are never deleted) */
     char department[64];
     pin_wait pins[POWER_PIN_SLOTS]; /* purchases waiting for their payment password */
     int next_pin;
@@ -580,6 +580,33 @@ static void buy_after_pin(ykt_request *r, void *ud)
 }
 
 /* POWER.BUY seq uid atc time amount cryptogram room [pin] */
+/* The `merchant` option names a merchant that may not exist yet when yktd starts (it is
+ * added with yktctl once yktd runs): init only warns, and the first purchase checks it with
+ * merchant_status — a clear refusal before the card is read, and a log line naming the
+ * option. Suspension is the wallet's refusal (MERCHANT_SUSPENDED). */
+static int merchant_ready(power *p, ykt_request *r)
+{
+    if (p->merchant_known)
+        return 1;
+    int rc = p->host->merchant_status(p->merchant, NULL);
+    if (rc == YKT_PLUGIN_OK) {
+        p->merchant_known = 1;
+        return 1;
+    }
+    if (rc == YKT_PLUGIN_ENOTFOUND) {
+        p->host->log(p->self, YKT_PLUGIN_LOG_ERROR,
+                     "option merchant = %s: no such merchant, so no electricity can be sold "
+                     "(yktctl merchant add %s --category power)",
+                     p->merchant, p->merchant);
+        p->host->reply_error(r, "NO_MERCHANT",
+                             "the power office's merchant %s does not exist (option merchant)",
+                             p->merchant);
+    } else {
+        p->host->reply_error(r, "STORAGE_ERROR", "cannot read merchant %s", p->merchant);
+    }
+    return 0;
+}
+
 static void v_buy(ykt_request *r, void *ud)
 {
     power *p = ud;
@@ -591,7 +618,7 @@ static void v_buy(ykt_request *r, void *ud)
         return;
     }
     room rm;
-    if (!load_room(p, r, h->arg(r, 7, NULL), &rm))
+    if (!load_room(p, r, h->arg(r, 7, NULL), &rm) || !merchant_ready(p, r))
         return;
     ykt_card_info card;
     int64_t amount = 0;
@@ -620,11 +647,14 @@ static void v_buy(ykt_request *r, void *ud)
                        (long long)(p->max_purchase / 100), (long long)(p->max_purchase % 100));
         return;
     }
+    /* R-C10: the payment password from the amount the core asks it for ([cards]
+     * pin_threshold): one setting, so a kiosk never asks at another amount than a POS. */
     const char *pin = argc == 9 ? h->arg(r, 8, NULL) : NULL;
-    if (pin == NULL && amount >= p->pin_threshold) {
+    int64_t threshold = h->pin_threshold();
+    if (pin == NULL && amount >= threshold) {
         h->reply_error(r, "PIN_REQUIRED",
                        "a purchase of %lld.%02lld CNY or more needs the payment password",
-                       (long long)(p->pin_threshold / 100), (long long)(p->pin_threshold % 100));
+                       (long long)(threshold / 100), (long long)(threshold % 100));
         return;
     }
     if (pin == NULL) {
@@ -903,8 +933,35 @@ static int audit_or_fail(power *p, ykt_request *r, const char *action, const cha
 }
 
 /* A meter id must be free: no other room has it. */
+/* A terminal type bit as `yktctl terminal add --type` spells it. */
+static const char *type_name(unsigned type)
+{
+    static const char *const names[] = {"pos",  "gate",    "dispenser", "meter",
+                                        "bank", "booking", "kiosk",     "attendance"};
+    for (unsigned i = 0; i < sizeof names / sizeof *names; i++)
+        if (type == 1u << i)
+            return names[i];
+    return "unknown";
+}
+
+/* The meter is a registered terminal of type meter (only meters send POWER.READING, POLL and
+ * ACK) that serves no other room. Replies and returns 0 otherwise. */
 static int meter_free(power *p, ykt_request *r, const char *meter, const char *room_id)
 {
+    ykt_terminal_info t;
+    if (p->host->terminal_get(meter, &t) != YKT_PLUGIN_OK) {
+        p->host->reply_error(r, "UNKNOWN_TERMINAL",
+                             "no terminal %s is registered (yktctl terminal add %s --type meter)",
+                             meter, meter);
+        return 0;
+    }
+    if (t.type != YKT_TERM_METER) {
+        p->host->reply_error(r, "WRONG_TERMINAL_TYPE",
+                             "terminal %s is a %s terminal, not a meter: only meters send "
+                             "POWER.READING",
+                             meter, type_name(t.type));
+        return 0;
+    }
     room other;
     int rc = room_get(p, NULL, meter, &other);
     if (rc < 0) {
@@ -1289,6 +1346,13 @@ int ykt_plugin_init(ykt_plugin *self, const ykt_host *host, void **userdata)
     *userdata = p;
     p->self = self;
     p->host = host;
+    /* A yktd older than these host services would hand over a shorter table. */
+    if (host->size < offsetof(ykt_host, pin_threshold) + sizeof host->pin_threshold) {
+        host->log(self, YKT_PLUGIN_LOG_ERROR,
+                  "this yktd lacks the host services the plugin needs (terminal_get, "
+                  "merchant_status, pin_threshold): upgrade yktd");
+        return YKT_PLUGIN_EINVAL;
+    }
     int bad = 0;
     const char *merchant = host->option(self, "merchant");
     if (merchant == NULL || !is_ident(merchant, 32)) {
@@ -1298,13 +1362,45 @@ int ykt_plugin_init(ykt_plugin *self, const ykt_host *host, void **userdata)
         bad = 1;
     } else {
         snprintf(p->merchant, sizeof p->merchant, "%s", merchant);
+        const char *status = NULL;
+        int mrc = host->merchant_status(merchant, &status);
+        if (mrc == YKT_PLUGIN_OK)
+            p->merchant_known = 1;
+        if (mrc == YKT_PLUGIN_ENOTFOUND)
+            host->log(self, YKT_PLUGIN_LOG_WARN,
+                      "option merchant = %s: no such merchant yet; purchases are refused "
+                      "(NO_MERCHANT) until it is added (yktctl merchant add %s --category power)",
+                      merchant, merchant);
+        else if (mrc == YKT_PLUGIN_OK && strcmp(status, "active") != 0)
+            host->log(self, YKT_PLUGIN_LOG_WARN,
+                      "option merchant = %s: the merchant is %s; purchases are refused until it "
+                      "is active",
+                      merchant, status);
     }
     p->free_wh =
         option_int(p, "free_wh", host->option(self, "free_wh"), 10000, 0, POWER_MAX_WH, &bad);
     p->max_purchase =
         option_int(p, "max_purchase", host->option(self, "max_purchase"), 50000, 1, 10000000, &bad);
-    p->pin_threshold = option_int(p, "pin_threshold", host->option(self, "pin_threshold"), 20000, 1,
-                                  100000000, &bad);
+    /* pin_threshold was this plugin's own copy of [cards] pin_threshold; the host now tells
+     * it. An old configuration that agrees is accepted with a warning; one that differs
+     * would change when a password is asked for, so it stops yktd. */
+    const char *old_pin = host->option(self, "pin_threshold");
+    if (old_pin != NULL) {
+        int64_t v = 0;
+        if (parse_i64(old_pin, 1, INT64_MAX, &v) && v == host->pin_threshold()) {
+            host->log(self, YKT_PLUGIN_LOG_WARN,
+                      "option pin_threshold is obsolete: purchases ask for the payment password "
+                      "at [cards] pin_threshold (%lld fen); remove it",
+                      (long long)host->pin_threshold());
+        } else {
+            host->log(self, YKT_PLUGIN_LOG_ERROR,
+                      "option pin_threshold = %s is no longer read: purchases ask for the "
+                      "payment password at [cards] pin_threshold (%lld fen); remove the option, "
+                      "or set [cards] pin_threshold",
+                      old_pin, (long long)host->pin_threshold());
+            bad = 1;
+        }
+    }
     const char *dept = host->option(self, "department");
     if (dept != NULL && strlen(dept) >= sizeof p->department) {
         host->log(self, YKT_PLUGIN_LOG_ERROR, "option department is too long");

@@ -1221,6 +1221,18 @@ static bool read_options(rooms *s)
         h->log(s->self, YKT_PLUGIN_LOG_ERROR, "option merchant: a merchant id of 1 to 63 bytes");
         return false;
     }
+    /* The merchant is added with yktctl once yktd runs, so a missing one is not fatal here:
+     * it is named now, and the wallet refuses the fees (NO_MERCHANT) until it exists. */
+    const char *status = NULL;
+    int mrc = merchant != NULL ? h->merchant_status(merchant, &status) : YKT_PLUGIN_OK;
+    if (mrc == YKT_PLUGIN_ENOTFOUND)
+        h->log(s->self, YKT_PLUGIN_LOG_WARN,
+               "option merchant = %s: no such merchant yet; fees of rooms without their own "
+               "--merchant are refused (NO_MERCHANT) until it is added (yktctl merchant add %s)",
+               merchant, merchant);
+    else if (mrc == YKT_PLUGIN_OK && status != NULL && strcmp(status, "active") != 0)
+        h->log(s->self, YKT_PLUGIN_LOG_WARN, "option merchant = %s: the merchant is %s", merchant,
+               status);
     s->max_session_min = max_session / ROOMS_MIN_MS;
     s->tick_ms = tick;
     return true;
@@ -1244,6 +1256,13 @@ int ykt_plugin_init(ykt_plugin *self, const ykt_host *host, void **userdata)
     *userdata = s;
     s->self = self;
     s->host = host;
+    /* A yktd older than these host services would hand over a shorter table. */
+    if (host->size < offsetof(ykt_host, merchant_status) + sizeof host->merchant_status) {
+        host->log(self, YKT_PLUGIN_LOG_ERROR,
+                  "this yktd lacks the host services the plugin needs (terminal_get, "
+                  "merchant_status): upgrade yktd");
+        return YKT_PLUGIN_EINVAL;
+    }
     if (!read_options(s))
         return YKT_PLUGIN_EINVAL;
     int64_t tick = s->tick_ms;

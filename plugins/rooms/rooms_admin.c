@@ -241,6 +241,21 @@ static bool apply_room_opts(rooms *s, ykt_request *r, room *rm)
         h->reply_error(r, "BAD_REQUEST", "opening hours must hold at least one slot");
         return false;
     }
+    /* --merchant names the merchant the room's fees pay: a mistyped one would only show when
+     * the first booking is refused. A suspended merchant is accepted (the wallet refuses its
+     * payments until it is active again). "" falls back to the plugin's merchant. */
+    if ((v = h->opt(r, "merchant")) != NULL && v[0] != '\0') {
+        int mrc = h->merchant_status(v, NULL);
+        if (mrc == YKT_PLUGIN_ENOTFOUND) {
+            h->reply_error(r, "NO_MERCHANT",
+                           "--merchant %s: no such merchant (yktctl merchant add)", v);
+            return false;
+        }
+        if (mrc != YKT_PLUGIN_OK) {
+            h->reply_error(r, "STORAGE_ERROR", "cannot read merchant %s", v);
+            return false;
+        }
+    }
     if (strcmp(rm->kind, "computer") == 0) {
         /* The rule must know the room's type: try it once now rather than at the first seat. */
         ykt_rule_value args[] = {{.name = "minutes", .type = 'i', .i = 1},
@@ -556,6 +571,22 @@ static void a_seat(ykt_request *r, void *ud)
     }
     if (!room_or_reply(s, r, h->opt(r, "room"), &rm) || !may_manage(s, r, rm.department))
         return;
+    /* A seat is a pos terminal (ROOMS.LOGON, HEARTBEAT and LOGOUT are pos verbs): a mistyped
+     * id or another type of terminal would never log anyone on. */
+    ykt_terminal_info t;
+    if (h->terminal_get(terminal, &t) != YKT_PLUGIN_OK) {
+        h->reply_error(r, "UNKNOWN_TERMINAL",
+                       "no terminal %s is registered (yktctl terminal add %s --type pos)", terminal,
+                       terminal);
+        return;
+    }
+    if (t.type != YKT_TERM_POS) {
+        h->reply_error(r, "WRONG_TERMINAL_TYPE",
+                       "terminal %s is not a pos terminal: a seat logs on with ROOMS.LOGON, a "
+                       "pos verb",
+                       terminal);
+        return;
+    }
     if (strcmp(rm.kind, "computer") != 0) {
         h->reply_error(r, "NOT_BOOKABLE", "room %s is a %s, not a computer room", rm.id, rm.kind);
         return;

@@ -33,6 +33,11 @@ typedef struct water {
     int64_t max_hold;       /* fen: the largest pre-authorisation */
     int64_t hold_timeout_ms;
     char department[64]; /* "" = any department administrator */
+    /* The silent-dispenser timer: a session whose settlement could not be recorded (its
+     * tick was undone) is left out of the next tick and retried alone in the one after, so
+     * that it does not hold every other silent session back. 0: none. */
+    int64_t failed_id;
+    int retry_turn;
 } water;
 
 static const char *const schema[] = {
@@ -400,6 +405,22 @@ static void v_start(ykt_request *r, void *ud)
         h->reply_error(r, "NO_MERCHANT", "dispenser %s is not owned by a merchant", t->id);
         return;
     }
+    /* Checked before the card is presented (its ATC is not spent on a sale that cannot
+     * happen); a suspended merchant is the wallet's refusal (MERCHANT_SUSPENDED). */
+    int mrc = h->merchant_status(t->owner, NULL);
+    if (mrc == YKT_PLUGIN_ENOTFOUND) {
+        h->log(w->self, YKT_PLUGIN_LOG_WARN,
+               "dispenser %s is owned by %s, which is not a merchant: it cannot sell "
+               "(yktctl merchant add %s)",
+               t->id, t->owner, t->owner);
+        h->reply_error(r, "NO_MERCHANT", "the owner %s of dispenser %s is not a merchant", t->owner,
+                       t->id);
+        return;
+    }
+    if (mrc != YKT_PLUGIN_OK) {
+        h->reply_error(r, "STORAGE_ERROR", "cannot read merchant %s", t->owner);
+        return;
+    }
     session busy;
     int open = session_open_of(w, t->id, 0, &busy);
     if (open < 0) {
@@ -636,37 +657,43 @@ static void v_status(ykt_request *r, void *ud)
 
 /* ---- the silent-dispenser timer ---- */
 
-/* Settles one session with no request: at its last reading (void without one). */
-static void settle_silent(water *w, const session *s, const char *reason)
+/* Settles one session with no request: at its last reading (void without one). Returns 1
+ * when it was settled (*charged says how much), 0 when it was left for a later tick with
+ * nothing written, -1 when the settlement could not be recorded: then everything this tick
+ * wrote is undone (undo_writes), the hold's capture or void included, so that no hold is ever
+ * settled without its session saying so. */
+static int settle_silent(water *w, const session *s, const char **reason, int64_t *charged)
 {
     const ykt_host *h = w->host;
     int64_t ml = s->reading_ml < 0 ? 0 : s->reading_ml;
     int64_t cost = 0, free_ml = 0;
     if (ml > 0 && price(w, NULL, s, ml, &cost, &free_ml) != 0)
-        return; /* logged; tried again at the next tick */
+        return 0; /* logged; tried again at the next tick */
     int64_t target = cost < s->held ? cost : s->held;
     ykt_money m;
     const char *code = NULL;
-    int64_t charged = 0, payment = 0;
+    int64_t payment = 0;
+    *charged = 0;
     if (h->hold_settle(w->self, s->hold_id, target, &m, &code) == YKT_PLUGIN_OK) {
-        charged = target > 0 ? m.charged : 0;
+        *charged = target > 0 ? m.charged : 0;
         payment = target > 0 ? m.payment_id : 0;
     } else if (code != NULL && strcmp(code, "HOLD_RESOLVED") == 0) {
         /* The wallet expired the hold first (the plugin was off, say): nothing was charged. */
-        reason = "hold_expired";
+        *reason = "hold_expired";
     } else {
         h->log(w->self, YKT_PLUGIN_LOG_ERROR, "session %lld: hold %lld not settled: %s",
                (long long)s->id, (long long)s->hold_id, code ? code : "?");
-        return;
+        return 0;
     }
-    if (session_close(w, s, reason, ml, free_ml, cost, charged, payment) != 0) {
-        h->log(w->self, YKT_PLUGIN_LOG_ERROR, "session %lld: cannot record its settlement",
-               (long long)s->id);
-        return;
+    if (session_close(w, s, *reason, ml, free_ml, cost, *charged, payment) != 0) {
+        h->undo_writes(w->self);
+        h->log(w->self, YKT_PLUGIN_LOG_ERROR,
+               "session %lld: cannot record its settlement: the settlement of hold %lld and "
+               "everything else this tick wrote are undone; the session is tried again alone",
+               (long long)s->id, (long long)s->hold_id);
+        return -1;
     }
-    h->log(w->self, YKT_PLUGIN_LOG_INFO,
-           "session %lld at %s settled (%s): %lld ml, %lld fen charged", (long long)s->id,
-           s->dispenser, reason, (long long)ml, (long long)charged);
+    return 1;
 }
 
 static void on_timer(void *ud)
@@ -676,23 +703,108 @@ static void on_timer(void *ud)
     int64_t now = h->now_ms();
     session due[WATER_SETTLE_BATCH];
     int n = 0;
+    /* Every other tick after a failure: that session alone. */
+    int alone = w->failed_id != 0 && w->retry_turn;
+    if (w->failed_id != 0)
+        w->retry_turn = !w->retry_turn;
     sqlite3_stmt *st = h->db_stmt(
         w->self, "SELECT id, dispenser, service, card_type, day, person_id, hold_id, held, "
                  "reading_ml, started_at, seen_at, status FROM water_sessions "
-                 "WHERE open_dispenser > '' AND (seen_at <= ? OR started_at <= ?) LIMIT 64");
+                 "WHERE open_dispenser > '' AND (seen_at <= ?1 OR started_at <= ?2) "
+                 "AND (?3 = 0 OR (id = ?4) = (?3 = 2)) LIMIT 64");
     if (st == NULL)
         return;
     sqlite3_bind_int64(st, 1, now - w->timeout_ms);
     sqlite3_bind_int64(st, 2, now - w->max_session_ms);
+    sqlite3_bind_int(st, 3, w->failed_id == 0 ? 0 : alone ? 2 : 1);
+    sqlite3_bind_int64(st, 4, w->failed_id);
     while (n < WATER_SETTLE_BATCH && sqlite3_step(st) == SQLITE_ROW)
         session_read(st, &due[n++]);
     sqlite3_reset(st);
+    if (alone && n == 0)
+        w->failed_id = 0; /* settled or closed meanwhile, or not due any more */
+    const char *reasons[WATER_SETTLE_BATCH];
+    int64_t charged[WATER_SETTLE_BATCH];
+    int settled[WATER_SETTLE_BATCH] = {0};
+    for (int i = 0; i < n; i++) {
+        reasons[i] = due[i].seen_at <= now - w->timeout_ms ? "timeout" : "max_session";
+        int rc = settle_silent(w, &due[i], &reasons[i], &charged[i]);
+        if (rc < 0) {
+            /* The tick is undone: say nothing of the sessions settled before this one. */
+            if (w->failed_id != due[i].id)
+                w->retry_turn = 0;
+            w->failed_id = due[i].id;
+            return;
+        }
+        settled[i] = rc;
+    }
+    if (alone && n > 0 && settled[0])
+        w->failed_id = 0;
     for (int i = 0; i < n; i++)
-        settle_silent(w, &due[i],
-                      due[i].seen_at <= now - w->timeout_ms ? "timeout" : "max_session");
+        if (settled[i])
+            h->log(w->self, YKT_PLUGIN_LOG_INFO,
+                   "session %lld at %s settled (%s): %lld ml, %lld fen charged",
+                   (long long)due[i].id, due[i].dispenser, reasons[i],
+                   (long long)(due[i].reading_ml < 0 ? 0 : due[i].reading_ml),
+                   (long long)charged[i]);
 }
 
 /* ---- admin commands ---- */
+
+/* A terminal type bit as `yktctl terminal add --type` spells it. */
+static const char *type_name(unsigned type)
+{
+    static const char *const names[] = {"pos",  "gate",    "dispenser", "meter",
+                                        "bank", "booking", "kiosk",     "attendance"};
+    for (unsigned i = 0; i < sizeof names / sizeof *names; i++)
+        if (type == 1u << i)
+            return names[i];
+    return "unknown";
+}
+
+/* A dispenser must be a registered terminal of type dispenser, owned by a merchant (the one
+ * its sales pay): checked when it is registered, not when the first holder is refused.
+ * Replies and returns 0 when it is not. A suspended merchant is accepted: the wallet refuses
+ * its sales (MERCHANT_SUSPENDED) until it is active again. */
+static int dispenser_terminal_ok(water *w, ykt_request *r, const char *id)
+{
+    const ykt_host *h = w->host;
+    ykt_terminal_info t;
+    if (h->terminal_get(id, &t) != YKT_PLUGIN_OK) {
+        h->reply_error(r, "UNKNOWN_TERMINAL",
+                       "no terminal %s is registered (yktctl terminal add %s --type dispenser "
+                       "--owner MERCHANT)",
+                       id, id);
+        return 0;
+    }
+    if (t.type != YKT_TERM_DISPENSER) {
+        h->reply_error(r, "WRONG_TERMINAL_TYPE",
+                       "terminal %s is a %s terminal, not a dispenser: only dispensers send "
+                       "WATER.*",
+                       id, type_name(t.type));
+        return 0;
+    }
+    if (t.owner == NULL || t.owner[0] == '\0') {
+        h->reply_error(r, "NO_MERCHANT",
+                       "dispenser %s has no owning merchant to sell for (yktctl terminal add "
+                       "--owner)",
+                       id);
+        return 0;
+    }
+    int rc = h->merchant_status(t.owner, NULL);
+    if (rc == YKT_PLUGIN_ENOTFOUND) {
+        h->reply_error(r, "NO_MERCHANT",
+                       "dispenser %s is owned by %s, which is not a merchant (yktctl merchant "
+                       "add %s)",
+                       id, t.owner, t.owner);
+        return 0;
+    }
+    if (rc != YKT_PLUGIN_OK) {
+        h->reply_error(r, "STORAGE_ERROR", "cannot read merchant %s", t.owner);
+        return 0;
+    }
+    return 1;
+}
 
 static void a_dispenser_add(ykt_request *r, void *ud)
 {
@@ -715,6 +827,8 @@ static void a_dispenser_add(ykt_request *r, void *ud)
         h->reply_error(r, "BAD_REQUEST", "--service is hot or drinking");
         return;
     }
+    if (!dispenser_terminal_ok(w, r, id))
+        return;
     sqlite3_stmt *st = h->db_stmt(w->self, "INSERT INTO water_dispensers (id, building, service, "
                                            "added_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING");
     int rc = SQLITE_ERROR, changed = 0;
@@ -1011,6 +1125,13 @@ int ykt_plugin_init(ykt_plugin *self, const ykt_host *host, void **userdata)
     *userdata = w;
     w->self = self;
     w->host = host;
+    /* A yktd older than these host services would hand over a shorter table. */
+    if (host->size < offsetof(ykt_host, undo_writes) + sizeof host->undo_writes) {
+        host->log(self, YKT_PLUGIN_LOG_ERROR,
+                  "this yktd lacks the host services the plugin needs (terminal_get, "
+                  "merchant_status, pin_threshold, undo_writes): upgrade yktd");
+        return YKT_PLUGIN_EINVAL;
+    }
     int bad = 0;
     w->timeout_ms =
         option_int(w, "timeout", host->option(self, "timeout"), 120, 1, 86400, &bad) * 1000;
@@ -1018,7 +1139,18 @@ int ykt_plugin_init(ykt_plugin *self, const ykt_host *host, void **userdata)
         option_int(w, "max_session", host->option(self, "max_session"), 3600, 60, 86400, &bad) *
         1000;
     /* Below the core's PIN threshold (200.00 CNY): a dispenser has no keypad. */
-    w->max_hold = option_int(w, "max_hold", host->option(self, "max_hold"), 2000, 1, 19999, &bad);
+    /* A dispenser has no keypad: a hold must stay below the amount the core asks the
+     * payment password for ([cards] pin_threshold). */
+    int64_t below_pin = host->pin_threshold() - 1;
+    if (below_pin < 1) {
+        host->log(self, YKT_PLUGIN_LOG_ERROR,
+                  "[cards] pin_threshold is 1 fen: every hold would need a payment password, "
+                  "which a dispenser cannot take");
+        bad = 1;
+        below_pin = 1;
+    }
+    w->max_hold = option_int(w, "max_hold", host->option(self, "max_hold"),
+                             2000 < below_pin ? 2000 : below_pin, 1, below_pin, &bad);
     const char *dept = host->option(self, "department");
     if (dept != NULL && strlen(dept) >= sizeof w->department) {
         host->log(self, YKT_PLUGIN_LOG_ERROR, "option department is too long");

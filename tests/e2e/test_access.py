@@ -12,9 +12,11 @@ they run. `yktctl audit` is clean after every test (WalletCase).
 """
 
 import datetime
+import time
 
-from harness import RespError, wait_until
+from harness import MASTER_KEY, RespError, wait_until
 from test_wallet import WalletCase, campus_today
+from ykt_cards import SimCard
 
 ACCESS_SETS = {"plugin.access.enabled": "yes"}
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -139,6 +141,26 @@ class DoorRegistryTest(AccessCase):
         self.ctl_fails("IN_USE", "access", "doorgroup-remove", "gates")
         self.ctl_fails("NOT_FOUND", "access", "door-remove", "nope")
         self.assertEqual([d["door"] for d in self.acc("doors")], ["east-gate"])
+
+    def test_a_door_needs_a_registered_gate_terminal(self):
+        """door-add looks the terminal up (terminal_get): a mistyped id or a terminal of
+        another type, which could never send ACCESS.OPEN, is refused and nothing changes."""
+        self.acc("doorgroup-add", "gates")
+        self.terminal("POS-1", "pos")
+        base = ["--group", "gates", "--kind", "campus_gate"]
+        err = self.ctl_fails("UNKNOWN_TERMINAL", "access", "door-add", "x", "--terminal",
+                             "G-TYPO", *base)
+        self.assertIn("G-TYPO", err)
+        err = self.ctl_fails("WRONG_TERMINAL_TYPE", "access", "door-add", "x", "--terminal",
+                             "POS-1", *base)
+        self.assertIn("pos terminal", err)
+        self.assertEqual(self.acc("doors"), [])
+        self.assertEqual(self.gw.ctl("audit", "list", "--action", "access.door-add"), [])
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM access_doors"), [(0,)])
+        # the same door on a gate terminal is accepted
+        self.terminal("G-X", "gate")
+        self.acc("door-add", "x", "--terminal", "G-X", *base)
+        self.assertEqual([d["terminal"] for d in self.acc("doors")], ["G-X"])
 
     def test_a_terminal_that_is_no_door_and_bad_directions(self):
         card, _, _ = self.holder("S1")
@@ -331,15 +353,37 @@ class CardStatusTest(AccessCase):
         self.assertEqual(refused["S1"]["direction"], "out")
 
     def test_an_unknown_or_forged_card_is_refused_and_logged(self):
-        card, _, _ = self.holder("S1")
+        card, rec, _ = self.holder("S1")
         other, _, _ = self.holder("S2")
-        # signed with another card's key: the host refuses the cryptogram
-        r = self.open(card, "east-gate", key_of=other)
-        self.assertIsInstance(r, RespError)
+        # signed with another card's key: the host refuses the cryptogram; the card exists,
+        # so the log names it and its holder (card_by_uid), though it never passed a door
+        self.assertError(self.open(card, "east-gate", key_of=other), "BAD_CRYPTOGRAM")
         self.wait_logged(1)
         row = self.log()[0]
-        self.assertEqual((row["result"], row["door"]), ("refused", "east-gate"))
-        self.assertNotEqual(row["reason"], "")
+        self.assertEqual((row["result"], row["door"], row["code"], row["card"], row["person"]),
+                         ("refused", "east-gate", "CARD_REFUSED", rec["card_no"], "S1"))
+        self.assertIn(rec["card_no"], row["reason"])
+        self.assertEqual(len(self.log("--card", rec["card_no"])), 1)
+        # a UID no card has: logged with the UID alone
+        stranger = SimCard(MASTER_KEY)
+        self.assertError(self.open(stranger, "east-gate"), "CARD_UNKNOWN")
+        self.wait_logged(2)
+        row = self.log()[0]
+        self.assertEqual((row["result"], row["code"], row["card"], row["person"]),
+                         ("refused", "CARD_REFUSED", "", ""))
+        self.assertEqual(self.gw.sql("SELECT uid FROM access_log WHERE id = ?", row["id"]),
+                         [(stranger.uid_hex,)])
+
+    def test_a_lost_card_never_seen_at_a_door_is_logged_as_lost(self):
+        """Before card_by_uid the plugin knew only the cards that had passed one of its doors;
+        now the first swipe of a lost card is logged with its number and CARD_LOST."""
+        lost, rec, idn = self.holder("S1")
+        self.gw.ctl("card", "loss", rec["card_no"], "--id-number", idn)
+        self.assertError(self.open(lost, "east-gate", "in"), "CARD_LOST")
+        self.wait_logged(1)
+        row = self.log()[0]
+        self.assertEqual((row["code"], row["card"], row["person"]),
+                         ("CARD_LOST", rec["card_no"], "S1"))
 
     def test_a_temporary_card_limited_to_other_subsystems_is_refused(self):
         card, rec = self.temporary_holder("V1", None, "--subsystems", "canteen")
@@ -506,6 +550,28 @@ class VisitorTest(AccessCase):
         self.assertNotIn(idn, self.gw.log_text())
         self.assertNotIn(idn, str(self.gw.ctl("audit", "list")))
 
+    def test_visits_past_their_end_expire_at_the_day_end(self):
+        """`yktctl job run day-end` announces DAY_END as midnight does: open visits whose end
+        has passed become expired and their card opens nothing more."""
+        card, card_no = self.temp_card("TMP1")
+        ended = self.acc("visitor-add", "--name", "李四", "--id-number", self.visitor_idn,
+                         "--host", "T1", "--purpose", "送货", "--card", card_no)["visitor"]
+        current = self.acc("visitor-add", "--name", "王五", "--id-number", self.visitor_idn,
+                           "--host", "T1", "--purpose", "面试")["visitor"]
+        self.assertOpens(self.open(card, "east-gate", "in"))
+        # the first visit's end moves into the past (a visit cannot be registered so)
+        self.assertEqual(self.gw.sql_write("UPDATE access_visitors SET until_ms = ? WHERE id = ?",
+                                           int(time.time() * 1000) - 60000, ended), 1)
+        self.gw.ctl("job", "run", "day-end")
+        status = {v["visitor"]: v["status"] for v in self.acc("visitors")}
+        self.assertEqual(status, {ended: "expired", current: "open"})
+        self.assertEqual([v["visitor"] for v in self.acc("visitors", "--status", "expired")],
+                         [ended])
+        self.assertError(self.open(card, "east-gate", "out"), "NO_ACCESS")
+        # the card may be lent to the next visitor
+        self.acc("visitor-add", "--name", "赵六", "--id-number", self.visitor_idn, "--host",
+                 "T1", "--purpose", "送货", "--card", card_no)
+
     def test_a_visitor_without_a_card_and_the_refusals(self):
         idn = self.visitor_idn
         base = ["access", "visitor-add", "--name", "王五", "--host", "T1", "--purpose", "面试"]
@@ -616,6 +682,26 @@ class PassbackTest(AccessCase):
         self.acc("doorgroup-set", "gates", "--anti-passback", "no")
         self.assertOpens(self.open(card, "in"))
 
+    def test_the_day_end_forgets_every_passback_state(self):
+        """passback_daily_reset (default yes): someone who left without a swipe is not locked
+        out the next morning. The day end is announced with `yktctl job run day-end`."""
+        self.door("in", "campus_gate", group="gates", direction="in")
+        self.acc("doorgroup-set", "gates", "--public", "yes", "--anti-passback", "yes")
+        card, _, _ = self.holder("S1")
+        self.assertOpens(self.open(card, "in"))
+        self.assertError(self.open(card, "in"), "PASSBACK")
+        # the decision log keeps log_retention_days: a row from long ago goes at the day end
+        self.wait_logged(2)
+        old = self.gw.sql("SELECT min(id) FROM access_log")[0][0]
+        self.gw.sql_write("UPDATE access_log SET at_ms = at_ms - 400 * 86400000 WHERE id = ?",
+                          old)
+        self.gw.ctl("job", "run", "day-end")
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM access_passback"), [(0,)])
+        self.assertOpens(self.open(card, "in"))
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM access_log WHERE id = ?", old),
+                         [(0,)])
+        self.assertEqual(len(self.gw.ctl("audit", "list", "--action", "job.run")), 1)
+
     def test_anti_passback_for_vehicles(self):
         self.door("car-in", "parking", group="parking", direction="in")
         self.acc("doorgroup-set", "parking", "--anti-passback", "yes")
@@ -627,6 +713,18 @@ class PassbackTest(AccessCase):
         self.assertError(gate.call("ACCESS.PLATE", "京A12345"), "PASSBACK")
         self.assertEqual(self.acc("passback-reset", "京A12345"), 1)
         self.assertEqual(gate.call("ACCESS.PLATE", "京A12345")[0], "OPEN")
+
+
+class PassbackKeptTest(AccessCase):
+    sets = dict(ACCESS_SETS, **{"plugin.access.passback_daily_reset": "no"})
+
+    def test_without_the_daily_reset_the_state_survives_the_day_end(self):
+        self.door("in", "campus_gate", group="gates", direction="in")
+        self.acc("doorgroup-set", "gates", "--public", "yes", "--anti-passback", "yes")
+        card, _, _ = self.holder("S1")
+        self.assertOpens(self.open(card, "in"))
+        self.gw.ctl("job", "run", "day-end")
+        self.assertError(self.open(card, "in"), "PASSBACK")
 
 
 # ---- offline readers ------------------------------------------------------------------------

@@ -634,6 +634,56 @@ class ReviewAndSummary(AttendanceCase):
         self.assertGreater(stored["CS"]["stored_at"], 0)
 
 
+class DayEnd(AttendanceCase):
+    """The day's end closes days by itself, and the last day of a month stores that month's
+    summary. `yktctl job run day-end --today DATE` announces DAY_END as the campus midnight
+    (or the first tick after a restart that missed it) does."""
+
+    def day_end(self, today):
+        self.gw.ctl("job", "run", "day-end", "--today", today)
+
+    def test_the_day_end_closes_yesterday_and_catches_up_missed_days(self):
+        self.staff("T1")
+        self.cs_operators()
+        self.operator("infocentre", "auditor")
+        self.correct("T1", "2026-10-27", "08:20", "17:00")  # judged at once: late 20
+        self.assertEqual(self.day("T1", "2026-10-27")["status"], "late 20")
+        self.assertIsNone(self.day("T1", "2026-10-29"))     # a Thursday without punches
+        # Midnight of 10-30: yesterday is judged, and only yesterday.
+        self.day_end("2026-10-30")
+        self.assertEqual(self.day("T1", "2026-10-29")["status"], "absent")
+        self.assertIsNone(self.day("T1", "2026-10-28"))
+        self.assertEqual(self.gw.sql("SELECT value FROM attendance_meta WHERE key = "
+                                     "'last_closed'"), [("2026-10-29",)])
+        self.assertEqual(self.as_("infocentre", "attendance", "summary", "--month", "2026-10",
+                                  "--stored"), [])
+        # yktd was down from 10-30 to 11-02: every missed day is closed at the next day's
+        # end, and closing 10-31 (the month's last day) stores October's summary.
+        self.day_end("2026-11-02")
+        self.assertEqual(self.day("T1", "2026-10-30")["status"], "absent")  # a Friday
+        self.assertEqual(self.day("T1", "2026-10-31")["status"], "rest")    # a Saturday
+        self.assertEqual(self.day("T1", "2026-11-01")["status"], "rest")
+        self.assertIsNone(self.day("T1", "2026-11-02"))                     # today: open
+        self.assertEqual(self.gw.sql("SELECT value FROM attendance_meta WHERE key = "
+                                     "'last_closed'"), [("2026-11-01",)])
+        stored = {r["department"]: r for r in self.as_("infocentre", "attendance", "summary",
+                                                       "--month", "2026-10", "--stored")}
+        self.assertEqual(sorted(stored), ["CS"])
+        self.assertEqual((stored["CS"]["late"], stored["CS"]["absent"]), (1, 2))
+        self.assertGreater(stored["CS"]["stored_at"], 0)
+        # The stored summary is what the live one says for the days closed.
+        live = {r["department"]: r for r in self.as_("infocentre", "attendance", "summary",
+                                                     "--month", "2026-10")}
+        self.assertEqual((live["CS"]["late"], live["CS"]["absent"]), (1, 2))
+        self.assertEqual(self.as_("infocentre", "attendance", "summary", "--month", "2026-11",
+                                  "--stored"), [])
+        # a day end in the future is refused by the host; nothing more is closed
+        p = self.gw.ctl("job", "run", "day-end", "--today", "2099-01-05", check=False)
+        self.assertRefused(p, "BAD_REQUEST")
+        self.assertEqual(self.gw.sql("SELECT value FROM attendance_meta WHERE key = "
+                                     "'last_closed'"), [("2026-11-01",)])
+
+
 class Gate(AttendanceCase):
     """R-A: a student goes out through a campus gate during class hours only on leave."""
 

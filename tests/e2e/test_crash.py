@@ -5,20 +5,28 @@ may be there twice; a request in flight when yktd died is retried with the same 
 number and must be applied at most once (the retry gets the original reply if the first
 attempt had committed); and `yktctl audit` is clean at the end.
 
-The CI run kills 12 times. The long run, for a release (50 is the issue's minimum):
+Two versions, both in CI:
 
-    cd tests/e2e && YKT_CRASH_KILLS=200 python3 -m unittest -v test_crash
-
-YKT_CRASH_SEED fixes the random moments (the seed used is printed on failure).
+- BenchCrashTest: `ykt-bench pay --crash 10` (the load generator kills, restarts, resends
+  and verifies; docs/performance.md). The long run is tools/scripts/crash-test.sh
+  (50 kills by default on the release build; docs/robustness.md has its figures).
+- CrashTest: the same proof with its own Python load, 12 kills (random amounts, a
+  checked reply per seq). Longer: YKT_CRASH_KILLS=200 python3 -m unittest -v test_crash
+  (in tests/e2e). YKT_CRASH_SEED fixes the random moments (printed on failure).
 """
 
 import os
 import random
 import signal
+import subprocess
 import threading
 import time
 
+import unittest
+
+import harness
 from harness import ConnectionClosed, RespClient, RespError
+from test_bench import BENCH, run_bench
 from test_wallet import WalletCase
 
 KILLS = int(os.environ.get("YKT_CRASH_KILLS", "12"))
@@ -155,6 +163,51 @@ class CrashTest(WalletCase):
         # tearDown: yktctl audit must be clean
 
 
+class BenchCrashTest(unittest.TestCase):
+    """CI's short version of tools/scripts/crash-test.sh: ykt-bench kills its private yktd
+    10 times in 5 s of PAY load, restarts it, resends what had no reply, then checks the
+    database against every reply and runs the ledger audit. It exits non-zero (run_bench
+    fails the test) when any check fails."""
+
+    def test_ykt_bench_pay_crash(self):
+        r = run_bench("pay", "--crash", "10", "--crash-seed", str(SEED), "--seconds", "5",
+                      "--connections", "4", "--cards", "40")
+        msg = "seed %d" % SEED
+        self.assertIs(r["ok"], True, msg)
+        self.assertEqual(r["errors"]["total"], 0, r["errors"])
+        self.assertEqual(r["errors"]["yktd_exit_status"], 0, msg)
+        c, v = r["crash"], r["verify"]
+        self.assertEqual((c["kills_requested"], c["kills"], c["restarts"]), (10, 10, 10), msg)
+        self.assertEqual(c["seed"], SEED)
+        self.assertGreater(c["resent_requests"], 0, "no request was in flight at any kill: " + msg)
+        self.assertGreaterEqual(c["resends"], c["resent_requests"])
+        self.assertEqual(c["time_to_ready_ms"]["n"], 10)
+        self.assertGreater(c["time_to_ready_ms"]["max"], 0)
+        # Every success reply is one payment, as replied; nothing else; nothing twice.
+        self.assertIs(v["durable"], True, v)
+        self.assertEqual(v["ledger"], "audit clean", v)
+        self.assertGreater(v["success_replies"], 0)
+        self.assertEqual(v["payments_in_db"], v["success_replies"], v)
+        self.assertEqual(v["replies_found_in_db"], v["success_replies"], v)
+        self.assertEqual(v["terminal_seq_twice"], 0, v)
+        self.assertEqual(v["wallets_as_replied"], v["wallets_checked"], v)
+        self.assertEqual(v["charged_fen_in_db"], v["charged_fen_replied"], v)
+        self.assertLessEqual(v["resent_paid"], c["resent_requests"])
+        res = r["results"]
+        self.assertEqual(res["succeeded"], res["requests"])
+        print("\nykt-bench pay --crash: %d kills, %d payments, %d resent (%d already paid), "
+              "ready p50 %.1f ms max %.1f ms, seed %d"
+              % (c["kills"], v["success_replies"], c["resent_requests"], v["resent_already_paid"],
+                 c["time_to_ready_ms"]["p50"], c["time_to_ready_ms"]["max"], SEED))
+
+    def test_crash_refuses_compare_fee_and_pgbench(self):
+        for extra in (["--compare-fee"], ["--pgbench"]):
+            p = subprocess.run([BENCH, "pay", "--crash", "2", "--seconds", "1", *extra,
+                                "--yktd", harness.YKTD],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn("--crash", p.stderr)
+
+
 if __name__ == "__main__":
-    import unittest
     unittest.main()

@@ -611,6 +611,34 @@ class LibraryHistoryTest(LibraryCase):
         self.assertError(self.swipe(card, "KIOSK-1", "LIB.HISTORY", 0, "x"), "BAD_REQUEST")
 
 
+class LibraryMerchantTest(LibraryCase):
+    """The merchant option is checked with merchant_status: at start (a warning: merchants are
+    added with yktctl once yktd runs) and when a fine is to be paid. Until it exists a book
+    still comes back (its fine is owed, not paid) and LIB.PAY is refused NO_MERCHANT."""
+    sets = dict(LIB_SETS, **{"plugin.library.merchant": "library-late"})
+
+    def test_a_missing_merchant_leaves_fines_owed(self):
+        self.assertIn("option merchant = library-late: no such merchant yet",
+                      self.gw.log_text())
+        card, _, _ = self.holder("S1", "5.00")
+        self.borrow(card, "B003")
+        self.make_overdue("B003", 5)
+        fine, paid, owed, where = self.give_back(card, "B003", 99)
+        self.assertGreater(fine, 0)
+        self.assertLess(fine, 100)          # below pin_threshold: paid at a return normally
+        self.assertEqual((paid, owed, where), (0, fine, "shelf"))
+        self.assertEqual(self.open_loans(), [])
+        self.assertIn("option merchant = library-late: no such merchant, so no fine",
+                      self.gw.log_text())
+        r = self.swipe(card, "DESK-1", "LIB.PAY", fine)
+        self.assertError(r, "NO_MERCHANT")
+        self.assertEqual((self.balance("S1"), self.gw.sql("SELECT count(*) FROM payments")),
+                         (500, [(0,)]))
+        self.merchant("library-late", "library")
+        self.assertEqual(self.swipe(card, "DESK-1", "LIB.PAY", fine), [fine, 500 - fine])
+        self.assertEqual(self.gw.sql("SELECT merchant FROM payments"), [("library-late",)])
+
+
 class LibraryStartTest(unittest.TestCase):
     """Start-up refusals: a department must know its subsystem is off."""
 
@@ -618,7 +646,12 @@ class LibraryStartTest(unittest.TestCase):
         for sets, why in (({"plugin.library.merchant": "library"}, "set prefix = LIB"),
                           ({"plugin.library.prefix": "LIB"}, "option merchant is required"),
                           ({"plugin.library.prefix": "LIB", "plugin.library.merchant": "library",
-                            "plugin.library.student_days": "0"}, "student_days = 0")):
+                            "plugin.library.student_days": "0"}, "student_days = 0"),
+                          # never above the core's [cards] pin_threshold (host->pin_threshold())
+                          ({"plugin.library.prefix": "LIB", "plugin.library.merchant": "library",
+                            "cards.pin_threshold": "50.00", "plugin.library.pin_threshold":
+                            "5001"}, "pin_threshold = 5001: expected a whole number from 1 to "
+                            "5000")):
             gw = Gateway(sets=dict({"plugin.library.enabled": "yes"}, **sets), start=False)
             self.addCleanup(gw.cleanup)
             with self.assertRaises(AssertionError) as e:

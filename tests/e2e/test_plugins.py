@@ -149,6 +149,13 @@ class PluginHostTest(PluginCase):
         before = self.gw.sql("SELECT id, balance FROM accounts ORDER BY id")
         self.assertError(self.conns["POS-1"].call("TESTPLUG.PEEK", "people"), "DENIED")
         self.assertError(self.conns["POS-1"].call("TESTPLUG.PEEK", "accounts"), "DENIED")
+        # SQLite's tables: the schema may be read, the core's AUTOINCREMENT counters not written
+        self.assertGreater(self.conns["POS-1"].call("TESTPLUG.PEEK", "schema"), 10)
+        self.gw.sql_write("CREATE TABLE counters (id INTEGER PRIMARY KEY AUTOINCREMENT)")
+        self.gw.sql_write("INSERT INTO counters DEFAULT VALUES")
+        self.assertError(self.conns["POS-1"].call("TESTPLUG.PEEK", "sequence"), "DENIED")
+        self.assertIn("statement writes sqlite_sequence; refused", self.gw.log_text())
+        self.assertEqual(self.gw.sql("SELECT seq FROM sqlite_sequence"), [(1,)])
         self.assertEqual(self.gw.sql("SELECT id, balance FROM accounts ORDER BY id"), before)
         self.assertIn("statement touches table people, not its own; refused", self.gw.log_text())
 

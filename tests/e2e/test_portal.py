@@ -73,3 +73,33 @@ class Portal(WalletCase):
         r = a.call("portal", "passwd", "S1", "pay", "000000", "246810")
         self.assertIsInstance(r, RespError)
         self.assertEqual(r.code, "BAD_PIN")
+
+    def test_account_and_settings(self):
+        a = self.gw.admin()
+        pay_pw = self.rec["initial_pay_password"]
+        before = table_rows(a.call("portal", "account", "S1"))[0]
+        self.assertEqual(before["daily_limit"], before["daily_limit_default"])
+        self.assertIsNone(before["autotopup_below"])
+        self.assertError(a.call("portal", "settings", "S1", "000000", "--daily", "10"), "BAD_PIN")
+        self.assertError(a.call("portal", "settings", "S1", pay_pw), "BAD_REQUEST")
+        self.assertError(a.call("portal", "settings", "S1", pay_pw, "--daily", "100000"),
+                         "LIMIT_EXCEEDED")
+        self.assertError(a.call("portal", "settings", "S1", pay_pw, "--autotopup-below", "5"),
+                         "BAD_REQUEST")
+        self.assertEqual(a.call("portal", "settings", "S1", pay_pw, "--daily", "10",
+                                "--autotopup-below", "5", "--autotopup-amount", "50"), "OK")
+        after = table_rows(a.call("portal", "account", "S1"))[0]
+        self.assertEqual((after["daily_limit"], after["autotopup_below"],
+                          after["autotopup_amount"]), ("10.00", "5.00", "50.00"))
+        self.assertEqual(a.call("portal", "settings", "S1", pay_pw, "--daily", "default",
+                                "--autotopup-below", "off"), "OK")
+        again = table_rows(a.call("portal", "account", "S1"))[0]
+        self.assertEqual((again["daily_limit"], again["autotopup_below"]),
+                         (before["daily_limit"], None))
+        audit = self.gw.ctl("audit", "list", "--action", "portal.settings")
+        self.assertEqual([x["target"] for x in audit], ["S1", "S1"])
+        self.gw.add_operator("op2", "operator", password=PASSWORD)
+        c = self.gw.admin()
+        c.ok("login", "op2", PASSWORD)
+        self.assertError(c.call("portal", "account", "S1"), "FORBIDDEN")
+        self.assertError(c.call("portal", "settings", "S1", pay_pw, "--daily", "10"), "FORBIDDEN")

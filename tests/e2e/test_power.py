@@ -7,7 +7,9 @@ it comes back; residents are notified; reports per room and building and the roo
 `yktctl audit` is clean after each test (WalletCase.tearDown).
 """
 
-from harness import MASTER_KEY, wait_until
+import unittest
+
+from harness import MASTER_KEY, Gateway, wait_until
 from test_wallet import WalletCase
 from ykt_cards import SimCard
 
@@ -16,7 +18,8 @@ POWER_SETS = {
     "plugin.power.merchant": "power-office",
     "plugin.power.free_wh": "2000",
     "plugin.power.max_purchase": "10000",
-    "plugin.power.pin_threshold": "5000",
+    # the plugin asks for the payment password where the core does (host->pin_threshold())
+    "cards.pin_threshold": "50.00",
 }
 
 TIERS = [(60000, 52), (120000, 57), (10 ** 18, 82)]  # scripts/power.lua: Wh, fen per kWh
@@ -329,6 +332,14 @@ class PowerMoreRefusalsTest(PowerCase):
                        "--meter", "METER-101")
         self.ctl_fails("BAD_REQUEST", "power", "room-set", "E1-101")
         self.ctl_fails("UNKNOWN_ROOM", "power", "room-set", "E9-9", "--building", "B")
+        # the meter is a registered terminal of type meter (terminal_get)
+        for cmd in (("room-add", "E1-103", "--building", "B"), ("room-set", "E1-101")):
+            err = self.ctl_fails("UNKNOWN_TERMINAL", "power", *cmd, "--meter", "METER-TYPO")
+            self.assertIn("METER-TYPO", err)
+            err = self.ctl_fails("WRONG_TERMINAL_TYPE", "power", *cmd, "--meter", "KIOSK-1")
+            self.assertIn("a kiosk terminal, not a meter", err)
+        self.assertEqual(self.room()["meter"], "METER-101")
+        self.assertEqual(self.gw.ctl("audit", "list", "--action", "power.room_set"), [])
         self.ctl_fails("BAD_REQUEST", "power", "report", "--by", "floor")
         self.assertEqual(self.gw.sql("SELECT count(*) FROM power_rooms"), [(2,)])
         # readers read, and change nothing
@@ -386,6 +397,47 @@ class PowerNoQuotaTest(PowerCase):
         self.assertEqual(self.conns["METER-201"].call("POWER.POLL")[-1][1], "restore")
 
 
+class PowerMerchantTest(PowerCase):
+    """The merchant option is checked with merchant_status: at start (a warning, since the
+    merchant is added with yktctl once yktd runs) and at the first purchase (a clear refusal
+    before the card is read, and a log line naming the option)."""
+    sets = dict(POWER_SETS, **{"plugin.power.merchant": "power-late"})
+
+    def test_a_missing_merchant_is_named_at_start_and_at_the_first_purchase(self):
+        self.assertIn("option merchant = power-late: no such merchant yet", self.gw.log_text())
+        before = self.snapshot("S1")
+        r = self.buy(self.s1, 1000)
+        self.assertError(r, "NO_MERCHANT")
+        self.assertIn("power-late", r.line)
+        self.assertIn("option merchant = power-late: no such merchant, so no electricity",
+                      self.gw.log_text())
+        self.assertEqual(self.snapshot("S1"), before)
+        self.merchant("power-late", "power")
+        self.assertEqual(self.buy(self.s1, 1000)[2], 1000)
+        self.assertEqual(self.gw.sql("SELECT merchant FROM payments"), [("power-late",)])
+
+
+class PowerStartTest(unittest.TestCase):
+    """pin_threshold is no longer the plugin's option: a configuration that still sets it to
+    another amount than [cards] pin_threshold stops yktd (it would change when a password is
+    asked for); one that agrees starts with a warning."""
+
+    def start(self, sets):
+        gw = Gateway(sets=dict(POWER_SETS, **sets), start=False)
+        self.addCleanup(gw.cleanup)
+        return gw
+
+    def test_an_obsolete_pin_threshold(self):
+        gw = self.start({"plugin.power.pin_threshold": "20000"})
+        with self.assertRaises(AssertionError) as e:
+            gw.start()
+        self.assertIn("option pin_threshold = 20000 is no longer read", str(e.exception))
+        gw.proc = None
+        gw.log.close()
+        gw = self.start({"plugin.power.pin_threshold": "5000"})
+        gw.start()
+        self.assertIn("option pin_threshold is obsolete", gw.log_text())
+
+
 if __name__ == "__main__":
-    import unittest
     unittest.main()

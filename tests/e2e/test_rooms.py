@@ -132,6 +132,24 @@ class RegistryTest(RoomsCase):
         self.assertEqual([r["room"] for r in self.gw.ctl("rooms", "list")], ["hall-1"])
         self.assertEqual(len(self.gw.ctl("audit", "list", "--action", "rooms.add")), 1)
 
+    def test_a_rooms_merchant_must_exist(self):
+        """--merchant is checked with merchant_status when the room is added or changed, not
+        when the first booking's payment is refused; nothing changes on a refusal."""
+        err = self.ctl_fails("NO_MERCHANT", "rooms", "add", "hall-2", "--name", "H", "--kind",
+                             "venue", "--merchant", "ghost-co")
+        self.assertIn("ghost-co", err)
+        self.room("hall-1")
+        self.ctl_fails("NO_MERCHANT", "rooms", "update", "hall-1", "--merchant", "ghost-co",
+                       "--fee", "3.00")
+        rec = self.gw.ctl("rooms", "show", "hall-1")
+        self.assertEqual((rec["merchant"], rec["fee"]), ("", "0.00"))
+        self.assertEqual([r["room"] for r in self.gw.ctl("rooms", "list")], ["hall-1"])
+        self.assertEqual(self.gw.ctl("audit", "list", "--action", "rooms.update"), [])
+        # an existing merchant, suspended or not, is accepted
+        self.merchant("hall-co", "rooms")
+        self.gw.ctl("rooms", "update", "hall-1", "--merchant", "hall-co")
+        self.assertEqual(self.gw.ctl("rooms", "show", "hall-1")["merchant"], "hall-co")
+
     def test_bad_listing_filters_are_refused(self):
         self.room("hall-1")
         self.ctl_fails("BAD_REQUEST", "rooms", "list", "--kind", "ballroom")
@@ -630,6 +648,17 @@ class ComputerRoomTest(RoomsCase):
         self.terminal("POS-X", "pos", owner="rooms-office")
         self.assertError(self.logon(rich, tid="POS-X"), "NOT_A_SEAT")
         self.assertError(self.swipe(rich, "BOOK-1", "ROOMS.LOGON"), "FORBIDDEN")
+
+    def test_a_seat_must_be_a_registered_pos_terminal(self):
+        """rooms seat looks the terminal up (terminal_get): seats log on with ROOMS.LOGON, a
+        pos verb, so a mistyped id or a booking station is refused and nothing changes."""
+        err = self.ctl_fails("UNKNOWN_TERMINAL", "rooms", "seat", "SEAT-TYPO", "--room", "pc-1")
+        self.assertIn("SEAT-TYPO", err)
+        err = self.ctl_fails("WRONG_TERMINAL_TYPE", "rooms", "seat", "BOOK-1", "--room", "pc-1")
+        self.assertIn("not a pos terminal", err)
+        self.assertEqual(sorted(x["seat"] for x in self.gw.ctl("rooms", "seats")),
+                         ["SEAT-1", "SEAT-2"])
+        self.assertEqual(len(self.gw.ctl("audit", "list", "--action", "rooms.seat")), 2)
 
     def test_a_session_ends_at_closing_time_and_not_outside_hours(self):
         now = campus_now()

@@ -8,8 +8,9 @@ test (WalletCase.tearDown).
 """
 
 import time
+import unittest
 
-from harness import wait_until
+from harness import Gateway, wait_until
 from test_wallet import WalletCase
 
 WATER_SETS = {
@@ -194,11 +195,15 @@ class WaterSessionTest(WaterCase):
         # a temporary card limited to the canteen may not draw water
         tcard, _ = self.temporary_holder("V1", "20.00", "--subsystems", "canteen")
         self.assertError(self.start(tcard, 100), "NOT_ALLOWED")
-        # a dispenser without a merchant cannot sell
-        self.terminal("DISP-N", "dispenser", owner=None)
-        self.gw.ctl("water", "dispenser-add", "DISP-N", "--building", "B", "--service", "hot")
+        # a dispenser without a merchant cannot sell: it is not registered (see
+        # test_a_dispenser_must_be_a_dispenser_terminal_of_a_merchant); one registered before
+        # that check, owned by no merchant, is refused at its first sale, before the card
+        self.terminal("DISP-N", "dispenser", owner="ghost-co")
+        self.gw.sql_write("INSERT INTO water_dispensers (id, building, service, added_at) "
+                          "VALUES ('DISP-N', 'B', 'hot', 0)")
         card2, _, _ = self.holder("S2", "3.00")
         self.assertError(self.start(card2, 100, tid="DISP-N"), "NO_MERCHANT")
+        self.assertIn("ghost-co, which is not a merchant", self.gw.log_text())
 
 
 class WaterTimeoutTest(WaterCase):
@@ -293,7 +298,77 @@ class WaterLongSessionTest(WaterCase):
         self.assertIsInstance(self.start(card, 500)[0], int)
 
 
+class WaterUndoTest(WaterCase):
+    """A settlement from the timer is recorded whole or not at all: when the session's record
+    cannot be written after hold_settle succeeded, the plugin calls undo_writes and the
+    capture goes with it. A storage failure is forced with a trigger the test adds beside the
+    gateway (plugins may not create triggers; a test may): it aborts the update that closes
+    DISP-1's session."""
+
+    FAIL = ("CREATE TRIGGER water_test_fail BEFORE UPDATE OF status ON water_sessions "
+            "WHEN NEW.status = 'closed' AND OLD.dispenser = 'DISP-1' "
+            "BEGIN SELECT RAISE(ABORT, 'injected storage failure'); END")
+
+    def test_a_settlement_that_cannot_be_recorded_is_undone_and_retried(self):
+        card, _, _ = self.holder("S1", "50.00")
+        card2, _, _ = self.holder("S2", "50.00")
+        sid = self.start(card, 500)[0]
+        other = self.start(card2, 500, tid="DISP-2")[0]
+        self.assertEqual(self.reading(sid, 25000), [15, 500, 0])
+        self.assertEqual(self.reading(other, 25000, tid="DISP-2"), [15, 500, 0])
+        hold_id, other_hold = self.session(sid)[7], self.session(other)[7]
+        self.gw.sql_write(self.FAIL)
+        # both dispensers fall silent
+        self.gw.sql_write("UPDATE water_sessions SET seen_at = 0")
+        # the normal path still records: DISP-2's session is settled although DISP-1's fails
+        # (the failing one is left out of the next tick)
+        self.assertTrue(wait_until(lambda: self.session(other)[0] == "closed", 6),
+                        self.session(other))
+        self.assertEqual(self.session(other)[:6], ("closed", "timeout", 25000, 20000, 15, 15))
+        self.assertEqual(self.hold_status(other_hold), ("captured", 15))
+        self.assertTrue(wait_until(lambda: "cannot record its settlement" in
+                                   self.gw.log_text(), 6))
+        time.sleep(1.5)  # a retry alone fails again
+        # DISP-1's capture was undone with its record: the hold is untouched, no payment
+        self.assertEqual(self.session(sid)[0], "open")
+        self.assertEqual(self.hold_status(hold_id)[0], "pending")
+        self.assertEqual(self.gw.sql("SELECT terminal, charged FROM payments"),
+                         [("DISP-2", 15)])
+        self.assertEqual(self.balance("S1"), 4500)
+        # the storage heals: the session is settled once, with its payment
+        self.gw.sql_write("DROP TRIGGER water_test_fail")
+        self.assertTrue(wait_until(lambda: self.session(sid)[0] == "closed", 6),
+                        self.session(sid))
+        self.assertEqual(self.session(sid)[:6], ("closed", "timeout", 25000, 20000, 15, 15))
+        self.assertEqual(self.hold_status(hold_id), ("captured", 15))
+        self.assertEqual(sorted(self.gw.sql("SELECT terminal, charged FROM payments")),
+                         [("DISP-1", 15), ("DISP-2", 15)])
+        self.assertEqual(self.balance("S1"), 4985)
+
+
 class WaterAdminTest(WaterCase):
+    def test_a_dispenser_must_be_a_dispenser_terminal_of_a_merchant(self):
+        """dispenser-add looks the terminal up (terminal_get) and its owner (merchant_status):
+        a mistyped id, another type of terminal, or a dispenser that sells for no merchant
+        would never sell; each is refused and nothing is registered."""
+        base = ["--building", "B", "--service", "hot"]
+        self.terminal("DISP-X", "dispenser", owner=None)
+        self.terminal("DISP-G", "dispenser", owner="ghost-co")
+        for code, tid, why in (("UNKNOWN_TERMINAL", "DISP-TYPO", "no terminal DISP-TYPO"),
+                               ("WRONG_TERMINAL_TYPE", "POS-1", "a pos terminal"),
+                               ("NO_MERCHANT", "DISP-X", "no owning merchant"),
+                               ("NO_MERCHANT", "DISP-G", "ghost-co, which is not a merchant")):
+            err = self.ctl_fails(code, "water", "dispenser-add", tid, *base)
+            self.assertIn(why, err)
+        self.assertEqual(sorted(d["dispenser"] for d in self.gw.ctl("water", "dispensers")),
+                         ["DISP-1", "DISP-2", "DISP-3"])
+        self.assertEqual(self.gw.ctl("audit", "list", "--action", "water.dispenser_add",
+                                     "--target", "DISP-G"), [])
+        # once its merchant exists, it is accepted (a suspended merchant too: the wallet
+        # refuses its sales until it is active again)
+        self.merchant("ghost-co", "water")
+        self.gw.ctl("water", "dispenser-add", "DISP-G", *base)
+
     def test_registry_and_reports_per_building_and_day(self):
         card, _, _ = self.holder("S1", "50.00")
         card2, _, _ = self.holder("S2", "50.00")
@@ -348,6 +423,8 @@ class WaterDepartmentTest(WaterCase):
     def test_only_the_subsystems_department_administers_it(self):
         self.gw.add_operator("log1", "dept_admin", department="后勤处")
         self.gw.add_operator("cs1", "dept_admin", department="CS")
+        self.terminal("DISP-7", "dispenser", owner="water-co")
+        self.terminal("DISP-8", "dispenser", owner="water-co")
         self.gw.ctl("water", "dispenser-add", "DISP-7", "--building", "B", "--service", "hot",
                     user="log1", password="operator-pass-1")
         self.ctl_fails("FORBIDDEN", "water", "dispenser-add", "DISP-8", "--building", "B",
@@ -356,6 +433,19 @@ class WaterDepartmentTest(WaterCase):
                                      "('DISP-7', 'DISP-8')"), [("DISP-7",)])
 
 
+class WaterStartTest(unittest.TestCase):
+    def test_max_hold_must_stay_below_the_cores_pin_threshold(self):
+        """A dispenser has no keypad: max_hold is checked against [cards] pin_threshold
+        (host->pin_threshold()), not a constant."""
+        gw = Gateway(sets=dict(WATER_SETS, **{"cards.pin_threshold": "10.00"}), start=False)
+        self.addCleanup(gw.cleanup)
+        with self.assertRaises(AssertionError) as e:
+            gw.start()
+        self.assertIn("option max_hold = 1000: must be a whole number from 1 to 999",
+                      str(e.exception))
+        gw.proc = None
+        gw.log.close()
+
+
 if __name__ == "__main__":
-    import unittest
     unittest.main()

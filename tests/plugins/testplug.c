@@ -189,9 +189,11 @@ static void v_peek(ykt_request *r, void *ud)
     state *s = ud;
     const ykt_host *h = s->host;
     const char *which = h->argc(r) == 2 ? h->arg(r, 1, NULL) : "own";
-    const char *sql = strcmp(which, "own") == 0 ? "SELECT count(*) FROM testplug_events"
-                      : strcmp(which, "people") == 0
-                          ? "SELECT count(*) FROM people"
+    const char *sql = strcmp(which, "own") == 0        ? "SELECT count(*) FROM testplug_events"
+                      : strcmp(which, "people") == 0   ? "SELECT count(*) FROM people"
+                      : strcmp(which, "sequence") == 0 ? "UPDATE sqlite_sequence SET seq = seq + 1"
+                      : strcmp(which, "schema") == 0
+                          ? "SELECT count(*) FROM sqlite_schema"
                           : "UPDATE accounts SET balance = balance + 100";
     sqlite3_stmt *st = h->db_stmt(s->self, sql);
     if (st == NULL) {
@@ -564,7 +566,7 @@ int ykt_plugin_init(ykt_plugin *self, const ykt_host *host, void **userdata)
                                  "TESTPLUG.PRICE litres_ml used_ml");
     if (rc == 0)
         rc = host->verb_register(self, "TESTPLUG.PEEK", any, YKT_VERB_CHANGES, v_peek, s,
-                                 "TESTPLUG.PEEK [own|people|accounts]");
+                                 "TESTPLUG.PEEK [own|people|accounts|sequence|schema]");
     if (rc == 0)
         rc = host->verb_register(self, "TESTPLUG.EVENTS", any, 0, v_events, s, "TESTPLUG.EVENTS");
     if (rc == 0)

@@ -146,7 +146,11 @@ async function main() {
     "terminal.listen": "127.0.0.1:0", "log.level": "info", "cards.master_key": keyFile,
     "rules.dir": path.join(SOURCE, "scripts"), "plugins.dir": path.join(BUILD, "plugins"),
     "plugin.attendance.enabled": "yes",
+    "plugin.rooms.enabled": "yes",
+    "plugin.bank.enabled": "yes", "plugin.bank.banks": "icbc",
+    "plugin.bank.key_file_icbc": path.join(dir, "bank-icbc.key"),
   };
+  fs.writeFileSync(path.join(dir, "bank-icbc.key"), "ab".repeat(32) + "\n", { mode: 0o600 });
   const yargs = ["-c", path.join(SOURCE, "conf", "ykt.ini")];
   for (const [k, v] of Object.entries(sets)) yargs.push("--set", `${k}=${v}`);
   const yktd = await startProc(YKTD, yargs, "yktd.log", /ready: terminal port [^ ]*:(\d+)/);
@@ -155,6 +159,8 @@ async function main() {
   // ---- the campus ----
   ctl("merchant", "add", "canteen-1", "--name", "一食堂", "--category", "canteen");
   const posSecret = ctl("terminal", "add", "POS-1", "--type", "pos", "--owner", "canteen-1").secret;
+  ctl("merchant", "add", "shop-1", "--name", "教育超市", "--category", "shop");
+  const shopSecret = ctl("terminal", "add", "POS-2", "--type", "pos", "--owner", "shop-1").secret;
   ctl("person", "add", "S1", "--kind", "student", "--name", "张三", "--gender", "M",
       "--id-number", "110105200503070019", "--department", "CS", "--phone", "13812345678",
       "--class", "CS-2025-1", "--enrolled", "2025-09-01", "--study-years", "4");
@@ -165,12 +171,24 @@ async function main() {
       "--valid-until", "2030-12-31");
   ctl("approval", "add", "T1", "--kind", "unit_leader", "--approver", "王主任", "--ref", "HR-1");
   ctl("approval", "add", "T1", "--kind", "functional_dept", "--approver", "人事处", "--ref", "HR-2");
-  ctl("card", "issue", "T1");
+  const t1 = ctl("card", "issue", "T1");
   addOperator("counter1", "operator");
   addOperator("csadmin", "dept_admin", "CS");
   addOperator("cshead", "dept_head", "CS");
+  addOperator("mother", "guardian");
+  ctl("guardian", "link", "mother", "--person", "S1");
+  addOperator("fin1", "finance");
+  addOperator("aud1", "auditor");
+
   const [from, to] = leaveDates();
   const year = from.slice(0, 4);
+  let booking = null;
+  try {
+    ctl("rooms", "add", "R101", "--name", "研讨室101", "--kind", "venue");
+    const d = new Date(Date.now() + 2 * 86400000);
+    while (d.getUTCDay() === 0 || d.getUTCDay() === 6) d.setUTCDate(d.getUTCDate() + 1);
+    booking = ctl("rooms", "book", "R101", d.toISOString().slice(0, 10), "10:00", "--person", "S1");
+  } catch (e) { log("rooms booking not set up: " + (e.stderr || e)); }
   ctlAs("csadmin", STAFF_PW, "attendance", "balance-set", "T1", "annual", "5", "--year", year);
   const leave = ctlAs("csadmin", STAFF_PW, "attendance", "leave-apply", "T1", "annual", from, to,
                       "--reason", "探亲");
@@ -187,7 +205,7 @@ async function main() {
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"],
   });
   try {
-    await scenarios(browser, base, { termPort, posSecret, s1, leave, year });
+    await scenarios(browser, base, { termPort, posSecret, shopSecret, s1, t1, leave, year, booking });
   } finally {
     await browser.close();
   }
@@ -232,7 +250,7 @@ function pageFetch(page, method, url, body, headers) {
 }
 
 async function scenarios(browser, base, env) {
-  const { termPort, posSecret, s1, leave, year } = env;
+  const { termPort, posSecret, shopSecret, s1, t1, leave, year, booking } = env;
   const holder = await newPage(browser, base);
   const hp = holder.page;
   let balance = 100;
@@ -330,6 +348,69 @@ async function scenarios(browser, base, env) {
     await hp.waitForURL("**/holder.html");
   });
 
+  await check("records by category, the monthly chart and the printable statement", async () => {
+    const r = pay(termPort, "POS-2", shopSecret, s1.uid, 1250, 1, 3);
+    assert(r.reply, "paid at the shop: " + JSON.stringify(r));
+    balance = r.reply[2] / 100;
+    await hp.goto("/holder.html");
+    const month = await hp.evaluate(() => YKT.thisMonth());
+    await hp.waitForSelector(`#chart rect[data-category="shop"][data-month="${month}"]`);
+    eq(await hp.getAttribute(`#chart rect[data-category="shop"]`, "data-fen"), "1250", "shop bar");
+    eq(await hp.getAttribute(`#chart rect[data-category="canteen"]`, "data-fen"), "500", "canteen bar");
+    await hp.waitForSelector("#rec-table tbody tr");
+    eq(await hp.locator("#rec-table tbody tr").count(), 2, "two payments");
+    await hp.selectOption("#rec-cat", "shop");
+    await hp.click("#rec-go");
+    await hp.waitForFunction(() => document.querySelectorAll("#rec-table tbody tr").length === 1);
+    assert((await hp.textContent("#rec-table tbody")).includes("教育超市"), "the shop's payment");
+    await shot(hp, "08-holder-spending");
+    const empty = await pageFetch(hp, "GET", "/api/holder/records?from=2001-01-01&to=2001-01-31");
+    eq([empty.status, empty.data.length], [200, 0], "a date range without payments");
+    await hp.click("#statement-link");
+    await hp.waitForURL("**/statement.html?month=*");
+    await hp.waitForSelector("#st-table tbody tr");
+    const text = await hp.textContent("#st-table");
+    assert(text.includes("100.00") && text.includes(balance.toFixed(2)), "opening and closing: " + text);
+    await hp.emulateMedia({ media: "print" });
+    assert(!(await hp.isVisible("#st-print")), "no buttons in print");
+    await shot(hp, "09-statement-print");
+    await hp.emulateMedia({ media: "screen" });
+  });
+
+  await check("the holder lowers the daily limit with the payment password (not above the default)", async () => {
+    await hp.goto("/holder.html#settings-card");
+    await hp.waitForSelector("#set-daily_limit-now");
+    await hp.fill("#set-daily", "50");
+    await hp.fill("#set-pw", "000000");
+    await hp.click("#set-go");
+    await hp.waitForSelector("#set-msg.error");
+    await hp.fill("#set-pw", s1.initial_pay_password);
+    await hp.click("#set-go");
+    await hp.waitForSelector("#set-msg.ok");
+    await hp.waitForFunction(() => document.getElementById("set-daily_limit-now").textContent.startsWith("50.00"));
+    eq(await hp.inputValue("#set-pw"), "", "password field cleared");
+    const csrf = (await pageFetch(hp, "GET", "/api/session")).data.csrf;
+    const high = await pageFetch(hp, "POST", "/api/holder/settings",
+      { daily: "99999", password: s1.initial_pay_password },
+      { "Content-Type": "application/json", "X-CSRF-Token": csrf });
+    eq([high.status, high.data.error], [409, "LIMIT_EXCEEDED"], "raising is refused");
+    const audit = ctl("audit", "list", "--action", "portal.settings");
+    assert(audit.some(a => a.target === "S1"), "audited");
+    await shot(hp, "10-holder-settings");
+  });
+
+  await check("the holder sees bookings; library and attendance sections follow the plugins", async () => {
+    const b = await pageFetch(hp, "GET", "/api/holder/bookings");
+    eq(b.status, 200, "bookings API");
+    if (booking) {
+      eq(b.data.bookings.length, 1, "one booking");
+      await hp.waitForSelector("#bookings tbody tr");
+    }
+    const lib = await pageFetch(hp, "GET", "/api/holder/library");
+    assert(lib.status === 200 && lib.data.loans.error, "library plugin not loaded: reported per part");
+    assert(await hp.isHidden("#library-card"), "library section hidden without the plugin");
+  });
+
   await check("the holder reports the card lost; a PAY is then refused", async () => {
     await hp.waitForFunction(() => document.getElementById("balance").textContent !== "—");
     await hp.fill("#loss-password", newQuery);
@@ -338,7 +419,7 @@ async function scenarios(browser, base, env) {
     await hp.waitForSelector('#card-status .status[data-status="lost"]');
     await shot(hp, "03-holder-lost");
     eq(ctl("card", "show", s1.card_no).status, "lost", "card status in yktd");
-    const r = pay(termPort, "POS-1", posSecret, s1.uid, 300, 2, 2);
+    const r = pay(termPort, "POS-1", posSecret, s1.uid, 300, 2, 4);
     assert(r.error && r.error.startsWith("CARD_LOST"), "PAY refused: " + JSON.stringify(r));
     const audit = ctl("audit", "list", "--target", s1.card_no);
     assert(audit.some(a => a.action === "card.loss" && a.operator === "holder:S1"), "audited");
@@ -379,6 +460,67 @@ async function scenarios(browser, base, env) {
   });
   await head.context.close();
 
+  // ---- a staff member applies for leave and overtime in the portal ----
+  const staffer = await newPage(browser, base);
+  const tp = staffer.page;
+  let otId = 0;
+  const otDate = leaveDates()[0];
+  await check("a holder applies for overtime and leave for themselves", async () => {
+    await signIn(tp, "holder", "T1", t1.initial_query_password || "");
+    await tp.waitForURL("**/holder.html");
+    await tp.waitForSelector("#my-balances tbody tr");
+    await tp.fill("#ot-date", otDate);
+    await tp.fill("#ot-reason", "系统上线");
+    await tp.click("#ot-go");
+    await tp.waitForSelector("#ot-msg.ok");
+    otId = Number((await tp.textContent("#ot-msg")).split("#")[1]);
+    await tp.waitForSelector(`#my-overtimes tbody tr`);
+    const csrf = (await pageFetch(tp, "GET", "/api/session")).data.csrf;
+    const over = await pageFetch(tp, "POST", "/api/holder/leave-apply",
+      { type: "annual", from: leave.from || otDate, to: leave.to || otDate, person: "S1" },
+      { "Content-Type": "application/json", "X-CSRF-Token": csrf });
+    eq(over.data.error, "LEAVE_OVERLAP", "overlapping leave refused (and 'person' ignored)");
+    eq(ctl("attendance", "overtimes", "--person", "T1").map(o => o.status), ["pending"], "pending");
+    eq(ctl("attendance", "overtimes", "--person", "S1").length, 0, "nothing for anyone else");
+    await shot(tp, "11-holder-attendance");
+  });
+  await staffer.context.close();
+
+  const head2 = await newPage(browser, base);
+  const hp2 = head2.page;
+  await check("the head approves overtime and sees the department's attendance statistics", async () => {
+    await signIn(hp2, "staff", "cshead", STAFF_PW);
+    await hp2.waitForURL("**/head.html");
+    await hp2.waitForSelector(`#ot-approve-${otId}`);
+    await hp2.click(`#ot-approve-${otId}`);
+    await hp2.waitForSelector("#ot-msg.ok");
+    eq(ctl("attendance", "overtimes", "--person", "T1")[0].status, "approved", "approved");
+    await hp2.waitForSelector("#stats table, #stats p");
+    await shot(hp2, "12-head-stats");
+    eq((await pageFetch(hp2, "GET", "/api/finance/merchants")).status, 403, "finance API");
+  });
+  await head2.context.close();
+
+  // ---- a parent ----
+  const parent = await newPage(browser, base);
+  const gp = parent.page;
+  await check("a guardian reads the child's records, and nobody else's", async () => {
+    await signIn(gp, "staff", "mother", STAFF_PW);
+    await gp.waitForURL("**/guardian.html");
+    await gp.fill("#g-person", "S1");
+    await gp.click("#g-go");
+    await gp.waitForSelector("#g-payments tbody tr");
+    eq(await gp.locator("#g-payments tbody tr").count(), 2, "the child's payments");
+    await shot(gp, "13-guardian");
+    await gp.fill("#g-person", "T1");
+    await gp.click("#g-go");
+    await gp.waitForSelector("#g-msg.error");
+    eq((await pageFetch(gp, "GET", "/api/guardian/records?person=T1")).status, 403, "another person");
+    eq((await pageFetch(gp, "GET", "/api/holder/records")).status, 403, "holder API");
+    eq((await gp.goto("/counter.html")).status(), 403, "counter page");
+  });
+  await parent.context.close();
+
   // ---- the counter ----
   const counter = await newPage(browser, base);
   const cp = counter.page;
@@ -415,9 +557,51 @@ async function scenarios(browser, base, env) {
     assert((await cp.textContent("#replace-msg")).includes("ID_MISMATCH") ||
            (await cp.textContent("#replace-msg")).includes("证件号"), "ID mismatch shown");
   });
+  await check("counter: loss and unlock with the ID check, a refund of an over-deduction, own audit", async () => {
+    await cp.fill("#find-no", "T1");
+    await cp.click("#find-go");
+    await cp.waitForFunction(() => document.querySelector("#person") &&
+                                   document.querySelector("#person").textContent.includes("T1"));
+    await cp.fill("#a-card", t1.card_no);
+    await cp.fill("#a-id", "110105200503070019");
+    await cp.selectOption("#a-action", "loss");
+    await cp.click("#act-go");
+    await cp.waitForSelector("#act-msg.error");
+    await cp.fill("#a-id", "110105198001010024");
+    await cp.click("#act-go");
+    await cp.waitForSelector("#act-msg.ok");
+    eq(ctl("card", "show", t1.card_no).status, "lost", "lost");
+    await cp.fill("#a-id", "110105198001010024");
+    await cp.selectOption("#a-action", "unlock");
+    await cp.click("#act-go");
+    await cp.waitForFunction(() => document.getElementById("act-msg").className === "msg ok" &&
+                                   document.querySelector('#cards .status[data-status="active"]'));
+    eq(ctl("card", "show", t1.card_no).status, "active", "unlocked");
+    await cp.fill("#find-no", "S1");
+    await cp.click("#find-go");
+    await cp.waitForSelector("#payments tbody tr");
+    const shopPay = ctl("payment", "search", "--person", "S1").find(p => p.merchant === "shop-1");
+    const before = ctl("person", "show", "S1").balance;
+    await cp.fill("#pr-payment", String(shopPay.payment));
+    await cp.fill("#pr-amount", "2.50");
+    await cp.fill("#pr-reason", "重复扣款");
+    await cp.click("#pr-go");
+    await cp.waitForSelector("#pr-msg.ok");
+    eq(ctl("person", "show", "S1").balance, (Number(before) + 2.5).toFixed(2), "refunded to the wallet");
+    await cp.click("#audit-go");
+    await cp.waitForSelector("#audit tbody tr");
+    const audit = await cp.textContent("#audit");
+    assert(audit.includes("card.loss") && audit.includes("card.unlock") &&
+           audit.includes("payment.refund"), "own audit: " + audit);
+    const mine = (await pageFetch(cp, "GET", "/api/counter/audit")).data;
+    assert(mine.every(a => a.operator === "counter1"), "only the operator's own rows");
+    await shot(cp, "14-counter-actions");
+  });
   await check("wrong role: an operator gets 403 from the head's page and APIs", async () => {
     eq((await cp.goto("/head.html")).status(), 403, "page");
     eq((await cp.goto("/holder.html")).status(), 403, "holder page");
+    eq((await cp.goto("/finance.html")).status(), 403, "finance page");
+    eq((await cp.goto("/admin.html")).status(), 403, "admin page");
     await cp.goto("/counter.html");
     eq((await pageFetch(cp, "GET", "/api/head/leaves")).status, 403, "API");
   });
@@ -429,6 +613,53 @@ async function scenarios(browser, base, env) {
     eq((await pageFetch(cp, "GET", "/api/counter/person?no=S1")).status, 401, "API");
   });
   await counter.context.close();
+
+  // ---- finance ----
+  const fin = await newPage(browser, base);
+  const fp = fin.page;
+  await check("finance settles the day and reconciles an uploaded bank statement", async () => {
+    await signIn(fp, "staff", "fin1", STAFF_PW);
+    await fp.waitForURL("**/finance.html");
+    await fp.waitForSelector("#merchants tbody tr");
+    const today = await fp.evaluate(() => new Date().toISOString().slice(0, 10));
+    const yesterday = new Date(Date.now() - 86400000).toISOString().slice(0, 10);
+    await fp.fill("#fs-period", yesterday); // a period must have ended
+    await fp.click("#fs-run");
+    await fp.waitForSelector("#fs-msg.ok, #fs-msg.error");
+    eq(await fp.getAttribute("#fs-msg", "class"), "msg ok", await fp.textContent("#fs-msg"));
+    await fp.waitForSelector("#fs-table table, #fs-table p");
+    const csv = path.join(dir, "icbc.csv");
+    fs.writeFileSync(csv, `date,reference,bank_card,amount,kind\n${today},R-UNKNOWN-1,6222020000001234,100.00,transfer\n`);
+    await fp.setInputFiles("#rc-file", csv);
+    await fp.fill("#rc-bank", "icbc");
+    await fp.click("#rc-go");
+    await fp.waitForSelector("#rc-table tbody tr");
+    assert((await fp.textContent("#rc-table")).includes("R-UNKNOWN-1"), "the difference is listed");
+    await shot(fp, "15-finance");
+    const csrf = (await pageFetch(fp, "GET", "/api/session")).data.csrf;
+    eq((await pageFetch(fp, "POST", "/api/finance/settle", { period: yesterday },
+        { "Content-Type": "application/json" })).status, 403, "no CSRF token");
+    eq((await pageFetch(fp, "POST", "/api/counter/issue", { person: "S1" },
+        { "Content-Type": "application/json", "X-CSRF-Token": csrf })).status, 403, "counter API");
+    eq((await pageFetch(fp, "GET", "/api/counter/audit")).status, 403, "counter audit API");
+  });
+  await fin.context.close();
+
+  // ---- administrators (an auditor) ----
+  const adm = await newPage(browser, base);
+  const ap = adm.page;
+  await check("administrators see terminals, plugins and rules, read-only", async () => {
+    await signIn(ap, "staff", "aud1", STAFF_PW);
+    await ap.waitForURL("**/admin.html");
+    await ap.waitForSelector("#a-terminals tbody tr");
+    assert((await ap.textContent("#a-terminals")).includes("POS-2"), "terminals");
+    assert((await ap.textContent("#a-plugins")).includes("attendance"), "plugins");
+    assert((await ap.textContent("#a-rules")).includes("fees"), "rules");
+    await shot(ap, "16-admin");
+    eq((await pageFetch(ap, "GET", "/api/holder/home")).status, 403, "holder API");
+    eq((await ap.goto("/guardian.html")).status(), 403, "guardian page");
+  });
+  await adm.context.close();
 }
 
 main().catch(e => {

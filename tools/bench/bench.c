@@ -5,7 +5,8 @@
  *   ykt-bench [--json] swipe [--connections N] [--cards N] [--seconds N] [--rate R] ...
  *   ykt-bench [--json] pay [--connections N] [--cards N] [--seconds N] [--rate R]
  *                          [--amount FEN] [--pipeline K] [--fee lua|builtin]
- *                          [--compare-fee [--rounds N]] [--pgbench] ...
+ *                          [--compare-fee [--rounds N]] [--pgbench]
+ *                          [--crash N [--crash-seed S]] ...
  *   ykt-bench [--json] door [--connections N] [--cards N] [--seconds N] [--rate R] ...
  *   ykt-bench [--json] conns [--connections N] [--auth N] [--hold S] [--idle-timeout MS] ...
  *
@@ -60,6 +61,7 @@ static void usage(FILE *out)
           "        latency measured from the scheduled send time)\n"
           "  pay [--connections N] [--cards N] [--seconds N] [--rate R] [--amount FEN]\n"
           "      [--pipeline K] [--fee lua|builtin] [--compare-fee [--rounds N]] [--pgbench]\n"
+          "      [--crash N [--crash-seed S]]\n"
           "        N POS terminals of one merchant (2.5 % discount, 1.5 % fee on regular\n"
           "        cards) send PAY of FEN fen (default 100) with N software cards, as swipe,\n"
           "        with K requests in flight per connection (default 1); then yktd is\n"
@@ -71,6 +73,10 @@ static void usage(FILE *out)
           "        fresh yktd, in the order builtin, lua, then lua, builtin (N rounds,\n"
           "        default 2), and reports both and the ratio lua/builtin. --pgbench then\n"
           "        runs the same debit with pgbench on a private PostgreSQL, for the ratio\n"
+          "        --crash N kills yktd with SIGKILL N times at random moments of the run\n"
+          "        (seeded by S) and restarts it on the same database; connections resend\n"
+          "        unanswered requests byte for byte; the same checks follow, plus every\n"
+          "        success reply's payment in the database once (the crash test)\n"
           "  door [--connections N] [--cards N] [--seconds N] [--rate R]\n"
           "        as swipe, with the access plugin loaded: N gate terminals registered as\n"
           "        doors (default 8) send ACCESS.OPEN; every holder is in an access group\n"

@@ -31,6 +31,16 @@
  * a slot that finds K in flight waits, and its wait counts.
  *
  * --pgbench afterwards runs the same debit on a private PostgreSQL with pgbench (pgbench.h).
+ *
+ * --crash N (issue 9's crash test): during the run the main thread kills the private yktd
+ * with SIGKILL N times at random moments spread over --seconds (seeded: --crash-seed) and
+ * restarts it on the same directory and database each time (a new port). A connection that
+ * loses its gateway connects to the new one, authenticates again and resends every request
+ * it has no reply for, byte for byte (same seq, same card signature), in order, until it is
+ * answered; a -STORAGE_ERROR, -INTERNAL or -BUSY reply is resent the same way. So every
+ * request has exactly one outcome, and the checks after the run are those of a run without
+ * kills, plus: every success reply's payment id is in the database with the terminal, seq
+ * and charge replied, and no (terminal, seq) is there twice.
  */
 #define _GNU_SOURCE /* ppoll */
 
@@ -53,6 +63,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -80,6 +91,16 @@
 #define CLOSED_LOOP_CEILING 250000
 #define MAX_CODES           16
 #define REPLY_TIMEOUT       30 /* seconds; a reply later than this is a failure, not a latency */
+/* --crash: kills at most; seconds without a gateway before a connection gives up; the pause
+ * between attempts to connect while yktd restarts; resends of one request after retryable
+ * error replies; load after the last restart, at least; the random pause after a restart
+ * before the next kill may come, at most. */
+#define MAX_CRASH          10000
+#define RECONNECT_GIVE_UP  120
+#define RECONNECT_PAUSE_MS 5
+#define MAX_RETRIES        100
+#define CRASH_TAIL_NS      1000000000ULL
+#define CRASH_PAUSE_MAX_NS 250000000ULL
 
 typedef struct code_count {
     char code[32];
@@ -96,7 +117,16 @@ typedef struct shared {
     int64_t rate; /* 0: closed loop */
     int64_t amount;
     int64_t charged; /* what every payment must charge: the built-in formula's answer */
+    bool crash;      /* --crash: a lost connection is made again and its requests resent */
+    int dead;        /* --crash, atomic: yktd could not be restarted, so connections give up */
 } shared;
+
+/* With --crash the main thread moves the port (each restart) and the end (after the last
+ * kill) while the connections run: both are read and written atomically. */
+static uint64_t run_end(const shared *sh)
+{
+    return __atomic_load_n(&sh->end_ns, __ATOMIC_ACQUIRE);
+}
 
 typedef struct card_state {
     ykt_fleet_card *fc;
@@ -107,8 +137,20 @@ typedef struct card_state {
 /* A request in flight: replies come back in the order the requests went out. */
 typedef struct slot {
     card_state *card;
-    uint64_t t0; /* sent (closed loop) or scheduled (open loop) */
+    uint64_t t0;     /* sent (closed loop) or scheduled (open loop) */
+    uint64_t seq;    /* the request's (terminal, seq) */
+    ykt_buf req;     /* the request as sent: what a resend sends again, byte for byte */
+    bool resent;     /* sent more than once */
+    int retries;     /* resent after a retryable error reply */
+    int64_t lost_ms; /* wall clock when its connection was last lost unanswered, or 0 */
 } slot;
+
+/* A success reply, kept with --crash: its payment must be in the database as replied. */
+typedef struct reply_rec {
+    uint64_t seq;
+    int64_t id, charged;
+    int64_t lost_ms; /* the slot's: a payment made before it was applied by a yktd now dead */
+} reply_rec;
 
 typedef struct worker {
     pthread_t thread;
@@ -127,6 +169,12 @@ typedef struct worker {
     code_count codes[MAX_CODES];
     int ncodes;
     char sample[256]; /* the first error, for the person reading the report */
+    /* --crash */
+    uint64_t resent, resends, reconnects; /* requests resent, sends of them, new connections */
+    code_count retried[MAX_CODES];        /* retryable error replies (resent), by code */
+    int nretried;
+    reply_rec *recs; /* every success reply */
+    size_t nrecs, caprecs;
 } worker;
 
 static void count_code(code_count *codes, int *ncodes, const char *code, uint64_t n)
@@ -156,8 +204,25 @@ static void count_error(worker *w, const char *code, const char *detail)
 
 /* The expected reply: [payment_id, charged_fen, balance_fen], charged as the built-in
  * formula says, and the card's balance lower by exactly that. */
-static void check_reply(worker *w, const ykt_reply *r, card_state *card)
+static void keep_reply(worker *w, const slot *s, int64_t id, int64_t charged)
 {
+    if (w->nrecs == w->caprecs) {
+        size_t cap = w->caprecs ? 2 * w->caprecs : 4096;
+        reply_rec *n = realloc(w->recs, cap * sizeof *n);
+        if (n == NULL) {
+            fprintf(stderr, "ykt-bench: out of memory\n");
+            exit(YKT_BENCH_EXIT_USAGE);
+        }
+        w->recs = n;
+        w->caprecs = cap;
+    }
+    w->recs[w->nrecs++] =
+        (reply_rec){.seq = s->seq, .id = id, .charged = charged, .lost_ms = s->lost_ms};
+}
+
+static void check_reply(worker *w, const ykt_reply *r, const slot *s)
+{
+    card_state *card = s->card;
     char detail[400];
     const char *no = card->fc->card_no;
     if (r->type == YKT_REPLY_ERROR) {
@@ -180,6 +245,8 @@ static void check_reply(worker *w, const ykt_reply *r, card_state *card)
     /* The gateway says a payment was made: it must be in the database afterwards. */
     w->paid++;
     w->charged += charged;
+    if (w->sh->crash)
+        keep_reply(w, s, id, charged);
     int64_t expected = card->balance - w->sh->charged;
     if (id <= card->last_payment) {
         snprintf(detail, sizeof detail, "card %s: payment id %lld after %lld", no, (long long)id,
@@ -225,7 +292,7 @@ static uint64_t slot_time(const shared *sh, uint64_t j)
 /* How many of this connection's slots, from slot j on, fall before the end. */
 static uint64_t slots_before_end(const shared *sh, uint64_t j)
 {
-    uint64_t total = (uint64_t)sh->rate * (sh->end_ns - sh->start_ns) / 1000000000ULL;
+    uint64_t total = (uint64_t)sh->rate * (run_end(sh) - sh->start_ns) / 1000000000ULL;
     return j < total ? (total - j + (uint64_t)sh->nconn - 1) / (uint64_t)sh->nconn : 0;
 }
 
@@ -282,6 +349,95 @@ static int connect_terminal(worker *w, ykt_client *c)
     return rc;
 }
 
+/* The first word of an error reply, into code. */
+static void error_code(const ykt_reply *r, char *code, size_t len)
+{
+    const char *str = r->str ? r->str : "";
+    size_t n = strcspn(str, " ");
+    snprintf(code, len, "%.*s", (int)(n < len ? n : len - 1), str);
+}
+
+/* --crash: an error that says nothing was applied and a retry runs normally
+ * (docs/protocol.md): the request is resent as it was. */
+static bool retryable(const ykt_reply *r)
+{
+    char code[32];
+    if (r->type != YKT_REPLY_ERROR)
+        return false;
+    error_code(r, code, sizeof code);
+    return strcmp(code, "STORAGE_ERROR") == 0 || strcmp(code, "INTERNAL") == 0 ||
+           strcmp(code, "BUSY") == 0;
+}
+
+static void pause_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/*
+ * --crash: connects to the yktd running now (its port changes with every restart) and
+ * authenticates, until that works, the main thread gives the gateway up, or
+ * RECONNECT_GIVE_UP seconds pass. A refused connection, one lost during AUTH and -BUSY
+ * are yktd being down or starting; any other AUTH refusal is an error.
+ */
+static int reconnect(worker *w, ykt_client *c)
+{
+    shared *sh = w->sh;
+    uint64_t since = ykt_bench_now_ns();
+    char detail[400];
+    const char *why;
+    for (;;) {
+        if (__atomic_load_n(&sh->dead, __ATOMIC_ACQUIRE)) {
+            why = "yktd could not be restarted";
+            break;
+        }
+        if (ykt_bench_now_ns() - since > (uint64_t)RECONNECT_GIVE_UP * 1000000000ULL) {
+            why = "no gateway to connect to in time";
+            break;
+        }
+        int port = __atomic_load_n(&sh->port, __ATOMIC_ACQUIRE);
+        if (ykt_client_connect_tcp(c, "127.0.0.1", port) == 0) {
+            struct timeval tv = {.tv_sec = REPLY_TIMEOUT};
+            setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            const char *auth[] = {"AUTH", w->term->id, w->term->secret};
+            ykt_reply *r = ykt_client_call(c, 3, auth, NULL);
+            bool ok = r != NULL && r->type == YKT_REPLY_STATUS;
+            if (!ok && r != NULL && !retryable(r)) {
+                snprintf(detail, sizeof detail, "AUTH %s after a restart: %s", w->term->id,
+                         r->str ? r->str : "unexpected reply");
+                ykt_reply_free(r);
+                ykt_client_close(c);
+                count_error(w, "AUTH", detail);
+                return -1;
+            }
+            if (r != NULL)
+                ykt_reply_free(r);
+            if (ok) {
+                w->reconnects++;
+                return 0;
+            }
+            ykt_client_close(c);
+        }
+        pause_ms(RECONNECT_PAUSE_MS);
+    }
+    snprintf(detail, sizeof detail, "%s: gave up reconnecting after %d s: %s", w->term->id,
+             (int)((ykt_bench_now_ns() - since) / 1000000000ULL), why);
+    count_error(w, "CONNECTION", detail);
+    return -1;
+}
+
+/* --crash: one more send of slot s's request. */
+static void count_resend(worker *w, slot *s)
+{
+    w->resends++;
+    if (!s->resent) {
+        s->resent = true;
+        w->resent++;
+    }
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -302,25 +458,48 @@ static void *worker_main(void *arg)
     ykt_buf_init(&out);
     uint64_t next_slot = 0, seq = 0;
     int next_card = 0;
-    bool sending = true;
+    bool sending = true, lost = false;
     char detail[400];
     while (sending || w->count > 0) {
         if (ykt_bench_interrupted)
             sending = false; /* what is in flight is still read and checked */
 
+        if (lost) {
+            /* --crash: yktd died under this connection. Connect to the new one and resend
+             * every request without a reply, byte for byte and in order: each has exactly
+             * one outcome, the first one's if it had committed. */
+            ykt_client_close(&c);
+            int64_t lost_ms = ykt_now_ms();
+            for (int k = 0; k < w->count; k++)
+                w->ring[(w->head + k) % sh->pipeline].lost_ms = lost_ms;
+            if (reconnect(w, &c) != 0)
+                break;
+            lost = false;
+            ykt_buf_reset(&out);
+            for (int k = 0; k < w->count; k++) {
+                slot *s = &w->ring[(w->head + k) % sh->pipeline];
+                ykt_buf_append(&out, s->req.data, s->req.len);
+                count_resend(w, s);
+            }
+            if (out.len > 0 && ykt_client_send(&c, out.data, out.len) != 0) {
+                lost = true;
+                continue;
+            }
+        }
+
         /* Send what may go now, in one write: up to K in flight, and paced only the slots
          * that are due. */
-        uint64_t now = ykt_bench_now_ns(), next_due = 0;
+        uint64_t now = ykt_bench_now_ns(), next_due = 0, end = run_end(sh);
         int fresh = 0;
         ykt_buf_reset(&out);
         while (sending && w->count < sh->pipeline) {
             uint64_t j = w->index + next_slot * (uint64_t)sh->nconn;
             uint64_t scheduled = sh->rate > 0 ? slot_time(sh, j) : 0;
-            if (sh->rate > 0 && scheduled >= sh->end_ns) {
+            if (sh->rate > 0 && scheduled >= end) {
                 sending = false;
                 break;
             }
-            if (now >= sh->end_ns) {
+            if (now >= end) {
                 if (sh->rate > 0) /* the slots from here to the end were never sent */
                     w->behind += slots_before_end(sh, j);
                 sending = false;
@@ -340,10 +519,16 @@ static void *worker_main(void *arg)
                 sending = false;
                 break;
             }
-            ykt_client_format(&out, args.argc, args.argv, args.argl);
             slot *s = &w->ring[(w->head + w->count) % sh->pipeline];
+            ykt_buf_reset(&s->req);
+            ykt_client_format(&s->req, args.argc, args.argv, args.argl);
+            ykt_buf_append(&out, s->req.data, s->req.len);
             s->card = card;
             s->t0 = scheduled;
+            s->seq = tx.seq;
+            s->resent = false;
+            s->retries = 0;
+            s->lost_ms = 0;
             w->count++;
             fresh++;
             next_slot++;
@@ -356,6 +541,10 @@ static void *worker_main(void *arg)
             }
             w->sent += (uint64_t)fresh;
             if (ykt_client_send(&c, out.data, out.len) != 0) {
+                if (sh->crash) {
+                    lost = true;
+                    continue;
+                }
                 snprintf(detail, sizeof detail, "%s: %s", w->term->id, c.err);
                 count_error(w, "CONNECTION", detail);
                 break; /* the connection is gone; the others carry on */
@@ -373,6 +562,10 @@ static void *worker_main(void *arg)
 
         ykt_reply *r = ykt_client_read(&c);
         if (r == NULL) {
+            if (sh->crash) { /* killed (or a reply timeout): reconnect and resend */
+                lost = true;
+                continue;
+            }
             snprintf(detail, sizeof detail, "%s: %s", w->term->id, c.err);
             count_error(w, "CONNECTION", detail);
             break;
@@ -380,12 +573,37 @@ static void *worker_main(void *arg)
         /* This reply, and any others that came in the same read. */
         do {
             uint64_t t1 = ykt_bench_now_ns();
-            slot *s = &w->ring[w->head];
+            int from = w->head;
+            slot *s = &w->ring[from];
             w->head = (w->head + 1) % sh->pipeline;
             w->count--;
+            if (sh->crash && retryable(r) && s->retries < MAX_RETRIES) {
+                /* Nothing was applied: the same request again, behind those in flight (no
+                 * card has two requests in flight, so the ATCs stay in order per card). */
+                char code[32];
+                error_code(r, code, sizeof code);
+                count_code(w->retried, &w->nretried, code, 1);
+                ykt_reply_free(r);
+                int to = (w->head + w->count) % sh->pipeline;
+                if (to != from) {
+                    slot tmp = w->ring[to];
+                    w->ring[to] = w->ring[from];
+                    w->ring[from] = tmp;
+                }
+                w->count++;
+                s = &w->ring[to];
+                s->retries++;
+                count_resend(w, s);
+                pause_ms(1);
+                if (ykt_client_send(&c, s->req.data, s->req.len) != 0) {
+                    lost = true;
+                    break;
+                }
+                continue;
+            }
             ykt_lat_add(&w->lat, (t1 - s->t0) / 1000);
             w->last_reply_ns = t1;
-            check_reply(w, r, s->card);
+            check_reply(w, r, s);
             ykt_reply_free(r);
         } while (w->count > 0 && (r = buffered_reply(&c)) != NULL);
     }
@@ -407,6 +625,14 @@ typedef struct verdict {
     char wallet_sample[160];
     bool audit_ran, audit_clean;
     char audit[512]; /* "audit clean", or the failed checks */
+    /* --crash: the success replies looked up one by one */
+    bool replies_ran;
+    int64_t replies, replies_found; /* replied, and found with the terminal, seq and charge */
+    int64_t seq_twice;              /* (terminal, seq) pairs with more than one payment */
+    int64_t resent_paid;            /* success replies to resent requests */
+    int64_t resent_applied_before;  /* of those, made before the connection was lost: the
+                                     * resend was answered with the kept outcome */
+    char reply_sample[200];
 } verdict;
 
 static int64_t query_int(sqlite3 *h, const char *sql, const char *param, int col, bool *ok)
@@ -506,6 +732,62 @@ static void verify(const ykt_benchgw *gw, card_state *cards, int ncards, verdict
         snprintf(v->audit, sizeof v->audit, "audit clean");
 }
 
+/*
+ * --crash: every success reply's payment id must be a row of payments with the terminal,
+ * seq and charge of the reply (so no reply is lost, and two replies never share a
+ * payment), and no (terminal, seq) may have two payments.
+ */
+static void verify_replies(const ykt_benchgw *gw, const worker *ws, int nconn, verdict *v)
+{
+    sqlite3 *h = NULL;
+    sqlite3_stmt *st = NULL;
+    v->replies_ran = true;
+    if (sqlite3_open_v2(gw->db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+        sqlite3_exec(h, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(h, "SELECT terminal, seq, charged, at FROM payments WHERE id = ?", -1,
+                           &st, NULL) != SQLITE_OK) {
+        snprintf(v->reply_sample, sizeof v->reply_sample, "cannot look the replies up: %s",
+                 h ? sqlite3_errmsg(h) : "out of memory");
+        v->replies_ran = false;
+        sqlite3_close(h);
+        return;
+    }
+    for (int k = 0; k < nconn; k++) {
+        const worker *w = &ws[k];
+        for (size_t i = 0; i < w->nrecs; i++) {
+            const reply_rec *rr = &w->recs[i];
+            v->replies++;
+            sqlite3_bind_int64(st, 1, rr->id);
+            bool found = sqlite3_step(st) == SQLITE_ROW;
+            const char *term = found ? (const char *)sqlite3_column_text(st, 0) : NULL;
+            if (found && term != NULL && strcmp(term, w->term->id) == 0 &&
+                sqlite3_column_int64(st, 1) == (int64_t)rr->seq &&
+                sqlite3_column_int64(st, 2) == rr->charged) {
+                v->replies_found++;
+                if (rr->lost_ms > 0) {
+                    v->resent_paid++;
+                    v->resent_applied_before += sqlite3_column_int64(st, 3) < rr->lost_ms;
+                }
+            } else if (v->reply_sample[0] == '\0')
+                snprintf(v->reply_sample, sizeof v->reply_sample,
+                         "%s seq %llu: replied payment %lld (charged %lld) is %s", w->term->id,
+                         (unsigned long long)rr->seq, (long long)rr->id, (long long)rr->charged,
+                         found ? "in the database for another request" : "not in the database");
+            sqlite3_reset(st);
+        }
+    }
+    sqlite3_finalize(st);
+    bool ok = true;
+    v->seq_twice = query_int(h,
+                             "SELECT count(*) FROM (SELECT 1 FROM payments GROUP BY terminal, "
+                             "seq HAVING count(*) > 1)",
+                             NULL, 0, &ok);
+    if (!ok)
+        v->replies_ran = false;
+    sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(h);
+}
+
 /* ---- the run ---- */
 
 /* What every run of one invocation shares. */
@@ -515,7 +797,25 @@ typedef struct pay_params {
     int64_t topup_fen;
     char topup[32];
     char ini[256], note[256];
+    int64_t crash;       /* --crash N: kills during the run; 0 for none */
+    uint64_t crash_seed; /* --crash-seed */
 } pay_params;
+
+/* What --crash did. */
+typedef struct crash_stats {
+    int64_t kills;    /* SIGKILLs that ended yktd */
+    int64_t restarts; /* restarts that reached "ready:" */
+    int64_t exited;   /* times yktd was found dead before its kill: a crash of its own */
+    bool failed;      /* a restart failed: the connections gave up */
+    char problem[256];
+    ykt_lat ready; /* µs from each restart's exec to its "ready:" line */
+    ykt_lat down;  /* µs from each kill to the next "ready:" */
+    ykt_lat_summary ready_sum, down_sum;
+    uint64_t resent, resends, reconnects;
+    code_count retried[MAX_CODES];
+    int nretried;
+    double load_seconds; /* --seconds, extended until CRASH_TAIL_NS after the last restart */
+} crash_stats;
 
 /* One run against one fresh yktd: what the report needs of it. */
 typedef struct pay_run {
@@ -539,6 +839,7 @@ typedef struct pay_run {
     bool aborted;
     verdict v;
     bool durable;
+    crash_stats crash; /* with --crash */
 } pay_run;
 
 static void fen_text(int64_t fen, char *out, size_t len)
@@ -579,6 +880,72 @@ static void loadavg_now(char *out, size_t len)
     fclose(f);
 }
 
+/* The random moments of --crash, from --crash-seed: splitmix64, as a number in [0, 1). */
+static double crash_random(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    z ^= z >> 31;
+    return (double)(z >> 11) / 9007199254740992.0;
+}
+
+/*
+ * --crash N, the main thread's part of the run: kill k (of N) falls at a random moment of
+ * the k-th of N equal parts of --seconds, but not before the previous restart's "ready:"
+ * plus a random pause of up to a quarter of a part (at most 250 ms: sometimes while the
+ * connections are still coming back, sometimes in full load). Each kill is SIGKILL to yktd,
+ * then a restart on the same directory and database; the new port is published to the
+ * connections. Afterwards the load goes on for the rest of --seconds, and at least 1 s
+ * after the last restart.
+ */
+static void crash_loop(shared *sh, ykt_benchgw *gw, const pay_params *pp, crash_stats *cs)
+{
+    uint64_t rng = pp->crash_seed;
+    uint64_t part = (uint64_t)pp->seconds * 1000000000ULL / (uint64_t)pp->crash;
+    uint64_t pause_max = part / 4 < CRASH_PAUSE_MAX_NS ? part / 4 : CRASH_PAUSE_MAX_NS;
+    uint64_t ready = sh->start_ns;
+    for (int64_t k = 0; k < pp->crash && !ykt_bench_interrupted; k++) {
+        uint64_t at =
+            sh->start_ns + (uint64_t)k * part + (uint64_t)(crash_random(&rng) * (double)part);
+        uint64_t earliest = ready + (uint64_t)(crash_random(&rng) * (double)pause_max);
+        sleep_until(at > earliest ? at : earliest);
+        if (ykt_bench_interrupted)
+            break;
+        uint64_t killed = ykt_bench_now_ns();
+        if (ykt_benchgw_kill(gw) == 0) {
+            cs->kills++;
+        } else {
+            /* yktd died before we killed it: that is a crash of its own, a core bug. */
+            cs->exited++;
+            if (cs->problem[0] == '\0')
+                snprintf(cs->problem, sizeof cs->problem,
+                         "yktd had exited by itself (status %d) before kill %lld", gw->exit_status,
+                         (long long)k + 1);
+        }
+        uint64_t t0 = ykt_bench_now_ns();
+        if (ykt_benchgw_restart(gw) != 0) {
+            cs->failed = true;
+            snprintf(cs->problem, sizeof cs->problem,
+                     "restart %lld failed (see stderr); the connections gave up",
+                     (long long)cs->restarts + 1);
+            __atomic_store_n(&sh->dead, 1, __ATOMIC_RELEASE);
+            break;
+        }
+        ready = ykt_bench_now_ns();
+        cs->restarts++;
+        ykt_lat_add(&cs->ready, (ready - t0) / 1000);
+        ykt_lat_add(&cs->down, (ready - killed) / 1000);
+        __atomic_store_n(&sh->port, gw->port, __ATOMIC_RELEASE);
+    }
+    uint64_t end = sh->start_ns + (uint64_t)pp->seconds * 1000000000ULL;
+    uint64_t tail = ykt_bench_now_ns() + CRASH_TAIL_NS;
+    if (tail > end)
+        end = tail;
+    cs->load_seconds = (double)(end - sh->start_ns) / 1e9;
+    __atomic_store_n(&sh->end_ns, end, __ATOMIC_RELEASE);
+}
+
 /*
  * Starts a fresh yktd (builtin: [rules] fee_script empty), provisions it, drives the load,
  * stops it and checks its database. Returns 0 when it measured (run says how it went), -1
@@ -590,6 +957,8 @@ static int pay_run_once(const ykt_bench_ctx *ctx, const pay_params *pp, bool bui
     memset(run, 0, sizeof *run);
     run->builtin = builtin;
     ykt_lat_init(&run->lat);
+    ykt_lat_init(&run->crash.ready);
+    ykt_lat_init(&run->crash.down);
     ykt_strlcpy(run->version, "unknown", sizeof run->version);
     loadavg_now(run->loadavg, sizeof run->loadavg);
     int64_t nconn = pp->nconn, ncards = pp->ncards;
@@ -613,7 +982,11 @@ static int pay_run_once(const ykt_bench_ctx *ctx, const pay_params *pp, bool bui
                            .merchant_fee_regular = MERCHANT_FEE_REGULAR,
                            .cards = (int)ncards,
                            .topup = pp->topup,
-                           .seed = 1};
+                           .seed = 1,
+                           /* --crash: every connection authenticates again after each
+                            * restart; a generated secret (one hash iteration) keeps that
+                            * from being the cost of recovery. */
+                           .generated_secrets = pp->crash > 0};
     uint64_t p0 = ykt_bench_now_ns();
     if (ykt_fleet_provision(&fleet, gw, &spec) != 0) {
         ykt_benchgw_stop(gw);
@@ -630,7 +1003,8 @@ static int pay_run_once(const ykt_bench_ctx *ctx, const pay_params *pp, bool bui
                  .pipeline = (int)pp->pipeline,
                  .rate = pp->rate,
                  .amount = pp->amount,
-                 .charged = pp->charged};
+                 .charged = pp->charged,
+                 .crash = pp->crash > 0};
     worker *ws = calloc((size_t)nconn, sizeof *ws);
     card_state *cards = calloc((size_t)ncards, sizeof *cards);
     card_state **shares = calloc((size_t)ncards, sizeof *shares);
@@ -659,6 +1033,8 @@ static int pay_run_once(const ykt_bench_ctx *ctx, const pay_params *pp, bool bui
             fprintf(stderr, "ykt-bench: out of memory\n");
             exit(YKT_BENCH_EXIT_USAGE);
         }
+        for (int i = 0; i < pp->pipeline; i++)
+            ykt_buf_init(&w->ring[i].req);
         ykt_lat_init(&w->lat);
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
             fprintf(stderr, "ykt-bench: cannot start thread %d\n", k);
@@ -672,13 +1048,26 @@ static int pay_run_once(const ykt_bench_ctx *ctx, const pay_params *pp, bool bui
     /* Every connection is up and authenticated: snapshot the counters, then go. */
     if (have_admin && ykt_adminq_status_get(&adm, &st0) != 0)
         have_admin = false;
+    if (have_admin && pp->crash > 0) {
+        /* The counters (and the CPU time) die with each yktd: only the version is kept. */
+        ykt_strlcpy(run->version, st0.version, sizeof run->version);
+        ykt_client_close(&adm);
+        have_admin = false;
+    }
     double ycpu0 = ykt_benchgw_cpu_seconds(gw), bcpu0 = ykt_bench_cpu_seconds();
     sh.start_ns = ykt_bench_now_ns() + 1000000; /* 1 ms: every thread is past the barrier */
-    sh.end_ns = sh.start_ns + (uint64_t)pp->seconds * 1000000000ULL;
+    /* --crash: no end until the kills are done (crash_loop sets it). */
+    sh.end_ns = pp->crash > 0 ? UINT64_MAX : sh.start_ns + (uint64_t)pp->seconds * 1000000000ULL;
     pthread_barrier_wait(&sh.go);
+    if (pp->crash > 0 && !sh.abort)
+        crash_loop(&sh, gw, pp, &run->crash);
+    else if (pp->crash > 0) /* nobody started: let the connections see an end */
+        __atomic_store_n(&sh.end_ns, sh.start_ns, __ATOMIC_RELEASE);
     for (int k = 0; k < nconn; k++)
         pthread_join(ws[k].thread, NULL);
     double ycpu1 = ykt_benchgw_cpu_seconds(gw), bcpu1 = ykt_bench_cpu_seconds();
+    if (pp->crash > 0)
+        ycpu0 = -1;
     if (have_admin && ykt_adminq_status_get(&adm, &st1) != 0)
         have_admin = false;
     if (have_admin) {
@@ -706,6 +1095,27 @@ static int pay_run_once(const ykt_bench_ctx *ctx, const pay_params *pp, bool bui
             ykt_strlcpy(run->sample, w->sample, sizeof run->sample);
         for (int i = 0; i < w->ncodes; i++)
             count_code(run->codes, &run->ncodes, w->codes[i].code, w->codes[i].n);
+        run->crash.resent += w->resent;
+        run->crash.resends += w->resends;
+        run->crash.reconnects += w->reconnects;
+        for (int i = 0; i < w->nretried; i++)
+            count_code(run->crash.retried, &run->crash.nretried, w->retried[i].code,
+                       w->retried[i].n);
+    }
+    if (pp->crash > 0) {
+        crash_stats *cs = &run->crash;
+        ykt_lat_summarize(&cs->ready, &cs->ready_sum);
+        ykt_lat_summarize(&cs->down, &cs->down_sum);
+        if (cs->exited > 0) {
+            run->errors += (uint64_t)cs->exited;
+            count_code(run->codes, &run->ncodes, "YKTD_EXITED", (uint64_t)cs->exited);
+        }
+        if (cs->failed) {
+            run->errors++;
+            count_code(run->codes, &run->ncodes, "RESTART", 1);
+        }
+        if (run->sample[0] == '\0' && cs->problem[0] != '\0')
+            ykt_strlcpy(run->sample, cs->problem, sizeof run->sample);
     }
     run->aborted = sh.abort;
     ykt_lat_summarize(&run->lat, &run->sum);
@@ -720,11 +1130,16 @@ static int pay_run_once(const ykt_bench_ctx *ctx, const pay_params *pp, bool bui
     run->rc = ykt_benchgw_halt(gw);
     verdict *v = &run->v;
     verify(gw, cards, (int)ncards, v);
+    if (pp->crash > 0)
+        verify_replies(gw, ws, (int)nconn, v);
     int64_t paid = (int64_t)run->paid;
     run->durable = v->opened && v->payments == paid && v->charged == run->charged &&
                    v->discounts == paid * pp->discount && v->fees == paid * pp->fee &&
                    v->merchant_balance == paid * (pp->amount - pp->discount) &&
                    v->fee_income == paid * pp->fee && v->wallets_ok == v->wallets;
+    if (pp->crash > 0)
+        run->durable &=
+            v->replies_ran && v->replies == paid && v->replies_found == paid && v->seq_twice == 0;
     if (!run->durable) {
         run->errors++;
         count_code(run->codes, &run->ncodes, "DURABILITY", 1);
@@ -738,7 +1153,10 @@ static int pay_run_once(const ykt_bench_ctx *ctx, const pay_params *pp, bool bui
 
     for (int k = 0; k < nconn; k++) {
         ykt_lat_free(&ws[k].lat);
+        for (int i = 0; i < pp->pipeline; i++)
+            ykt_buf_free(&ws[k].ring[i].req);
         free(ws[k].ring);
+        free(ws[k].recs);
     }
     free(ws);
     free(shares);
@@ -747,10 +1165,20 @@ static int pay_run_once(const ykt_bench_ctx *ctx, const pay_params *pp, bool bui
     return 0;
 }
 
-static bool run_good(const pay_run *run)
+static void free_run(pay_run *run)
 {
+    ykt_lat_free(&run->lat);
+    ykt_lat_free(&run->crash.ready);
+    ykt_lat_free(&run->crash.down);
+}
+
+static bool run_good(const pay_run *run, const pay_params *pp)
+{
+    bool crash_ok =
+        pp->crash == 0 || (run->crash.kills == pp->crash && run->crash.restarts == pp->crash &&
+                           !run->crash.failed && run->crash.exited == 0);
     return run->measured && run->errors == 0 && run->rc == 0 && !run->aborted &&
-           run->completed > 0 && run->sent == run->completed;
+           run->completed > 0 && run->sent == run->completed && crash_ok;
 }
 
 static void report_params(ykt_report *rep, const pay_params *pp, const char *fee)
@@ -815,8 +1243,60 @@ static void report_verify(ykt_report *rep, const pay_run *run)
     ykt_report_int(rep, "wallets_as_replied", v->wallets_ok);
     if (v->wallet_sample[0] != '\0')
         ykt_report_str(rep, "first_wallet_mismatch", v->wallet_sample);
+    if (v->replies_ran || v->reply_sample[0] != '\0') { /* --crash */
+        ykt_report_int(rep, "replies_found_in_db", v->replies_found);
+        ykt_report_int(rep, "terminal_seq_twice", v->seq_twice);
+        /* A resent request paid by the yktd that died (its reply lost with it) got the kept
+         * outcome; one paid after the restart ran then. Both are one payment. */
+        ykt_report_int(rep, "resent_paid", v->resent_paid);
+        ykt_report_int(rep, "resent_already_paid", v->resent_applied_before);
+        if (v->reply_sample[0] != '\0')
+            ykt_report_str(rep, "first_reply_mismatch", v->reply_sample);
+    }
     ykt_report_bool(rep, "durable", run->durable);
     ykt_report_str(rep, "ledger", v->audit);
+}
+
+static void report_ms(ykt_report *rep, const char *key, const ykt_lat_summary *s)
+{
+    ykt_report_begin(rep, key);
+    ykt_report_int(rep, "n", (int64_t)s->n);
+    ykt_report_num(rep, "p50", s->p50 / 1000.0, 1);
+    ykt_report_num(rep, "mean", s->mean / 1000.0, 1);
+    ykt_report_num(rep, "max", s->max / 1000.0, 1);
+    ykt_report_end(rep);
+}
+
+/* --crash: what was killed, how fast yktd came back, and what the connections resent. */
+static void report_crash(ykt_report *rep, const pay_params *pp, const crash_stats *cs)
+{
+    ykt_report_begin(rep, "crash");
+    ykt_report_int(rep, "kills_requested", pp->crash);
+    ykt_report_int(rep, "kills", cs->kills);
+    ykt_report_int(rep, "restarts", cs->restarts);
+    ykt_report_int(rep, "seed", (int64_t)pp->crash_seed);
+    ykt_report_str(rep, "schedule",
+                   "SIGKILL at a random moment of each of N equal parts of --seconds, not "
+                   "before the last restart's ready: plus a random pause");
+    ykt_report_int(rep, "resent_requests", (int64_t)cs->resent);
+    ykt_report_int(rep, "resends", (int64_t)cs->resends);
+    ykt_report_int(rep, "reconnects", (int64_t)cs->reconnects);
+    uint64_t retried = 0;
+    for (int i = 0; i < cs->nretried; i++)
+        retried += cs->retried[i].n;
+    ykt_report_begin(rep, "retried_replies");
+    ykt_report_int(rep, "total", (int64_t)retried);
+    for (int i = 0; i < cs->nretried; i++)
+        ykt_report_int(rep, cs->retried[i].code, (int64_t)cs->retried[i].n);
+    ykt_report_end(rep);
+    report_ms(rep, "time_to_ready_ms", &cs->ready_sum);
+    report_ms(rep, "kill_to_ready_ms", &cs->down_sum);
+    ykt_report_num(rep, "load_seconds", cs->load_seconds, 2);
+    if (cs->exited > 0)
+        ykt_report_int(rep, "yktd_exited_by_itself", cs->exited);
+    if (cs->problem[0] != '\0')
+        ykt_report_str(rep, "problem", cs->problem);
+    ykt_report_end(rep);
 }
 
 /* The report of one run (the whole report without --compare-fee). */
@@ -844,8 +1324,14 @@ static bool report_single(ykt_report *rep, const pay_params *pp, pay_run *run, b
     ykt_report_num(rep, "bench_cpu_percent", run->bench_cpu, 0);
     ykt_report_end(rep);
 
+    if (pp->crash > 0)
+        report_crash(rep, pp, &run->crash);
+
     ykt_report_begin(rep, "verify");
-    ykt_report_str(rep, "after", "yktd stopped with SIGTERM; its database opened read-only");
+    ykt_report_str(rep, "after",
+                   pp->crash > 0 ? "yktd killed with SIGKILL and restarted during the run, "
+                                   "then stopped with SIGTERM; its database opened read-only"
+                                 : "yktd stopped with SIGTERM; its database opened read-only");
     report_verify(rep, run);
     ykt_report_end(rep);
 
@@ -1047,7 +1533,7 @@ static int pay_flags(int argc, char **argv, char **rest, bool *pgbench, bool *co
 int ykt_bench_pay(ykt_bench_ctx *ctx, int argc, char **argv)
 {
     pay_params pp = {.nconn = 8, .ncards = 1000, .seconds = 10, .amount = 100, .pipeline = 1};
-    int64_t rounds = 2;
+    int64_t rounds = 2, crash = 0, crash_seed = -1;
     const ykt_bench_opt opts[] = {
         {"--connections", 1, 1000, &pp.nconn},
         {"--cards", 1, 1000000, &pp.ncards},
@@ -1056,6 +1542,8 @@ int ykt_bench_pay(ykt_bench_ctx *ctx, int argc, char **argv)
         {"--amount", 1, PIN_THRESHOLD - 1, &pp.amount},
         {"--pipeline", 1, MAX_PIPELINE, &pp.pipeline},
         {"--rounds", 1, 50, &rounds},
+        {"--crash", 1, MAX_CRASH, &crash},
+        {"--crash-seed", 0, INT64_MAX, &crash_seed},
     };
     bool pgbench = false, compare = false;
     const char *fee = NULL;
@@ -1081,6 +1569,30 @@ int ykt_bench_pay(ykt_bench_ctx *ctx, int argc, char **argv)
         fprintf(stderr, "ykt-bench pay: --rounds goes with --compare-fee\n");
         return YKT_BENCH_EXIT_USAGE;
     }
+    if (crash > 0 && (compare || pgbench)) {
+        fprintf(stderr, "ykt-bench pay: --crash is a test of one gateway, not a measurement: "
+                        "leave out --compare-fee and --pgbench\n");
+        return YKT_BENCH_EXIT_USAGE;
+    }
+    if (crash_seed >= 0 && crash == 0) {
+        fprintf(stderr, "ykt-bench pay: --crash-seed goes with --crash\n");
+        return YKT_BENCH_EXIT_USAGE;
+    }
+    if (crash > 0 && pp.ncards < pp.nconn * pp.pipeline) {
+        /* A request resent after a retryable error goes behind those in flight; with two
+         * of one card's requests in flight, the later ATC could be accepted first. */
+        fprintf(stderr, "ykt-bench pay: --crash needs --cards of at least --connections x "
+                        "--pipeline, so that no card has two requests in flight\n");
+        return YKT_BENCH_EXIT_USAGE;
+    }
+    pp.crash = crash;
+    if (crash > 0 && crash_seed < 0) {
+        uint32_t r;
+        if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+            r = (uint32_t)ykt_bench_now_ns();
+        crash_seed = r & 0x7fffffff;
+    }
+    pp.crash_seed = (uint64_t)(crash_seed < 0 ? 0 : crash_seed);
     if (pp.ncards < pp.nconn) {
         fprintf(stderr, "ykt-bench pay: --cards must be at least --connections: each "
                         "connection pays with cards of its own\n");
@@ -1176,7 +1688,7 @@ int ykt_bench_pay(ykt_bench_ctx *ctx, int argc, char **argv)
     }
     if (done == 0 || (setup_failed && !compare)) {
         for (int i = 0; i < nruns; i++)
-            ykt_lat_free(&runs[i].lat);
+            free_run(&runs[i]);
         free(runs);
         ykt_report_free(rep);
         return YKT_BENCH_EXIT_USAGE;
@@ -1196,7 +1708,7 @@ int ykt_bench_pay(ykt_bench_ctx *ctx, int argc, char **argv)
     const char *sample = "";
     for (int i = 0; i < done; i++) {
         const pay_run *run = &runs[i];
-        good &= run_good(run);
+        good &= run_good(run, &pp);
         errors += run->errors;
         for (int k = 0; k < run->ncodes; k++)
             count_code(codes, &ncodes, run->codes[k].code, run->codes[k].n);
@@ -1224,7 +1736,7 @@ int ykt_bench_pay(ykt_bench_ctx *ctx, int argc, char **argv)
 
     ykt_report_free(rep);
     for (int i = 0; i < nruns; i++)
-        ykt_lat_free(&runs[i].lat);
+        free_run(&runs[i]);
     free(runs);
     return good ? 0 : YKT_BENCH_EXIT_FAIL;
 }

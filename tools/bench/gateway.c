@@ -340,22 +340,26 @@ void ykt_benchgw_log_tail(const ykt_benchgw *gw)
     }
 }
 
-/* Looks for "ready: terminal port 127.0.0.1:PORT" in the log; returns the port or 0. */
-static int ready_port(const ykt_benchgw *gw)
+/* Looks for "ready: terminal port 127.0.0.1:PORT" in the log from byte offset from on (a
+ * restart appends to the same log: the earlier lines name the old port); returns the port
+ * or 0. Only a complete line counts, so a line read while yktd writes it is not misread. */
+static int ready_port(const ykt_benchgw *gw, off_t from)
 {
     FILE *f = fopen(gw->log, "re");
     if (f == NULL)
         return 0;
+    if (from > 0 && fseeko(f, from, SEEK_SET) != 0) {
+        fclose(f);
+        return 0;
+    }
     char line[4096];
     int port = 0;
     while (port == 0 && fgets(line, sizeof line, f) != NULL) {
         char *p = strstr(line, "ready: terminal port ");
-        if (p == NULL)
+        if (p == NULL || strchr(p, '\n') == NULL)
             continue;
         p += strlen("ready: terminal port ");
-        char *end = strchr(p, ' ');
-        if (end != NULL)
-            *end = '\0';
+        p[strcspn(p, " \r\n")] = '\0';
         char *colon = strrchr(p, ':');
         int64_t v;
         if (colon != NULL && ykt_parse_int64(colon + 1, 1, 65535, &v) == YKT_OK)
@@ -365,7 +369,14 @@ static int ready_port(const ykt_benchgw *gw)
     return port;
 }
 
-static void spawn_child(const ykt_benchgw *gw, const char *conf, pid_t parent)
+/* The size of yktd's log now: where the lines of a process started after this begin. */
+static off_t log_size(const ykt_benchgw *gw)
+{
+    struct stat st;
+    return stat(gw->log, &st) == 0 ? st.st_size : 0;
+}
+
+static void spawn_child(const ykt_benchgw *gw, pid_t parent)
 {
     /* Its own process group: Ctrl-C reaches the benchmark, which stops yktd in order. */
     setpgid(0, 0);
@@ -380,9 +391,51 @@ static void spawn_child(const ykt_benchgw *gw, const char *conf, pid_t parent)
     dup2(null, 0);
     dup2(log, 1);
     dup2(log, 2);
-    execl(gw->yktd, gw->yktd, "-c", conf, (char *)NULL);
+    execl(gw->yktd, gw->yktd, "-c", gw->conf, (char *)NULL);
     dprintf(2, "ykt-bench: cannot run %s: %s\n", gw->yktd, strerror(errno));
     _exit(127);
+}
+
+/*
+ * Starts yktd on gw->conf and waits (polling every poll_ms) for a "ready:" line written
+ * after byte from of the log. Returns 0 with gw->pid and gw->port set; -1 after saying why
+ * on stderr, with gw->pid -1 if yktd exited or could not be started, or still set if it is
+ * running but never became ready (the caller stops it).
+ */
+static int launch(ykt_benchgw *gw, off_t from, int poll_ms)
+{
+    fflush(NULL);
+    pid_t parent = getpid();
+    gw->pid = fork();
+    if (gw->pid < 0) {
+        fprintf(stderr, "ykt-bench: fork: %s\n", strerror(errno));
+        gw->pid = -1;
+        return -1;
+    }
+    if (gw->pid == 0)
+        spawn_child(gw, parent);
+    setpgid(gw->pid, gw->pid); /* also here, so stop() finds the group even if we are fast */
+
+    for (int waited = 0; waited < START_TIMEOUT_MS; waited += poll_ms) {
+        int status;
+        if (waitpid(gw->pid, &status, WNOHANG) == gw->pid) {
+            fprintf(stderr, "ykt-bench: yktd exited during start-up (status %d)\n",
+                    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+            ykt_benchgw_log_tail(gw);
+            gw->pid = -1;
+            return -1;
+        }
+        int port = ready_port(gw, from);
+        if (port > 0) {
+            gw->port = port;
+            return 0;
+        }
+        sleep_ms(poll_ms);
+    }
+    fprintf(stderr, "ykt-bench: yktd did not log \"ready:\" within %d s\n",
+            START_TIMEOUT_MS / 1000);
+    ykt_benchgw_log_tail(gw);
+    return -1;
 }
 
 int ykt_benchgw_start(ykt_benchgw *gw, const char *yktd, const char *keep_dir,
@@ -413,43 +466,18 @@ int ykt_benchgw_start_opts(ykt_benchgw *gw, const ykt_benchgw_opts *o)
     if (prepare_dir(gw, o->keep_dir) != 0)
         return -1;
     detect_fs(gw);
-    char conf[YKT_BENCH_PATH_MAX + 16];
-    if (write_files(gw, conf, sizeof conf, o->ini, o->terminal_idle_timeout) != 0) {
+    if (write_files(gw, gw->conf, sizeof gw->conf, o->ini, o->terminal_idle_timeout) != 0) {
         remove_dir(gw);
         return -1;
     }
-    fflush(NULL);
-    pid_t parent = getpid();
-    gw->pid = fork();
-    if (gw->pid < 0) {
-        fprintf(stderr, "ykt-bench: fork: %s\n", strerror(errno));
-        remove_dir(gw);
-        return -1;
-    }
-    if (gw->pid == 0)
-        spawn_child(gw, conf, parent);
-    setpgid(gw->pid, gw->pid); /* also here, so stop() finds the group even if we are fast */
-
-    for (int waited = 0; waited < START_TIMEOUT_MS; waited += 10) {
-        int status;
-        if (waitpid(gw->pid, &status, WNOHANG) == gw->pid) {
-            fprintf(stderr, "ykt-bench: yktd exited during start-up (status %d)\n",
-                    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-            ykt_benchgw_log_tail(gw);
-            gw->pid = -1;
+    if (launch(gw, 0, 10) != 0) {
+        if (gw->pid > 0)
+            ykt_benchgw_stop(gw);
+        else
             remove_dir(gw);
-            return -1;
-        }
-        gw->port = ready_port(gw);
-        if (gw->port > 0)
-            return 0;
-        sleep_ms(10);
+        return -1;
     }
-    fprintf(stderr, "ykt-bench: yktd did not log \"ready:\" within %d s\n",
-            START_TIMEOUT_MS / 1000);
-    ykt_benchgw_log_tail(gw);
-    ykt_benchgw_stop(gw);
-    return -1;
+    return 0;
 }
 
 int ykt_benchgw_stop(ykt_benchgw *gw)
@@ -493,6 +521,40 @@ int ykt_benchgw_halt(ykt_benchgw *gw)
         gw->exit_status = rc;
     }
     return gw->exit_status;
+}
+
+int ykt_benchgw_kill(ykt_benchgw *gw)
+{
+    if (gw->pid <= 0)
+        return -1;
+    /* The group, as halt does: a wrapper given as --yktd dies with it. */
+    if (kill(-gw->pid, SIGKILL) != 0)
+        kill(gw->pid, SIGKILL);
+    int status = 0;
+    pid_t w;
+    while ((w = waitpid(gw->pid, &status, 0)) < 0 && errno == EINTR) {
+    }
+    gw->pid = -1;
+    if (w < 0)
+        return -1;
+    gw->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? 0 : -1;
+}
+
+int ykt_benchgw_restart(ykt_benchgw *gw)
+{
+    if (gw->pid > 0) {
+        fprintf(stderr, "ykt-bench: restart: yktd is still running\n");
+        return -1;
+    }
+    gw->exit_status = 0;
+    /* 2 ms polls: the time to "ready:" is reported, and a restart takes tens of ms. */
+    if (launch(gw, log_size(gw), 2) != 0) {
+        if (gw->pid > 0)
+            ykt_benchgw_kill(gw);
+        return -1;
+    }
+    return 0;
 }
 
 int ykt_benchgw_admin(const ykt_benchgw *gw, ykt_client *c)

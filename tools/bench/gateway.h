@@ -22,9 +22,10 @@ typedef struct ykt_benchgw {
     char yktd[YKT_BENCH_PATH_MAX]; /* the binary */
     char dir[YKT_BENCH_PATH_MAX];  /* the temporary (or --keep) directory */
     char socket[YKT_BENCH_PATH_MAX + 16], log[YKT_BENCH_PATH_MAX + 16];
-    char db[YKT_BENCH_PATH_MAX + 16]; /* the database, for checks after yktd stopped */
-    bool keep;                        /* --keep: leave dir as it is at the end */
-    bool created;                     /* we made dir, so we may remove it */
+    char db[YKT_BENCH_PATH_MAX + 16];   /* the database, for checks after yktd stopped */
+    char conf[YKT_BENCH_PATH_MAX + 16]; /* the configuration file; a restart uses it again */
+    bool keep;                          /* --keep: leave dir as it is at the end */
+    bool created;                       /* we made dir, so we may remove it */
     uint8_t master[16];
     pid_t pid;
     int exit_status; /* yktd's, once halted: what a later ykt_benchgw_stop returns again */
@@ -89,6 +90,23 @@ int ykt_benchgw_stop(ykt_benchgw *gw);
  * checked after a clean shutdown; ykt_benchgw_stop then only removes the directory.
  */
 int ykt_benchgw_halt(ykt_benchgw *gw);
+
+/*
+ * Kills yktd (its process group) with SIGKILL, as a crash would, and reaps it; the
+ * directory and database stay for ykt_benchgw_restart. Returns 0 when SIGKILL is what
+ * ended it, -1 if it had already exited by itself (gw->exit_status says how) or was not
+ * running.
+ */
+int ykt_benchgw_kill(ykt_benchgw *gw);
+
+/*
+ * Starts yktd again after ykt_benchgw_kill: the same binary, configuration, directory and
+ * database (so the same master key, terminals and cards), and waits for a "ready:" line it
+ * logs (lines of earlier processes do not count). The terminal port is chosen afresh
+ * (listen = 127.0.0.1:0): gw->port is the new one. Returns 0, or -1 with the reason and
+ * yktd's last log lines on stderr (yktd then is not running; the directory stays).
+ */
+int ykt_benchgw_restart(ykt_benchgw *gw);
 
 /* Connects c to the admin socket; as the user yktd runs as, we are its superuser. */
 int ykt_benchgw_admin(const ykt_benchgw *gw, ykt_client *c);

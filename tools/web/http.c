@@ -122,8 +122,11 @@ static enum MHD_Result send_page_error(struct MHD_Connection *c, unsigned status
 
 /* ---- the API ---- */
 
+struct api_route;
+
 typedef struct api_call {
     struct MHD_Connection *conn;
+    const struct api_route *route;
     web_session *s;
     json_t *body; /* POST: the JSON object sent */
     unsigned status;
@@ -167,6 +170,8 @@ static void set_ykt_error(api_call *ac, const char *line)
     set_error(ac, status, code, message);
 }
 
+static bool route_uses_service(const api_call *ac);
+
 /*
  * Runs a command for the caller: a staff session's own connection, or the service
  * connection for holders. On success returns the reply (free it); on failure sets the
@@ -175,12 +180,12 @@ static void set_ykt_error(api_call *ac, const char *line)
 static ykt_reply *call(api_call *ac, int argc, const char *const *argv)
 {
     char err[256] = "";
-    ykt_reply *r = ac->s != NULL && ac->s->kind == WEB_STAFF
-                       ? web_staff_call(ac->s, argc, argv, err, sizeof err)
-                       : web_service_call(argc, argv, err, sizeof err);
+    bool staff = ac->s != NULL && ac->s->kind == WEB_STAFF && !route_uses_service(ac);
+    ykt_reply *r = staff ? web_staff_call(ac->s, argc, argv, err, sizeof err)
+                         : web_service_call(argc, argv, err, sizeof err);
     if (r == NULL) {
         fprintf(stderr, "ykt-web: yktd: %s\n", err);
-        if (ac->s != NULL && ac->s->kind == WEB_STAFF) {
+        if (staff) {
             web_session_end(ac->s);
             set_error(ac, 401, "NOAUTH", "the connection to yktd closed; sign in again");
         } else {
@@ -230,7 +235,12 @@ static const char *body_str(api_call *ac, const char *name, size_t max, bool req
 static const char *query(api_call *ac, const char *name)
 {
     const char *v = MHD_lookup_connection_value(ac->conn, MHD_GET_ARGUMENT_KIND, name);
-    return v != NULL && *v != '\0' && strlen(v) <= MAX_TEXT ? v : NULL;
+    if (v == NULL || *v == '\0' || strlen(v) > MAX_TEXT)
+        return NULL;
+    for (const char *p = v; *p; p++)
+        if ((unsigned char)*p < 0x20)
+            return NULL;
+    return v;
 }
 
 static json_t *session_json(const web_session *s)
@@ -610,27 +620,503 @@ static void api_staff_password(api_call *ac)
     ac->out = json_pack("{sb}", "ok", 1);
 }
 
+/* ---- commands from templates ----
+ *
+ * Most API calls run one admin command, or a few, built from a template of words:
+ *   "$me"   the signed-in holder's person number (never taken from the request)
+ *   "$name" the signed-in operator's account, "$dept" their department
+ *   "?x"    the query parameter x (required), "?x?" optional
+ *   "@x"    the body's string x (required), "@x?" optional
+ *   "#x"    the body's positive integer x (required)
+ * An optional value that is absent drops the "--option" word before it. User input goes
+ * after the option it belongs to, or after "--", so it is never read as an option.
+ */
+
+#define MAX_ARGV 40
+
+typedef struct argv_buf {
+    const char *v[MAX_ARGV];
+    int n;
+    char nums[4][24];
+    int nnum;
+} argv_buf;
+
+static bool expand(api_call *ac, const char *const *tmpl, argv_buf *b)
+{
+    b->n = 0;
+    b->nnum = 0;
+    int last_opt = -1; /* index of the last literal --option word */
+    for (const char *const *t = tmpl; *t != NULL; t++) {
+        const char *tok = *t, *val = tok;
+        if (b->n >= MAX_ARGV - 1) {
+            set_error(ac, 500, "INTERNAL", "command too long");
+            return false;
+        }
+        if (strcmp(tok, "$me") == 0) {
+            val = ac->s->person_no;
+        } else if (strcmp(tok, "$name") == 0) {
+            val = ac->s->name;
+        } else if (strcmp(tok, "$dept") == 0) {
+            val = ac->s->department;
+        } else if (tok[0] == '?' || tok[0] == '@' || tok[0] == '#') {
+            char name[32];
+            size_t len = strlen(tok + 1);
+            bool optional = len > 0 && tok[len] == '?';
+            if (optional)
+                len--;
+            if (len >= sizeof name)
+                len = sizeof name - 1;
+            memcpy(name, tok + 1, len);
+            name[len] = '\0';
+            if (tok[0] == '?') {
+                val = query(ac, name);
+                if (val == NULL && !optional) {
+                    char msg[80];
+                    snprintf(msg, sizeof msg, "?%s= is required (one line, at most %d bytes)", name,
+                             MAX_TEXT);
+                    set_error(ac, 400, "BAD_REQUEST", msg);
+                    return false;
+                }
+            } else if (tok[0] == '@') {
+                val = body_str(ac, name, MAX_TEXT, !optional);
+                if (ac->out != NULL)
+                    return false;
+            } else {
+                json_t *v = json_object_get(ac->body, name);
+                val = NULL;
+                if (json_is_integer(v) && json_integer_value(v) > 0 && b->nnum < 4) {
+                    snprintf(b->nums[b->nnum], sizeof b->nums[0], "%lld",
+                             (long long)json_integer_value(v));
+                    val = b->nums[b->nnum++];
+                } else if (v != NULL || !optional) {
+                    char msg[80];
+                    snprintf(msg, sizeof msg, "'%s' is a whole number above 0", name);
+                    set_error(ac, 400, "BAD_REQUEST", msg);
+                    return false;
+                }
+            }
+            if (val == NULL) {
+                if (last_opt == b->n - 1)
+                    b->n--;
+                continue;
+            }
+        } else if (strncmp(tok, "--", 2) == 0 && tok[2] != '\0') {
+            last_opt = b->n;
+        }
+        b->v[b->n++] = val;
+    }
+    return true;
+}
+
+/* A status reply (+OK ...) as {ok, message}; anything else as its JSON. */
+static json_t *reply_value(const ykt_reply *r)
+{
+    if (r->type == YKT_REPLY_STATUS)
+        return json_pack("{sbss}", "ok", 1, "message", r->str ? r->str : "OK");
+    return web_reply_json(r);
+}
+
+typedef struct api_part {
+    const char *key;
+    const char *const *tmpl;
+    bool optional;  /* a refusal (a plugin not loaded, say) is kept as {error} under key */
+    bool filter_me; /* keep only the rows whose "person" is the signed-in holder */
+} api_part;
+
 typedef struct api_route {
     const char *method;
     const char *path;
     unsigned roles; /* R_PUBLIC: no session needed */
     void (*fn)(api_call *ac);
+    const char *const *tmpl; /* api_cmd: the command */
+    const api_part *parts;   /* api_parts: several, NULL-key terminated */
+    bool service;            /* staff calls go over the service connection (own audit) */
 } api_route;
 
+static bool route_uses_service(const api_call *ac)
+{
+    return ac->route != NULL && ac->route->service;
+}
+
+static void api_cmd(api_call *ac)
+{
+    argv_buf b;
+    if (!expand(ac, ac->route->tmpl, &b))
+        return;
+    ykt_reply *r = call(ac, b.n, b.v);
+    if (r == NULL)
+        return;
+    ac->status = 200;
+    ac->out = reply_value(r);
+    ykt_reply_free(r);
+}
+
+static json_t *only_mine(json_t *rows, const char *person_no)
+{
+    json_t *mine = json_array();
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const char *p = json_string_value(json_object_get(row, "person"));
+        if (p != NULL && strcmp(p, person_no) == 0)
+            json_array_append(mine, row);
+    }
+    json_decref(rows);
+    return mine;
+}
+
+static void api_parts(api_call *ac)
+{
+    json_t *out = json_object();
+    for (const api_part *p = ac->route->parts; p->key != NULL; p++) {
+        argv_buf b;
+        if (!expand(ac, p->tmpl, &b))
+            goto fail;
+        ykt_reply *r = call(ac, b.n, b.v);
+        if (r == NULL) {
+            if (!p->optional || ac->status == 401 || ac->status == 503)
+                goto fail;
+            json_object_set_new(out, p->key, ac->out);
+            ac->out = NULL;
+            continue;
+        }
+        json_t *v = reply_value(r);
+        ykt_reply_free(r);
+        if (p->filter_me && json_is_array(v))
+            v = only_mine(v, ac->s->person_no);
+        json_object_set_new(out, p->key, v);
+    }
+    ac->status = 200;
+    ac->out = out;
+    return;
+fail:
+    json_decref(out);
+}
+
+/* ---- holders' records, spending by category ---- */
+
+static const char *const categories[] = {"canteen", "shop",  "water", "power",
+                                         "library", "rooms", "other"};
+
+static const char *chart_category(const char *c)
+{
+    for (size_t i = 0; c != NULL && i < YKT_ARRAY_LEN(categories); i++)
+        if (strcmp(c, categories[i]) == 0)
+            return categories[i];
+    return "other";
+}
+
+/* merchant id -> {category, name}, from `merchant list`. NULL when it replied. */
+static json_t *merchant_map(api_call *ac)
+{
+    const char *argv[] = {"merchant", "list"};
+    ykt_reply *r = call(ac, 2, argv);
+    if (r == NULL)
+        return NULL;
+    json_t *rows = web_reply_json(r);
+    ykt_reply_free(r);
+    json_t *map = json_object();
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const char *id = json_string_value(json_object_get(row, "merchant"));
+        if (id != NULL)
+            json_object_set_new(
+                map, id,
+                json_pack("{ssss}", "category",
+                          chart_category(json_string_value(json_object_get(row, "category"))),
+                          "name", json_string_value(json_object_get(row, "name")) ?: id));
+    }
+    json_decref(rows);
+    return map;
+}
+
+static int64_t fen_of(const char *cny)
+{
+    if (cny == NULL)
+        return 0;
+    bool neg = *cny == '-';
+    if (neg)
+        cny++;
+    int64_t yuan = 0, fen = 0;
+    const char *p = cny;
+    for (; *p >= '0' && *p <= '9'; p++)
+        yuan = yuan * 10 + (*p - '0');
+    if (*p == '.') {
+        p++;
+        for (int d = 0; d < 2; d++, p++)
+            fen = fen * 10 + (*p >= '0' && *p <= '9' ? *p - '0' : 0);
+    }
+    int64_t v = yuan * 100 + fen;
+    return neg ? -v : v;
+}
+
+/* The holder's payments (`payment search --person`), each with the merchant's category. */
+static json_t *holder_payments(api_call *ac, const char *from, const char *to, const char *limit)
+{
+    const char *argv[12];
+    int n = 0;
+    argv[n++] = "payment";
+    argv[n++] = "search";
+    argv[n++] = "--person";
+    argv[n++] = ac->s->person_no;
+    argv[n++] = "--limit";
+    argv[n++] = limit;
+    if (from) {
+        argv[n++] = "--from";
+        argv[n++] = from;
+    }
+    if (to) {
+        argv[n++] = "--to";
+        argv[n++] = to;
+    }
+    json_t *map = merchant_map(ac);
+    if (map == NULL)
+        return NULL;
+    ykt_reply *r = call(ac, n, argv);
+    if (r == NULL) {
+        json_decref(map);
+        return NULL;
+    }
+    json_t *rows = web_reply_json(r);
+    ykt_reply_free(r);
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        json_t *m = json_object_get(map, json_string_value(json_object_get(row, "merchant")) ?: "");
+        json_object_set_new(
+            row, "category",
+            json_string(m ? json_string_value(json_object_get(m, "category")) : "other"));
+        json_object_set_new(row, "merchant_name",
+                            m ? json_copy(json_object_get(m, "name")) : json_null());
+        json_object_set_new(
+            row, "spent_fen",
+            json_integer(fen_of(json_string_value(json_object_get(row, "charged"))) -
+                         fen_of(json_string_value(json_object_get(row, "refunded")))));
+    }
+    json_decref(map);
+    return rows;
+}
+
+static void api_holder_records(api_call *ac)
+{
+    const char *from = query(ac, "from"), *to = query(ac, "to"), *cat = query(ac, "category");
+    json_t *rows = holder_payments(ac, from, to, "1000");
+    if (rows == NULL)
+        return;
+    if (cat != NULL) {
+        json_t *kept = json_array();
+        size_t i;
+        json_t *row;
+        json_array_foreach(rows, i, row)
+        {
+            if (strcmp(json_string_value(json_object_get(row, "category")) ?: "", cat) == 0)
+                json_array_append(kept, row);
+        }
+        json_decref(rows);
+        rows = kept;
+    }
+    ac->status = 200;
+    ac->out = rows;
+}
+
+/* The last N months' spending by category: {months: [...], categories: [...], fen: {...}}. */
+static void api_holder_spending(api_call *ac)
+{
+    const char *mq = query(ac, "months");
+    int months = mq ? atoi(mq) : 6;
+    if (months < 1 || months > 24) {
+        set_error(ac, 400, "BAD_REQUEST", "?months= is 1 to 24");
+        return;
+    }
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    int y = tm.tm_year + 1900, m = tm.tm_mon + 1 - (months - 1);
+    while (m < 1) {
+        m += 12;
+        y--;
+    }
+    char from[32];
+    snprintf(from, sizeof from, "%04d-%02d-01", y, m);
+    json_t *rows = holder_payments(ac, from, NULL, "100000");
+    if (rows == NULL)
+        return;
+    json_t *list = json_array(), *fen = json_object(), *cats = json_array();
+    for (size_t c = 0; c < YKT_ARRAY_LEN(categories); c++)
+        json_array_append_new(cats, json_string(categories[c]));
+    for (int i = 0; i < months; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "%04d-%02d", y, m);
+        json_array_append_new(list, json_string(key));
+        json_t *per = json_object();
+        for (size_t c = 0; c < YKT_ARRAY_LEN(categories); c++)
+            json_object_set_new(per, categories[c], json_integer(0));
+        json_object_set_new(fen, key, per);
+        if (++m > 12) {
+            m = 1;
+            y++;
+        }
+    }
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const char *at = json_string_value(json_object_get(row, "at"));
+        char key[8];
+        if (at == NULL || strlen(at) < 7)
+            continue;
+        memcpy(key, at, 7);
+        key[7] = '\0';
+        json_t *per = json_object_get(fen, key);
+        const char *cat = json_string_value(json_object_get(row, "category")) ?: "other";
+        json_t *v = per ? json_object_get(per, cat) : NULL;
+        if (v != NULL)
+            json_integer_set(v, json_integer_value(v) +
+                                    json_integer_value(json_object_get(row, "spent_fen")));
+    }
+    json_decref(rows);
+    ac->status = 200;
+    ac->out = json_pack("{soso}", "months", list, "categories", cats);
+    json_object_set_new(ac->out, "fen", fen);
+}
+
+/* ---- finance: a bank statement file ---- */
+
+#define MAX_UPLOAD (1 << 20)
+
+static void api_finance_reconcile(api_call *ac)
+{
+    json_t *fv = json_object_get(ac->body, "file");
+    const char *file = json_is_string(fv) ? json_string_value(fv) : NULL;
+    if (file == NULL || *file == '\0' || strlen(file) > MAX_UPLOAD) {
+        set_error(ac, 400, "BAD_REQUEST", "'file' is the statement's text (CSV, at most 1 MiB)");
+        return;
+    }
+    for (const char *p = file; *p; p++)
+        if ((unsigned char)*p < 0x20 && *p != '\n' && *p != '\r' && *p != '\t') {
+            set_error(ac, 400, "BAD_REQUEST", "the statement is not a text file");
+            return;
+        }
+    static const char *const tmpl[] = {"bank",   "reconcile", "--bank", "@bank?", "--date",
+                                       "@date?", "--name",    "@name?", NULL};
+    argv_buf b;
+    if (!expand(ac, tmpl, &b))
+        return;
+    if (json_is_true(json_object_get(ac->body, "all")))
+        b.v[b.n++] = "--all";
+    b.v[b.n++] = "--";
+    b.v[b.n++] = file;
+    ykt_reply *r = call(ac, b.n, b.v);
+    if (r == NULL)
+        return;
+    ac->status = 200;
+    ac->out = reply_value(r);
+    ykt_reply_free(r);
+}
+
+#define T(...)     ((const char *const[]){__VA_ARGS__, NULL})
+#define PARTS(...) ((const api_part[]){__VA_ARGS__, {NULL, NULL, false, false}})
+#define CMD(method, path, roles, ...)                                                              \
+    {                                                                                              \
+        method, path, roles, api_cmd, T(__VA_ARGS__), NULL, false                                  \
+    }
+
+#define R_COUNTER (R_OPERATOR | R_SUPERUSER)
+#define R_FIN     (R_FINANCE | R_SUPERUSER)
+#define R_ADMIN   (R_SUPERUSER | R_AUDITOR)
+
 static const api_route routes[] = {
-    {"GET", "/api/session", R_PUBLIC, api_session},
-    {"POST", "/api/login", R_PUBLIC, api_login},
-    {"POST", "/api/logout", R_HOLDER | R_STAFF, api_logout},
-    {"GET", "/api/holder/home", R_HOLDER, api_holder_home},
-    {"POST", "/api/holder/report-loss", R_HOLDER, api_holder_loss},
-    {"POST", "/api/holder/password", R_HOLDER, api_holder_password},
-    {"GET", "/api/counter/person", R_OPERATOR | R_SUPERUSER, api_counter_person},
-    {"POST", "/api/counter/replace", R_OPERATOR | R_SUPERUSER, api_counter_replace},
-    {"GET", "/api/head/leaves", R_DEPT_HEAD, api_head_leaves},
-    {"GET", "/api/head/balances", R_DEPT_HEAD, api_head_balances},
-    {"POST", "/api/head/leave-approve", R_DEPT_HEAD, api_head_approve},
-    {"POST", "/api/head/leave-reject", R_DEPT_HEAD, api_head_reject},
-    {"POST", "/api/staff/password", R_STAFF, api_staff_password},
+    {"GET", "/api/session", R_PUBLIC, api_session, NULL, NULL, false},
+    {"POST", "/api/login", R_PUBLIC, api_login, NULL, NULL, false},
+    {"POST", "/api/logout", R_HOLDER | R_STAFF, api_logout, NULL, NULL, false},
+    /* cardholders: always over the service connection, always for $me */
+    {"GET", "/api/holder/home", R_HOLDER, api_holder_home, NULL, NULL, false},
+    {"POST", "/api/holder/report-loss", R_HOLDER, api_holder_loss, NULL, NULL, false},
+    {"POST", "/api/holder/password", R_HOLDER, api_holder_password, NULL, NULL, false},
+    {"GET", "/api/holder/records", R_HOLDER, api_holder_records, NULL, NULL, false},
+    {"GET", "/api/holder/spending", R_HOLDER, api_holder_spending, NULL, NULL, false},
+    CMD("GET", "/api/holder/statement", R_HOLDER, "account", "statement", "--month", "?month?",
+        "--from", "?from?", "--to", "?to?", "--", "$me"),
+    CMD("GET", "/api/holder/settings", R_HOLDER, "portal", "account", "--", "$me"),
+    CMD("POST", "/api/holder/settings", R_HOLDER, "portal", "settings", "--daily", "@daily?",
+        "--low-balance", "@low_balance?", "--autotopup-below", "@autotopup_below?",
+        "--autotopup-amount", "@autotopup_amount?", "--", "$me", "@password"),
+    {"GET", "/api/holder/attendance", R_HOLDER, api_parts, NULL,
+     PARTS({"leaves", T("attendance", "leaves", "--person", "$me"), true, false},
+           {"overtimes", T("attendance", "overtimes", "--person", "$me"), true, false},
+           {"balances", T("attendance", "balances", "--year", "?year?", "--", "$me"), true, false}),
+     false},
+    CMD("POST", "/api/holder/leave-apply", R_HOLDER, "attendance", "leave-apply", "--reason",
+        "@reason?", "--", "$me", "@type", "@from", "@to"),
+    CMD("POST", "/api/holder/overtime-apply", R_HOLDER, "attendance", "overtime-apply", "--reason",
+        "@reason?", "--", "$me", "@date"),
+    {"GET", "/api/holder/library", R_HOLDER, api_parts, NULL,
+     PARTS({"loans", T("library", "loans", "--person", "$me"), true, false},
+           {"record", T("library", "record", "--", "$me"), true, false},
+           {"reservations", T("library", "reservations"), true, true}),
+     false},
+    {"GET", "/api/holder/bookings", R_HOLDER, api_parts, NULL,
+     PARTS({"bookings", T("rooms", "bookings", "--person", "$me", "--limit", "50"), true, false}),
+     false},
+    /* parents: read-only, yktd checks the guardian link */
+    {"GET", "/api/guardian/records", R_GUARDIAN, api_parts, NULL,
+     PARTS({"statement", T("account", "statement", "--month", "?month?", "--", "?person"), false,
+            false},
+           {"payments", T("payment", "search", "--person", "?person", "--limit", "200"), false,
+            false}),
+     false},
+    /* the card centre's counter */
+    {"GET", "/api/counter/person", R_COUNTER, api_counter_person, NULL, NULL, false},
+    {"POST", "/api/counter/replace", R_COUNTER, api_counter_replace, NULL, NULL, false},
+    CMD("POST", "/api/counter/issue", R_COUNTER, "card", "issue", "--", "@person"),
+    CMD("POST", "/api/counter/extend", R_COUNTER, "card", "extend", "--until", "@until", "--proof",
+        "@proof", "--", "@card"),
+    CMD("POST", "/api/counter/loss", R_COUNTER, "card", "loss", "--id-number", "@id_number", "--",
+        "@card"),
+    CMD("POST", "/api/counter/unlock", R_COUNTER, "card", "unlock", "--id-number", "@id_number",
+        "--", "@card"),
+    CMD("POST", "/api/counter/cancel", R_COUNTER, "card", "cancel", "--id-number", "@id_number",
+        "--reason", "@reason", "--", "@card"),
+    CMD("POST", "/api/counter/account-refund", R_COUNTER, "account", "refund", "--id-number",
+        "@id_number", "--", "@person"),
+    CMD("GET", "/api/counter/payments", R_COUNTER, "payment", "search", "--person", "?person",
+        "--limit", "50"),
+    CMD("POST", "/api/counter/payment-refund", R_COUNTER, "payment", "refund", "--amount",
+        "@amount", "--reason", "@reason", "--", "#payment"),
+    /* the operator's own actions: `audit list` is for auditors, so over the service
+     * connection, always --operator $name */
+    {"GET", "/api/counter/audit", R_COUNTER, api_cmd,
+     T("audit", "list", "--operator", "$name", "--hours", "?hours?", "--limit", "200"), NULL, true},
+    /* department heads: their own department */
+    {"GET", "/api/head/leaves", R_DEPT_HEAD, api_head_leaves, NULL, NULL, false},
+    {"GET", "/api/head/balances", R_DEPT_HEAD, api_head_balances, NULL, NULL, false},
+    {"POST", "/api/head/leave-approve", R_DEPT_HEAD, api_head_approve, NULL, NULL, false},
+    {"POST", "/api/head/leave-reject", R_DEPT_HEAD, api_head_reject, NULL, NULL, false},
+    CMD("GET", "/api/head/overtimes", R_DEPT_HEAD, "attendance", "overtimes", "--department",
+        "$dept", "--status", "?status?"),
+    CMD("POST", "/api/head/overtime-approve", R_DEPT_HEAD, "attendance", "overtime-approve",
+        "--note", "@note?", "--", "#id"),
+    CMD("POST", "/api/head/overtime-reject", R_DEPT_HEAD, "attendance", "overtime-reject", "--note",
+        "@note", "--", "#id"),
+    CMD("GET", "/api/head/stats", R_DEPT_HEAD, "attendance", "stats", "--month", "?month", "--",
+        "$dept"),
+    /* finance */
+    CMD("GET", "/api/finance/merchants", R_FIN | R_AUDITOR, "merchant", "list"),
+    CMD("GET", "/api/finance/settlements", R_FIN | R_AUDITOR, "settlement", "list", "--period",
+        "?period?", "--merchant", "?merchant?"),
+    CMD("POST", "/api/finance/settle", R_FIN, "settlement", "run", "--period", "@period"),
+    {"POST", "/api/finance/reconcile", R_FIN | R_AUDITOR, api_finance_reconcile, NULL, NULL, false},
+    /* administrators: read-only views */
+    {"GET", "/api/admin/overview", R_ADMIN, api_parts, NULL,
+     PARTS({"status", T("status"), true, false}, {"terminals", T("terminal", "list"), true, false},
+           {"plugins", T("plugin", "list"), true, false},
+           {"rules", T("rules", "list"), true, false}),
+     false},
+    {"POST", "/api/staff/password", R_STAFF, api_staff_password, NULL, NULL, false},
 };
 
 /* The login POST has no session yet: it must come from our own pages (same origin). */
@@ -665,7 +1151,7 @@ static enum MHD_Result handle_api(struct MHD_Connection *c, const char *url, con
     if (route == NULL)
         return path_known ? send_error(c, 405, "METHOD", "method not allowed")
                           : send_error(c, 404, "NOT_FOUND", "no such API");
-    api_call ac = {.conn = c, .status = 500};
+    api_call ac = {.conn = c, .route = route, .status = 500};
     ac.s = web_session_get(MHD_lookup_connection_value(c, MHD_COOKIE_KIND, COOKIE_NAME));
     bool post = strcmp(method, "POST") == 0;
     if (post) {
@@ -728,8 +1214,12 @@ static const struct page_role {
     unsigned roles;
 } page_roles[] = {
     {"/holder.html", R_HOLDER},
+    {"/statement.html", R_HOLDER | R_GUARDIAN},
+    {"/guardian.html", R_GUARDIAN},
     {"/counter.html", R_OPERATOR | R_SUPERUSER},
     {"/head.html", R_DEPT_HEAD},
+    {"/finance.html", R_FINANCE | R_SUPERUSER | R_AUDITOR},
+    {"/admin.html", R_SUPERUSER | R_AUDITOR},
     {"/staff.html", R_STAFF},
 };
 
@@ -835,7 +1325,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        if (ctx->len + *upload_data_size > MAX_BODY) {
+        size_t max = strcmp(url, "/api/finance/reconcile") == 0 ? MAX_UPLOAD + 4096 : MAX_BODY;
+        if (ctx->len + *upload_data_size > max) {
             ctx->too_large = true;
         } else {
             char *grown = realloc(ctx->body, ctx->len + *upload_data_size + 1);

@@ -345,7 +345,8 @@ typedef struct ykt_host {
     /* Lookups, so that configuration naming a terminal or a merchant is checked when it is
      * made, not when a device first fails. terminal_get: a registered terminal (strings
      * valid until the handler returns); YKT_PLUGIN_OK or YKT_PLUGIN_ENOTFOUND.
-     * merchant_status: "active" or "suspended"; YKT_PLUGIN_OK or YKT_PLUGIN_ENOTFOUND. */
+     * merchant_status: "active" or "suspended" (valid until the next call); YKT_PLUGIN_OK
+     * or YKT_PLUGIN_ENOTFOUND. */
     int (*terminal_get)(const char *id, ykt_terminal_info *out);
     int (*merchant_status)(const char *id, const char **status);
     /* A card by its UID (hex, as presented), whatever its status: to log who a refused
