@@ -163,12 +163,31 @@
     }
     if (rooms) {
       if (unavailable(rooms.bookings)) box("bookings-card").hidden = true;
-      else YKT.table(box("bookings"), rooms.bookings, [
-        { key: "booking", label: "#" }, { key: "room", label: "room" },
-        { key: "day", label: "date" }, { key: "time", label: "time" },
-        { key: "party", label: "party", num: true }, { key: "status", label: "status", badge: true }]);
+      else {
+        YKT.table(box("bookings"), rooms.bookings, [
+          { key: "booking", label: "#" }, { key: "room", label: "room" },
+          { key: "day", label: "date" }, { key: "time", label: "time" },
+          { key: "party", label: "party", num: true }, { key: "status", label: "status", badge: true }]);
+        const sel = box("bk-room");
+        const keep = sel.value;
+        const open = unavailable(rooms.rooms) ? [] : rooms.rooms.filter(x => x.status === "open");
+        sel.replaceChildren(...open.map(x => {
+          const o = document.createElement("option");
+          o.value = x.room;
+          o.textContent = `${x.name} (${x.room}) ${x.open}–${x.close}` +
+            (x.fee && x.fee !== "0.00" ? ` · ${x.fee}` : "");
+          return o;
+        }));
+        if (keep) sel.value = keep;
+        box("bk-form").hidden = open.length === 0;
+      }
     }
   }
+  YKT.form("bk-form", "/api/holder/book", () => ({
+    room: YKT.v("bk-room"), date: YKT.v("bk-date"), time: YKT.v("bk-time"),
+    party: YKT.v("bk-party") }),
+    d => { loadLibrary(); return YKT.t("booked_done") + " #" + d.booking; });
+
   async function loadLibrary() {
     const [a, b] = await Promise.all([YKT.api("GET", "/api/holder/library"),
                                       YKT.api("GET", "/api/holder/bookings")]);

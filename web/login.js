@@ -3,8 +3,6 @@
 "use strict";
 (async () => {
   let kind = "holder";
-  const s = await YKT.start(null);
-  if (s) return go(s);
 
   function go(sess) {
     const pages = { holder: "/holder.html", operator: "/counter.html", superuser: "/counter.html",
@@ -33,4 +31,9 @@
     if (r.status === 200) return go(r.data);
     YKT.message(document.getElementById("login-msg"), YKT.errorText(r), false);
   });
+
+  // Only now may the form be sent (the button is disabled in the page until here).
+  const s = await YKT.start(null);
+  if (s) return go(s);
+  document.getElementById("signin").disabled = false;
 })();

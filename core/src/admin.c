@@ -254,7 +254,7 @@ static void roles_text(unsigned roles, char *buf, size_t len)
 {
     buf[0] = '\0';
     size_t used = 0;
-    for (unsigned bit = 1; bit <= YKT_ROLE_GUARDIAN; bit <<= 1) {
+    for (unsigned bit = 1; bit <= YKT_ROLE_LAST; bit <<= 1) {
         if (!(roles & bit) && bit != YKT_ROLE_SUPERUSER)
             continue;
         int n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", ykt_role_name(bit));
@@ -475,7 +475,7 @@ static const ykt_admin_cmd session_cmds[] = {
     {"help", NULL, cmd_help, 0, false, 0, 1, "", "help [GROUP]",
      "List commands (of one group), with the roles allowed to run them."},
     {"ping", NULL, cmd_ping, 0, false, 0, 0, "", "ping", "Check that yktd answers."},
-    {"whoami", NULL, cmd_whoami, YKT_ROLE_ANY | YKT_ROLE_GUARDIAN, false, 0, 0, "", "whoami",
+    {"whoami", NULL, cmd_whoami, YKT_ROLE_EVERYONE, false, 0, 0, "", "whoami",
      "Show the operator and role of this session."},
 };
 

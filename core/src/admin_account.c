@@ -267,8 +267,8 @@ static void cmd_job_run(ykt_req *req, const ykt_args *a)
 }
 
 static const ykt_admin_cmd cmds[] = {
-    {"account", "show", cmd_show, READERS, false, 1, 1, "limit=", "account show NO [--limit N]",
-     "Balance and latest money movements of a holder."},
+    {"account", "show", cmd_show, READERS | YKT_ROLE_PORTAL, false, 1, 1,
+     "limit=", "account show NO [--limit N]", "Balance and latest money movements of a holder."},
     {"account", "topup", cmd_topup, OPERATORS, true, 1, 1,
      "amount=! counter=", "account topup NO --amount CNY [--counter C]",
      "Top up in cash at a counter (at most [wallet] max_topup per top-up)."},

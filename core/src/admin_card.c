@@ -1151,7 +1151,7 @@ static const ykt_admin_cmd cmds[] = {
      "Issue cards to everyone of a department who has none (new students at enrolment)."},
     {"card", "show", cmd_show, READERS, false, 1, 1, "", "card show CARD",
      "Show a card with its holder, status, validity and balance."},
-    {"card", "list", cmd_list, READERS, false, 0, 0,
+    {"card", "list", cmd_list, READERS | YKT_ROLE_PORTAL, false, 0, 0,
      "person= status= limit=", "card list [--person NO] [--status S] [--limit N]", "List cards."},
     {"card", "history", cmd_history, READERS, false, 1, 1,
      "limit=", "card history CARD [--limit N]",

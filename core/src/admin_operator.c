@@ -321,7 +321,7 @@ static void cmd_operator_add(ykt_req *req, const ykt_args *a)
     if (r == 0) {
         ykt_reply_error(req, "BAD_REQUEST",
                         "unknown role '%.32s' (operator, finance, dept_admin, dept_head, auditor, "
-                        "superuser, guardian)",
+                        "superuser, guardian, portal)",
                         role);
         return;
     }
@@ -436,9 +436,9 @@ static const ykt_admin_cmd cmds[] = {
      "Act as an operator for the rest of this connection (yktctl -u NAME prompts)."},
     {"auth", NULL, cmd_login, 0, true, 2, 2, "", "auth NAME PASSWORD",
      "Same as login (lets redis-cli --user/--pass log in)."},
-    {"logout", NULL, cmd_logout, YKT_ROLE_ANY | YKT_ROLE_GUARDIAN, false, 0, 0, "", "logout",
+    {"logout", NULL, cmd_logout, YKT_ROLE_EVERYONE, false, 0, 0, "", "logout",
      "End the operator session of this connection."},
-    {"passwd", NULL, cmd_passwd, YKT_ROLE_ANY | YKT_ROLE_GUARDIAN, true, 2, 2, "", "passwd OLD NEW",
+    {"passwd", NULL, cmd_passwd, YKT_ROLE_EVERYONE, true, 2, 2, "", "passwd OLD NEW",
      "Change your own password (yktctl passwd prompts for both)."},
     {"operator", "add", cmd_operator_add, YKT_ROLE_SUPERUSER, true, 1, 1,
      "role=! department=", "operator add NAME --role ROLE [--department DEPT]",

@@ -415,7 +415,7 @@ static const ykt_admin_cmd cmds[] = {
     {"person", "update", cmd_update, OPERATORS, true, 1, 1, PERSON_OPTS,
      "person update NO [--name N] [--phone P] [--department D] [--class C] ...",
      "Change a cardholder's data; a new validity reaches their cards."},
-    {"person", "show", cmd_show, READERS, false, 1, 1, "", "person show NO",
+    {"person", "show", cmd_show, READERS | YKT_ROLE_PORTAL, false, 1, 1, "", "person show NO",
      "Show a cardholder with masked ID and phone numbers, cards and balance."},
     {"person", "reveal", cmd_reveal, OPERATORS, false, 1, 1, "reason=!",
      "person reveal NO --reason TEXT",

@@ -14,7 +14,8 @@
  *                                                R-W2/R-W6/R-W7: the holder's own settings;
  *                                                a daily limit only up to the default
  *
- * Superuser only: the portal's service account. Every change is audited.
+ * Role portal (ykt-web's service account, `operator add NAME --role portal`) and the superuser.
+ * Every change is audited.
  */
 #include "admin.h"
 #include "admin_cmds.h"
@@ -361,19 +362,19 @@ static void cmd_settings(ykt_req *req, const ykt_args *a)
 }
 
 static const ykt_admin_cmd portal_cmds[] = {
-    {"portal", "verify", cmd_verify, YKT_ROLE_SUPERUSER, true, 2, 2, "",
+    {"portal", "verify", cmd_verify, YKT_ROLE_PORTAL, true, 2, 2, "",
      "portal verify LOGIN PASSWORD",
      "Web portal: check a holder's query password (LOGIN: person or card number); who they "
      "are."},
-    {"portal", "report-loss", cmd_report_loss, YKT_ROLE_SUPERUSER, true, 2, 2,
+    {"portal", "report-loss", cmd_report_loss, YKT_ROLE_PORTAL, true, 2, 2,
      "medium=", "portal report-loss NO PASSWORD [--medium card|phone]",
      "Web portal: the holder reports their card lost with the query password (R-C4)."},
-    {"portal", "passwd", cmd_passwd, YKT_ROLE_SUPERUSER, true, 4, 4, "",
+    {"portal", "passwd", cmd_passwd, YKT_ROLE_PORTAL, true, 4, 4, "",
      "portal passwd NO query|pay OLD NEW",
      "Web portal: the holder changes the query or payment password with the old one (R-C10)."},
-    {"portal", "account", cmd_account, YKT_ROLE_SUPERUSER, false, 1, 1, "", "portal account NO",
+    {"portal", "account", cmd_account, YKT_ROLE_PORTAL, false, 1, 1, "", "portal account NO",
      "Web portal: the holder's daily limit, reminder threshold and automatic top-up."},
-    {"portal", "settings", cmd_settings, YKT_ROLE_SUPERUSER, true, 2, 2,
+    {"portal", "settings", cmd_settings, YKT_ROLE_PORTAL, true, 2, 2,
      "daily= low-balance= autotopup-below= autotopup-amount=",
      "portal settings NO PAY_PASSWORD [--daily CNY|default] [--low-balance CNY|default] "
      "[--autotopup-below CNY|off] [--autotopup-amount CNY]",

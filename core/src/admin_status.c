@@ -132,6 +132,16 @@ static void cmd_audit_list(ykt_req *req, const ykt_args *a)
         !ykt_args_int(req, a, "hours", 1, 24 * 3660, &since_hours))
         return;
     const char *op = ykt_args_get(a, "operator");
+    unsigned role = req->session->role;
+    if (!(role & (YKT_ROLE_SUPERUSER | YKT_ROLE_AUDITOR))) {
+        /* Card-centre operators read their own actions only (the portal's counter view). */
+        if (op != NULL && strcmp(op, req->session->operator_name) != 0) {
+            ykt_reply_error(req, "FORBIDDEN", "you may read your own actions only (--operator %s)",
+                            req->session->operator_name);
+            return;
+        }
+        op = req->session->operator_name;
+    }
     const char *target = ykt_args_get(a, "target");
     const char *action = ykt_args_get(a, "action");
     int64_t since = since_hours ? ykt_now_ms() - since_hours * 3600000 : 0;
@@ -155,10 +165,10 @@ static const ykt_admin_cmd cmds[] = {
      "Uptime, connections, and terminals seen or silent in the last N minutes (default 10)."},
     {"conn", "list", cmd_conn_list, READERS, false, 0, 0, "", "conn list",
      "List open connections with their idle time and pipeline peak."},
-    {"audit", "list", cmd_audit_list, READERS, false, 0, 0,
+    {"audit", "list", cmd_audit_list, READERS | YKT_ROLE_OPERATOR, false, 0, 0,
      "operator= target= action= hours= limit=",
      "audit list [--operator NAME] [--target ID] [--action A] [--hours N] [--limit N]",
-     "Read the audit trail, newest first."},
+     "Read the audit trail, newest first (operators: their own actions)."},
 };
 
 int ykt_admin_status_register(ykt_admin *adm)

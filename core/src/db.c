@@ -253,7 +253,8 @@ int ykt_db_open(ykt_db **out, const char *path, char *err, size_t errlen)
         goto fail;
     }
     /* WAL lets readers (backups, yktctl audit) run beside the writer; synchronous=FULL
-     * makes every commit durable before we reply. */
+     * makes every commit durable before we reply — until the committer thread starts and
+     * takes the durability over (split_start). */
     /* temp_store: each request's SAVEPOINT keeps the pages it changes in a statement
      * journal; on disk that cost two pwrite calls per page (docs/performance.md). cache_size:
      * a batch of a few hundred payments touches more than the default 2 MiB of pages. */
@@ -445,6 +446,17 @@ void ykt_db_cmd_end(ykt_db *db, bool keep)
     if (control(db, "ROLLBACK TO cmd") != YKT_OK || control(db, "RELEASE cmd") != YKT_OK)
         db->batch_failed = true;
     run_hooks(db, db->cmd_hook_mark, false);
+}
+
+size_t ykt_db_hooks_mark(ykt_db *db)
+{
+    return db->nhooks;
+}
+
+void ykt_db_hooks_rollback(ykt_db *db, size_t mark)
+{
+    if (mark <= db->nhooks)
+        run_hooks(db, mark, false);
 }
 
 bool ykt_db_in_cmd(ykt_db *db)

@@ -50,6 +50,11 @@ int ykt_db_cmd_begin(ykt_db *db);
 /* Keeps (RELEASE) or undoes (ROLLBACK TO) the request's changes. */
 void ykt_db_cmd_end(ykt_db *db, bool keep);
 bool ykt_db_in_cmd(ykt_db *db);
+/* For a savepoint of its own inside a request: where the on-commit hooks stand now, and,
+ * after ROLLBACK TO that savepoint, the hooks registered since run as rolled back (an event
+ * of a change that was undone must not be delivered when the batch commits). */
+size_t ykt_db_hooks_mark(ykt_db *db);
+void ykt_db_hooks_rollback(ykt_db *db, size_t mark);
 bool ykt_db_batch_open(ykt_db *db);
 /* True once a write in this batch failed in a way that doomed the whole transaction. */
 bool ykt_db_batch_failed(ykt_db *db);

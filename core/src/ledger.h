@@ -41,6 +41,10 @@ typedef struct ykt_transfer {
     int64_t original; /* the transfer this one corrects, or 0 */
     const char *memo;
     bool allow_negative; /* let a wallet go below zero (recorded offline debt only) */
+    /* When set, `to` must be the account (to_kind, to_owner), else YKT_ENOTFOUND and nothing
+     * is written: how an account id remembered in memory is checked. */
+    const char *to_kind;
+    const char *to_owner;
 } ykt_transfer;
 
 /* Finds or creates the account (kind, owner). */
@@ -54,6 +58,23 @@ int ykt_ledger_balance(ykt_db *db, int64_t account, int64_t *balance);
  * allow_negative is off) — nothing is written then.
  */
 int ykt_ledger_transfer(ykt_db *db, const ykt_transfer *t, int64_t *transfer_id);
+/*
+ * A transfer to the account (kind, owner), found or created: fee income, escrow. The ids of
+ * such accounts never change, so it is remembered after the first use; every use checks
+ * that the row at the remembered id is still that account (a batch that created it may have
+ * been rolled back), and looks it up again when it is not. t->to is ignored.
+ */
+int ykt_ledger_transfer_to(ykt_db *db, const ykt_transfer *t, const char *kind, const char *owner,
+                           int64_t *transfer_id);
+/*
+ * The wallet of a person (created on first use) and its balance, in one statement when the
+ * wallet's id is remembered from an earlier call; the remembered id is checked on every
+ * use (it is the row's kind and owner that make it the person's wallet).
+ */
+int ykt_ledger_wallet_balance(ykt_db *db, int64_t person_id, int64_t *id, int64_t *balance);
+/* The wallet id remembered for a person, or 0: a hint only, to be checked where it is used
+ * (the row's kind must be wallet and its owner the person's id in decimal). */
+int64_t ykt_ledger_wallet_hint(ykt_db *db, int64_t person_id);
 /* Formats fen as "1234.56" (with a sign when negative). */
 void ykt_format_fen(int64_t fen, char *buf, size_t len);
 /* Parses "12", "12.3", "12.34" CNY into fen; YKT_EINVAL for anything else or > max. */

@@ -56,7 +56,8 @@ _Static_assert(YKT_PLUGIN_ROLE_OPERATOR == YKT_ROLE_OPERATOR &&
                    YKT_PLUGIN_ROLE_DEPT_ADMIN == YKT_ROLE_DEPT_ADMIN &&
                    YKT_PLUGIN_ROLE_DEPT_HEAD == YKT_ROLE_DEPT_HEAD &&
                    YKT_PLUGIN_ROLE_AUDITOR == YKT_ROLE_AUDITOR &&
-                   YKT_PLUGIN_ROLE_SUPERUSER == YKT_ROLE_SUPERUSER,
+                   YKT_PLUGIN_ROLE_SUPERUSER == YKT_ROLE_SUPERUSER &&
+                   YKT_PLUGIN_ROLE_PORTAL == YKT_ROLE_PORTAL,
                "roles");
 _Static_assert(YKT_PLUGIN_EINVAL == YKT_EINVAL && YKT_PLUGIN_ENOTFOUND == YKT_ENOTFOUND &&
                    YKT_PLUGIN_EEXIST == YKT_EEXIST && YKT_PLUGIN_ESTORAGE == YKT_ESTORAGE &&
@@ -126,7 +127,8 @@ static int host_admin_register(ykt_plugin *p, const char *group, const char *nam
                                const char *summary)
 {
     if (group == NULL || fn == NULL || !ykt_is_ident(group, 31) ||
-        (name != NULL && !ykt_is_ident(name, 31)) || (roles & ~(unsigned)YKT_ROLE_ANY) != 0)
+        (name != NULL && !ykt_is_ident(name, 31)) ||
+        (roles & ~(unsigned)(YKT_ROLE_ANY | YKT_ROLE_PORTAL)) != 0)
         return YKT_PLUGIN_EINVAL;
     ykt_admin_cmd cmd = {
         .group = group,
@@ -885,6 +887,7 @@ static int host_hold_settle(ykt_plugin *p, int64_t hold_id, int64_t amount, ykt_
     /* No request's savepoint undoes a refusal here: this one does, so a settlement happens
      * whole or not at all. */
     sqlite3 *h = ykt_db_handle(gw->db);
+    size_t hooks = ykt_db_hooks_mark(gw->db);
     if (!ykt_db_in_cmd(gw->db) ||
         sqlite3_exec(h, "SAVEPOINT settle", NULL, NULL, NULL) != SQLITE_OK) {
         if (code != NULL)
@@ -911,6 +914,7 @@ static int host_hold_settle(ykt_plugin *p, int64_t hold_id, int64_t amount, ykt_
     }
     sqlite3_exec(h, "ROLLBACK TO settle", NULL, NULL, NULL);
     sqlite3_exec(h, "RELEASE settle", NULL, NULL, NULL);
+    ykt_db_hooks_rollback(gw->db, hooks);
     if (code != NULL)
         *code = rc == YKT_EPERM ? no.code : "STORAGE_ERROR";
     ykt_info("plugin %s: hold %lld not settled: %s", p->name, (long long)hold_id,

@@ -11,7 +11,8 @@
 
 /* In YKT_ROLE_* bit order: role_names[i] is role 1 << i. */
 static const char *const role_names[] = {"operator", "finance",   "dept_admin", "dept_head",
-                                         "auditor",  "superuser", "guardian"};
+                                         "auditor",  "superuser", "guardian",   "portal"};
+_Static_assert(1u << (YKT_ARRAY_LEN(role_names) - 1) == YKT_ROLE_LAST, "a name for every role");
 
 unsigned ykt_role_parse(const char *s)
 {

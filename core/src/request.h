@@ -25,9 +25,16 @@ enum ykt_role {
     YKT_ROLE_AUDITOR = 1 << 4, /* reads everything, changes nothing */
     YKT_ROLE_SUPERUSER = 1 << 5,
     YKT_ROLE_GUARDIAN = 1 << 6, /* a parent: reads the records of their own pupils only */
+    /* The web portal's service account (ykt-web): the `portal` commands and the reads and
+     * applications it makes for a signed-in cardholder, nothing else (docs/web.md). */
+    YKT_ROLE_PORTAL = 1 << 7,
 };
-/* Staff roles: everyone but guardians. */
-#define YKT_ROLE_ANY      0x3f
+/* Staff roles: everyone but guardians and the portal's service account. */
+#define YKT_ROLE_ANY 0x3f
+/* Every signed-in account (whoami, logout, passwd). */
+#define YKT_ROLE_EVERYONE (YKT_ROLE_ANY | YKT_ROLE_GUARDIAN | YKT_ROLE_PORTAL)
+/* The highest role bit (loops over all roles). */
+#define YKT_ROLE_LAST     YKT_ROLE_PORTAL
 #define YKT_ROLE_NAME_MAX 15
 
 unsigned ykt_role_parse(const char *s);

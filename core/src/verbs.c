@@ -165,23 +165,62 @@ static void request_digest(const ykt_req *req, uint8_t out[16])
     memcpy(out, full, 16);
 }
 
-void ykt_verbs_record_outcome(ykt_req *req, size_t reply_start)
+/* The reply to keep for (terminal, seq), or NULL when none is kept: no seq, no reply, or
+ * a transient failure (once storage or the rule is fixed, the retry should succeed). */
+static const char *outcome_to_keep(const ykt_req *req, size_t reply_start, size_t *len)
 {
     if (req->seq <= 0 || req->term == NULL)
-        return;
+        return NULL;
     const char *reply = req->out->data + reply_start;
-    size_t len = req->out->len - reply_start;
-    if (len == 0 || (len > 14 && strncmp(reply, "-STORAGE_ERROR", 14) == 0) ||
-        (len > 9 && strncmp(reply, "-INTERNAL", 9) == 0) ||
-        (len > 11 && strncmp(reply, "-RULE_ERROR", 11) == 0))
-        return; /* transient: once storage or the rule is fixed, the retry should succeed */
-    ykt_db *db = req->gw->db;
+    size_t n = req->out->len - reply_start;
+    if (n == 0 || (n > 14 && strncmp(reply, "-STORAGE_ERROR", 14) == 0) ||
+        (n > 9 && strncmp(reply, "-INTERNAL", 9) == 0) ||
+        (n > 11 && strncmp(reply, "-RULE_ERROR", 11) == 0))
+        return NULL;
+    *len = n;
+    return reply;
+}
+
+static int put_outcome(ykt_req *req, const char *reply, size_t len)
+{
     uint8_t digest[16];
     request_digest(req, digest);
+    return ykt_store_request_put(req->gw->db, req->term->id, req->seq, digest, reply, len,
+                                 ykt_now_ms());
+}
+
+void ykt_verbs_record_outcome(ykt_req *req, size_t reply_start)
+{
+    size_t len;
+    const char *reply = outcome_to_keep(req, reply_start, &len);
+    if (reply == NULL)
+        return;
+    ykt_db *db = req->gw->db;
     if (ykt_db_cmd_begin(db) != YKT_OK)
         return; /* the batch is failing: every reply becomes STORAGE_ERROR anyway */
-    int rc = ykt_store_request_put(db, req->term->id, req->seq, digest, reply, len, ykt_now_ms());
+    int rc = put_outcome(req, reply, len);
     ykt_db_cmd_end(db, rc == YKT_OK);
+}
+
+/*
+ * Ends a write request's savepoint (keep: its changes stay) and keeps its outcome. When the
+ * changes stay, the outcome goes into the same savepoint: one SAVEPOINT/RELEASE pair, and
+ * the same result as two (a failed INSERT changes nothing, and the changes stay either way).
+ * When they are undone, the outcome is kept in a savepoint of its own after the rollback.
+ */
+static void end_write(ykt_req *req, size_t reply_start, bool keep)
+{
+    ykt_db *db = req->gw->db;
+    size_t len;
+    const char *reply = outcome_to_keep(req, reply_start, &len);
+    if (keep && reply != NULL && ykt_db_in_cmd(db) && !ykt_db_batch_failed(db) &&
+        !sqlite3_get_autocommit(ykt_db_handle(db))) {
+        put_outcome(req, reply, len);
+        ykt_db_cmd_end(db, true);
+        return;
+    }
+    ykt_db_cmd_end(db, keep);
+    ykt_verbs_record_outcome(req, reply_start);
 }
 
 /* Answers a retried (terminal, seq) from its kept outcome. Returns true when it replied. */
@@ -249,8 +288,9 @@ static void run(ykt_req *req, const ykt_verb *v)
         ykt_reply_internal(req, YKT_ESTATE);
     }
     if (req->write)
-        ykt_db_cmd_end(db, !req->failed || req->keep_changes);
-    ykt_verbs_record_outcome(req, start);
+        end_write(req, start, !req->failed || req->keep_changes);
+    else
+        ykt_verbs_record_outcome(req, start);
 }
 
 void ykt_verbs_dispatch(ykt_req *req)

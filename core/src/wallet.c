@@ -96,10 +96,7 @@ bool ykt_wallet_needs_pin(ykt_gw *gw, int64_t amount)
 int ykt_wallet_balance(ykt_gw *gw, int64_t person_id, int64_t *balance)
 {
     int64_t wallet;
-    int rc = ykt_ledger_wallet(gw->db, person_id, &wallet);
-    if (rc == YKT_OK)
-        rc = ykt_ledger_balance(gw->db, wallet, balance);
-    return rc;
+    return ykt_ledger_wallet_balance(gw->db, person_id, &wallet, balance);
 }
 
 /* The daily limit of a holder: raised on application, else the card type's default. */
@@ -111,22 +108,26 @@ static int64_t daily_limit(ykt_gw *gw, const ykt_card *card, const ykt_holder_se
                                                 : gw->cfg.daily_limit_regular;
 }
 
-/* R-W2: one payment's upper limit and the holder's daily limit. */
+/* R-W2: one payment's upper limit and the holder's daily limit. spent: the day's payments
+ * plus the pending holds (money on pending holds is spent once captured), or -1 to read
+ * them here. */
 static int check_limits(ykt_gw *gw, const ykt_pay *p, int64_t charged, const char *day,
-                        const ykt_holder_settings *s, ykt_refusal *no)
+                        int64_t spent, const ykt_holder_settings *s, ykt_refusal *no)
 {
     char a[32], b[32];
     if (p->amount > gw->cfg.max_payment) {
         yuan(gw->cfg.max_payment, a, sizeof a);
         return refuse(no, "LIMIT_EXCEEDED", "one payment is at most %s CNY%s", a, "");
     }
-    int64_t spent, held;
-    int rc = ykt_store_daily_spend_get(gw->db, p->person->id, day, &spent);
-    if (rc == YKT_OK) /* money on pending holds is spent once captured */
-        rc = ykt_store_holds_pending_sum(gw->db, p->person->id, &held);
-    if (rc != YKT_OK)
-        return rc;
-    spent += held;
+    if (spent < 0) {
+        int64_t held;
+        int rc = ykt_store_daily_spend_get(gw->db, p->person->id, day, &spent);
+        if (rc == YKT_OK)
+            rc = ykt_store_holds_pending_sum(gw->db, p->person->id, &held);
+        if (rc != YKT_OK)
+            return rc;
+        spent += held;
+    }
     int64_t limit = daily_limit(gw, p->card, s);
     if (spent + charged > limit) {
         yuan(limit, a, sizeof a);
@@ -165,11 +166,10 @@ static int after_debit(ykt_gw *gw, int64_t person_id, int64_t before, int64_t af
 static int move_charge(ykt_gw *gw, int64_t from, const ykt_pay *p, const ykt_fee *fee,
                        bool allow_negative, int64_t *main_transfer)
 {
-    int64_t fee_account;
-    int rc = ykt_ledger_account(gw->db, YKT_ACC_FEE_INCOME, "", &fee_account);
+    int rc = YKT_OK;
     int64_t to_merchant = p->amount - fee->discount;
     *main_transfer = 0;
-    if (rc == YKT_OK && to_merchant > 0) {
+    if (to_merchant > 0) {
         ykt_transfer t = {.from = from,
                           .to = p->merchant->account,
                           .amount = to_merchant,
@@ -182,14 +182,13 @@ static int move_charge(ykt_gw *gw, int64_t from, const ykt_pay *p, const ykt_fee
     }
     if (rc == YKT_OK && fee->fee > 0) {
         ykt_transfer t = {.from = from,
-                          .to = fee_account,
                           .amount = fee->fee,
                           .kind = "mgmt_fee",
                           .card_no = p->card->card_no,
                           .terminal = p->terminal,
                           .memo = p->merchant->id,
                           .allow_negative = allow_negative};
-        rc = ykt_ledger_transfer(gw->db, &t, NULL);
+        rc = ykt_ledger_transfer_to(gw->db, &t, YKT_ACC_FEE_INCOME, "", NULL);
     }
     return rc;
 }
@@ -233,19 +232,23 @@ int ykt_wallet_pay(ykt_gw *gw, const ykt_pay *p, ykt_pay_result *out, ykt_refusa
     out->charged = p->amount - out->fee.discount + out->fee.fee;
     char day[YKT_DATE_LEN];
     ykt_date_of(at, day);
+    /* The holder's settings, the day's spending and the wallet's balance in one read when
+     * the wallet's id is remembered (and still the wallet's); else the wallet is found, or
+     * created, first. */
     ykt_holder_settings s;
-    int64_t wallet, before;
-    rc = ykt_store_holder_settings_get(db, p->person->id, &s);
-    if (rc == YKT_OK)
-        rc = ykt_ledger_wallet(db, p->person->id, &wallet);
-    if (rc == YKT_OK)
-        rc = ykt_ledger_balance(db, wallet, &before);
+    int64_t wallet = ykt_ledger_wallet_hint(db, p->person->id), before = 0, spent = 0;
+    char owner[24];
+    snprintf(owner, sizeof owner, "%lld", (long long)p->person->id);
+    bool known;
+    rc = ykt_store_pay_context(db, p->person->id, day, wallet, owner, &s, &spent, &known, &before);
+    if (rc == YKT_OK && !known)
+        rc = ykt_ledger_wallet_balance(db, p->person->id, &wallet, &before);
     if (rc != YKT_OK)
         return rc;
     /* Offline sales already happened: they are recorded whatever the limits said, and
      * the terminal's offline limit (docs) bounds them. */
     if (!p->offline) {
-        rc = check_limits(gw, p, out->charged, day, &s, no);
+        rc = check_limits(gw, p, out->charged, day, spent, &s, no);
         if (rc != YKT_OK)
             return rc;
         if (before < out->charged) {
@@ -258,7 +261,10 @@ int ykt_wallet_pay(ykt_gw *gw, const ykt_pay *p, ykt_pay_result *out, ykt_refusa
     }
     int64_t transfer = 0;
     rc = move_charge(gw, wallet, p, &out->fee, p->offline, &transfer);
+    /* The wallet's balance now, without reading it again: this request alone has written
+     * it since `before` was read, and took exactly the charge out of it. */
     int64_t after = before - out->charged;
+    out->balance = after;
     out->debt = after < 0;
     /* Debt is recorded even on a sale also flagged for the terminal's offline limit: it is
      * what the audit accepts below zero (R-W11). */
@@ -271,8 +277,6 @@ int ykt_wallet_pay(ykt_gw *gw, const ykt_pay *p, ykt_pay_result *out, ykt_refusa
         rc = record_payment(gw, p, &out->fee, out->charged, transfer, day, flag, &out->payment_id);
     if (rc == YKT_OK)
         rc = after_debit(gw, p->person->id, before, after, &s);
-    if (rc == YKT_OK)
-        rc = ykt_ledger_balance(db, wallet, &out->balance);
     if (rc == YKT_OK)
         ykt_events_money_later(db, YKT_EV_PAYMENT, p->person->id, p->card->card_no, p->merchant->id,
                                out->charged, out->balance);
@@ -293,16 +297,12 @@ int ykt_wallet_hold(ykt_gw *gw, const ykt_pay *p, int64_t timeout_ms, int64_t *h
     char day[YKT_DATE_LEN];
     ykt_today(day);
     ykt_holder_settings s;
-    int64_t wallet, escrow, before;
+    int64_t wallet, before;
     int rc = ykt_store_holder_settings_get(db, p->person->id, &s);
     if (rc == YKT_OK)
-        rc = check_limits(gw, p, p->amount, day, &s, no);
+        rc = check_limits(gw, p, p->amount, day, -1, &s, no);
     if (rc == YKT_OK)
-        rc = ykt_ledger_wallet(db, p->person->id, &wallet);
-    if (rc == YKT_OK)
-        rc = escrow_account(gw, &escrow);
-    if (rc == YKT_OK)
-        rc = ykt_ledger_balance(db, wallet, &before);
+        rc = ykt_ledger_wallet_balance(db, p->person->id, &wallet, &before);
     if (rc != YKT_OK)
         return rc;
     if (before < p->amount) {
@@ -322,18 +322,17 @@ int ykt_wallet_hold(ykt_gw *gw, const ykt_pay *p, int64_t timeout_ms, int64_t *h
     h.expires_at = h.at + timeout_ms;
     rc = ykt_store_hold_insert(db, &h);
     ykt_transfer t = {.from = wallet,
-                      .to = escrow,
                       .amount = p->amount,
                       .kind = "hold",
                       .card_no = p->card->card_no,
                       .terminal = p->terminal,
                       .memo = p->merchant->id};
     if (rc == YKT_OK)
-        rc = ykt_ledger_transfer(db, &t, NULL);
+        rc = ykt_ledger_transfer_to(db, &t, YKT_ACC_ESCROW, "", NULL);
     if (rc == YKT_OK)
         rc = after_debit(gw, p->person->id, before, before - p->amount, &s);
-    if (rc == YKT_OK)
-        rc = ykt_ledger_balance(db, wallet, balance);
+    if (rc == YKT_OK) /* as in ykt_wallet_pay: exactly the hold left the wallet */
+        *balance = before - p->amount;
     *hold_id = h.id;
     *expires_at = h.expires_at;
     return rc;

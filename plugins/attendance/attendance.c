@@ -482,7 +482,8 @@ static int person_for_admin(att *a, ykt_request *r, const char *no, person *p)
 /* ---- operators: department scope and the head's approvals ---- */
 
 /* The operator may act for `dept`: the superuser, an auditor (reads only: the commands'
- * roles see to that), or an operator of that department. */
+ * roles see to that), the web portal's service account (a holder's own applications and
+ * balances: the commands' roles see to that too), or an operator of that department. */
 static int scope_ok(att *a, ykt_request *r, const char *dept)
 {
     unsigned role = 0;
@@ -491,7 +492,7 @@ static int scope_ok(att *a, ykt_request *r, const char *dept)
         a->h->reply_error(r, "INTERNAL", "no operator");
         return 0;
     }
-    if (role & (YKT_PLUGIN_ROLE_SUPERUSER | YKT_PLUGIN_ROLE_AUDITOR))
+    if (role & (YKT_PLUGIN_ROLE_SUPERUSER | YKT_PLUGIN_ROLE_AUDITOR | YKT_PLUGIN_ROLE_PORTAL))
         return 1;
     if (od != NULL && od[0] != '\0' && strcmp(od, dept) == 0)
         return 1;
@@ -2955,6 +2956,8 @@ int ykt_plugin_version(int count, const int *supported)
 #define R_ADMIN (YKT_PLUGIN_ROLE_DEPT_ADMIN | YKT_PLUGIN_ROLE_DEPT_HEAD)
 #define R_READ  (YKT_PLUGIN_ROLE_DEPT_ADMIN | YKT_PLUGIN_ROLE_DEPT_HEAD | YKT_PLUGIN_ROLE_AUDITOR)
 #define R_HEAD  YKT_PLUGIN_ROLE_DEPT_HEAD
+/* ykt-web's service account, for a signed-in holder's own applications and balances */
+#define R_PORTAL YKT_PLUGIN_ROLE_PORTAL
 
 typedef struct cmd {
     const char *name;
@@ -3066,9 +3069,9 @@ int ykt_plugin_init(ykt_plugin *self, const ykt_host *host, void **userdata)
         {"balance-set", YKT_PLUGIN_ROLE_DEPT_ADMIN, 1, "year=", 3, 3, a_balance_set,
          "attendance balance-set PERSON TYPE DAYS [--year YYYY]",
          "Grant a year's leave days of a type."},
-        {"balances", R_READ, 0, "year=", 1, 1, a_balances, "attendance balances PERSON [--year Y]",
-         "Leave balances: granted, used, pending, left."},
-        {"leave-apply", R_ADMIN, 1, "reason=", 4, 4, a_leave_apply,
+        {"balances", R_READ | R_PORTAL, 0, "year=", 1, 1, a_balances,
+         "attendance balances PERSON [--year Y]", "Leave balances: granted, used, pending, left."},
+        {"leave-apply", R_ADMIN | R_PORTAL, 1, "reason=", 4, 4, a_leave_apply,
          "attendance leave-apply PERSON TYPE FROM TO [--reason TEXT]",
          "Apply for leave on a person's behalf."},
         {"leave-approve", R_HEAD, 1, "note=", 1, 1, a_leave_approve,
@@ -3078,9 +3081,9 @@ int ykt_plugin_init(ykt_plugin *self, const ykt_host *host, void **userdata)
          "attendance leave-reject ID --note TEXT", "The department head rejects."},
         {"leave-cancel", R_ADMIN, 1, "", 1, 1, a_leave_cancel, "attendance leave-cancel ID",
          "Withdraw a pending leave, or an approved one before it starts (balance restored)."},
-        {"leaves", R_READ, 0, "person= department= status=", 0, 0, a_leaves,
+        {"leaves", R_READ | R_PORTAL, 0, "person= department= status=", 0, 0, a_leaves,
          "attendance leaves [--person NO] [--department D] [--status S]", "Leave applications."},
-        {"overtime-apply", R_ADMIN, 1, "reason=", 2, 2, a_overtime_apply,
+        {"overtime-apply", R_ADMIN | R_PORTAL, 1, "reason=", 2, 2, a_overtime_apply,
          "attendance overtime-apply PERSON DATE [--reason TEXT]",
          "Apply for overtime on a person's behalf."},
         {"overtime-approve", R_HEAD, 1, "note=", 1, 1, a_overtime_approve,
@@ -3088,7 +3091,7 @@ int ykt_plugin_init(ykt_plugin *self, const ykt_host *host, void **userdata)
          "The department head approves; hours come from the punches."},
         {"overtime-reject", R_HEAD, 1, "note=!", 1, 1, a_overtime_reject,
          "attendance overtime-reject ID --note TEXT", "The department head rejects."},
-        {"overtimes", R_READ, 0, "person= department= status=", 0, 0, a_overtimes,
+        {"overtimes", R_READ | R_PORTAL, 0, "person= department= status=", 0, 0, a_overtimes,
          "attendance overtimes [--person NO] [--department D] [--status S]",
          "Overtime applications with their computed minutes."},
         {"correct", R_ADMIN, 1, "in= out= reason=!", 2, 2, a_correct,

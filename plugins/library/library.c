@@ -2495,14 +2495,16 @@ int ykt_plugin_init(ykt_plugin *self, const ykt_host *host, void **userdata)
                                   a_catalogue, L, "library catalogue [--isbn ISBN]",
                                   "Copies with their status, due date and queue.");
     if (rc == 0)
-        rc = host->admin_register(self, "library", "loans", readers, 0, "person=", 0, 0, a_loans, L,
-                                  "library loans [--person NO]", "Current loans.");
+        rc = host->admin_register(self, "library", "loans", readers | YKT_PLUGIN_ROLE_PORTAL, 0,
+                                  "person=", 0, 0, a_loans, L, "library loans [--person NO]",
+                                  "Current loans.");
     if (rc == 0)
         rc = host->admin_register(self, "library", "overdue", readers, 0, "", 0, 0, a_overdue, L,
                                   "library overdue", "Overdue loans with the fine so far.");
     if (rc == 0)
-        rc = host->admin_register(self, "library", "record", readers, 0, "", 1, 1, a_record, L,
-                                  "library record PERSON", "A holder's borrowing record.");
+        rc = host->admin_register(self, "library", "record", readers | YKT_PLUGIN_ROLE_PORTAL, 0,
+                                  "", 1, 1, a_record, L, "library record PERSON",
+                                  "A holder's borrowing record.");
     if (rc == 0)
         rc = host->admin_register(
             self, "library", "fines", readers | YKT_PLUGIN_ROLE_FINANCE, 0, "from= to=", 0, 0,
@@ -2511,8 +2513,9 @@ int ykt_plugin_init(ykt_plugin *self, const ykt_host *host, void **userdata)
         rc = host->admin_register(self, "library", "owed", readers | YKT_PLUGIN_ROLE_FINANCE, 0, "",
                                   0, 0, a_owed, L, "library owed", "Fines owed, by holder.");
     if (rc == 0)
-        rc = host->admin_register(self, "library", "reservations", readers, 0, "isbn=", 0, 0,
-                                  a_reservations, L, "library reservations [--isbn ISBN]",
+        rc = host->admin_register(self, "library", "reservations", readers | YKT_PLUGIN_ROLE_PORTAL,
+                                  0, "isbn=", 0, 0, a_reservations, L,
+                                  "library reservations [--isbn ISBN]",
                                   "Waiting reservations and copies held.");
     if (rc == 0)
         rc = host->admin_register(self, "library", "waive", staff, 1, "reason=!", 1, 1, a_waive, L,

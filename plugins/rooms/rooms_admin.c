@@ -1189,8 +1189,8 @@ int rooms_admin_init(rooms *s)
                                "rooms update ID [the options of rooms add]",
                                "Change a room; bookings made before keep their terms.");
     if (rc == 0)
-        rc = h->admin_register(p, "rooms", "list", READERS, 0, "kind=", 0, 0, a_list, s,
-                               "rooms list [--kind K]", "The rooms.");
+        rc = h->admin_register(p, "rooms", "list", READERS | YKT_PLUGIN_ROLE_PORTAL, 0, "kind=", 0,
+                               0, a_list, s, "rooms list [--kind K]", "The rooms.");
     if (rc == 0)
         rc = h->admin_register(p, "rooms", "show", READERS, 0, "", 1, 1, a_show, s, "rooms show ID",
                                "One room.");
@@ -1211,7 +1211,8 @@ int rooms_admin_init(rooms *s)
         rc = h->admin_register(p, "rooms", "seats", READERS, 0, "room=", 0, 0, a_seats, s,
                                "rooms seats [--room ROOM]", "Seats and their sessions.");
     if (rc == 0)
-        rc = h->admin_register(p, "rooms", "book", BOOKERS, 1, "person=! party=", 3, 3, a_book, s,
+        rc = h->admin_register(p, "rooms", "book", BOOKERS | YKT_PLUGIN_ROLE_PORTAL, 1,
+                               "person=! party=", 3, 3, a_book, s,
                                "rooms book ROOM DATE HH:MM --person NO [--party N]",
                                "Book a slot on a holder's behalf (fee due at check-in).");
     if (rc == 0)
@@ -1219,7 +1220,7 @@ int rooms_admin_init(rooms *s)
                                "rooms cancel BOOKING [--reason TEXT]",
                                "Cancel a booking; what was paid is owed back in full.");
     if (rc == 0)
-        rc = h->admin_register(p, "rooms", "bookings", READERS, 0,
+        rc = h->admin_register(p, "rooms", "bookings", READERS | YKT_PLUGIN_ROLE_PORTAL, 0,
                                "room= date= person= status= limit=", 0, 0, a_bookings, s,
                                "rooms bookings [--room R] [--date D] [--person NO] [--status S] "
                                "[--limit N]",

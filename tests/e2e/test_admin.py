@@ -276,7 +276,7 @@ class OperatorTest(GatewayTest):
         for args, code, message in [
             (["operator", "add", "x", "--role", "wizard"], "BAD_REQUEST",
              "unknown role 'wizard' (operator, finance, dept_admin, dept_head, auditor, "
-             "superuser, guardian)"),
+             "superuser, guardian, portal)"),
             (["operator", "add", "a b", "--role", "operator"], "BAD_REQUEST",
              "an operator name has 1 to 63 letters, digits, '.', '_' or '-'"),
             (["operator", "add", "x"], "BAD_REQUEST",
@@ -318,10 +318,18 @@ class OperatorTest(GatewayTest):
             self.assertEqual(refused(p, "FORBIDDEN"),
                              "yktctl: FORBIDDEN '%s' needs role superuser; you are auditor"
                              % cname)
-        # an operator sees terminals and status, not the audit trail
+        # an operator sees terminals and status, and of the audit trail their own actions only
         for args in (["terminal", "list"], ["status"], ["whoami"]):
             self.assertEqual(run("op", "operator-pass-1", *args).returncode, 0, args)
-        for args, cname in ((["audit", "list"], "audit list"), (["conn", "list"], "conn list"),
+        own = json.loads(run("op", "operator-pass-1", "audit", "list").stdout)
+        self.assertEqual({a["operator"] for a in own}, {"op"})  # op's password change
+        for args in (["audit", "list", "--operator", "aud"],
+                     ["audit", "list", "--operator", "local:root"]):
+            p = run("op", "operator-pass-1", *args)
+            self.assertEqual(refused(p, "FORBIDDEN"),
+                             "yktctl: FORBIDDEN you may read your own actions only "
+                             "(--operator op)")
+        for args, cname in ((["conn", "list"], "conn list"),
                             (["operator", "list"], "operator list")):
             p = run("op", "operator-pass-1", *args)
             self.assertEqual(refused(p, "FORBIDDEN"),

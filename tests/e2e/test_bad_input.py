@@ -7,6 +7,13 @@ The other classes of the catalogue (malformed frames, huge lengths, slow clients
 connections, oversized CSV, runaway Lua) have their own tests, named in docs/robustness.md.
 """
 
+import ast
+import glob
+import os
+import re
+import unittest
+
+from harness import SOURCE_DIR
 from test_wallet import WalletCase
 
 SQLISH = ["O'Brien", 'say "hi"', "x'); DROP TABLE people;--", "%", "_", "\\", "' OR '1'='1",
@@ -22,9 +29,11 @@ class BadInputTest(WalletCase):
         self.card, _, _ = self.holder("S1", topup="100.00")
 
     def books(self):
+        """The ledger, the payments and every card's ATC: what a refusal must not move."""
         return (self.gw.sql("SELECT count(*) FROM transfers"),
                 self.gw.sql("SELECT id, balance FROM accounts ORDER BY id"),
-                self.gw.sql("SELECT count(*) FROM payments"))
+                self.gw.sql("SELECT count(*) FROM payments"),
+                self.gw.sql("SELECT card_no, atc FROM cards ORDER BY card_no"))
 
     def test_amounts_on_the_terminal_port(self):
         before = self.books()
@@ -67,6 +76,7 @@ class BadInputTest(WalletCase):
                 p = self.gw.ctl("account", "statement", "S1", "--from", date, check=False)
                 self.assertEqual(p.returncode, 1)
                 self.assertIn("BAD_REQUEST", p.stderr)
+                self.assertIn("--from", p.stderr)  # the error names the option
         people = self.gw.sql("SELECT * FROM people")
         idn = self.person("S9")  # a valid person first, to reuse a valid ID number shape
         self.gw.ctl("person", "remove", "S9", check=False)
@@ -77,6 +87,7 @@ class BadInputTest(WalletCase):
                             "--study-years", "4", check=False)
             self.assertEqual(p.returncode, 1, p.stderr)
             self.assertIn("BAD_REQUEST", p.stderr)
+            self.assertIn("enrolled_on", p.stderr)  # the field, as in a CSV import
         self.assertEqual(self.gw.sql("SELECT count(*) FROM people WHERE person_no = 'S8'"),
                          [(0,)])
         self.assertGreaterEqual(len(self.gw.sql("SELECT * FROM people")), len(people))
@@ -88,10 +99,21 @@ class BadInputTest(WalletCase):
             with self.subTest(raw=raw):
                 r = admin.call("merchant", "add", "m2", "--name", raw, "--category", "shop")
                 self.assertEqual(str(r).split()[0], "BAD_REQUEST", r)
+                # argument 4 (counting from the command word, 0): --name's value
+                self.assertIn("argument 4", str(r))
+                self.assertIn("contains a NUL byte" if b"\x00" in raw else "is not UTF-8 text",
+                              str(r))
         self.assertEqual(self.gw.sql("SELECT count(*) FROM merchants"), before)
         term = self.conns["POS-1"]
-        r = term.call("HEALTH", "ok", b"\xff\xfe broken")
-        self.assertEqual(str(r).split()[0], "BAD_REQUEST", r)
+        health = self.gw.sql("SELECT health, health_detail, health_at FROM terminals")
+        for raw in (b"\xff\xfe broken", b"a\x00b"):
+            with self.subTest(terminal=raw):
+                r = term.call("HEALTH", "ok", raw)
+                self.assertEqual(str(r).split()[0], "BAD_REQUEST", r)
+                self.assertIn("of HEALTH is not UTF-8 text", str(r))
+        self.assertEqual(self.gw.sql("SELECT health, health_detail, health_at FROM terminals"),
+                         health)
+        self.assertEqual(term.call("PING"), "PONG")  # refused, not disconnected
 
     def test_quotes_and_sql_like_text_are_stored_verbatim(self):
         for i, text in enumerate(SQLISH):
@@ -127,6 +149,8 @@ class BadInputTest(WalletCase):
                 p = self.gw.ctl("merchant", "add", ident, "--name", "x", "--category", "shop",
                                 check=False)
                 self.assertNotEqual(p.returncode, 0)
+                if ident and not ident.startswith("-"):  # else yktctl's own usage error
+                    self.assertIn("BAD_REQUEST", p.stderr)
         self.assertEqual(self.gw.sql("SELECT count(*) FROM merchants"), [(1,)])
 
 
@@ -149,6 +173,77 @@ class OversizedImportTest(WalletCase):
         self.assertEqual(self.gw.sql("SELECT count(*) FROM people"), [(0,)])
 
 
+class CatalogueTest(unittest.TestCase):
+    """docs/robustness.md names a proof for every class of bad input; each name must be a
+    real test: `file.Class.test` (or `file.*.test`, `file.Class`, `file`) under tests/e2e,
+    a bare `test_name` that is a method of some e2e test or a function of a unit test, and
+    every tests/unit/*.c and tests/fuzz file it or docs/fuzzing.md names must exist."""
+
+    E2E = os.path.join(SOURCE_DIR, "tests", "e2e")
+
+    def classes(self, module):
+        path = os.path.join(self.E2E, module + ".py")
+        if not os.path.exists(path):
+            return None
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+        return {n.name: {m.name for m in n.body if isinstance(m, ast.FunctionDef)}
+                for n in tree.body if isinstance(n, ast.ClassDef)}
+
+    def test_every_proof_named_in_robustness_md_exists(self):
+        with open(os.path.join(SOURCE_DIR, "docs", "robustness.md"), encoding="utf-8") as f:
+            doc = f.read()
+        methods = set()
+        for path in glob.glob(os.path.join(self.E2E, "test_*.py")):
+            for ms in self.classes(os.path.basename(path)[:-3]).values():
+                methods |= ms
+        unit = ""
+        for path in glob.glob(os.path.join(SOURCE_DIR, "tests", "unit", "*.c")):
+            with open(path, encoding="utf-8") as f:
+                unit += f.read()
+        names = set(re.findall(r"`(test_[A-Za-z0-9_]+(?:\.[A-Za-z0-9_*]+)*)`", doc))
+        names |= set(re.findall(r"`(test_[A-Za-z0-9_]+)` \(", doc))
+        for group in re.findall(r"\(((?:`test_[A-Za-z0-9_]+`(?:, )?)+)\)", doc):
+            names |= set(re.findall(r"`(test_[A-Za-z0-9_]+)`", group))
+        self.assertGreater(len(names), 30)
+        for name in sorted(names):
+            with self.subTest(name=name):
+                parts = name.split(".")
+                cls = self.classes(parts[0])
+                if len(parts) == 1 and cls is None:
+                    self.assertTrue(name in methods or
+                                    re.search(r"\bstatic void %s\(" % name, unit), name)
+                    continue
+                self.assertIsNotNone(cls, "no tests/e2e/%s.py" % parts[0])
+                if len(parts) == 1:
+                    continue
+                if parts[1] == "*":
+                    self.assertTrue(any(parts[2] in ms for ms in cls.values()), name)
+                    continue
+                self.assertIn(parts[1], cls, name)
+                if len(parts) == 3:
+                    self.assertIn(parts[2], cls[parts[1]], name)
+        for path in set(re.findall(r"`(tests/unit/[a-z_]+\.c)`", doc)):
+            self.assertTrue(os.path.exists(os.path.join(SOURCE_DIR, path)), path)
+
+    def test_every_regression_named_in_fuzzing_md_exists(self):
+        with open(os.path.join(SOURCE_DIR, "docs", "fuzzing.md"), encoding="utf-8") as f:
+            doc = f.read()
+        fuzz = os.path.join(SOURCE_DIR, "tests", "fuzz")
+        named = re.findall(r"`regressions/([a-z]+)/([A-Za-z0-9_*-]+)`", doc)
+        self.assertTrue(named)
+        for target, pattern in named:
+            self.assertTrue(glob.glob(os.path.join(fuzz, "regressions", target, pattern)),
+                            (target, pattern))
+        # and every regression input is in the table
+        for path in glob.glob(os.path.join(fuzz, "regressions", "*", "*")):
+            name = os.path.basename(path)
+            self.assertTrue(name in doc or any(name.startswith(p.rstrip("*"))
+                                               for _, p in named if p.endswith("*")), path)
+        for target in ("resp", "csv", "ini", "card"):
+            self.assertTrue(os.path.exists(os.path.join(fuzz, "fuzz_%s.c" % target)), target)
+            self.assertTrue(os.listdir(os.path.join(fuzz, "corpus", target)), target)
+
+
 if __name__ == "__main__":
-    import unittest
     unittest.main()

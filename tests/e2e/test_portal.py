@@ -1,8 +1,15 @@
 """The web portal's admin commands (core/src/admin_portal.c, docs/web.md): `portal verify`,
 `portal report-loss`, `portal passwd`. The browser drives them in tests/web/run.js; here
-their refusals: roles, the card-password lockout (R-C10), unknown logins, audit rows."""
+their refusals: roles, the card-password lockout (R-C10), unknown logins, audit rows; the
+`portal` role of ykt-web's service account (what it may run, and what it may not); and the
+schema migration that brought the role in, on a database of the version before."""
 
-from harness import MASTER_KEY, RespError, table_rows
+import ast
+import os
+import re
+import sqlite3
+
+from harness import MASTER_KEY, SOURCE_DIR, Gateway, GatewayTest, RespError, table_rows
 from test_wallet import WalletCase
 from ykt_cards import SimCard
 
@@ -44,14 +51,72 @@ class Portal(WalletCase):
         r = kiosk.call("CARD.REPORT_LOSS", 1, "S1", self.query)
         self.assertError(r, "PASSWORD_LOCKED")
 
-    def test_only_the_superuser(self):
+    def test_only_the_portal_role_and_the_superuser(self):
         self.gw.add_operator("op1", "operator", password=PASSWORD)
         c = self.gw.admin()
         c.ok("login", "op1", PASSWORD)
         for args in (("verify", "S1", self.query), ("report-loss", "S1", self.query),
                      ("passwd", "S1", "query", self.query, "135790")):
-            self.assertError(c.call("portal", *args), "FORBIDDEN")
+            r = c.call("portal", *args)
+            self.assertError(r, "FORBIDDEN")
+            self.assertIn("needs role superuser, portal; you are operator", r.message)
         self.assertEqual(self.gw.ctl("card", "show", self.rec["card_no"])["status"], "active")
+
+    def portal_client(self):
+        """ykt-web's service connection: an operator with role portal."""
+        self.gw.add_operator("ykt-web", "portal", password=PASSWORD)
+        c = self.gw.admin()
+        c.ok("login", "ykt-web", PASSWORD)
+        return c
+
+    def test_portal_role_runs_the_holders_commands(self):
+        c = self.portal_client()
+        who = table_rows(c.call("whoami"))[0]
+        self.assertEqual((who["operator"], who["role"]), ("ykt-web", "portal"))
+        r = table_rows(c.call("portal", "verify", "--", "S1", self.query))[0]
+        self.assertEqual(r["person_no"], "S1")
+        # the reads ykt-web makes for a signed-in holder (tools/web/http.c, routes[])
+        for args in (("person", "show", "S1"), ("card", "list", "--person", "S1"),
+                     ("account", "show", "S1", "--limit", "20"), ("merchant", "list"),
+                     ("payment", "search", "--person", "S1"), ("account", "statement", "S1"),
+                     ("portal", "account", "S1")):
+            with self.subTest(args=args):
+                self.assertNotIsInstance(c.call(*args), RespError)
+        self.assertEqual(c.call("portal", "report-loss", "S1", self.query), "OK")
+        audit = self.gw.ctl("audit", "list", "--operator", "ykt-web")
+        self.assertEqual((audit[0]["action"], audit[0]["role"], audit[0]["target"]),
+                         ("portal.verify", "portal", "S1"))
+        loss = self.gw.ctl("audit", "list", "--action", "card.loss")
+        self.assertEqual(loss[0]["operator"], "holder:S1")
+
+    def test_portal_role_is_refused_everything_else(self):
+        c = self.portal_client()
+        rows = len(self.gw.ctl("audit", "list", "--limit", "1000"))
+        for args, cname in (
+                (("operator", "add", "evil", "--role", "superuser"), "operator add"),
+                (("operator", "reset-password", "ykt-web"), "operator reset-password"),
+                (("card", "issue", "S1"), "card issue"),
+                (("card", "loss", self.rec["card_no"]), "card loss"),
+                (("payment", "refund", "1", "--amount", "1", "--reason", "x"), "payment refund"),
+                (("account", "topup", "S1", "--amount", "10"), "account topup"),
+                (("backup", os.path.join(self.gw.dir, "copy.db")), "backup"),
+                (("terminal", "add", "X1", "--type", "pos"), "terminal add"),
+                (("audit", "list"), "audit list"),
+                (("operator", "list"), "operator list"),
+                (("person", "reveal", "S1"), "person reveal"),
+                (("rules", "reload"), "rules reload")):
+            with self.subTest(args=args):
+                r = c.call(*args)
+                self.assertError(r, "FORBIDDEN")
+                self.assertIn("'%s' needs role" % cname, r.message)
+                self.assertTrue(r.message.endswith("you are portal"), r.message)
+        self.assertFalse(os.path.exists(os.path.join(self.gw.dir, "copy.db")))
+        self.assertEqual([o["operator"] for o in self.gw.ctl("operator", "list")], ["ykt-web"])
+        self.assertEqual(self.gw.ctl("card", "show", self.rec["card_no"])["status"], "active")
+        self.assertEqual(len(self.gw.ctl("audit", "list", "--limit", "1000")), rows)
+        # The service account has no pages of its own: ykt-web refuses its staff sign-in
+        # (tests/web/run.js); yktd lets it change its own password.
+        self.assertEqual(c.call("passwd", PASSWORD, "operator-pass-2"), "OK")
 
     def test_report_loss_and_passwd(self):
         a = self.gw.admin()
@@ -103,3 +168,77 @@ class Portal(WalletCase):
         c.ok("login", "op2", PASSWORD)
         self.assertError(c.call("portal", "account", "S1"), "FORBIDDEN")
         self.assertError(c.call("portal", "settings", "S1", pay_pw, "--daily", "10"), "FORBIDDEN")
+
+
+def migrations_text():
+    """core/src/store/migrations.c's migrations, as SQL text, in order."""
+    with open(os.path.join(SOURCE_DIR, "core", "src", "store", "migrations.c"), encoding="utf-8") as f:
+        src = f.read()
+    body = src[src.index("ykt_migrations[] = {") + len("ykt_migrations[] = {"):src.rindex("};")]
+    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
+    migs, cur = [], []
+    for m in re.finditer(r'"((?:[^"\\]|\\.)*)"|(,)', body):
+        if m.group(2):
+            migs.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ast.literal_eval('"' + m.group(1) + '"'))
+    if "".join(cur).strip():
+        migs.append("".join(cur))
+    return migs
+
+
+class PortalRoleMigration(GatewayTest):
+    """Schema version 5 rebuilds the operators table for the role portal; a database of
+    version 4 with operators, a guardian link and audit rows keeps all of them."""
+
+    def setUp(self):
+        self.gw = Gateway(start=False)
+        self.addCleanup(self.gw.cleanup)
+
+    def test_version_4_database_migrates(self):
+        migs = migrations_text()
+        self.assertEqual(len(migs), 5)
+        con = sqlite3.connect(self.gw.db, isolation_level=None)
+        con.execute("PRAGMA journal_mode = WAL")
+        con.execute("PRAGMA foreign_keys = ON")
+        for v, sql in enumerate(migs[:4], 1):
+            con.executescript("BEGIN IMMEDIATE;%sPRAGMA user_version = %d;COMMIT;" % (sql, v))
+        con.execute("INSERT INTO operators (name, role, department, password_hash, status,"
+                    " must_change_password, failed_logins, locked_until, created_at) VALUES"
+                    " ('mum', 'guardian', '', 'x', 'active', 0, 2, 0, 1),"
+                    " ('head', 'dept_head', 'CS', 'y', 'disabled', 1, 0, 0, 2)")
+        con.execute("INSERT INTO people (person_no, kind, name, gender, id_number, department,"
+                    " valid_until, validity_source, created_at, updated_at) VALUES"
+                    " ('S1', 'student', '张三', 'M', '110105200503070019', 'CS', '2030-07-31',"
+                    " 'study_length', 1, 1)")
+        con.execute("INSERT INTO guardians (operator, person_id) VALUES ('mum', 1)")
+        con.execute("INSERT INTO audit (at, operator, role, action) VALUES"
+                    " (1, 'mum', 'guardian', 'operator.passwd')")
+        with self.assertRaises(sqlite3.IntegrityError):  # version 4 knows no portal role
+            con.execute("INSERT INTO operators (name, role, password_hash, created_at)"
+                        " VALUES ('w', 'portal', 'z', 3)")
+        before = con.execute("SELECT * FROM operators ORDER BY name").fetchall()
+        con.close()
+
+        self.gw.start()
+        self.assertEqual(self.gw.sql("PRAGMA user_version"), [(5,)])
+        self.assertIn("migrated %s to schema version 5" % self.gw.db, self.gw.log_text())
+        self.assertEqual(self.gw.sql("SELECT * FROM operators ORDER BY name"), before)
+        self.assertEqual(self.gw.sql("SELECT operator, person_id FROM guardians"), [("mum", 1)])
+        self.assertEqual(self.gw.sql("PRAGMA foreign_key_check"), [])
+        self.assertEqual(self.gw.sql("PRAGMA integrity_check"), [("ok",)])
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM sqlite_master WHERE name LIKE "
+                                     "'%_new' OR name LIKE '%_kept'"), [(0,)])
+        self.gw.add_operator("ykt-web", "portal")
+        self.assertEqual(self.gw.ctl("operator", "list")[-1]["role"], "portal")
+        # the foreign keys still hold on the rebuilt table
+        con = sqlite3.connect(self.gw.db, timeout=10, isolation_level=None)
+        con.execute("PRAGMA foreign_keys = ON")
+        with self.assertRaises(sqlite3.IntegrityError):
+            con.execute("DELETE FROM operators WHERE name = 'mum'")
+        with self.assertRaises(sqlite3.IntegrityError):
+            con.execute("INSERT INTO guardians (operator, person_id) VALUES ('nobody', 1)")
+        con.close()
+        self.assertEqual([a["action"] for a in self.gw.ctl("audit", "list")][-1],
+                         "operator.passwd")

@@ -81,12 +81,24 @@ function ctlAs(user, password, ...args) {
   return out.trim() ? JSON.parse(out) : null;
 }
 
+// Runs yktctl as an operator and expects a refusal: returns its "yktctl: CODE message" line.
+function ctlRefused(user, password, ...args) {
+  try {
+    ctlAs(user, password, ...args);
+  } catch (e) {
+    return String(e.stderr || "").trim();
+  }
+  throw new Error(`yktctl ${args.join(" ")} as ${user} was not refused`);
+}
+
 function addOperator(name, role, department) {
   const args = ["operator", "add", name, "--role", role];
   if (department) args.push("--department", department);
   const initial = ctl(...args).initial_password;
   ctlAs(name, initial, "passwd", initial, STAFF_PW);
 }
+
+const SERVICE_PW = "portal-service-pass-1";
 
 // Starts a program and resolves with the first match of `ready` in its output.
 function startProc(cmd, args, logName, ready, opts = {}) {
@@ -197,8 +209,16 @@ async function main() {
                       "--reason", "探亲");
   log(`campus ready: terminal port ${termPort}, leave #${leave.id} (${leave.days} days)`);
 
-  // ---- ykt-web ----
-  const web = await startProc(YKTWEB, ["-l", "127.0.0.1:0", "-s", sock, "-r", path.join(SOURCE, "web")],
+  // ---- ykt-web, with its own service account: an operator of role portal ----
+  const serviceInitial = ctl("operator", "add", "ykt-web", "--role", "portal").initial_password;
+  ctlAs("ykt-web", serviceInitial, "passwd", serviceInitial, SERVICE_PW);
+  const pwFile = path.join(dir, "ykt-web.password");
+  fs.writeFileSync(pwFile, SERVICE_PW + "\n", { mode: 0o600 });
+  const webIni = path.join(dir, "ykt-web.ini");
+  fs.writeFileSync(webIni, fs.readFileSync(path.join(SOURCE, "conf", "ykt-web.ini"), "utf8")
+    .replace(/^service_password_file = .*$/m, `service_password_file = ${pwFile}`));
+  const web = await startProc(YKTWEB, ["-c", webIni, "-l", "127.0.0.1:0", "-s", sock,
+                                       "-r", path.join(SOURCE, "web")],
                               "ykt-web.log", /listening on (http:\/\/[^/]+)\//);
   const base = web.match[1];
   log(`ykt-web at ${base}`);
@@ -262,6 +282,10 @@ async function scenarios(browser, base, env) {
   await check("the sign-in page is in Chinese first and switches to English", async () => {
     await hp.goto("/");
     eq(await hp.textContent("#signin"), "登录", "button text");
+    // The form is never sent by the browser itself (before login.js is ready, say): its
+    // inputs have no names, so a password could not end up in a URL.
+    eq(await hp.evaluate(() => document.querySelectorAll("#login-form [name]").length), 0,
+       "named inputs");
     await shot(hp, "01-login");
     await hp.selectOption("#lang", "en");
     eq(await hp.textContent("#signin"), "Sign in", "English button text");
@@ -273,6 +297,30 @@ async function scenarios(browser, base, env) {
     await signIn(hp, "holder", "S1", "000000");
     await hp.waitForSelector("#login-msg.error");
     assert((await hp.textContent("#login-msg")).includes("密码错误"), "error shown");
+  });
+
+  await check("ykt-web's service account is a portal operator, refused superuser commands", async () => {
+    const log = fs.readFileSync(path.join(dir, "ykt-web.log"), "utf8");
+    assert(!log.includes("warning"), "no warning at start: " + log);
+    eq(ctlAs("ykt-web", SERVICE_PW, "whoami").role, "portal", "role");
+    for (const [args, cname] of [
+      [["operator", "add", "evil", "--role", "superuser"], "operator add"],
+      [["card", "issue", "S1"], "card issue"],
+      [["payment", "refund", "1", "--amount", "1", "--reason", "x"], "payment refund"],
+      [["backup", path.join(dir, "copy.db")], "backup"],
+      [["audit", "list"], "audit list"],
+      [["attendance", "leave-approve", String(leave.id)], "attendance leave-approve"]]) {
+      const line = ctlRefused("ykt-web", SERVICE_PW, ...args);
+      assert(line.startsWith(`yktctl: FORBIDDEN '${cname}' needs role`) &&
+             line.endsWith("you are portal"), line);
+    }
+    assert(!fs.existsSync(path.join(dir, "copy.db")), "no backup written");
+    eq(ctl("operator", "list").map(o => o.operator).includes("evil"), false, "no operator added");
+    // and it has no pages: its staff sign-in is refused
+    const r = await holder.context.request.post(base + "/api/login", {
+      headers: { "Content-Type": "application/json" },
+      data: { kind: "staff", login: "ykt-web", password: SERVICE_PW } });
+    eq(r.status(), 403, "service account sign-in");
   });
 
   await check("a cross-site sign-in POST is refused", async () => {
@@ -408,6 +456,25 @@ async function scenarios(browser, base, env) {
     if (booking) {
       eq(b.data.bookings.length, 1, "one booking");
       await hp.waitForSelector("#bookings tbody tr");
+      // the holder books a slot for themselves (rooms book over the portal account)
+      await hp.selectOption("#bk-room", "R101");
+      await hp.fill("#bk-date", booking.day);
+      await hp.fill("#bk-time", "14:00");
+      await hp.click("#bk-go");
+      await hp.waitForSelector("#bk-msg.ok");
+      await hp.waitForFunction(() => document.querySelectorAll("#bookings tbody tr").length === 2);
+      // a person field is ignored: the booking is the signed-in holder's
+      const csrf = (await pageFetch(hp, "GET", "/api/session")).data.csrf;
+      const other = await pageFetch(hp, "POST", "/api/holder/book",
+        { room: "R101", date: booking.day, time: "15:00", person: "T1" },
+        { "Content-Type": "application/json", "X-CSRF-Token": csrf });
+      eq([other.status, other.data.person], [200, "S1"], "booked for the holder");
+      const mine = ctl("rooms", "bookings", "--person", "S1");
+      eq(mine.length, 3, "three bookings of S1");
+      eq((ctl("rooms", "bookings", "--person", "T1") || []).length, 0, "none for T1");
+      const audit = ctl("audit", "list", "--action", "rooms.book");
+      assert(audit.some(a => a.operator === "ykt-web" && a.role === "portal" &&
+                             a.detail.includes("for S1")), "audited: " + JSON.stringify(audit));
     }
     const lib = await pageFetch(hp, "GET", "/api/holder/library");
     assert(lib.status === 200 && lib.data.loans.error, "library plugin not loaded: reported per part");

@@ -170,17 +170,15 @@ static void set_ykt_error(api_call *ac, const char *line)
     set_error(ac, status, code, message);
 }
 
-static bool route_uses_service(const api_call *ac);
-
 /*
  * Runs a command for the caller: a staff session's own connection, or the service
- * connection for holders. On success returns the reply (free it); on failure sets the
- * error response and returns NULL.
+ * connection (the `portal` operator) for holders. On success returns the reply (free it);
+ * on failure sets the error response and returns NULL.
  */
 static ykt_reply *call(api_call *ac, int argc, const char *const *argv)
 {
     char err[256] = "";
-    bool staff = ac->s != NULL && ac->s->kind == WEB_STAFF && !route_uses_service(ac);
+    bool staff = ac->s != NULL && ac->s->kind == WEB_STAFF;
     ykt_reply *r = staff ? web_staff_call(ac->s, argc, argv, err, sizeof err)
                          : web_service_call(argc, argv, err, sizeof err);
     if (r == NULL) {
@@ -358,7 +356,18 @@ static void login_staff(api_call *ac, const char *user, const char *password)
     }
     json_t *who = web_reply_json(r);
     ykt_reply_free(r);
-    ykt_strlcpy(s->role, json_string_value(json_object_get(who, "role")) ?: "", sizeof s->role);
+    const char *role = json_string_value(json_object_get(who, "role")) ?: "";
+    if (role_bit(role) == 0 || role_bit(role) == R_HOLDER) {
+        /* The portal's own service account (role portal) is not a person: it has no pages. */
+        fprintf(stderr, "ykt-web: staff sign-in as %s refused: role %s has no pages\n", user, role);
+        set_error(ac, 403, "FORBIDDEN", "this account cannot sign in to the portal");
+        json_decref(who);
+        web_session_end(s);
+        web_session_put(s);
+        ac->s = NULL;
+        return;
+    }
+    ykt_strlcpy(s->role, role, sizeof s->role);
     ykt_strlcpy(s->name, json_string_value(json_object_get(who, "operator")) ?: user,
                 sizeof s->name);
     ykt_strlcpy(s->department, json_string_value(json_object_get(who, "department")) ?: "",
@@ -730,13 +739,7 @@ typedef struct api_route {
     void (*fn)(api_call *ac);
     const char *const *tmpl; /* api_cmd: the command */
     const api_part *parts;   /* api_parts: several, NULL-key terminated */
-    bool service;            /* staff calls go over the service connection (own audit) */
 } api_route;
-
-static bool route_uses_service(const api_call *ac)
-{
-    return ac->route != NULL && ac->route->service;
-}
 
 static void api_cmd(api_call *ac)
 {
@@ -1022,7 +1025,7 @@ static void api_finance_reconcile(api_call *ac)
 #define PARTS(...) ((const api_part[]){__VA_ARGS__, {NULL, NULL, false, false}})
 #define CMD(method, path, roles, ...)                                                              \
     {                                                                                              \
-        method, path, roles, api_cmd, T(__VA_ARGS__), NULL, false                                  \
+        method, path, roles, api_cmd, T(__VA_ARGS__), NULL                                         \
     }
 
 #define R_COUNTER (R_OPERATOR | R_SUPERUSER)
@@ -1030,48 +1033,73 @@ static void api_finance_reconcile(api_call *ac)
 #define R_ADMIN   (R_SUPERUSER | R_AUDITOR)
 
 static const api_route routes[] = {
-    {"GET", "/api/session", R_PUBLIC, api_session, NULL, NULL, false},
-    {"POST", "/api/login", R_PUBLIC, api_login, NULL, NULL, false},
-    {"POST", "/api/logout", R_HOLDER | R_STAFF, api_logout, NULL, NULL, false},
+    {"GET", "/api/session", R_PUBLIC, api_session, NULL, NULL},
+    {"POST", "/api/login", R_PUBLIC, api_login, NULL, NULL},
+    {"POST", "/api/logout", R_HOLDER | R_STAFF, api_logout, NULL, NULL},
     /* cardholders: always over the service connection, always for $me */
-    {"GET", "/api/holder/home", R_HOLDER, api_holder_home, NULL, NULL, false},
-    {"POST", "/api/holder/report-loss", R_HOLDER, api_holder_loss, NULL, NULL, false},
-    {"POST", "/api/holder/password", R_HOLDER, api_holder_password, NULL, NULL, false},
-    {"GET", "/api/holder/records", R_HOLDER, api_holder_records, NULL, NULL, false},
-    {"GET", "/api/holder/spending", R_HOLDER, api_holder_spending, NULL, NULL, false},
+    {"GET", "/api/holder/home", R_HOLDER, api_holder_home, NULL, NULL},
+    {"POST", "/api/holder/report-loss", R_HOLDER, api_holder_loss, NULL, NULL},
+    {"POST", "/api/holder/password", R_HOLDER, api_holder_password, NULL, NULL},
+    {"GET", "/api/holder/records", R_HOLDER, api_holder_records, NULL, NULL},
+    {"GET", "/api/holder/spending", R_HOLDER, api_holder_spending, NULL, NULL},
     CMD("GET", "/api/holder/statement", R_HOLDER, "account", "statement", "--month", "?month?",
         "--from", "?from?", "--to", "?to?", "--", "$me"),
     CMD("GET", "/api/holder/settings", R_HOLDER, "portal", "account", "--", "$me"),
     CMD("POST", "/api/holder/settings", R_HOLDER, "portal", "settings", "--daily", "@daily?",
         "--low-balance", "@low_balance?", "--autotopup-below", "@autotopup_below?",
         "--autotopup-amount", "@autotopup_amount?", "--", "$me", "@password"),
-    {"GET", "/api/holder/attendance", R_HOLDER, api_parts, NULL,
-     PARTS({"leaves", T("attendance", "leaves", "--person", "$me"), true, false},
-           {"overtimes", T("attendance", "overtimes", "--person", "$me"), true, false},
-           {"balances", T("attendance", "balances", "--year", "?year?", "--", "$me"), true, false}),
-     false},
+    {
+        "GET",
+        "/api/holder/attendance",
+        R_HOLDER,
+        api_parts,
+        NULL,
+        PARTS({"leaves", T("attendance", "leaves", "--person", "$me"), true, false},
+              {"overtimes", T("attendance", "overtimes", "--person", "$me"), true, false},
+              {"balances", T("attendance", "balances", "--year", "?year?", "--", "$me"), true,
+               false}),
+    },
     CMD("POST", "/api/holder/leave-apply", R_HOLDER, "attendance", "leave-apply", "--reason",
         "@reason?", "--", "$me", "@type", "@from", "@to"),
     CMD("POST", "/api/holder/overtime-apply", R_HOLDER, "attendance", "overtime-apply", "--reason",
         "@reason?", "--", "$me", "@date"),
-    {"GET", "/api/holder/library", R_HOLDER, api_parts, NULL,
-     PARTS({"loans", T("library", "loans", "--person", "$me"), true, false},
-           {"record", T("library", "record", "--", "$me"), true, false},
-           {"reservations", T("library", "reservations"), true, true}),
-     false},
-    {"GET", "/api/holder/bookings", R_HOLDER, api_parts, NULL,
-     PARTS({"bookings", T("rooms", "bookings", "--person", "$me", "--limit", "50"), true, false}),
-     false},
+    {
+        "GET",
+        "/api/holder/library",
+        R_HOLDER,
+        api_parts,
+        NULL,
+        PARTS({"loans", T("library", "loans", "--person", "$me"), true, false},
+              {"record", T("library", "record", "--", "$me"), true, false},
+              {"reservations", T("library", "reservations"), true, true}),
+    },
+    {
+        "GET",
+        "/api/holder/bookings",
+        R_HOLDER,
+        api_parts,
+        NULL,
+        PARTS({"bookings", T("rooms", "bookings", "--person", "$me", "--limit", "50"), true, false},
+              {"rooms", T("rooms", "list"), true, false}),
+    },
+    /* a slot for the holder themselves; the fee is due at check-in (no money moves here) */
+    CMD("POST", "/api/holder/book", R_HOLDER, "rooms", "book", "--person", "$me", "--party",
+        "@party?", "--", "@room", "@date", "@time"),
     /* parents: read-only, yktd checks the guardian link */
-    {"GET", "/api/guardian/records", R_GUARDIAN, api_parts, NULL,
-     PARTS({"statement", T("account", "statement", "--month", "?month?", "--", "?person"), false,
-            false},
-           {"payments", T("payment", "search", "--person", "?person", "--limit", "200"), false,
-            false}),
-     false},
+    {
+        "GET",
+        "/api/guardian/records",
+        R_GUARDIAN,
+        api_parts,
+        NULL,
+        PARTS({"statement", T("account", "statement", "--month", "?month?", "--", "?person"), false,
+               false},
+              {"payments", T("payment", "search", "--person", "?person", "--limit", "200"), false,
+               false}),
+    },
     /* the card centre's counter */
-    {"GET", "/api/counter/person", R_COUNTER, api_counter_person, NULL, NULL, false},
-    {"POST", "/api/counter/replace", R_COUNTER, api_counter_replace, NULL, NULL, false},
+    {"GET", "/api/counter/person", R_COUNTER, api_counter_person, NULL, NULL},
+    {"POST", "/api/counter/replace", R_COUNTER, api_counter_replace, NULL, NULL},
     CMD("POST", "/api/counter/issue", R_COUNTER, "card", "issue", "--", "@person"),
     CMD("POST", "/api/counter/extend", R_COUNTER, "card", "extend", "--until", "@until", "--proof",
         "@proof", "--", "@card"),
@@ -1087,15 +1115,14 @@ static const api_route routes[] = {
         "--limit", "50"),
     CMD("POST", "/api/counter/payment-refund", R_COUNTER, "payment", "refund", "--amount",
         "@amount", "--reason", "@reason", "--", "#payment"),
-    /* the operator's own actions: `audit list` is for auditors, so over the service
-     * connection, always --operator $name */
+    /* the operator's own actions (yktd gives an operator their own rows only) */
     {"GET", "/api/counter/audit", R_COUNTER, api_cmd,
-     T("audit", "list", "--operator", "$name", "--hours", "?hours?", "--limit", "200"), NULL, true},
+     T("audit", "list", "--operator", "$name", "--hours", "?hours?", "--limit", "200"), NULL},
     /* department heads: their own department */
-    {"GET", "/api/head/leaves", R_DEPT_HEAD, api_head_leaves, NULL, NULL, false},
-    {"GET", "/api/head/balances", R_DEPT_HEAD, api_head_balances, NULL, NULL, false},
-    {"POST", "/api/head/leave-approve", R_DEPT_HEAD, api_head_approve, NULL, NULL, false},
-    {"POST", "/api/head/leave-reject", R_DEPT_HEAD, api_head_reject, NULL, NULL, false},
+    {"GET", "/api/head/leaves", R_DEPT_HEAD, api_head_leaves, NULL, NULL},
+    {"GET", "/api/head/balances", R_DEPT_HEAD, api_head_balances, NULL, NULL},
+    {"POST", "/api/head/leave-approve", R_DEPT_HEAD, api_head_approve, NULL, NULL},
+    {"POST", "/api/head/leave-reject", R_DEPT_HEAD, api_head_reject, NULL, NULL},
     CMD("GET", "/api/head/overtimes", R_DEPT_HEAD, "attendance", "overtimes", "--department",
         "$dept", "--status", "?status?"),
     CMD("POST", "/api/head/overtime-approve", R_DEPT_HEAD, "attendance", "overtime-approve",
@@ -1109,14 +1136,20 @@ static const api_route routes[] = {
     CMD("GET", "/api/finance/settlements", R_FIN | R_AUDITOR, "settlement", "list", "--period",
         "?period?", "--merchant", "?merchant?"),
     CMD("POST", "/api/finance/settle", R_FIN, "settlement", "run", "--period", "@period"),
-    {"POST", "/api/finance/reconcile", R_FIN | R_AUDITOR, api_finance_reconcile, NULL, NULL, false},
+    {"POST", "/api/finance/reconcile", R_FIN | R_AUDITOR, api_finance_reconcile, NULL, NULL},
     /* administrators: read-only views */
-    {"GET", "/api/admin/overview", R_ADMIN, api_parts, NULL,
-     PARTS({"status", T("status"), true, false}, {"terminals", T("terminal", "list"), true, false},
-           {"plugins", T("plugin", "list"), true, false},
-           {"rules", T("rules", "list"), true, false}),
-     false},
-    {"POST", "/api/staff/password", R_STAFF, api_staff_password, NULL, NULL, false},
+    {
+        "GET",
+        "/api/admin/overview",
+        R_ADMIN,
+        api_parts,
+        NULL,
+        PARTS({"status", T("status"), true, false},
+              {"terminals", T("terminal", "list"), true, false},
+              {"plugins", T("plugin", "list"), true, false},
+              {"rules", T("rules", "list"), true, false}),
+    },
+    {"POST", "/api/staff/password", R_STAFF, api_staff_password, NULL, NULL},
 };
 
 /* The login POST has no session yet: it must come from our own pages (same origin). */

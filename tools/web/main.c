@@ -225,13 +225,26 @@ int main(int argc, char **argv)
     } else {
         json_t *j = web_reply_json(r);
         const char *role = json_string_value(json_object_get(j, "role"));
-        if (r->type == YKT_REPLY_ERROR || role == NULL || strcmp(role, "superuser") != 0)
+        if (r->type == YKT_REPLY_ERROR || role == NULL ||
+            (strcmp(role, "portal") != 0 && strcmp(role, "superuser") != 0))
             fprintf(stderr,
-                    "ykt-web: warning: the service connection is not the superuser (%s); "
+                    "ykt-web: warning: the service connection is not a portal operator (%s); "
                     "holders cannot sign in (docs/web.md)\n",
                     r->type == YKT_REPLY_ERROR ? r->str
                     : role                     ? role
                                                : "?");
+        else if (strcmp(role, "superuser") == 0)
+            fprintf(stderr,
+                    "ykt-web: warning: the service connection is %s, a superuser; "
+                    "give ykt-web a portal operator instead (service_user, "
+                    "docs/web.md)\n",
+                    cfg.service_user[0] ? cfg.service_user : "the local superuser");
+        const char *must = json_string_value(json_object_get(j, "must_change_password"));
+        if (must != NULL && strcmp(must, "yes") == 0)
+            fprintf(stderr,
+                    "ykt-web: warning: %s still has its initial password, so yktd refuses its "
+                    "commands: yktctl -u %s passwd, then update service_password_file\n",
+                    cfg.service_user, cfg.service_user);
         json_decref(j);
         ykt_reply_free(r);
     }

@@ -88,6 +88,10 @@ extern "C" {
 #define YKT_PLUGIN_ROLE_DEPT_HEAD  (1u << 3)
 #define YKT_PLUGIN_ROLE_AUDITOR    (1u << 4)
 #define YKT_PLUGIN_ROLE_SUPERUSER  (1u << 5)
+/* The web portal's service account (ykt-web): give it only to commands it runs for a
+ * signed-in cardholder, for that holder's own person number (docs/web.md). Not staff: a
+ * portal operator has no department. */
+#define YKT_PLUGIN_ROLE_PORTAL (1u << 7)
 
 typedef struct ykt_plugin ykt_plugin;   /* the host's record of a loaded plugin */
 typedef struct ykt_request ykt_request; /* a terminal request or an admin command */

@@ -295,13 +295,7 @@ int ykt_store_meta_get(ykt_db *db, const char *key, int64_t *value)
 {
     STMT_OR_FAIL(st, db, "SELECT value FROM meta WHERE key = ?");
     bind_text(st, 1, key);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *value = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
-        return YKT_OK;
-    return rc == SQLITE_DONE ? YKT_ENOTFOUND : YKT_ESTORAGE;
+    return ykt_store_step_int64(st, value);
 }
 
 int ykt_store_meta_set(ykt_db *db, const char *key, int64_t value)

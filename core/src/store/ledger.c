@@ -9,13 +9,7 @@ int ykt_store_account_find(ykt_db *db, const char *kind, const char *owner, int6
     STMT_OR_FAIL(st, db, "SELECT id FROM accounts WHERE kind = ? AND owner = ?");
     bind_text(st, 1, kind);
     bind_text(st, 2, owner);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *id = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
-        return YKT_OK;
-    return rc == SQLITE_DONE ? YKT_ENOTFOUND : YKT_ESTORAGE;
+    return ykt_store_step_int64(st, id);
 }
 
 int ykt_store_account_create(ykt_db *db, const char *kind, const char *owner, int64_t at,
@@ -51,6 +45,49 @@ int ykt_store_account_add(ykt_db *db, int64_t id, int64_t delta)
     STMT_OR_FAIL(st, db, "UPDATE accounts SET balance = balance + ? WHERE id = ?");
     bind_i64(st, 1, delta);
     bind_i64(st, 2, id);
+    return ykt_store_step_changed(db, st);
+}
+
+int ykt_store_account_balance_of(ykt_db *db, int64_t id, const char *kind, const char *owner,
+                                 int64_t *balance)
+{
+    STMT_OR_FAIL(st, db, "SELECT balance FROM accounts WHERE id = ? AND kind = ? AND owner = ?");
+    bind_i64(st, 1, id);
+    bind_text(st, 2, kind);
+    bind_text(st, 3, owner);
+    return ykt_store_step_int64(st, balance);
+}
+
+int ykt_store_account_debit(ykt_db *db, int64_t id, int64_t amount, bool allow_negative)
+{
+    /* R-W1 in the statement itself: a wallet is only debited when the balance covers it.
+     * (No RETURNING: SQLite buffers RETURNING rows in an ephemeral table, which cost more
+     * than the SELECT it saves; the caller knows the balance it checked.) */
+    STMT_OR_FAIL(st, db,
+                 "UPDATE accounts SET balance = balance - ?1 WHERE id = ?2 "
+                 "AND (?3 OR kind <> 'wallet' OR balance >= ?1)");
+    bind_i64(st, 1, amount);
+    bind_i64(st, 2, id);
+    bind_i64(st, 3, allow_negative ? 1 : 0);
+    return ykt_store_step_changed(db, st);
+}
+
+int ykt_store_account_credit(ykt_db *db, int64_t id, int64_t amount, const char *kind,
+                             const char *owner)
+{
+    if (kind == NULL) {
+        STMT_OR_FAIL(st, db, "UPDATE accounts SET balance = balance + ? WHERE id = ?");
+        bind_i64(st, 1, amount);
+        bind_i64(st, 2, id);
+        return ykt_store_step_changed(db, st);
+    }
+    STMT_OR_FAIL(
+        st, db,
+        "UPDATE accounts SET balance = balance + ? WHERE id = ? AND kind = ? AND owner = ?");
+    bind_i64(st, 1, amount);
+    bind_i64(st, 2, id);
+    bind_text(st, 3, kind);
+    bind_text(st, 4, owner);
     return ykt_store_step_changed(db, st);
 }
 

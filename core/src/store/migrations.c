@@ -302,6 +302,38 @@ const char *const ykt_migrations[] = {
     "  plugin TEXT PRIMARY KEY,"
     "  version INTEGER NOT NULL"
     ") STRICT;",
+
+    /* v5: the role 'portal', ykt-web's service account (docs/web.md). SQLite cannot change a
+     * CHECK constraint, so the operators table is rebuilt as in SQLite's "other kinds of
+     * table schema changes" (lang_altertable.html): a new table, copy, drop, rename. The
+     * runner applies a migration in one transaction with foreign keys on, and PRAGMA
+     * foreign_keys cannot be switched inside a transaction; so the rows that refer to an
+     * operator (guardians; the audit trail names operators without a foreign key) are set
+     * aside before the old table is dropped and put back after the rename. No key is ever
+     * dangling, nothing is deferred, and every check stays on. Same columns, same order. */
+    "CREATE TABLE operators_new ("
+    "  name TEXT PRIMARY KEY,"
+    "  role TEXT NOT NULL CHECK (role IN ('operator','finance','dept_admin','dept_head',"
+    "                                     'auditor','superuser','guardian','portal')),"
+    "  department TEXT NOT NULL DEFAULT '',"
+    "  password_hash TEXT NOT NULL,"
+    "  status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active','disabled')),"
+    "  must_change_password INTEGER NOT NULL DEFAULT 1,"
+    "  failed_logins INTEGER NOT NULL DEFAULT 0,"
+    "  locked_until INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL"
+    ") STRICT;"
+    "INSERT INTO operators_new (name, role, department, password_hash, status,"
+    "                           must_change_password, failed_logins, locked_until, created_at)"
+    "  SELECT name, role, department, password_hash, status, must_change_password,"
+    "         failed_logins, locked_until, created_at FROM operators;"
+    "CREATE TEMP TABLE guardians_kept AS SELECT operator, person_id FROM guardians;"
+    "DELETE FROM guardians;"
+    "DROP TABLE operators;"
+    "ALTER TABLE operators_new RENAME TO operators;"
+    "INSERT INTO guardians (operator, person_id)"
+    "  SELECT operator, person_id FROM temp.guardians_kept;"
+    "DROP TABLE temp.guardians_kept;",
 };
 
 const int ykt_migrations_count = (int)(sizeof ykt_migrations / sizeof ykt_migrations[0]);

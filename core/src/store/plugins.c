@@ -7,13 +7,7 @@ int ykt_store_plugin_schema_get(ykt_db *db, const char *plugin, int64_t *version
 {
     STMT_OR_FAIL(st, db, "SELECT version FROM plugin_schema WHERE plugin = ?");
     bind_text(st, 1, plugin);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *version = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
-        return YKT_OK;
-    return rc == SQLITE_DONE ? YKT_ENOTFOUND : YKT_ESTORAGE;
+    return ykt_store_step_int64(st, version);
 }
 
 int ykt_store_plugin_schema_set(ykt_db *db, const char *plugin, int64_t version)

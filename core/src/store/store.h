@@ -222,6 +222,14 @@ typedef struct ykt_holder_settings {
 /* Fills defaults (-1) when the holder has no settings. */
 int ykt_store_holder_settings_get(ykt_db *db, int64_t person_id, ykt_holder_settings *out);
 int ykt_store_holder_settings_put(ykt_db *db, int64_t person_id, const ykt_holder_settings *s);
+/*
+ * What a payment reads of its holder, in one statement: the settings (defaults as above),
+ * the day's spending plus the pending holds (*spent), and the balance of account `wallet`
+ * if that is the wallet (kind, owner) of the holder, else *wallet_ok = false.
+ */
+int ykt_store_pay_context(ykt_db *db, int64_t person_id, const char *day, int64_t wallet,
+                          const char *owner, ykt_holder_settings *s, int64_t *spent,
+                          bool *wallet_ok, int64_t *balance);
 
 typedef struct ykt_hold_row {
     int64_t id;
@@ -316,6 +324,17 @@ int ykt_store_account_create(ykt_db *db, const char *kind, const char *owner, in
                              int64_t *id);
 int ykt_store_account_get(ykt_db *db, int64_t id, char *kind, size_t kindlen, int64_t *balance);
 int ykt_store_account_add(ykt_db *db, int64_t id, int64_t delta);
+/* The balance of account id if it is the account (kind, owner), else YKT_ENOTFOUND: an id
+ * remembered in memory is checked this way on every use. */
+int ykt_store_account_balance_of(ykt_db *db, int64_t id, const char *kind, const char *owner,
+                                 int64_t *balance);
+/* Takes amount out of account id. YKT_ENOTFOUND when no row changed: no such account, or a
+ * wallet that would go below zero without allow_negative (nothing is written then). */
+int ykt_store_account_debit(ykt_db *db, int64_t id, int64_t amount, bool allow_negative);
+/* Adds amount to account id; with kind (and owner) only if it is that account. YKT_ENOTFOUND
+ * when no row changed. */
+int ykt_store_account_credit(ykt_db *db, int64_t id, int64_t amount, const char *kind,
+                             const char *owner);
 int ykt_store_transfer_insert(ykt_db *db, const ykt_transfer *t, int64_t at, int64_t *id);
 
 typedef struct ykt_transfer_row {

@@ -17,6 +17,17 @@ int ykt_store_step_done(ykt_db *db, sqlite3_stmt *st)
     return YKT_ESTORAGE;
 }
 
+int ykt_store_step_int64(sqlite3_stmt *st, int64_t *out)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return YKT_OK;
+    return rc == SQLITE_DONE ? YKT_ENOTFOUND : YKT_ESTORAGE;
+}
+
 int ykt_store_step_changed(ykt_db *db, sqlite3_stmt *st)
 {
     int rc = ykt_store_step_done(db, st);

@@ -32,5 +32,8 @@ static inline const char *col_text(sqlite3_stmt *st, int i)
 int ykt_store_step_done(ykt_db *db, sqlite3_stmt *st);
 /* Like ykt_store_step_done, and YKT_ENOTFOUND when no row changed. */
 int ykt_store_step_changed(ykt_db *db, sqlite3_stmt *st);
+/* Steps a query of one integer column and resets it: YKT_OK with *out set, YKT_ENOTFOUND
+ * for no row, or YKT_ESTORAGE. */
+int ykt_store_step_int64(sqlite3_stmt *st, int64_t *out);
 
 #endif

@@ -247,6 +247,45 @@ int ykt_store_holder_settings_get(ykt_db *db, int64_t person_id, ykt_holder_sett
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? YKT_OK : YKT_ESTORAGE;
 }
 
+int ykt_store_pay_context(ykt_db *db, int64_t person_id, const char *day, int64_t wallet,
+                          const char *owner, ykt_holder_settings *s, int64_t *spent,
+                          bool *wallet_ok, int64_t *balance)
+{
+    /* The four reads of ykt_store_holder_settings_get, ykt_store_daily_spend_get,
+     * ykt_store_holds_pending_sum and ykt_store_account_balance_of, as one. */
+    STMT_OR_FAIL(st, db,
+                 "SELECT coalesce(h.daily_limit, -1), h.daily_limit_ref, "
+                 "coalesce(h.low_balance, -1), coalesce(h.autotopup_below, -1), "
+                 "coalesce(h.autotopup_amount, 0), "
+                 "coalesce((SELECT amount FROM daily_spend WHERE person_id = ?1 AND day = ?2), 0), "
+                 "(SELECT coalesce(sum(amount), 0) FROM holds WHERE person_id = ?1 "
+                 "AND status = 'pending'), "
+                 "(SELECT balance FROM accounts WHERE id = ?3 AND kind = 'wallet' AND owner = ?4) "
+                 "FROM (SELECT 1) LEFT JOIN holder_settings h ON h.person_id = ?1");
+    bind_i64(st, 1, person_id);
+    bind_text(st, 2, day);
+    bind_i64(st, 3, wallet);
+    bind_text(st, 4, owner);
+    int rc = sqlite3_step(st);
+    memset(s, 0, sizeof *s);
+    s->daily_limit = s->low_balance = s->autotopup_below = -1;
+    *wallet_ok = false;
+    if (rc == SQLITE_ROW) {
+        s->daily_limit = sqlite3_column_int64(st, 0);
+        ykt_strlcpy(s->daily_limit_ref, col_text(st, 1), sizeof s->daily_limit_ref);
+        s->low_balance = sqlite3_column_int64(st, 2);
+        s->autotopup_below = sqlite3_column_int64(st, 3);
+        s->autotopup_amount = sqlite3_column_int64(st, 4);
+        *spent = sqlite3_column_int64(st, 5) + sqlite3_column_int64(st, 6);
+        if (sqlite3_column_type(st, 7) != SQLITE_NULL) {
+            *wallet_ok = true;
+            *balance = sqlite3_column_int64(st, 7);
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? YKT_OK : YKT_ESTORAGE;
+}
+
 static void bind_opt_amount(sqlite3_stmt *st, int i, int64_t v)
 {
     if (v < 0)
