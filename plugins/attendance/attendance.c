@@ -1978,6 +1978,18 @@ static void a_balances(ykt_request *r, void *ud)
     h->table_send(r);
 }
 
+/* Who applied, as the record keeps it: the web portal applies for the signed-in holder
+ * themselves (its service account may apply only so), an operator for someone else. */
+static void applicant(att *a, ykt_request *r, const person *p, char *out, size_t len)
+{
+    unsigned role = 0;
+    a->h->operator_info(r, &role, NULL);
+    if (role & YKT_PLUGIN_ROLE_PORTAL)
+        snprintf(out, len, "holder %.40s (web portal)", p->no);
+    else
+        snprintf(out, len, "operator %s", a->h->operator_name(r));
+}
+
 static void a_leave_apply(ykt_request *r, void *ud)
 {
     att *a = ud;
@@ -1986,7 +1998,7 @@ static void a_leave_apply(ykt_request *r, void *ud)
     if (!person_for_admin(a, r, h->arg(r, 0, NULL), &p) || !scope_ok(a, r, p.dept))
         return;
     char by[80];
-    snprintf(by, sizeof by, "operator %s", h->operator_name(r));
+    applicant(a, r, &p, by, sizeof by);
     int days = 0;
     int64_t id = leave_apply(a, r, &p, h->arg(r, 1, NULL), h->arg(r, 2, NULL), h->arg(r, 3, NULL),
                              opt_or(a, r, "reason", ""), by, &days);
@@ -2230,7 +2242,7 @@ static void a_overtime_apply(ykt_request *r, void *ud)
     if (!person_for_admin(a, r, h->arg(r, 0, NULL), &p) || !scope_ok(a, r, p.dept))
         return;
     char by[80];
-    snprintf(by, sizeof by, "operator %s", h->operator_name(r));
+    applicant(a, r, &p, by, sizeof by);
     int64_t id = overtime_apply(a, r, &p, h->arg(r, 1, NULL), opt_or(a, r, "reason", ""), by);
     if (id == 0)
         return;

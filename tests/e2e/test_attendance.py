@@ -343,6 +343,23 @@ class Days(AttendanceCase):
 class Leave(AttendanceCase):
     """R-T2: leave by type and period; the department head approves; balances."""
 
+    def test_the_portal_applies_for_the_holder_and_the_record_says_so(self):
+        self.staff("T1")
+        self.cs_operators()
+        self.operator("ykt-web", "portal")
+        self.as_("csadmin", "attendance", "balance-set", "T1", "annual", "5", "--year", "2026")
+        rec = self.as_("ykt-web", "attendance", "leave-apply", "T1", "annual", "2026-10-19",
+                       "2026-10-20")
+        ot = self.as_("ykt-web", "attendance", "overtime-apply", "T1", "2026-10-24")
+        self.assertEqual(self.gw.sql("SELECT applied_by FROM attendance_leaves WHERE id = ?",
+                                     rec["id"]), [("holder T1 (web portal)",)])
+        self.assertEqual(self.gw.sql("SELECT applied_by FROM attendance_overtime WHERE id = ?",
+                                     ot["id"]), [("holder T1 (web portal)",)])
+        rec = self.as_("csadmin", "attendance", "leave-apply", "T1", "annual", "2026-10-21",
+                       "2026-10-21")
+        self.assertEqual(self.gw.sql("SELECT applied_by FROM attendance_leaves WHERE id = ?",
+                                     rec["id"]), [("operator csadmin",)])
+
     def test_apply_refusals_approval_by_the_head_and_the_balance(self):
         self.staff("T1")
         self.cs_operators()
