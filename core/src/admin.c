@@ -438,6 +438,8 @@ static void cmd_help(ykt_req *req, const ykt_args *a)
             char allowed[128];
             if (c->roles == 0)
                 ykt_strlcpy(allowed, "anyone", sizeof allowed);
+            else if ((c->roles & YKT_ROLE_EVERYONE) == YKT_ROLE_EVERYONE)
+                ykt_strlcpy(allowed, "everyone signed in", sizeof allowed);
             else if ((c->roles & YKT_ROLE_ANY) == YKT_ROLE_ANY)
                 ykt_strlcpy(allowed, "any operator", sizeof allowed);
             else

@@ -1,7 +1,8 @@
 /*
- * The storage engine: one SQLite connection in WAL mode with synchronous=FULL and
- * foreign keys on, versioned migrations, a cache of statements prepared once, and the
- * group-commit transaction that every state-changing request of a loop iteration shares.
+ * The storage engine: one SQLite connection in WAL mode with foreign keys on, every commit
+ * durable before its replies (see the group commit below), versioned migrations, a cache of
+ * statements prepared once, and the group-commit transaction that every state-changing request of a
+ * loop iteration shares.
  *
  * All SQL text lives in core/src/store/ (one file per kind of record) and in the
  * migrations; the rest of the core calls the ykt_store_* functions, never SQLite.

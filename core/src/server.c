@@ -1047,10 +1047,18 @@ static void on_jobs_timer(uv_timer_t *h)
 
 /* ---- shutdown ---- */
 
+/* A repeat of the same signal this soon is the same request delivered twice (a signal to
+ * the process group and a wrapper passing it on), not an operator insisting. */
+#define SIGNAL_REPEAT_MS 500
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     ykt_gw *gw = h->data;
+    static int first_signum;
+    static uint64_t first_at;
     if (gw->stopping) {
+        if (signum == first_signum && uv_now(gw->loop) - first_at < SIGNAL_REPEAT_MS)
+            return;
         ykt_warn("second signal: closing connections now");
         for (ykt_conn *c = gw->server->conns; c != NULL;) {
             ykt_conn *next = c->next;
@@ -1059,6 +1067,8 @@ static void on_signal(uv_signal_t *h, int signum)
         }
         return;
     }
+    first_signum = signum;
+    first_at = uv_now(gw->loop);
     ykt_info("received %s; shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
     ykt_server_shutdown(gw);
 }

@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Indexes are UNIQUE table constraints: the host's authorizer refuses CREATE INDEX (SQLite
- * asks it about SQLITE_REINDEX then). */
+/* Indexes are UNIQUE table constraints (written when the host refused CREATE INDEX; it now
+ * allows indexes named access_*). */
 static const char *const schema[] = {
     /* version 1 */
     "CREATE TABLE access_door_groups (name TEXT PRIMARY KEY, anti_passback INTEGER NOT NULL "

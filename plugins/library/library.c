@@ -44,8 +44,8 @@ typedef struct lib {
 
 /* ---- schema ---- */
 
-/* Indexes are UNIQUE table constraints: the host's authorizer refuses CREATE INDEX (SQLite
- * asks it about SQLITE_REINDEX, which it denies); a later version may add plain indexes. The
+/* Indexes are UNIQUE table constraints (written when the host refused CREATE INDEX; it now
+ * allows indexes named library_*, which a later schema version may use). The
  * "open_" and "active_" columns are set only while a loan is open or a reservation active, so
  * that UNIQUE (NULLs are distinct) keeps one open loan per copy and one active reservation
  * per reader and title. */

@@ -87,7 +87,7 @@ static const char *const schema[] = {
     " live INTEGER GENERATED ALWAYS AS (CASE WHEN status IN ('booked', 'checked_in',"
     " 'completed') THEN 1 END) VIRTUAL,"
     " UNIQUE (room, start_ms, live),"
-    /* Indexes as constraints (plugins cannot CREATE INDEX: see docs/plugins/rooms.md). */
+    /* Indexes as constraints (written when plugins could not CREATE INDEX). */
     " UNIQUE (person_id, status, id),"
     " UNIQUE (status, due_ms, id),"
     " UNIQUE (day, room, id)"

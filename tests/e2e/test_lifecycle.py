@@ -257,6 +257,26 @@ class SignalTest(GatewayTest):
         self.assertEqual(self.gw.sql("SELECT health_detail FROM terminals"), [("last words",)])
 
 
+    def test_a_signal_delivered_twice_is_one_request(self):
+        # kill -TERM to a process group and a wrapper passing the signal on: the same signal
+        # twice within moments drains the connections as one would; a different signal
+        # (an operator's Ctrl-C after a TERM) closes them at once
+        c = self.gw.terminal("POS-1", SECRET)
+        proc = self.gw.proc
+        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.gw.stop(), 0)
+        self.assertNotIn("second signal", self.gw.log_text())
+        self.assertTrue(c.closed_by_server())
+        self.gw.start()
+        c = self.gw.terminal("POS-1", SECRET)
+        proc = self.gw.proc
+        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signal.SIGINT)
+        self.assertEqual(self.gw.stop(), 0)
+        self.assertIn("second signal: closing connections now", self.gw.log_text())
+
+
 class StartupTest(GatewayTest):
     def test_restart_keeps_terminals_operators_and_audit(self):
         self.gw.add_terminal("POS-1", "pos", SECRET)

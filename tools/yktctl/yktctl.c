@@ -30,7 +30,8 @@ static bool csv_output; /* --csv: tables as CSV */
 
 static void usage(FILE *out)
 {
-    fputs("usage: yktctl [-s SOCKET | -c CONFIG] [-u OPERATOR] [--json] COMMAND [ARGS...]\n"
+    fputs("usage: yktctl [-s SOCKET | -c CONFIG] [-u OPERATOR] [--json | --csv] COMMAND [ARGS...]\n"
+          "       yktctl [-c CONFIG] restore FILE [--db PATH]   (offline: yktd stopped)\n"
           "\n"
           "  -s SOCKET      admin socket (default: $YKTCTL_SOCKET or var/yktd.sock)\n"
           "  -c CONFIG      take the socket from this yktd configuration file\n"
@@ -41,7 +42,8 @@ static void usage(FILE *out)
           "  --csv          print tables as CSV (for a spreadsheet or a PIN-mailer printer)\n"
           "\n"
           "Without -u, a client running as root or as yktd's user is the local superuser.\n"
-          "`yktctl help` lists every command; `yktctl passwd` changes your password.\n",
+          "`yktctl help` lists every command; `yktctl passwd` changes your password;\n"
+          "`yktctl backup FILE` copies the live database, `restore` puts a copy back.\n",
           out);
 }
 
