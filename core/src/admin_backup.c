@@ -1,6 +1,6 @@
 #include "admin.h"
 #include "admin_cmds.h"
-#include "backup.h"
+#include "store/backup.h"
 #include "common.h"
 #include "log.h"
 #include "request.h"

@@ -1,7 +1,7 @@
 #define _GNU_SOURCE /* strptime, timegm */
 #include "backup_schedule.h"
 #include "admin.h"
-#include "backup.h"
+#include "store/backup.h"
 #include "common.h"
 #include "log.h"
 #include "server.h"

@@ -18,6 +18,7 @@
  * offline receives them when it comes back; only the latest command of a room is pending.
  */
 #include <ykt/plugin.h>
+#include <ykt/plugin_util.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -124,45 +125,6 @@ static const char *const schema[] = {
 
 /* ---- small helpers ---- */
 
-static int parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
-{
-    if (s == NULL || *s == '\0')
-        return 0;
-    for (const char *p = s; *p; p++)
-        if ((*p < '0' || *p > '9') && !(p == s && *p == '-'))
-            return 0;
-    errno = 0;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max)
-        return 0;
-    *out = v;
-    return 1;
-}
-
-static int is_ident(const char *s, size_t maxlen)
-{
-    size_t n = 0;
-    for (; s[n]; n++) {
-        char c = s[n];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.'))
-            return 0;
-    }
-    return n > 0 && n <= maxlen;
-}
-
-static int valid_text(const char *s, size_t maxlen)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > maxlen)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return 0;
-    return 1;
-}
-
 static int valid_month(const char *s)
 {
     if (strlen(s) != 7 || s[4] != '-')
@@ -190,7 +152,7 @@ static int64_t option_int(power *p, const char *key, const char *value, int64_t 
                           int64_t max, int *bad)
 {
     int64_t v = def;
-    if (value != NULL && !parse_i64(value, min, max, &v)) {
+    if (value != NULL && !ykt_pu_parse_int(value, min, max, &v)) {
         p->host->log(p->self, YKT_PLUGIN_LOG_ERROR,
                      "option %s = %s: must be a whole number from %lld to %lld", key, value,
                      (long long)min, (long long)max);
@@ -395,7 +357,7 @@ static int64_t bought_this_month(power *p, const char *room_id, const char *mont
 /* Loads the room named by argument i and brings its month up to date; replies on failure. */
 static int load_room(power *p, ykt_request *r, const char *id, room *rm)
 {
-    int rc = is_ident(id, 32) ? room_get(p, id, NULL, rm) : 0;
+    int rc = ykt_pu_is_ident(id, 32) ? room_get(p, id, NULL, rm) : 0;
     if (rc < 0) {
         p->host->reply_error(r, "STORAGE_ERROR", "cannot read the room");
         return 0;
@@ -497,8 +459,9 @@ static int energy_for(power *p, ykt_request *r, int64_t amount, int64_t used, in
 static void buy(power *p, ykt_request *r, const ykt_card_info *card)
 {
     const ykt_host *h = p->host;
-    int64_t amount;
-    parse_i64(h->arg(r, 5, NULL), 1, INT64_MAX, &amount); /* checked by the card presentation */
+    int64_t amount = 0;
+    ykt_pu_parse_int(h->arg(r, 5, NULL), 1, INT64_MAX,
+                     &amount); /* checked by the card presentation */
     room rm;
     if (!load_room(p, r, h->arg(r, 7, NULL), &rm))
         return;
@@ -528,7 +491,7 @@ static void buy(power *p, ykt_request *r, const ykt_card_info *card)
                  "?, ?, ?, ?, ?) RETURNING id");
     if (st != NULL) {
         int64_t seq = 0;
-        parse_i64(h->arg(r, 1, NULL), 1, INT64_MAX, &seq);
+        ykt_pu_parse_int(h->arg(r, 1, NULL), 1, INT64_MAX, &seq);
         sqlite3_bind_text(st, 1, rm.id, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 2, card->person_id);
         sqlite3_bind_text(st, 3, card->person_no, -1, SQLITE_TRANSIENT);
@@ -563,7 +526,7 @@ static void buy_after_pin(ykt_request *r, void *ud)
     power *p = ud;
     const char *terminal = p->host->terminal(r)->id;
     int64_t seq = 0;
-    parse_i64(p->host->arg(r, 1, NULL), 1, INT64_MAX, &seq);
+    ykt_pu_parse_int(p->host->arg(r, 1, NULL), 1, INT64_MAX, &seq);
     char card_no[40] = "";
     for (int i = 0; i < POWER_PIN_SLOTS; i++)
         if (p->pins[i].seq == seq && strcmp(p->pins[i].terminal, terminal) == 0) {
@@ -664,7 +627,7 @@ static void v_buy(ykt_request *r, void *ud)
     /* R-C10: the password is checked off the loop; a PIN sent below the threshold too. */
     const char *terminal = h->terminal(r)->id;
     int64_t seq = 0;
-    parse_i64(h->arg(r, 1, NULL), 1, INT64_MAX, &seq); /* checked by the card presentation */
+    ykt_pu_parse_int(h->arg(r, 1, NULL), 1, INT64_MAX, &seq); /* checked by the card presentation */
     pin_wait *slot = &p->pins[p->next_pin];
     for (int i = 0; i < POWER_PIN_SLOTS; i++)
         if (p->pins[i].seq == seq && strcmp(p->pins[i].terminal, terminal) == 0)
@@ -717,7 +680,7 @@ static void v_reading(ykt_request *r, void *ud)
     power *p = ud;
     const ykt_host *h = p->host;
     int64_t reading;
-    if (h->argc(r) != 2 || !parse_i64(h->arg(r, 1, NULL), 0, POWER_MAX_READING, &reading)) {
+    if (h->argc(r) != 2 || !ykt_pu_parse_int(h->arg(r, 1, NULL), 0, POWER_MAX_READING, &reading)) {
         h->reply_error(r, "BAD_REQUEST",
                        "usage: POWER.READING reading_wh (the meter's register, 0 to %lld Wh)",
                        (long long)POWER_MAX_READING);
@@ -825,7 +788,7 @@ static void v_ack(ykt_request *r, void *ud)
     power *p = ud;
     const ykt_host *h = p->host;
     int64_t id;
-    if (h->argc(r) != 2 || !parse_i64(h->arg(r, 1, NULL), 1, INT64_MAX, &id)) {
+    if (h->argc(r) != 2 || !ykt_pu_parse_int(h->arg(r, 1, NULL), 1, INT64_MAX, &id)) {
         h->reply_error(r, "BAD_REQUEST", "usage: POWER.ACK command (an id from POWER.POLL)");
         return;
     }
@@ -984,15 +947,15 @@ static void a_room_add(ykt_request *r, void *ud)
     const char *id = h->arg(r, 0, NULL);
     const char *building = h->opt(r, "building");
     const char *meter = h->opt(r, "meter");
-    if (!is_ident(id, 32)) {
+    if (!ykt_pu_is_ident(id, 32)) {
         h->reply_error(r, "BAD_REQUEST", "a room id is letters, digits, -_. (at most 32)");
         return;
     }
-    if (!valid_text(building, 64)) {
+    if (!ykt_pu_valid_text(building, 64)) {
         h->reply_error(r, "BAD_REQUEST", "--building is 1 to 64 printable bytes");
         return;
     }
-    if (meter != NULL && !is_ident(meter, 32)) {
+    if (meter != NULL && !ykt_pu_is_ident(meter, 32)) {
         h->reply_error(r, "BAD_REQUEST", "--meter is the meter's terminal id");
         return;
     }
@@ -1051,11 +1014,11 @@ static void a_room_set(ykt_request *r, void *ud)
         h->reply_error(r, "BAD_REQUEST", "give --building or --meter");
         return;
     }
-    if (building != NULL && !valid_text(building, 64)) {
+    if (building != NULL && !ykt_pu_valid_text(building, 64)) {
         h->reply_error(r, "BAD_REQUEST", "--building is 1 to 64 printable bytes");
         return;
     }
-    if (meter != NULL && !is_ident(meter, 32)) {
+    if (meter != NULL && !ykt_pu_is_ident(meter, 32)) {
         h->reply_error(r, "BAD_REQUEST", "--meter is the meter's terminal id");
         return;
     }
@@ -1153,7 +1116,7 @@ static void a_resident_add(ykt_request *r, void *ud)
     if (!load_room(p, r, room_id, &rm))
         return;
     ykt_card_info card;
-    if (!is_ident(person_no, 32) || h->person_card(person_no, &card) != YKT_PLUGIN_OK) {
+    if (!ykt_pu_is_ident(person_no, 32) || h->person_card(person_no, &card) != YKT_PLUGIN_OK) {
         h->reply_error(r, "NOT_FOUND", "no person %.32s with a live card", person_no);
         return;
     }
@@ -1355,7 +1318,7 @@ int ykt_plugin_init(ykt_plugin *self, const ykt_host *host, void **userdata)
     }
     int bad = 0;
     const char *merchant = host->option(self, "merchant");
-    if (merchant == NULL || !is_ident(merchant, 32)) {
+    if (merchant == NULL || !ykt_pu_is_ident(merchant, 32)) {
         host->log(self, YKT_PLUGIN_LOG_ERROR,
                   "option merchant is required: the merchant id (yktctl merchant add) that "
                   "electricity purchases pay");
@@ -1387,7 +1350,7 @@ int ykt_plugin_init(ykt_plugin *self, const ykt_host *host, void **userdata)
     const char *old_pin = host->option(self, "pin_threshold");
     if (old_pin != NULL) {
         int64_t v = 0;
-        if (parse_i64(old_pin, 1, INT64_MAX, &v) && v == host->pin_threshold()) {
+        if (ykt_pu_parse_int(old_pin, 1, INT64_MAX, &v) && v == host->pin_threshold()) {
             host->log(self, YKT_PLUGIN_LOG_WARN,
                       "option pin_threshold is obsolete: purchases ask for the payment password "
                       "at [cards] pin_threshold (%lld fen); remove it",

@@ -177,22 +177,6 @@ static bool step_done(sqlite3_stmt *st)
     return rc == SQLITE_DONE;
 }
 
-bool rooms_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
-{
-    if (s == NULL || *s == '\0')
-        return false;
-    int64_t v = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9' || v > (INT64_MAX - 9) / 10)
-            return false;
-        v = v * 10 + (*p - '0');
-    }
-    if (v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
 bool rooms_parse_cny(const char *s, int64_t *fen)
 {
     if (s == NULL || *s == '\0')
@@ -581,7 +565,7 @@ static void v_book(ykt_request *r, void *ud)
     int64_t party = 1;
     if (!rooms_parse_hhmm(h->arg(r, CARD_ARGS + 2, NULL), &slot) ||
         (argc == CARD_ARGS + 4 &&
-         !rooms_parse_int(h->arg(r, CARD_ARGS + 3, NULL), 1, 100000, &party))) {
+         !ykt_pu_parse_int(h->arg(r, CARD_ARGS + 3, NULL), 1, 100000, &party))) {
         h->reply_error(r, "BAD_REQUEST", "bad time or party: HH:MM and a whole number of people");
         return;
     }
@@ -699,7 +683,7 @@ static void v_cancel(ykt_request *r, void *ud)
         return;
     int64_t id = 0;
     if (h->argc(r) != CARD_ARGS + 1 ||
-        !rooms_parse_int(h->arg(r, CARD_ARGS, NULL), 1, INT64_MAX, &id)) {
+        !ykt_pu_parse_int(h->arg(r, CARD_ARGS, NULL), 1, INT64_MAX, &id)) {
         h->reply_error(r, "BAD_REQUEST", "usage: ROOMS.CANCEL <card args> booking");
         return;
     }
@@ -1194,7 +1178,7 @@ static bool opt_int(rooms *s, const char *key, int64_t def, int64_t lo, int64_t 
     *out = def;
     if (v == NULL)
         return true;
-    if (!rooms_parse_int(v, lo, hi, out)) {
+    if (!ykt_pu_parse_int(v, lo, hi, out)) {
         s->host->log(s->self, YKT_PLUGIN_LOG_ERROR, "option %s = %s: a number from %lld to %lld",
                      key, v, (long long)lo, (long long)hi);
         return false;

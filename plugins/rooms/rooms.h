@@ -7,6 +7,7 @@
 #define ROOMS_H
 
 #include <ykt/plugin.h>
+#include <ykt/plugin_util.h>
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -55,7 +56,6 @@ void rooms_fmt_hhmm(int64_t minutes, char out[8]);
 /* Epoch ms of minute `minutes` after midnight of campus day `day` (campus time zone). */
 int64_t rooms_day_ms(const char *day, int64_t minutes);
 /* Integers and CNY amounts ("12.50" -> 1250) from admin options. */
-bool rooms_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out);
 bool rooms_parse_cny(const char *s, int64_t *fen);
 void rooms_fmt_cny(int64_t fen, char out[32]);
 /* Comma list membership; an empty list allows everything. */

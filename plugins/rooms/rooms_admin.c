@@ -130,7 +130,7 @@ static bool opt_minutes(rooms *s, ykt_request *r, const char *name, int64_t hi, 
     const char *v = s->host->opt(r, name);
     if (v == NULL)
         return true;
-    if (!rooms_parse_int(v, 0, hi, out)) {
+    if (!ykt_pu_parse_int(v, 0, hi, out)) {
         s->host->reply_error(r, "BAD_REQUEST", "--%s: minutes from 0 to %lld", name, (long long)hi);
         return false;
     }
@@ -180,7 +180,7 @@ static bool apply_room_opts(rooms *s, ykt_request *r, room *rm)
         !opt_text(s, r, "card-types", rm->card_types, 64, "regular,temporary", false) ||
         !opt_text(s, r, "room-type", rm->room_type, 32, NULL, true))
         return false;
-    if ((v = h->opt(r, "capacity")) != NULL && !rooms_parse_int(v, 1, 100000, &rm->capacity)) {
+    if ((v = h->opt(r, "capacity")) != NULL && !ykt_pu_parse_int(v, 1, 100000, &rm->capacity)) {
         h->reply_error(r, "BAD_REQUEST", "--capacity: 1 to 100000 people or seats");
         return false;
     }
@@ -205,7 +205,7 @@ static bool apply_room_opts(rooms *s, ykt_request *r, room *rm)
         }
         rooms_copy(rm->days, sizeof rm->days, v);
     }
-    if ((v = h->opt(r, "slot")) != NULL && !rooms_parse_int(v, 5, 1440, &rm->slot_min)) {
+    if ((v = h->opt(r, "slot")) != NULL && !ykt_pu_parse_int(v, 5, 1440, &rm->slot_min)) {
         h->reply_error(r, "BAD_REQUEST", "--slot: 5 to 1440 minutes");
         return false;
     }
@@ -704,7 +704,7 @@ static void a_book(ykt_request *r, void *ud)
         h->reply_error(r, "BAD_REQUEST", "the time: HH:MM");
         return;
     }
-    if (h->opt(r, "party") != NULL && !rooms_parse_int(h->opt(r, "party"), 1, 100000, &party)) {
+    if (h->opt(r, "party") != NULL && !ykt_pu_parse_int(h->opt(r, "party"), 1, 100000, &party)) {
         h->reply_error(r, "BAD_REQUEST", "--party: a number of people");
         return;
     }
@@ -751,7 +751,7 @@ static void a_cancel(ykt_request *r, void *ud)
     const ykt_host *h = s->host;
     int64_t id = 0;
     const char *reason = h->opt(r, "reason");
-    if (!rooms_parse_int(h->arg(r, 0, NULL), 1, INT64_MAX, &id)) {
+    if (!ykt_pu_parse_int(h->arg(r, 0, NULL), 1, INT64_MAX, &id)) {
         h->reply_error(r, "BAD_REQUEST", "a booking number");
         return;
     }
@@ -853,7 +853,7 @@ static void a_bookings(ykt_request *r, void *ud)
     const char *room_id = h->opt(r, "room"), *day = h->opt(r, "date"),
                *person = h->opt(r, "person"), *status = h->opt(r, "status");
     int64_t limit = 200;
-    if (h->opt(r, "limit") && !rooms_parse_int(h->opt(r, "limit"), 1, 5000, &limit)) {
+    if (h->opt(r, "limit") && !ykt_pu_parse_int(h->opt(r, "limit"), 1, 5000, &limit)) {
         h->reply_error(r, "BAD_REQUEST", "--limit: 1 to 5000");
         return;
     }

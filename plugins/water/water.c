@@ -16,6 +16,7 @@
  * enforces both with unique columns (open_dispenser, open_person).
  */
 #include <ykt/plugin.h>
+#include <ykt/plugin_util.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -109,47 +110,6 @@ typedef struct session {
 
 /* ---- small helpers ---- */
 
-/* A whole decimal number in [min, max], nothing else. */
-static int parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
-{
-    if (s == NULL || *s == '\0')
-        return 0;
-    for (const char *p = s; *p; p++)
-        if ((*p < '0' || *p > '9') && !(p == s && *p == '-'))
-            return 0;
-    errno = 0;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max)
-        return 0;
-    *out = v;
-    return 1;
-}
-
-static int is_ident(const char *s, size_t maxlen)
-{
-    size_t n = 0;
-    for (; s[n]; n++) {
-        char c = s[n];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.'))
-            return 0;
-    }
-    return n > 0 && n <= maxlen;
-}
-
-/* A building name: 1..64 bytes, printable (UTF-8 allowed), no control characters. */
-static int valid_text(const char *s, size_t maxlen)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > maxlen)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return 0;
-    return 1;
-}
-
 static int valid_service(const char *s)
 {
     return strcmp(s, "hot") == 0 || strcmp(s, "drinking") == 0;
@@ -174,7 +134,7 @@ static int64_t option_int(water *w, const char *key, const char *value, int64_t 
                           int64_t max, int *bad)
 {
     int64_t v = def;
-    if (value != NULL && !parse_i64(value, min, max, &v)) {
+    if (value != NULL && !ykt_pu_parse_int(value, min, max, &v)) {
         w->host->log(w->self, YKT_PLUGIN_LOG_ERROR,
                      "option %s = %s: must be a whole number from %lld to %lld", key, value,
                      (long long)min, (long long)max);
@@ -501,7 +461,7 @@ static int own_session(water *w, ykt_request *r, int i, session *s)
 {
     const ykt_host *h = w->host;
     int64_t id;
-    if (!parse_i64(h->arg(r, i, NULL), 1, INT64_MAX, &id)) {
+    if (!ykt_pu_parse_int(h->arg(r, i, NULL), 1, INT64_MAX, &id)) {
         h->reply_error(r, "BAD_REQUEST", "the session is a whole number (from WATER.START)");
         return 0;
     }
@@ -524,7 +484,7 @@ static int own_session(water *w, ykt_request *r, int i, session *s)
 /* A reading: cumulative millilitres of the session, never less than the last one. */
 static int parse_reading(water *w, ykt_request *r, const char *text, const session *s, int64_t *ml)
 {
-    if (!parse_i64(text, 0, WATER_MAX_ML, ml)) {
+    if (!ykt_pu_parse_int(text, 0, WATER_MAX_ML, ml)) {
         w->host->reply_error(r, "BAD_REQUEST",
                              "a reading is the session's volume so far in millilitres, 0 to %lld",
                              (long long)WATER_MAX_ML);
@@ -815,11 +775,11 @@ static void a_dispenser_add(ykt_request *r, void *ud)
     const char *id = h->arg(r, 0, NULL);
     const char *building = h->opt(r, "building");
     const char *service = h->opt(r, "service");
-    if (!is_ident(id, 32)) {
+    if (!ykt_pu_is_ident(id, 32)) {
         h->reply_error(r, "BAD_REQUEST", "a dispenser is its terminal id (letters, digits, -_.)");
         return;
     }
-    if (!valid_text(building, 64)) {
+    if (!ykt_pu_valid_text(building, 64)) {
         h->reply_error(r, "BAD_REQUEST", "--building is 1 to 64 printable bytes");
         return;
     }
@@ -877,7 +837,7 @@ static void a_dispenser_set(ykt_request *r, void *ud)
         h->reply_error(r, "BAD_REQUEST", "give --building or --service");
         return;
     }
-    if (building != NULL && !valid_text(building, 64)) {
+    if (building != NULL && !ykt_pu_valid_text(building, 64)) {
         h->reply_error(r, "BAD_REQUEST", "--building is 1 to 64 printable bytes");
         return;
     }
@@ -999,7 +959,7 @@ static void a_sessions(ykt_request *r, void *ud)
     const char *limit_text = h->opt(r, "limit");
     int open_only = h->opt(r, "open") != NULL;
     int64_t limit = 100;
-    if (limit_text != NULL && !parse_i64(limit_text, 1, 10000, &limit)) {
+    if (limit_text != NULL && !ykt_pu_parse_int(limit_text, 1, 10000, &limit)) {
         h->reply_error(r, "BAD_REQUEST", "--limit is 1 to 10000");
         return;
     }

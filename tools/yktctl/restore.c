@@ -1,5 +1,5 @@
 #include "restore.h"
-#include "backup.h"
+#include "store/backup.h"
 #include "buf.h"
 #include "common.h"
 #include "json.h"

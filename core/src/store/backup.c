@@ -1,8 +1,8 @@
 #include "backup.h"
-#include "common.h"
-#include "config.h"
-#include "db.h"
-#include "util.h"
+#include "../common.h"
+#include "../config.h"
+#include "../db.h"
+#include "../util.h"
 
 #include <errno.h>
 #include <fcntl.h>
