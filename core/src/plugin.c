@@ -642,7 +642,7 @@ static int host_wallet_reverse(ykt_request *r, const ykt_card_info *info, const 
     /* No "may pay here" check: money goes back where it came from whatever the card. */
     if (!money_context(req, info, NULL, &card, &person, NULL))
         return YKT_PLUGIN_EPERM;
-    int64_t to = 0, wallet = 0, balance = 0;
+    int64_t to = 0, moved = 0, balance = 0;
     int rc = YKT_OK;
     if (merchant != NULL) {
         rc = ykt_store_merchant_get(req->gw->db, merchant, &m);
@@ -655,26 +655,16 @@ static int host_wallet_reverse(ykt_request *r, const ykt_card_info *info, const 
         rc = ykt_ledger_account(req->gw->db, YKT_ACC_BANK_CLEARING, "", &to);
     }
     if (rc == YKT_OK)
-        rc = ykt_ledger_wallet(req->gw->db, card.person_id, &wallet);
-    if (rc == YKT_OK)
-        rc = ykt_ledger_balance(req->gw->db, wallet, &balance);
-    int64_t moved = amount < balance ? amount : balance;
-    if (rc == YKT_OK && moved > 0) {
-        ykt_transfer t = {.from = wallet,
-                          .to = to,
-                          .amount = moved,
-                          .kind = merchant != NULL ? "reversal_merchant" : "reversal_bank",
-                          .card_no = card.card_no,
-                          .terminal = req->term ? req->term->id : NULL,
-                          .memo = memo};
-        rc = ykt_ledger_transfer(req->gw->db, &t, NULL);
-    }
+        rc = ykt_wallet_take_back(req->gw, card.person_id, to, amount,
+                                  merchant != NULL ? "reversal_merchant" : "reversal_bank",
+                                  card.card_no, req->term ? req->term->id : NULL, memo, &moved,
+                                  &balance);
     if (rc != YKT_OK) {
         ykt_reply_internal(req, rc);
         return YKT_PLUGIN_EPERM;
     }
     if (out != NULL)
-        *out = (ykt_money){.size = sizeof *out, .charged = moved, .balance = balance - moved};
+        *out = (ykt_money){.size = sizeof *out, .charged = moved, .balance = balance};
     req->plugin_moved = true;
     return YKT_PLUGIN_OK;
 }

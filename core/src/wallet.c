@@ -478,6 +478,34 @@ int ykt_wallet_expire_holds(ykt_gw *gw, int *count)
 
 /* ---- top-ups and refunds ---- */
 
+int ykt_wallet_take_back(ykt_gw *gw, int64_t person_id, int64_t to_account, int64_t amount,
+                         const char *kind, const char *card_no, const char *terminal,
+                         const char *memo, int64_t *moved, int64_t *balance)
+{
+    int64_t wallet = 0, held = 0;
+    int rc = ykt_ledger_wallet(gw->db, person_id, &wallet);
+    if (rc == YKT_OK)
+        rc = ykt_ledger_balance(gw->db, wallet, &held);
+    if (rc != YKT_OK)
+        return rc;
+    int64_t take = amount < held ? amount : held;
+    if (take > 0) {
+        ykt_transfer t = {.from = wallet,
+                          .to = to_account,
+                          .amount = take,
+                          .kind = kind,
+                          .card_no = card_no,
+                          .terminal = terminal,
+                          .memo = memo};
+        rc = ykt_ledger_transfer(gw->db, &t, NULL);
+        if (rc != YKT_OK)
+            return rc;
+    }
+    *moved = take > 0 ? take : 0;
+    *balance = held - *moved;
+    return YKT_OK;
+}
+
 int ykt_wallet_topup(ykt_gw *gw, int64_t person_id, int64_t from_account, int64_t amount,
                      const char *kind, const char *card_no, const char *terminal,
                      const char *operator_name, const char *memo, int64_t *balance, ykt_refusal *no)

@@ -108,6 +108,13 @@ int ykt_wallet_void(ykt_gw *gw, int64_t hold_id, const char *terminal, const cha
 int ykt_wallet_expire_holds(ykt_gw *gw, int *count);
 
 /* Money in: cash at a counter or kiosk, bank transfer-in. Checks [wallet] max_topup. */
+/* Takes back at most amount from a person's wallet to to_account (a bank's reversal of a
+ * transfer-in): as much as the wallet holds, never below zero. *moved is what moved (0 is
+ * no error), *balance what the wallet holds after. */
+int ykt_wallet_take_back(ykt_gw *gw, int64_t person_id, int64_t to_account, int64_t amount,
+                         const char *kind, const char *card_no, const char *terminal,
+                         const char *memo, int64_t *moved, int64_t *balance);
+
 int ykt_wallet_topup(ykt_gw *gw, int64_t person_id, int64_t from_account, int64_t amount,
                      const char *kind, const char *card_no, const char *terminal,
                      const char *operator_name, const char *memo, int64_t *balance,

@@ -41,6 +41,21 @@ static const char *col(sqlite3_stmt *st, int i)
     return t ? (const char *)t : "";
 }
 
+/* Replies a table of the statement's rows, every column as text, and resets it. */
+static void send_text_rows(const ykt_host *h, ykt_request *r, sqlite3_stmt *st, int ncols,
+                           const char *const *cols)
+{
+    h->table_begin(r, "TABLE", ncols, cols);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        h->table_row(r);
+        for (int i = 0; i < ncols; i++)
+            h->table_str(r, col(st, i));
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    h->table_send(r);
+}
+
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
 {
     if (v == NULL)
@@ -424,15 +439,7 @@ static void a_doors(ykt_request *r, void *ud)
     bind_text(st, 1, h->opt(r, "group"));
     static const char *const cols[] = {"door",     "terminal",  "place",     "kind",
                                        "building", "direction", "door_group"};
-    h->table_begin(r, "TABLE", 7, cols);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        h->table_row(r);
-        for (int i = 0; i < 7; i++)
-            h->table_str(r, col(st, i));
-    }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    h->table_send(r);
+    send_text_rows(h, r, st, 7, cols);
 }
 
 /* ---- access groups, grants, windows ---- */
@@ -1042,15 +1049,7 @@ static void a_residents(ykt_request *r, void *ud)
     }
     bind_text(st, 1, h->opt(r, "building"));
     static const char *const cols[] = {"person_no", "building", "room"};
-    h->table_begin(r, "TABLE", 3, cols);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        h->table_row(r);
-        for (int i = 0; i < 3; i++)
-            h->table_str(r, col(st, i));
-    }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    h->table_send(r);
+    send_text_rows(h, r, st, 3, cols);
 }
 
 static void a_resident_import(ykt_request *r, void *ud)
@@ -1532,15 +1531,7 @@ static void a_vehicles(ykt_request *r, void *ud)
     bind_text(st, 2, h->opt(r, "owner"));
     static const char *const cols[] = {"plate",        "owner",      "status", "valid_until",
                                        "requested_by", "decided_by", "note"};
-    h->table_begin(r, "TABLE", 7, cols);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        h->table_row(r);
-        for (int i = 0; i < 7; i++)
-            h->table_str(r, col(st, i));
-    }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    h->table_send(r);
+    send_text_rows(h, r, st, 7, cols);
 }
 
 /* ---- anti-passback, white list ---- */
