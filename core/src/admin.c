@@ -250,6 +250,45 @@ static bool group_exists(ykt_admin *adm, const char *group)
     return false;
 }
 
+/* The subcommands of a group, "add, list, show", in the order they were registered. */
+static void group_subcommands(ykt_admin *adm, const char *group, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int t = 0; t < adm->ntables; t++)
+        for (int i = 0; i < adm->sizes[t]; i++) {
+            const ykt_admin_cmd *c = &adm->tables[t][i];
+            if (c->name == NULL || strcasecmp(c->group, group) != 0)
+                continue;
+            int n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", c->name);
+            if (n < 0 || (size_t)n >= len - used) {
+                buf[used] = '\0'; /* whole names only */
+                return;
+            }
+            used += (size_t)n;
+        }
+}
+
+/* No command matched: say what the caller can type instead. */
+static void reply_unknown(ykt_req *req)
+{
+    ykt_admin *adm = req->gw->admin;
+    char word[40];
+    ykt_strlcpy(word, req->argv[0], sizeof word);
+    if (!group_exists(adm, req->argv[0])) {
+        ykt_reply_error(req, "BAD_REQUEST", "unknown command '%s'; try: help", word);
+        return;
+    }
+    if (req->argc > 1) {
+        ykt_reply_error(req, "BAD_REQUEST", "unknown command '%s %.30s'; try: help %s", word,
+                        req->argv[1], word);
+        return;
+    }
+    char names[400];
+    group_subcommands(adm, req->argv[0], names, sizeof names);
+    ykt_reply_error(req, "BAD_REQUEST", "'%s' needs a subcommand: %s", word, names);
+}
+
 static void roles_text(unsigned roles, char *buf, size_t len)
 {
     buf[0] = '\0';
@@ -347,13 +386,7 @@ void ykt_admin_dispatch(ykt_req *req)
     int consumed;
     const ykt_admin_cmd *c = find_cmd(adm, req->argc, req->argv, &consumed);
     if (c == NULL) {
-        char word[40];
-        ykt_strlcpy(word, req->argv[0], sizeof word);
-        if (req->argc > 1 && group_exists(adm, req->argv[0]))
-            ykt_reply_error(req, "BAD_REQUEST", "unknown command '%s %.30s'; try: help %s", word,
-                            req->argv[1], word);
-        else
-            ykt_reply_error(req, "BAD_REQUEST", "unknown command '%s'; try: help", word);
+        reply_unknown(req);
         return;
     }
     ykt_session *s = req->session;

@@ -73,6 +73,7 @@ typedef struct issue_item {
     char card_no[YKT_CARD_NO_LEN];
     char uid[YKT_UID_HEX_MAX];
     int64_t fee;
+    int64_t deposit;     /* taken in cash with this card; 0 when none is due or one is held */
     const char *skipped; /* batch: why this person got no card */
 } issue_item;
 
@@ -125,6 +126,26 @@ static int find_approvals(ykt_db *db, int64_t person_id, int64_t ids[2], char re
             return rc;
     }
     return YKT_OK;
+}
+
+/* The card.issue audit row. Its approval column names every approval the issuance relied
+ * on — the operator's --approval and both recorded approvals — so an auditor sees them all. */
+static int audit_issue(ykt_req *req, const issue_job *job, const char *card_no,
+                       const char *person_no, char refs[2][101], const char *detail)
+{
+    char all[sizeof job->approval + 2 * 102] = "";
+    const char *parts[3] = {job->approval, refs[0], refs[1]};
+    for (int i = 0; i < 3; i++) {
+        if (parts[i][0] == '\0')
+            continue;
+        size_t used = strlen(all);
+        snprintf(all + used, sizeof all - used, "%s%s", used ? "," : "", parts[i]);
+    }
+    ykt_args approval = {0};
+    approval.nopt = 1;
+    approval.opt[0].name = "approval";
+    approval.opt[0].value = all;
+    return ykt_audit(req, &approval, "card.issue", card_no, "person=%s %s", person_no, detail);
 }
 
 /*
@@ -255,8 +276,10 @@ static int issue_one(ykt_req *req, issue_job *job, issue_item *it, const char **
                           .card_no = c.card_no,
                           .operator_name = ykt_admin_actor(req),
                           .memo = "card deposit taken in cash"};
-        if (rc == YKT_OK && held == 0)
+        if (rc == YKT_OK && held == 0) {
             rc = ykt_ledger_transfer(db, &t, NULL);
+            it->deposit = t.amount;
+        }
     }
     if (rc == YKT_OK && it->new_passwords) {
         rc = it->hashed;
@@ -269,20 +292,14 @@ static int issue_one(ykt_req *req, issue_job *job, issue_item *it, const char **
         rc = ykt_store_approval_use(db, approval_ids[k], c.card_no);
     if (rc == YKT_OK) {
         char detail[512];
-        snprintf(detail, sizeof detail, "%s %s credential, valid until %s, fee %lld%s%s%s%s",
-                 c.type, c.medium, c.valid_until, (long long)it->fee,
+        snprintf(detail, sizeof detail,
+                 "%s %s credential, valid until %s, fee %lld, deposit %lld%s%s%s%s", c.type,
+                 c.medium, c.valid_until, (long long)it->fee, (long long)it->deposit,
                  needs_approval ? ", approvals " : "", approval_refs[0],
                  needs_approval ? " + " : "", approval_refs[1]);
         rc = ykt_card_event(db, c.card_no, "issued", ykt_admin_actor(req), false, detail);
-        if (rc == YKT_OK) {
-            ykt_args approval = {0};
-            approval.nopt = 1;
-            approval.opt[0].name = "approval";
-            approval.opt[0].value =
-                job->approval[0] ? job->approval : (needs_approval ? approval_refs[0] : "");
-            rc = ykt_audit(req, &approval, "card.issue", c.card_no, "person=%s %s", p->person_no,
-                           detail);
-        }
+        if (rc == YKT_OK)
+            rc = audit_issue(req, job, c.card_no, p->person_no, approval_refs, detail);
     }
     if (rc == YKT_OK) {
         ykt_strlcpy(it->card_no, c.card_no, sizeof it->card_no);
@@ -314,12 +331,14 @@ static void issue_done(ykt_req *req, void *data)
                                            "medium",
                                            "type",
                                            "fee",
+                                           "deposit",
                                            "initial_query_password",
                                            "initial_pay_password",
                                            "note"};
         ykt_table *t = ykt_table_new("RECORD", (int)YKT_ARRAY_LEN(cols), cols);
-        char fee[32];
+        char fee[32], deposit[32];
         ykt_format_fen(it->fee, fee, sizeof fee);
+        ykt_format_fen(it->deposit, deposit, sizeof deposit);
         ykt_table_row(t);
         ykt_table_str(t, it->card_no);
         ykt_table_str(t, it->uid);
@@ -327,6 +346,7 @@ static void issue_done(ykt_req *req, void *data)
         ykt_table_str(t, job->phone ? "phone" : "card");
         ykt_table_str(t, job->temporary ? "temporary" : "regular");
         ykt_table_str(t, fee);
+        ykt_table_str(t, deposit);
         ykt_table_str(t, it->new_passwords ? it->query_pw : "(unchanged)");
         ykt_table_str(t, it->new_passwords ? it->pay_pw : "(unchanged)");
         ykt_table_str(t, it->new_passwords ? "initial passwords shown once; the holder should "
@@ -336,8 +356,8 @@ static void issue_done(ykt_req *req, void *data)
         goto out;
     }
     static const char *const cols[] = {
-        "person_no", "name", "card_no", "uid", "initial_query_password", "initial_pay_password",
-        "result"};
+        "person_no", "name",  "card_no", "uid", "initial_query_password", "initial_pay_password",
+        "deposit",   "result"};
     ykt_table *t = ykt_table_new("TABLE", (int)YKT_ARRAY_LEN(cols), cols);
     int issued = 0;
     for (int i = 0; i < job->n; i++) {
@@ -357,6 +377,9 @@ static void issue_done(ykt_req *req, void *data)
         ykt_table_str(t, code ? NULL : it->uid);
         ykt_table_str(t, code || !it->new_passwords ? NULL : it->query_pw);
         ykt_table_str(t, code || !it->new_passwords ? NULL : it->pay_pw);
+        char deposit[32];
+        ykt_format_fen(it->deposit, deposit, sizeof deposit);
+        ykt_table_str(t, code ? NULL : deposit);
         ykt_table_str(t, code ? code : "issued");
         issued += code == NULL;
     }
@@ -416,6 +439,70 @@ static bool person_can_hold_card(ykt_req *req, const ykt_person *p, bool reply)
     return why == NULL;
 }
 
+/* True when the comma list `list` holds the name of len bytes at name. */
+static bool list_has(const char *list, const char *name, size_t len)
+{
+    for (const char *p = list; *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        if (n == len && strncmp(p, name, len) == 0)
+            return true;
+        p += n + (p[n] == ',');
+    }
+    return false;
+}
+
+static void list_add(char *list, size_t size, const char *name)
+{
+    size_t used = strlen(list);
+    if (name[0] != '\0' && !list_has(list, name, strlen(name)))
+        snprintf(list + used, size - used, "%s%s", used ? "," : "", name);
+}
+
+/*
+ * The names a temporary card's --subsystems may list (R-C2): what is checked where the card
+ * is used. Payments (PAY, HOLD and every plugin's payment) check the merchant's category;
+ * plugins check their own name (library, rooms) or their `subsystem` option (access: doors,
+ * `gate` unless configured otherwise). A name nothing checks would silently allow nothing.
+ */
+static void allowed_subsystems(const ykt_config *cfg, char *out, size_t size)
+{
+    out[0] = '\0';
+    for (size_t i = 0; ykt_merchant_categories[i] != NULL; i++)
+        list_add(out, size, ykt_merchant_categories[i]);
+    list_add(out, size, "gate");
+    for (int i = 0; i < cfg->nplugins; i++) {
+        const ykt_plugin_conf *pc = &cfg->plugins[i];
+        if (!pc->enabled)
+            continue;
+        list_add(out, size, pc->name);
+        for (int k = 0; k < pc->nopts; k++)
+            if (strcmp(pc->opts[k].key, "subsystem") == 0)
+                list_add(out, size, pc->opts[k].value);
+    }
+}
+
+/* Refuses a --subsystems list with an empty or unknown name; false after replying. */
+static bool check_subsystems(ykt_req *req, const char *list)
+{
+    char allowed[2048];
+    allowed_subsystems(&req->gw->cfg, allowed, sizeof allowed);
+    for (const char *p = list; *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        if (n == 0 || !list_has(allowed, p, n)) {
+            ykt_reply_error(req, "BAD_REQUEST",
+                            "--subsystems: unknown subsystem '%.*s'; the names are %s", (int)n, p,
+                            allowed);
+            return false;
+        }
+        p += n;
+        if (*p == ',' && *++p == '\0') {
+            ykt_reply_error(req, "BAD_REQUEST", "--subsystems: empty name at the end");
+            return false;
+        }
+    }
+    return true;
+}
+
 static void cmd_issue(ykt_req *req, const ykt_args *a)
 {
     const char *medium = ykt_args_get(a, "medium");
@@ -450,6 +537,8 @@ static void cmd_issue(ykt_req *req, const ykt_args *a)
                         "--until, --subsystems and --merchants are for --type temporary");
         return;
     }
+    if (subsystems != NULL && !check_subsystems(req, subsystems))
+        return;
     char uid_norm[YKT_UID_HEX_MAX] = "";
     if (uid && !ykt_uid_normalize(uid, uid_norm)) {
         ykt_reply_error(req, "BAD_REQUEST", "--uid must be 4 to 10 bytes in hex");
@@ -623,6 +712,17 @@ static bool load_card(ykt_req *req, const char *card_no, ykt_card *c, ykt_person
     return ykt_admin_may_see(req, p);
 }
 
+/* A cancelled card is over for good (R-C6, R-C8): a counter step named by its number must not
+ * reach its holder through it. Replies CARD_CANCELLED and returns true when c is cancelled. */
+static bool refuse_cancelled(ykt_req *req, const ykt_card *c)
+{
+    if (strcmp(c->status, "cancelled") != 0)
+        return false;
+    ykt_reply_error(req, "CARD_CANCELLED", "card %s is cancelled%s%s", c->card_no,
+                    c->replaced_by[0] ? " and replaced by " : "", c->replaced_by);
+    return true;
+}
+
 static void cmd_show(ykt_req *req, const ykt_args *a)
 {
     ykt_card c;
@@ -772,11 +872,8 @@ static void cmd_replace(ykt_req *req, const ykt_args *a)
         ykt_reply_error(req, "BAD_REQUEST", "--pay is wallet or cash");
         return;
     }
-    if (strcmp(old.status, "cancelled") == 0) {
-        ykt_reply_error(req, "CARD_CANCELLED", "card %s is cancelled%s%s", old.card_no,
-                        old.replaced_by[0] ? " and replaced by " : "", old.replaced_by);
+    if (refuse_cancelled(req, &old))
         return;
-    }
     char uid_norm[YKT_UID_HEX_MAX] = "";
     if (uid && !ykt_uid_normalize(uid, uid_norm)) {
         ykt_reply_error(req, "BAD_REQUEST", "--uid must be 4 to 10 bytes in hex");
@@ -876,9 +973,14 @@ static void cmd_replace(ykt_req *req, const ykt_args *a)
     ykt_table_send(req, t);
 }
 
+/* What a cancellation paid out in cash, in fen. */
+typedef struct refund {
+    int64_t balance, deposit;
+} refund;
+
 /* Moves everything left in the wallet and any deposit out in cash at the counter. */
 static int refund_in_cash(ykt_req *req, const ykt_args *a, const ykt_person *p, const char *card_no,
-                          bool with_deposit, int64_t *refunded)
+                          bool with_deposit, refund *refunded)
 {
     ykt_db *db = req->gw->db;
     int64_t wallet, cash, balance;
@@ -887,7 +989,7 @@ static int refund_in_cash(ykt_req *req, const ykt_args *a, const ykt_person *p, 
         rc = counter_account(req, a, &cash);
     if (rc == YKT_OK)
         rc = ykt_ledger_balance(db, wallet, &balance);
-    *refunded = 0;
+    *refunded = (refund){0, 0};
     if (rc == YKT_OK && balance > 0) {
         ykt_transfer t = {.from = wallet,
                           .to = cash,
@@ -897,7 +999,7 @@ static int refund_in_cash(ykt_req *req, const ykt_args *a, const ykt_person *p, 
                           .operator_name = ykt_admin_actor(req),
                           .memo = "balance refunded in cash"};
         rc = ykt_ledger_transfer(db, &t, NULL);
-        *refunded += balance;
+        refunded->balance = balance;
     }
     if (rc == YKT_OK && with_deposit) {
         int64_t deposits, held;
@@ -911,10 +1013,29 @@ static int refund_in_cash(ykt_req *req, const ykt_args *a, const ykt_person *p, 
                           .memo = "deposit refunded in cash"};
         if (rc == YKT_OK && held > 0) {
             rc = ykt_ledger_transfer(db, &t, NULL);
-            *refunded += held;
+            refunded->deposit = held;
         }
     }
     return rc;
+}
+
+/* The cash handed over, and what it is: the balance and the deposit (R-C8). */
+static void cancel_reply(ykt_req *req, const char *card_no, const refund *r)
+{
+    char total[32], balance[32], deposit[32];
+    ykt_format_fen(r->balance + r->deposit, total, sizeof total);
+    ykt_format_fen(r->balance, balance, sizeof balance);
+    ykt_format_fen(r->deposit, deposit, sizeof deposit);
+    static const char *const cols[] = {"card_no", "status", "refunded_cash", "refunded_balance",
+                                       "refunded_deposit"};
+    ykt_table *t = ykt_table_new("RECORD", (int)YKT_ARRAY_LEN(cols), cols);
+    ykt_table_row(t);
+    ykt_table_str(t, card_no);
+    ykt_table_str(t, "cancelled");
+    ykt_table_str(t, total);
+    ykt_table_str(t, balance);
+    ykt_table_str(t, deposit);
+    ykt_table_send(req, t);
 }
 
 /* Cancellation with refund (R-C8): the card is returned; balance and deposit are paid out
@@ -951,27 +1072,20 @@ static void cmd_cancel(ykt_req *req, const ykt_args *a)
         if (orc != YKT_OK && orc != YKT_ENOTFOUND)
             rc = orc;
     }
-    int64_t refunded = 0;
+    refund refunded = {0, 0};
     if (rc == YKT_OK && last)
         rc = refund_in_cash(req, a, &p, c.card_no, strcmp(c.medium, "card") == 0, &refunded);
-    char detail[128];
-    snprintf(detail, sizeof detail, "%s; refunded %lld fen in cash%s", why, (long long)refunded,
-             last ? "" : " (another credential stays live)");
+    char detail[192];
+    snprintf(detail, sizeof detail, "%s; refunded %lld fen in cash (balance %lld, deposit %lld)%s",
+             why, (long long)(refunded.balance + refunded.deposit), (long long)refunded.balance,
+             (long long)refunded.deposit, last ? "" : " (another credential stays live)");
     if (rc == YKT_OK)
         rc = ykt_audit(req, a, "card.cancel", c.card_no, "%s", detail);
     if (rc != YKT_OK) {
         ykt_reply_internal(req, rc);
         return;
     }
-    char refunded_text[32];
-    ykt_format_fen(refunded, refunded_text, sizeof refunded_text);
-    static const char *const cols[] = {"card_no", "status", "refunded_cash"};
-    ykt_table *t = ykt_table_new("RECORD", 3, cols);
-    ykt_table_row(t);
-    ykt_table_str(t, c.card_no);
-    ykt_table_str(t, "cancelled");
-    ykt_table_str(t, refunded_text);
-    ykt_table_send(req, t);
+    cancel_reply(req, c.card_no, &refunded);
 }
 
 /* Confiscation (R-C9): a card lent, sold or transferred is cancelled; the holder may still
@@ -1072,7 +1186,8 @@ static void cmd_reset_password(ykt_req *req, const ykt_args *a)
     }
     ykt_card c;
     ykt_person p;
-    if (!load_card(req, a->pos[0], &c, &p) || !ykt_admin_id_check(req, a, &p))
+    if (!load_card(req, a->pos[0], &c, &p) || refuse_cancelled(req, &c) ||
+        !ykt_admin_id_check(req, a, &p))
         return;
     reset_job *job = calloc(1, sizeof *job);
     if (job == NULL || ykt_cardpw_initial(job->pw.fresh) != YKT_OK) {
@@ -1091,48 +1206,94 @@ static void cmd_reset_password(ykt_req *req, const ykt_args *a)
 
 /* ---- validity extension (R-C3) ---- */
 
+/* The person's live physical card when it is a temporary one (its own end date is what an
+ * extension moves); *found false otherwise. False after replying. */
+static bool live_temporary(ykt_req *req, const ykt_person *p, ykt_card *tmp, bool *found)
+{
+    int rc = ykt_store_card_live(req->gw->db, p->id, "card", tmp);
+    *found = rc == YKT_OK && strcmp(tmp->type, "temporary") == 0;
+    if (rc != YKT_OK && rc != YKT_ENOTFOUND) {
+        ykt_reply_internal(req, rc);
+        return false;
+    }
+    return true;
+}
+
+/* The person's validity moves to `until` (it is later): regular cards follow. */
+static int extend_person(ykt_db *db, ykt_person *p, const char *until)
+{
+    ykt_strlcpy(p->valid_until, until, sizeof p->valid_until);
+    ykt_strlcpy(p->validity_source, "extension", sizeof p->validity_source);
+    p->updated_at = ykt_now_ms();
+    int rc = ykt_store_person_update(db, p);
+    if (rc == YKT_OK)
+        rc = ykt_card_set_validity(db, p->id, until);
+    return rc;
+}
+
+/*
+ * card extend CARD|NO --until DATE --proof DOC. The date must be after the current one: the
+ * person's validity, or a temporary card's own end date. The person's validity moves when the
+ * new date is later than it; a live temporary card gets the new date too — the proof covers
+ * the card the holder carries (R-C2, R-C3).
+ */
 static void cmd_extend(ykt_req *req, const ykt_args *a)
 {
     const char *until = ykt_args_get(a, "until");
     const char *proof;
     if (!ykt_admin_text(req, a, "proof", 100, &proof))
         return;
-    ykt_card c;
+    ykt_card c, tmp;
     ykt_person p;
-    /* Accepts a card number or a person number. */
+    bool temporary;
+    /* Accepts a card number (not a cancelled one) or a person number. */
     if (ykt_card_number_valid(a->pos[0])) {
-        if (!load_card(req, a->pos[0], &c, &p))
+        if (!load_card(req, a->pos[0], &c, &p) || refuse_cancelled(req, &c))
             return;
     } else if (!ykt_admin_person(req, a->pos[0], &p)) {
         return;
     }
-    if (!ykt_date_valid(until) || strcmp(until, p.valid_until) <= 0) {
-        ykt_reply_error(req, "BAD_REQUEST", "--until must be a date after the current validity %s",
-                        p.valid_until);
+    if (!live_temporary(req, &p, &tmp, &temporary))
+        return;
+    const char *current = temporary ? tmp.valid_until : p.valid_until;
+    if (!ykt_date_valid(until) || strcmp(until, current) <= 0) {
+        ykt_reply_error(req, "BAD_REQUEST", "--until must be a date after the current %s %s",
+                        temporary ? "end of temporary card" : "validity", current);
         return;
     }
     if (proof[0] == '\0') {
         ykt_reply_error(req, "BAD_REQUEST", "--proof names the registry's document");
         return;
     }
-    char before[YKT_DATE_LEN];
+    char before[YKT_DATE_LEN], card_before[YKT_DATE_LEN];
     ykt_strlcpy(before, p.valid_until, sizeof before);
-    ykt_strlcpy(p.valid_until, until, sizeof p.valid_until);
-    ykt_strlcpy(p.validity_source, "extension", sizeof p.validity_source);
-    p.updated_at = ykt_now_ms();
+    ykt_strlcpy(card_before, temporary ? tmp.valid_until : "", sizeof card_before);
     ykt_db *db = req->gw->db;
-    int rc = ykt_store_person_update(db, &p);
-    if (rc == YKT_OK)
-        rc = ykt_card_set_validity(db, p.id, until);
+    bool person_moves = strcmp(until, p.valid_until) > 0;
+    int rc = person_moves ? extend_person(db, &p, until) : YKT_OK;
+    if (rc == YKT_OK && temporary)
+        rc = ykt_card_set_end(db, &tmp, until);
+    char card_part[80] = "";
+    if (temporary)
+        snprintf(card_part, sizeof card_part, "; temporary card %s until %s -> %s", tmp.card_no,
+                 card_before, until);
+    if (rc == YKT_OK && temporary)
+        rc =
+            ykt_card_event(db, tmp.card_no, "extended", ykt_admin_actor(req), false, card_part + 2);
     ykt_args approval = *a;
     if (ykt_args_get(a, "approval") == NULL && approval.nopt < YKT_ADMIN_MAX_OPTS) {
         approval.opt[approval.nopt].name = "approval";
         approval.opt[approval.nopt].value = proof;
         approval.nopt++;
     }
+    char person_part[64];
+    if (person_moves)
+        snprintf(person_part, sizeof person_part, "validity %s -> %s", before, until);
+    else
+        snprintf(person_part, sizeof person_part, "validity stays %s", before);
     if (rc == YKT_OK)
-        rc = ykt_audit(req, &approval, "card.extend", p.person_no, "validity %s -> %s, proof %s",
-                       before, until, proof);
+        rc = ykt_audit(req, &approval, "card.extend", p.person_no, "%s%s, proof %s", person_part,
+                       card_part, proof);
     if (rc != YKT_OK) {
         ykt_reply_internal(req, rc);
         return;

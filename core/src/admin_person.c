@@ -122,6 +122,12 @@ static void cmd_update(ykt_req *req, const ykt_args *a)
     if (!ykt_admin_person(req, a->pos[0], &p))
         return;
     ykt_person before = p;
+    /* For staff and temporary people a date typed here is HR's contract end or the approved
+     * end date: that is where the validity comes from now, even after an extension
+     * (ykt_person_validate names the source). A student's comes from the study length. */
+    const char *kind = ykt_args_get(a, "kind");
+    if (ykt_args_get(a, "valid-until") != NULL && strcmp(kind ? kind : p.kind, "student") != 0)
+        p.validity_source[0] = '\0';
     if (!apply_options(req, a, &p) || check_id_number_free(req, &p) != YKT_OK)
         return;
     if (ykt_person_same(&before, &p)) {
@@ -130,12 +136,15 @@ static void cmd_update(ykt_req *req, const ykt_args *a)
     }
     p.updated_at = ykt_now_ms();
     int rc = ykt_store_person_update(req->gw->db, &p);
-    /* A new validity reaches the person's regular cards too. */
+    /* A new validity reaches the person's cards too: regular cards take it, a temporary
+     * card is cut back if it would outlive it. */
+    char note[96] = "";
     if (rc == YKT_OK && strcmp(before.valid_until, p.valid_until) != 0)
-        rc = ykt_card_set_validity(req->gw->db, p.id, p.valid_until);
+        rc = ykt_card_follow_validity(req->gw->db, p.id, p.valid_until, note, sizeof note);
     if (rc == YKT_OK)
-        rc = ykt_audit(req, a, "person.update", p.person_no, "valid_until %s -> %s",
-                       before.valid_until, p.valid_until);
+        rc = ykt_audit(req, a, "person.update", p.person_no, "valid_until %s -> %s (%s)%s%s",
+                       before.valid_until, p.valid_until, p.validity_source, note[0] ? "; " : "",
+                       note);
     if (rc != YKT_OK) {
         ykt_reply_internal(req, rc);
         return;

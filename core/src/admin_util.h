@@ -26,5 +26,8 @@ const char *ykt_admin_actor(ykt_req *req);
 /* Validates an optional text option: at most max bytes of printable UTF-8. */
 bool ykt_admin_text(ykt_req *req, const ykt_args *a, const char *name, size_t max,
                     const char **out);
+/* The merchant categories, as the merchants table's CHECK constraint lists them; NULL ends
+ * the list (defined with the merchant commands, admin_wallet.c). */
+extern const char *const ykt_merchant_categories[];
 
 #endif

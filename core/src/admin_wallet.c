@@ -66,10 +66,13 @@ static bool merchant_or_reply(ykt_req *req, const char *id, ykt_merchant *m)
 
 /* ---- merchants ---- */
 
+/* Keep in step with the CHECK constraint on merchants.category (store/migrations.c). */
+const char *const ykt_merchant_categories[] = {"canteen",  "shop",  "bath",  "laundry",
+                                               "printing", "water", "power", "library",
+                                               "rooms",    "other", NULL};
+
 static bool apply_merchant_options(ykt_req *req, const ykt_args *a, ykt_merchant *m)
 {
-    static const char *const categories[] = {"canteen", "shop",  "bath",    "laundry", "printing",
-                                             "water",   "power", "library", "rooms",   "other"};
     const char *name, *category = ykt_args_get(a, "category"), *status = ykt_args_get(a, "status");
     if (!ykt_admin_text(req, a, "name", sizeof m->name - 1, &name))
         return false;
@@ -77,8 +80,8 @@ static bool apply_merchant_options(ykt_req *req, const ykt_args *a, ykt_merchant
         ykt_strlcpy(m->name, name, sizeof m->name);
     if (category != NULL) {
         bool ok = false;
-        for (size_t i = 0; i < YKT_ARRAY_LEN(categories); i++)
-            ok |= strcmp(category, categories[i]) == 0;
+        for (size_t i = 0; ykt_merchant_categories[i] != NULL; i++)
+            ok |= strcmp(category, ykt_merchant_categories[i]) == 0;
         if (!ok) {
             ykt_reply_error(req, "BAD_REQUEST",
                             "--category is canteen, shop, bath, laundry, printing, water, power, "

@@ -136,11 +136,42 @@ int ykt_card_end_all(ykt_db *db, int64_t person_id, const char *reason, const ch
     return rc;
 }
 
+int ykt_card_follow_validity(ykt_db *db, int64_t person_id, const char *valid_until, char *note,
+                             size_t note_len)
+{
+    if (note_len > 0)
+        note[0] = '\0';
+    /* The live temporary card as it was, to say in the audit what became of its end date. */
+    ykt_card tmp;
+    int rc = ykt_store_card_live(db, person_id, "card", &tmp);
+    bool cut = rc == YKT_OK && strcmp(tmp.type, "temporary") == 0 &&
+               strcmp(tmp.valid_until, valid_until) > 0;
+    if (rc != YKT_OK && rc != YKT_ENOTFOUND)
+        return rc;
+    int64_t version;
+    rc = ykt_store_meta_next(db, "blacklist_version", &version);
+    if (rc == YKT_OK)
+        rc = ykt_store_card_set_validity(db, person_id, valid_until, version);
+    if (rc == YKT_OK && cut && note_len > 0)
+        snprintf(note, note_len, "temporary card %s until %s -> %s", tmp.card_no, tmp.valid_until,
+                 valid_until);
+    return rc;
+}
+
 int ykt_card_set_validity(ykt_db *db, int64_t person_id, const char *valid_until)
+{
+    return ykt_card_follow_validity(db, person_id, valid_until, NULL, 0);
+}
+
+int ykt_card_set_end(ykt_db *db, ykt_card *c, const char *valid_until)
 {
     int64_t version;
     int rc = ykt_store_meta_next(db, "blacklist_version", &version);
     if (rc == YKT_OK)
-        rc = ykt_store_card_set_validity(db, person_id, valid_until, version);
+        rc = ykt_store_card_set_end(db, c->card_no, valid_until, version);
+    if (rc == YKT_OK) {
+        ykt_strlcpy(c->valid_until, valid_until, sizeof c->valid_until);
+        c->list_version = version;
+    }
     return rc;
 }

@@ -10,6 +10,7 @@
 #define YKT_CARD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "date.h"
@@ -60,8 +61,19 @@ int ykt_card_set_status(ykt_db *db, ykt_card *c, const char *status, const char 
  * report): the balance stays in the wallet, claimable within [cards] refund_window. */
 int ykt_card_end_all(ykt_db *db, int64_t person_id, const char *reason, const char *actor,
                      int *count);
-/* Gives a person's regular cards a new validity (and tells offline terminals). */
+/*
+ * A person's validity changed (registry, HR, an approval): their regular cards take the new
+ * date; a temporary card keeps its own end date but never outlives the person, so it is cut
+ * back when the validity now ends before it (R-C2, R-C3). Offline terminals are told.
+ */
 int ykt_card_set_validity(ykt_db *db, int64_t person_id, const char *valid_until);
+/* The same; note (NULL with note_len 0 for none) receives what became of the live temporary
+ * card ("temporary card N until A -> B"), or "" when it was not cut back. */
+int ykt_card_follow_validity(ykt_db *db, int64_t person_id, const char *valid_until, char *note,
+                             size_t note_len);
+/* Gives one card its own new end date (a temporary card extended on proof) and publishes it
+ * to offline terminals. */
+int ykt_card_set_end(ykt_db *db, ykt_card *c, const char *valid_until);
 int ykt_card_event(ykt_db *db, const char *card_no, const char *event, const char *actor,
                    bool id_checked, const char *detail);
 

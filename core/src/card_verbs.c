@@ -93,14 +93,22 @@ static void cmd_blacklist(ykt_req *req)
         ykt_reply_error(req, "BAD_REQUEST", "usage: BLACKLIST <since-version>");
         return;
     }
+    int64_t current;
+    int rc = ykt_store_meta_get(req->gw->db, "blacklist_version", &current);
+    if (rc != YKT_OK) {
+        ykt_reply_internal(req, rc);
+        return;
+    }
+    /* A terminal ahead of the gateway (its list came from before a restore of an older
+     * backup) holds versions this gateway never published: it starts again from nothing,
+     * or it would never learn the changes made since the restore. */
+    if (since > current)
+        since = 0;
     char today[YKT_DATE_LEN];
     ykt_today(today);
     blacklist_page pg = {.last_version = since, .today = today, .full = since == 0};
     ykt_buf_init(&pg.entries);
-    int64_t current;
-    int rc = ykt_store_meta_get(req->gw->db, "blacklist_version", &current);
-    if (rc == YKT_OK)
-        rc = ykt_store_card_changed_since(req->gw->db, since, BLACKLIST_PAGE, blacklist_entry, &pg);
+    rc = ykt_store_card_changed_since(req->gw->db, since, BLACKLIST_PAGE, blacklist_entry, &pg);
     if (rc != YKT_OK) {
         ykt_buf_free(&pg.entries);
         ykt_reply_internal(req, rc);
@@ -108,7 +116,7 @@ static void cmd_blacklist(ykt_req *req)
     }
     bool more = pg.scanned == BLACKLIST_PAGE && pg.last_version < current;
     ykt_reply_array(req, 2 + pg.n);
-    ykt_reply_int(req, more ? pg.last_version : (current > since ? current : since));
+    ykt_reply_int(req, more ? pg.last_version : current);
     ykt_reply_int(req, more ? 1 : 0);
     ykt_buf_append(req->out, pg.entries.data, pg.entries.len);
     ykt_buf_free(&pg.entries);

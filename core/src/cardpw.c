@@ -66,14 +66,37 @@ bool ykt_cardpw_prepare(ykt_req *req, ykt_cardpw_job *job, int64_t person_id, co
     return true;
 }
 
+/*
+ * Keeps what the request has written so far whatever it replies, and opens a new savepoint
+ * for the rest: a refusal after this point (the balance, a limit, a plugin's own check)
+ * undoes only what follows. req->keep_changes would keep the rest too — a plugin verb's
+ * half-done writes, say. Returns false after replying when the savepoint cannot be reopened.
+ */
+static bool keep_so_far(ykt_req *req)
+{
+    ykt_db *db = req->gw->db;
+    if (!ykt_db_in_cmd(db))
+        return true; /* not a write request: nothing to undo later either */
+    ykt_db_cmd_end(db, true);
+    int rc = ykt_db_cmd_begin(db);
+    if (rc != YKT_OK) {
+        ykt_reply_internal(req, rc);
+        return false;
+    }
+    return true;
+}
+
 bool ykt_cardpw_conclude(ykt_req *req, ykt_cardpw_job *job)
 {
     ykt_db *db = req->gw->db;
     const ykt_config *cfg = &req->gw->cfg;
     bool pay = strcmp(job->which, "pay") == 0;
     if (job->verified == 1) {
-        if (job->stored.failures != 0)
-            ykt_store_password_failures(db, job->person_id, job->which, 0, 0);
+        /* The right password ends a run of wrong tries even when the request it allowed is
+         * then refused (INSUFFICIENT_FUNDS, LIMIT_EXCEEDED): R-C10 counts tries in a row. */
+        if (job->stored.failures != 0 &&
+            ykt_store_password_failures(db, job->person_id, job->which, 0, 0) == YKT_OK)
+            return keep_so_far(req);
         return true;
     }
     if (job->verified < 0) {

@@ -44,8 +44,9 @@ void ykt_cardpw_work(ykt_cardpw_job *job);
 bool ykt_cardpw_prepare(ykt_req *req, ykt_cardpw_job *job, int64_t person_id, const char *which);
 /*
  * Loop side, after a verification: counts a failure (locking after too many, and keeping
- * that count even though the request fails) or clears the count. Replies WRONG_PASSWORD /
- * BAD_PIN (for "pay") and returns false on a mismatch.
+ * that count even though the request fails) or clears the count (kept too, even when the
+ * request is refused later for another reason; only what the caller writes after this is
+ * undone then). Replies WRONG_PASSWORD / BAD_PIN (for "pay") and returns false on a mismatch.
  */
 bool ykt_cardpw_conclude(ykt_req *req, ykt_cardpw_job *job);
 void ykt_cardpw_job_wipe(ykt_cardpw_job *job);

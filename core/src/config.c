@@ -157,6 +157,8 @@ static const key_spec keys[] = {
 
     {"storage", "path", T_STR, STR(storage_path), 0, 0, NULL, "var/ykt.db",
      "SQLite database file (WAL mode; the -wal and -shm files live beside it)."},
+    {"storage", "checkpoint_pages", T_INT, OFF(checkpoint_pages), 0, 100, 1000000, NULL, "16384",
+     "WAL length in pages (4 KiB) past which yktd copies the WAL into the database."},
 
     {"log", "level", T_LOGLEVEL, OFF(log_level), 0, 0, 0, NULL, "info",
      "debug, info, warn or error."},

@@ -92,6 +92,7 @@ typedef struct ykt_config {
     int64_t import_max_rows;
     /* [storage] */
     char storage_path[YKT_PATH_MAX];
+    int64_t checkpoint_pages;
     /* [log] */
     int log_level;
     char log_file[YKT_PATH_MAX];

@@ -13,10 +13,13 @@
 #include <fcntl.h>
 #include <uv.h>
 
-/* A WAL longer than this many pages is checkpointed by the committer thread, after a
- * commit: SQLite's own auto-checkpoint would run inside the commit on the loop. */
-#define CHECKPOINT_PAGES 2000
-#define YKT_DB_PATH_MAX  4096
+/* A WAL longer than this many pages is checkpointed beside the loop, after a commit:
+ * SQLite's own auto-checkpoint would run inside the commit on the loop. yktd sets it from
+ * [storage] checkpoint_pages. A long WAL is cheaper: a page changed by many batches between
+ * two checkpoints (an account, a card, an index's last page) is copied into the database
+ * once, not once per batch (docs/performance.md, "Fewer random index insertions"). */
+#define CHECKPOINT_PAGES_DEFAULT 16384
+#define YKT_DB_PATH_MAX          4096
 
 /* Statement cache: open addressing keyed by the address of the SQL literal. */
 typedef struct stmt_slot {
@@ -49,6 +52,7 @@ struct ykt_db {
     bool commit_requested;
     bool stop_committer;
     bool checkpoint_due;
+    int checkpoint_pages;
     int commit_rc;
     char commit_error[256]; /* why the last commit failed, with the system's reason */
     /* Split commit (the normal mode once the committer runs): the loop runs COMMIT with
@@ -169,9 +173,14 @@ static int wal_hook(void *arg, sqlite3 *h, const char *name, int pages)
     (void)h;
     (void)name;
     ykt_db *db = arg;
-    if (pages > CHECKPOINT_PAGES)
+    if (pages > db->checkpoint_pages)
         db->checkpoint_due = true;
     return SQLITE_OK;
+}
+
+void ykt_db_set_checkpoint_pages(ykt_db *db, int pages)
+{
+    db->checkpoint_pages = pages;
 }
 
 static void checkpoint_if_due(ykt_db *db)
@@ -232,6 +241,7 @@ int ykt_db_open(ykt_db **out, const char *path, char *err, size_t errlen)
         return YKT_ENOMEM;
     db->path = strdup(path);
     db->wal_fd = -1;
+    db->checkpoint_pages = CHECKPOINT_PAGES_DEFAULT;
     db->nslots = 64;
     db->slots = calloc(db->nslots, sizeof *db->slots);
     int rc = sqlite3_open_v2(

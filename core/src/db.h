@@ -29,6 +29,8 @@ typedef struct ykt_db ykt_db;
 int ykt_db_latest_version(void);
 
 int ykt_db_open(ykt_db **out, const char *path, char *err, size_t errlen);
+/* The WAL length in pages past which a checkpoint starts ([storage] checkpoint_pages). */
+void ykt_db_set_checkpoint_pages(ykt_db *db, int pages);
 void ykt_db_close(ykt_db *db);
 int ykt_db_schema_version(ykt_db *db);
 const char *ykt_db_errmsg(ykt_db *db);

@@ -213,6 +213,7 @@ static int run(ykt_config *cfg)
         ykt_error("%s", err);
         goto out;
     }
+    ykt_db_set_checkpoint_pages(gw.db, (int)cfg->checkpoint_pages);
     if (ykt_terminals_load(&gw.terminals, gw.db) != YKT_OK) {
         ykt_error("cannot load the terminal registry from %s", cfg->storage_path);
         goto out;
@@ -318,6 +319,9 @@ int main(int argc, char **argv)
     if (!load_config(&cfg, config_path, sets, nsets))
         return 1;
     if (check_only) {
+        /* A check runs just before a start (run-demo.sh, ExecStartPre=), which logs the same
+         * loading again: keep warnings and errors, drop the routine "loaded" lines. */
+        ykt_log_set_level(cfg.log_level > YKT_LOG_WARN ? cfg.log_level : YKT_LOG_WARN);
         /* Load the TLS material too: a wrong key or certificate is a configuration error. */
         char err[512];
         uint8_t key[16];

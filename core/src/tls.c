@@ -34,6 +34,7 @@ struct ykt_tls_conn {
     ykt_buf *out; /* where the send callback appends, set for the duration of a call */
     bool ready;
     bool first_byte_checked;
+    bool alert_sent; /* the last record mbedTLS wrote was an alert */
     char peer_cn[128];
 };
 
@@ -140,6 +141,9 @@ static int bio_send(void *ctx, const unsigned char *buf, size_t len)
     ykt_tls_conn *c = ctx;
     if (c->out == NULL)
         return MBEDTLS_ERR_SSL_WANT_WRITE;
+    /* mbedTLS hands over whole records, each starting with its content type. */
+    if (len > 0)
+        c->alert_sent = buf[0] == MBEDTLS_SSL_MSG_ALERT;
     ykt_buf_append(c->out, buf, len);
     return (int)len;
 }
@@ -198,6 +202,32 @@ static void capture_peer_cn(ykt_tls_conn *c)
 
 static char errbuf[192];
 
+/*
+ * mbedTLS sends its own alert for most handshake failures (a certificate from another CA:
+ * unknown_ca) but not when a client that had to send a certificate sent none: the client
+ * then sees the connection end with no reason ("unexpected eof"). Tell it, as TLS 1.2
+ * says a server refusing an anonymous client does (RFC 5246, 7.4.6).
+ */
+static void send_fatal_alert(ykt_tls_conn *c, unsigned char message)
+{
+    if (c->alert_sent)
+        return;
+    if (mbedtls_ssl_send_alert_message(&c->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL, message) != 0)
+        ykt_debug("tls: could not queue the alert");
+}
+
+/* The alert for a client certificate that "optional" let through but failed verification,
+ * as mbedTLS itself chooses for "required". */
+static unsigned char bad_cert_alert(const ykt_tls_conn *c)
+{
+    uint32_t flags = mbedtls_ssl_get_verify_result(&c->ssl);
+    if (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED)
+        return MBEDTLS_SSL_ALERT_MSG_UNKNOWN_CA;
+    if (flags & MBEDTLS_X509_BADCERT_EXPIRED)
+        return MBEDTLS_SSL_ALERT_MSG_CERT_EXPIRED;
+    return MBEDTLS_SSL_ALERT_MSG_BAD_CERT;
+}
+
 int ykt_tls_conn_feed(ykt_tls_conn *c, const char *data, size_t len, ykt_buf *plain,
                       ykt_buf *cipher_out, const char **err)
 {
@@ -221,6 +251,7 @@ int ykt_tls_conn_feed(ykt_tls_conn *c, const char *data, size_t len, ykt_buf *pl
                 mbedtls_ssl_get_peer_cert(&c->ssl) != NULL &&
                 mbedtls_ssl_get_verify_result(&c->ssl) != 0) {
                 *err = "client certificate failed verification";
+                send_fatal_alert(c, bad_cert_alert(c));
                 rc = YKT_EIO;
                 goto out;
             }
@@ -231,6 +262,7 @@ int ykt_tls_conn_feed(ykt_tls_conn *c, const char *data, size_t len, ykt_buf *pl
             mbedtls_strerror(hs, why, sizeof why);
             snprintf(errbuf, sizeof errbuf, "TLS handshake failed: %s", why);
             *err = errbuf;
+            send_fatal_alert(c, MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
             rc = YKT_EIO;
             goto out;
         }

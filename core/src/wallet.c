@@ -162,13 +162,19 @@ static int after_debit(ykt_gw *gw, int64_t person_id, int64_t before, int64_t af
     return rc;
 }
 
+/* The transfers of one charge; the payment row names both, because a wallet's history finds
+ * them through the payment (store/migrations.c, v6). */
+typedef struct charge_transfers {
+    int64_t main, fee; /* 0: none */
+} charge_transfers;
+
 /* Moves a charge out of `from` (the wallet, or escrow for a captured hold). */
 static int move_charge(ykt_gw *gw, int64_t from, const ykt_pay *p, const ykt_fee *fee,
-                       bool allow_negative, int64_t *main_transfer)
+                       bool allow_negative, charge_transfers *ids)
 {
     int rc = YKT_OK;
     int64_t to_merchant = p->amount - fee->discount;
-    *main_transfer = 0;
+    ids->main = ids->fee = 0;
     if (to_merchant > 0) {
         ykt_transfer t = {.from = from,
                           .to = p->merchant->account,
@@ -178,7 +184,7 @@ static int move_charge(ykt_gw *gw, int64_t from, const ykt_pay *p, const ykt_fee
                           .terminal = p->terminal,
                           .memo = p->merchant->id,
                           .allow_negative = allow_negative};
-        rc = ykt_ledger_transfer(gw->db, &t, main_transfer);
+        rc = ykt_ledger_transfer(gw->db, &t, &ids->main);
     }
     if (rc == YKT_OK && fee->fee > 0) {
         ykt_transfer t = {.from = from,
@@ -188,13 +194,14 @@ static int move_charge(ykt_gw *gw, int64_t from, const ykt_pay *p, const ykt_fee
                           .terminal = p->terminal,
                           .memo = p->merchant->id,
                           .allow_negative = allow_negative};
-        rc = ykt_ledger_transfer_to(gw->db, &t, YKT_ACC_FEE_INCOME, "", NULL);
+        rc = ykt_ledger_transfer_to(gw->db, &t, YKT_ACC_FEE_INCOME, "", &ids->fee);
     }
     return rc;
 }
 
 static int record_payment(ykt_gw *gw, const ykt_pay *p, const ykt_fee *fee, int64_t charged,
-                          int64_t transfer, const char *day, const char *flag, int64_t *id)
+                          const charge_transfers *ids, const char *day, const char *flag,
+                          int64_t *id)
 {
     ykt_payment_row row;
     memset(&row, 0, sizeof row);
@@ -212,7 +219,8 @@ static int record_payment(ykt_gw *gw, const ykt_pay *p, const ykt_fee *fee, int6
     row.charged = charged;
     row.offline = p->offline;
     ykt_strlcpy(row.flag, flag ? flag : "", sizeof row.flag);
-    row.transfer = transfer;
+    row.transfer = ids->main;
+    row.fee_transfer = ids->fee;
     int rc = ykt_store_payment_insert(gw->db, &row);
     if (rc == YKT_OK)
         rc = ykt_store_daily_spend_add(gw->db, p->person->id, day, charged);
@@ -259,8 +267,8 @@ int ykt_wallet_pay(ykt_gw *gw, const ykt_pay *p, ykt_pay_result *out, ykt_refusa
                           a, b);
         }
     }
-    int64_t transfer = 0;
-    rc = move_charge(gw, wallet, p, &out->fee, p->offline, &transfer);
+    charge_transfers ids = {0, 0};
+    rc = move_charge(gw, wallet, p, &out->fee, p->offline, &ids);
     /* The wallet's balance now, without reading it again: this request alone has written
      * it since `before` was read, and took exactly the charge out of it. */
     int64_t after = before - out->charged;
@@ -274,7 +282,7 @@ int ykt_wallet_pay(ykt_gw *gw, const ykt_pay *p, ykt_pay_result *out, ykt_refusa
     else
         ykt_strlcpy(flag, out->debt ? "debt" : (p->flag ? p->flag : ""), sizeof flag);
     if (rc == YKT_OK)
-        rc = record_payment(gw, p, &out->fee, out->charged, transfer, day, flag, &out->payment_id);
+        rc = record_payment(gw, p, &out->fee, out->charged, &ids, day, flag, &out->payment_id);
     if (rc == YKT_OK)
         rc = after_debit(gw, p->person->id, before, after, &s);
     if (rc == YKT_OK)
@@ -396,12 +404,13 @@ int ykt_wallet_capture(ykt_gw *gw, int64_t hold_id, const char *terminal, int64_
         yuan(h.amount, b, sizeof b);
         return refuse(no, "LIMIT_EXCEEDED", "capturing %s CNY exceeds the %s CNY held", a, b);
     }
-    int64_t escrow, wallet, transfer = 0;
+    int64_t escrow, wallet;
+    charge_transfers ids = {0, 0};
     rc = escrow_account(gw, &escrow);
     if (rc == YKT_OK)
         rc = ykt_ledger_wallet(db, person.id, &wallet);
     if (rc == YKT_OK && out->charged > 0)
-        rc = move_charge(gw, escrow, &p, &out->fee, false, &transfer);
+        rc = move_charge(gw, escrow, &p, &out->fee, false, &ids);
     if (rc == YKT_OK && h.amount - out->charged > 0) {
         ykt_transfer t = {.from = escrow,
                           .to = wallet,
@@ -415,7 +424,7 @@ int ykt_wallet_capture(ykt_gw *gw, int64_t hold_id, const char *terminal, int64_
     char day[YKT_DATE_LEN];
     ykt_today(day);
     if (rc == YKT_OK && out->charged > 0)
-        rc = record_payment(gw, &p, &out->fee, out->charged, transfer, day, "", &out->payment_id);
+        rc = record_payment(gw, &p, &out->fee, out->charged, &ids, day, "", &out->payment_id);
     if (rc == YKT_OK)
         rc = ykt_store_hold_resolve(db, hold_id, "captured", out->charged, out->payment_id,
                                     ykt_now_ms());

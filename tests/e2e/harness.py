@@ -5,6 +5,7 @@ Binaries come from YKT_BUILD_DIR (set by ctest); the source tree from YKT_SOURCE
 Python standard library only.
 """
 
+import ast
 import json
 import os
 import re
@@ -366,3 +367,21 @@ def wait_until(predicate, timeout=5.0, interval=0.02):
             return True
         time.sleep(interval)
     return predicate()
+
+
+def migrations_text():
+    """core/src/store/migrations.c's migrations, as SQL text, in order."""
+    with open(os.path.join(SOURCE_DIR, "core", "src", "store", "migrations.c"), encoding="utf-8") as f:
+        src = f.read()
+    body = src[src.index("ykt_migrations[] = {") + len("ykt_migrations[] = {"):src.rindex("};")]
+    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
+    migs, cur = [], []
+    for m in re.finditer(r'"((?:[^"\\]|\\.)*)"|(,)', body):
+        if m.group(2):
+            migs.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ast.literal_eval('"' + m.group(1) + '"'))
+    if "".join(cur).strip():
+        migs.append("".join(cur))
+    return migs

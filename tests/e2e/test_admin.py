@@ -6,6 +6,7 @@ import calendar
 import json
 import os
 import pwd
+import re
 import sqlite3
 import subprocess
 import time
@@ -19,11 +20,19 @@ LOCAL = "local:" + pwd.getpwuid(os.geteuid()).pw_name
 
 
 def refused(p, code):
-    """The stderr line of a refused yktctl run, after checking its code and exit status."""
-    if p.returncode != 1 or p.stdout != "" or not p.stderr.startswith("yktctl: %s " % code):
+    """The stderr line of a refused yktctl run, after checking its code and exit status, and
+    (yktctl --json, as GatewayTest.ctl runs it) the same error as a JSON object on stdout."""
+    line = p.stderr.strip()
+    if p.returncode != 1 or not p.stderr.startswith("yktctl: %s " % code):
         raise AssertionError("expected yktctl to fail with %s, got %d: %r %r"
                              % (code, p.returncode, p.stdout, p.stderr))
-    return p.stderr.strip()
+    if "--json" in p.args:
+        message = line[len("yktctl: %s " % code):]
+        if json.loads(p.stdout) != {"error": code, "message": message}:
+            raise AssertionError("--json: %r is not the error %r" % (p.stdout, line))
+    elif p.stdout != "":
+        raise AssertionError("a refusal printed %r on stdout" % p.stdout)
+    return line
 
 
 def width(text):
@@ -125,6 +134,8 @@ class TerminalRegistryTest(GatewayTest):
             (["terminal", "frob"], "BAD_REQUEST", "unknown command 'terminal frob'; try: help "
              "terminal"),
             (["frob"], "BAD_REQUEST", "unknown command 'frob'; try: help"),
+            (["terminal"], "BAD_REQUEST", "'terminal' needs a subcommand: add, list, show, "
+             "disable, enable, revoke, rotate-secret"),
             (["terminal", "list", "--approval", "X"], "BAD_REQUEST",
              "unknown option --approval for 'terminal list'; usage: terminal list [--type TYPE] "
              "[--status S] [--silent MINUTES] [--faulty]"),
@@ -136,6 +147,29 @@ class TerminalRegistryTest(GatewayTest):
         self.assertEqual(self.gw.ctl("terminal", "list"), terminals)
         self.assertEqual(self.gw.ctl("audit", "list"), audit)
         self.assertEqual(self.gw.sql("SELECT count(*) FROM terminals"), [(1,)])
+
+    def test_pos_owner_that_is_no_merchant_is_warned_about(self):
+        """A POS sells for its owner: a mistyped merchant would only show at the first PAY
+        (NO_MERCHANT), so `terminal add` says so at once. It still adds the terminal: finance
+        adds merchants, the information centre terminals, in either order."""
+        warning = ("no merchant canteen1 yet: PAY here is refused (NO_MERCHANT) until it is "
+                   "added (yktctl merchant add canteen1 --name NAME)")
+        rec = self.gw.ctl("terminal", "add", "POS-1", "--type", "pos", "--owner", "canteen1")
+        self.assertEqual((rec["owner"], rec["warning"]), ("canteen1", warning))
+        self.assertIn("warn  admin: terminal POS-1: " + warning, self.gw.log_text())
+        text = self.gw.ctl("terminal", "add", "POS-2", "--type", "pos", "--owner", "canteen1",
+                           json_out=False)
+        self.assertEqual(text.splitlines()[-1], "warning:  " + warning)
+        # with the merchant added first, nothing to say
+        self.gw.ctl("merchant", "add", "canteen-1", "--name", "Canteen 1")
+        rec = self.gw.ctl("terminal", "add", "POS-3", "--type", "pos", "--owner", "canteen-1")
+        self.assertNotIn("warning", rec)
+        # a POS without an owner, and other types whatever their owner: nothing to say
+        for args in (["POS-4", "--type", "pos"],
+                     ["GATE-1", "--type", "gate", "--owner", "security"],
+                     ["BOOK-1", "--type", "booking", "--owner", "library"]):
+            self.assertNotIn("warning", self.gw.ctl("terminal", "add", *args))
+        self.assertEqual(len(self.gw.ctl("terminal", "list")), 6)
 
     def test_location_limit_matches_the_column(self):
         # the limit in the message is the real one: 127 bytes pass
@@ -223,6 +257,73 @@ class OutputTest(GatewayTest):
         self.assertEqual(self.gw.ctl("ping"), {"status": "PONG"})
         self.assertIsInstance(self.gw.ctl("help"), list)
 
+    def test_help_reads_on_an_80_column_terminal(self):
+        """help as text: each command's usage from column 0, its roles and summary indented
+        below it, no line wider than 79 columns; --json stays one object per command."""
+        rows = self.gw.ctl("help")
+        self.assertEqual(list(rows[0].keys()), ["command", "roles", "summary"])
+        for group in (None, "terminal", "portal", "card"):
+            with self.subTest(group=group):
+                out = self.gw.ctl("help", *([group] if group else []), json_out=False)
+                lines = out.splitlines()
+                self.assertLessEqual(max(width(line) for line in lines), 79,
+                                     max(lines, key=width))
+                blocks = out.split("\n\n")
+                want = [r for r in rows if group is None or r["command"].startswith(group + " ")]
+                self.assertEqual(len(blocks), len(want))
+                for block, row in zip(blocks, want):
+                    lines = block.splitlines()
+                    at = [i for i, ln in enumerate(lines) if ln.startswith("    roles: ")]
+                    self.assertEqual(len(at), 1, block)
+                    # the usage from column 0, wrapped only between options
+                    self.assertFalse(lines[0].startswith(" "), block)
+                    usage = " ".join(ln.strip() for ln in lines[:at[0]])
+                    self.assertEqual(usage, row["command"])
+        terminal = self.gw.ctl("help", "terminal", json_out=False)
+        self.assertTrue(terminal.startswith(
+            "terminal add ID --type TYPE [--location TEXT] [--owner NAME] [--secret S]\n"
+            "    roles: superuser\n"
+            "    Admit a terminal; prints its secret once"), terminal)
+        self.assertIn("\n\nterminal show ID\n    roles: any operator\n"
+                      "    Show one terminal with its health report.\n", terminal)
+        # a usage longer than a line breaks between bracketed options
+        portal = self.gw.ctl("help", "portal", json_out=False)
+        self.assertIn("portal settings NO PAY_PASSWORD [--daily CNY|default]\n"
+                      "        [--low-balance CNY|default]", portal)
+
+    def test_group_without_subcommand_lists_its_subcommands(self):
+        groups = {}
+        for row in self.gw.ctl("help"):
+            words = row["command"].split()
+            if len(words) > 1 and re.match(r"^[a-z][a-z-]*$", words[1]):
+                groups.setdefault(words[0], []).append(words[1])
+        self.assertEqual(groups["terminal"], ["add", "list", "show", "disable", "enable",
+                                              "revoke", "rotate-secret"])
+        for group in ("terminal", "operator", "merchant", "portal"):
+            with self.subTest(group=group):
+                p = self.gw.ctl(group, check=False)
+                self.assertEqual(refused(p, "BAD_REQUEST"),
+                                 "yktctl: BAD_REQUEST '%s' needs a subcommand: %s"
+                                 % (group, ", ".join(groups[group])))
+
+    def test_json_errors_are_objects_on_stdout(self):
+        p = self.gw.ctl("terminal", "disable", "NOPE", check=False)
+        self.assertEqual((p.returncode, json.loads(p.stdout)),
+                         (1, {"error": "NOT_FOUND", "message": "no terminal NOPE"}))
+        self.assertEqual(p.stderr, "yktctl: NOT_FOUND no terminal NOPE\n")
+        self.gw.add_terminal("POS-1", "pos", SECRET)
+        p = self.gw.ctl("terminal", "add", "POS-1", "--type", "pos", check=False)
+        self.assertEqual(json.loads(p.stdout),
+                         {"error": "EXISTS", "message": "terminal POS-1 already exists"})
+        # a refused login too; text output keeps stdout empty
+        self.gw.add_operator("olga", "operator")
+        p = self.gw.ctl("whoami", user="olga", password="wrong-password", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(json.loads(p.stdout)["error"], "NOAUTH")
+        p = self.gw.ctl("terminal", "disable", "NOPE", check=False, json_out=False)
+        self.assertEqual((p.returncode, p.stdout, p.stderr),
+                         (1, "", "yktctl: NOT_FOUND no terminal NOPE\n"))
+
     def test_yktctl_usage_errors(self):
         p = self.gw.ctl("--frob", "status", json_out=False, check=False)
         self.assertEqual(p.returncode, 2)
@@ -245,7 +346,10 @@ class OperatorTest(GatewayTest):
         self.assertNotIn(initial, stored)
         # everything but whoami and passwd is refused until the password is changed
         p = self.gw.ctl("terminal", "list", user="olga", password=initial, check=False)
-        self.assertEqual((p.returncode, p.stdout), (1, ""))
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(json.loads(p.stdout), {
+            "error": "FORBIDDEN",
+            "message": "change your initial password first: yktctl -u olga passwd"})
         self.assertEqual(p.stderr.splitlines(), [
             "yktctl: change your initial password: passwd",  # yktctl's notice at login
             "yktctl: FORBIDDEN change your initial password first: yktctl -u olga passwd"])

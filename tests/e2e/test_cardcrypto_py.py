@@ -361,6 +361,20 @@ class CardsimSwipeTest(CardsimTestCase):
         listing = json.loads(self.cardsim("card", "list", "--json").stdout)
         self.assertEqual(listing, [{"uid": self.card.uid_hex, "medium": "card", "atc": 4}])
 
+    def test_offline_upload_carries_the_pay_the_card_signed(self):
+        """PAY.OFFLINE uploads a sale the card signed as PAY: the gateway checks it as PAY."""
+        self.swipe("--amount", 800, "--time", 1700000000000, "pay.offline")
+        sent = self.gw.commands[0]
+        self.assertEqual(sent[0], "PAY.OFFLINE")
+        want = yc.cryptogram(self.card.key, "POS-C1-01", 1, self.card.uid, 1, "PAY", 800,
+                             1700000000000)
+        self.assertEqual(sent[6], want.hex().upper())
+        # `cryptogram` computes the same for the verb
+        out = self.cardsim("cryptogram", "--uid", self.card.uid_hex, "--terminal", "POS-C1-01",
+                           "--seq", 1, "--atc", 1, "--time", 1700000000000, "--amount", 800,
+                           "PAY.OFFLINE").stdout
+        self.assertEqual(out.strip(), want.hex().upper())
+
     def test_parallel_runs_never_share_a_counter(self):
         cmd = [CARDSIM, "--master-key", self.key_file, "--state", self.state, "-p",
                str(self.gw.port), "--terminal", "POS-C1-01", "--secret", "s3cret", "swipe",

@@ -13,13 +13,15 @@ yktctl on the admin socket.
 
 import calendar
 import datetime
+import json
 import os
 import pwd
 import sqlite3
+import subprocess
 import time
 import unittest
 
-from harness import MASTER_KEY, GatewayTest, prc_id
+from harness import BUILD_DIR, MASTER_KEY, GatewayTest, prc_id
 from ykt_cards import SimCard
 
 LOCAL = "local:" + pwd.getpwuid(os.geteuid()).pw_name
@@ -276,10 +278,20 @@ class IssuanceTest(CardCase):
             self.assertEqual(len(self.gw.ctl("card", "list", "--person", no)), count, no)
         # a second run finds nobody
         self.assertEqual(self.gw.ctl("card", "batch-issue", "--department", "CS"), [])
-        # staff need their approvals even in a batch (R-C1)
-        rows = self.gw.ctl("card", "batch-issue", "--department", "CS", "--kind", "staff")
+        # staff need their approvals even in a batch (R-C1); a refused row still gets its
+        # line in the report, and makes yktctl's exit status 1 (a batch script notices)
+        p = self.gw.ctl("card", "batch-issue", "--department", "CS", "--kind", "staff",
+                        check=False)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("1 of 1 rows refused", p.stderr)
+        rows = json.loads(p.stdout)
         self.assertEqual([(r["person_no"], r["card_no"], r["result"]) for r in rows],
                          [("T1", None, "APPROVAL_REQUIRED")])
+        p = self.gw.ctl("--csv", "card", "batch-issue", "--department", "CS", "--kind", "staff",
+                        check=False, json_out=False)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("T1", p.stdout)
+        self.assertIn("APPROVAL_REQUIRED", p.stdout)
         self.assertEqual(self.gw.ctl("card", "list", "--person", "T1"), [])
         self.assertEqual(len(self.audit("card.issue")), 4)  # S5 and the three of the batch
 
@@ -288,7 +300,9 @@ class IssuanceTest(CardCase):
         pay the fee must not leave a card behind."""
         card, rec, idn = self.student_card("S1")
         self.gw.ctl("card", "cancel", rec["card_no"], "--id-number", idn, "--reason", "other")
-        rows = self.gw.ctl("card", "batch-issue", "--department", "CS")
+        p = self.gw.ctl("card", "batch-issue", "--department", "CS", check=False)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        rows = json.loads(p.stdout)
         self.assertEqual([(r["person_no"], r["card_no"], r["result"]) for r in rows],
                          [("S1", None, "INSUFFICIENT_FUNDS")])
         cards = self.gw.ctl("card", "list", "--person", "S1")
@@ -320,8 +334,9 @@ class IssuanceTest(CardCase):
                           ("unit_leader", "HR-2026-031", rec["card_no"])])
         audit = self.audit("card.issue")
         self.assertEqual(len(audit), 1)
+        # every approval the issuance relied on is in the approval column
         self.assertEqual((audit[0]["target"], audit[0]["approval"]),
-                         (rec["card_no"], "HR-2026-031"))
+                         (rec["card_no"], "HR-2026-031,HR-2026-032"))
         self.assertIn("HR-2026-032", audit[0]["detail"])
         issued = [h for h in self.history(rec["card_no"]) if h["event"] == "issued"]
         self.assertIn("HR-2026-031", issued[0]["detail"])
@@ -360,6 +375,89 @@ class IssuanceTest(CardCase):
         self.assertEqual(self.info(card), [rec["card_no"], "active", "temporary", "C********",
                                            card_until, 0])
 
+    def test_temporary_card_never_outlives_the_person_and_extends_on_proof(self):
+        today = campus_today()
+
+        def day(n):
+            return (today + datetime.timedelta(days=n)).isoformat()
+
+        self.add_person("V1", kind="temporary", department="国际交流处", until=day(200))
+        self.approve("V1")
+        card, rec = self.issue("V1", "--type", "temporary", "--until", day(100))
+        no = rec["card_no"]
+        version, _, _ = self.blacklist(0)
+        # the approval is cut short: the card ends with it, and offline terminals hear of it
+        self.gw.ctl("person", "update", "V1", "--valid-until", day(50))
+        self.assertEqual(self.show(no)["valid_until"], day(50))
+        self.assertEqual(self.info(card)[4], day(50))
+        self.assertIn((card.uid_hex, "active", no), self.blacklist(version)[2])
+        audit = self.audit("person.update")[0]
+        self.assertIn("temporary card %s until %s -> %s" % (no, day(100), day(50)),
+                      audit["detail"])
+        # a longer approval does not lengthen the card: its end date is its own
+        self.gw.ctl("person", "update", "V1", "--valid-until", day(300))
+        self.assertEqual(self.show(no)["valid_until"], day(50))
+        # card extend moves the card's own end, on proof, from the card's end date on
+        self.ctl_fails("BAD_REQUEST", "card", "extend", "V1", "--until", day(40), "--proof", "P-0")
+        self.gw.ctl("card", "extend", "V1", "--until", day(120), "--proof", "P-1")
+        self.assertEqual(self.info(card)[4], day(120))
+        person = self.gw.ctl("person", "show", "V1")
+        self.assertEqual((person["valid_until"], person["validity_source"]),
+                         (day(300), "approved"))
+        audit = self.audit("card.extend")[0]
+        self.assertEqual((audit["target"], audit["approval"]), ("V1", "P-1"))
+        self.assertIn("temporary card %s until %s -> %s" % (no, day(50), day(120)),
+                      audit["detail"])
+        extended = [h for h in self.history(no) if h["event"] == "extended"]
+        self.assertEqual(len(extended), 1)
+        # beyond the person's validity both move; by card number as well
+        self.gw.ctl("card", "extend", no, "--until", day(400), "--proof", "P-2")
+        person = self.gw.ctl("person", "show", "V1")
+        self.assertEqual((person["valid_until"], person["validity_source"]),
+                         (day(400), "extension"))
+        self.assertEqual(self.show(no)["valid_until"], day(400))
+        self.assertIn("validity %s -> %s" % (day(300), day(400)),
+                      self.audit("card.extend")[0]["detail"])
+        # a new approved end date typed in later is the source again, and cuts the card
+        self.gw.ctl("person", "update", "V1", "--valid-until", day(350))
+        person = self.gw.ctl("person", "show", "V1")
+        self.assertEqual((person["valid_until"], person["validity_source"]),
+                         (day(350), "approved"))
+        self.assertEqual(self.show(no)["valid_until"], day(350))
+
+    def test_staff_validity_typed_in_after_an_extension_is_the_contracts(self):
+        self.add_person("T1", kind="staff", until="2030-12-31")
+        self.gw.ctl("card", "extend", "T1", "--until", "2031-06-30", "--proof", "HR-EXT-1")
+        self.assertEqual(self.gw.ctl("person", "show", "T1")["validity_source"], "extension")
+        self.gw.ctl("person", "update", "T1", "--valid-until", "2033-12-31")  # a new contract
+        person = self.gw.ctl("person", "show", "T1")
+        self.assertEqual((person["valid_until"], person["validity_source"]),
+                         ("2033-12-31", "contract"))
+        # other changes leave the source alone
+        self.gw.ctl("card", "extend", "T1", "--until", "2034-06-30", "--proof", "HR-EXT-2")
+        self.gw.ctl("person", "update", "T1", "--phone", "13900000000")
+        self.assertEqual(self.gw.ctl("person", "show", "T1")["validity_source"], "extension")
+
+    def test_temporary_card_subsystems_are_names_the_gateway_checks(self):
+        until = (campus_today() + datetime.timedelta(days=30)).isoformat()
+        self.add_person("V1", kind="temporary", until=until)
+        self.approve("V1")
+        base = ["card", "issue", "V1", "--type", "temporary", "--until", until, "--subsystems"]
+        for bad in ("canteen,gym", "Canteen", "gate,,canteen", "gate,", ",gate"):
+            with self.subTest(subsystems=bad):
+                err = self.ctl_fails("BAD_REQUEST", *base, bad)
+                self.assertIn("--subsystems", err)
+        err = self.ctl_fails("BAD_REQUEST", *base, "gym")
+        self.assertIn("unknown subsystem 'gym'", err)
+        for name in ("canteen", "shop", "water", "power", "library", "rooms", "gate"):
+            self.assertIn(name, err)  # the message lists the names to choose from
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM cards"), [(0,)])
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM approvals WHERE used_by_card "
+                                     "IS NOT NULL"), [(0,)])
+        _, rec = self.issue("V1", "--type", "temporary", "--until", until, "--subsystems",
+                            "gate,canteen,library,other")
+        self.assertEqual(self.show(rec["card_no"])["subsystems"], "gate,canteen,library,other")
+
     def test_phone_credential_has_its_own_key_and_status(self):
         self.add_person("S1")
         self.ctl_fails("BAD_STATE", "card", "issue", "S1", "--medium", "phone")
@@ -388,6 +486,23 @@ class IssuanceTest(CardCase):
         self.assertEqual(self.topup("S1", "1.00"), 400)
         cards = self.gw.ctl("person", "show", "S1")["cards"]
         self.assertEqual(cards, "%s:active, %s:lost(phone)" % (rec["card_no"], prec["card_no"]))
+
+
+class PluginSubsystemsTest(CardCase):
+    """A loaded plugin's name and its `subsystem` option are subsystem names too."""
+    sets = {"plugin.testplug.enabled": "yes", "plugin.testplug.merchant": MERCHANT,
+            "plugin.testplug.subsystem": "lab-doors"}
+
+    def test_loaded_plugins_add_their_names(self):
+        until = (campus_today() + datetime.timedelta(days=30)).isoformat()
+        self.add_person("V1", kind="temporary", until=until)
+        self.approve("V1")
+        base = ["card", "issue", "V1", "--type", "temporary", "--until", until, "--subsystems"]
+        err = self.ctl_fails("BAD_REQUEST", *base, "access")  # not loaded here
+        self.assertIn("testplug", err)
+        self.assertIn("lab-doors", err)
+        _, rec = self.issue(*base[2:], "testplug,lab-doors,canteen")
+        self.assertEqual(self.show(rec["card_no"])["subsystems"], "testplug,lab-doors,canteen")
 
 
 # ---- status everywhere, loss, unlock, found, expiry (R-C3, R-C4, R-C5, R-C9) ----------------
@@ -603,6 +718,18 @@ class ReplacementTest(CardCase):
         self.ctl_fails("CARD_CANCELLED", "card", "cancel", old, "--id-number", idn,
                        "--reason", "other")
         self.ctl_fails("CARD_CANCELLED", "card", "confiscate", old, "--reason", "x")
+        # nor does the old number reach its holder at the counter: no reset, no extension
+        hashes = self.gw.sql("SELECT which, hash FROM passwords ORDER BY which")
+        for which in ("query", "pay"):
+            self.ctl_fails("CARD_CANCELLED", "card", "reset-password", old, "--which", which,
+                           "--id-number", idn)
+        until = "%d-07-31" % (campus_today().year + 6)
+        err = self.ctl_fails("CARD_CANCELLED", "card", "extend", old, "--until", until,
+                             "--proof", "REG-9")
+        self.assertIn(new["card_no"], err)  # says where the holder's card is now
+        self.assertEqual(self.gw.sql("SELECT which, hash FROM passwords ORDER BY which"), hashes)
+        self.assertEqual(self.gw.ctl("person", "show", "S1")["valid_until"], STUDENT_UNTIL)
+        self.assertEqual(self.audit("card.reset-password") + self.audit("card.extend"), [])
         self.assertEqual(self.show(old)["status"], "cancelled")
         # the kiosk's loss report reaches the new card, not the old one
         self.assertEqual(self.report_loss("S1", rec["initial_query_password"]), "OK")
@@ -613,6 +740,13 @@ class ReplacementTest(CardCase):
         self.assertEqual(entries[-1], (new["uid"], "lost", new["card_no"]))
         refused = [h for h in self.history(old) if h["event"] == "refused_use"]
         self.assertEqual(len(refused), 6)
+        # the live card's number and the person number still work
+        self.gw.ctl("card", "reset-password", new["card_no"], "--which", "query",
+                    "--id-number", idn)
+        self.gw.ctl("card", "extend", "S1", "--until", until, "--proof", "REG-9")
+        self.assertEqual(self.show(new["card_no"])["valid_until"], until)
+        self.assertEqual(self.show(old)["valid_until"], STUDENT_UNTIL)
+        self.assertEqual(self.show(old)["status"], "cancelled")
 
     def test_damaged_card_with_a_quality_defect_is_replaced_free(self):
         card, rec, idn = self.student_card("S1")
@@ -657,7 +791,8 @@ class CancellationTest(CardCase):
         self.assertEqual(self.info(card)[1], "active")
         r = self.gw.ctl("card", "cancel", no, "--id-number", idn, "--reason", "graduation",
                         "--approval", "GRAD-2029")
-        self.assertEqual(r, {"card_no": no, "status": "cancelled", "refunded_cash": "30.00"})
+        self.assertEqual(r, {"card_no": no, "status": "cancelled", "refunded_cash": "30.00",
+                             "refunded_balance": "30.00", "refunded_deposit": "0.00"})
         self.assertEqual(self.balance("S1"), 0)
         self.assertEqual(self.gw.sql("SELECT amount, card_no FROM transfers "
                                      "WHERE kind = 'refund_cash'"), [(3000, no)])
@@ -728,11 +863,38 @@ class DepositTest(CardCase):
                          [("deposit", 2000), ("deposit_refund", 2000)] * 2)
         self.assertEqual(self.ledger_sum(), 0)
 
+    def test_issue_and_cancel_say_what_the_deposit_is(self):
+        """The counter must know to collect the deposit, and what the refund is made of."""
+        idn = self.add_person("S1")
+        text = self.gw.ctl("card", "issue", "S1", json_out=False)
+        self.assertRegex(text, r"(?m)^deposit: +20\.00$")
+        no = self.gw.ctl("card", "list", "--person", "S1")[0]["card_no"]
+        audit = self.audit("card.issue")[0]
+        self.assertIn("fee 0, deposit 2000", audit["detail"])
+        issued = [h for h in self.history(no) if h["event"] == "issued"]
+        self.assertIn("deposit 2000", issued[0]["detail"])
+        # a phone credential takes no deposit
+        _, prec = self.issue("S1", "--medium", "phone")
+        self.assertEqual(prec["deposit"], "0.00")
+        self.topup("S1", "5.00")
+        self.gw.ctl("card", "cancel", prec["card_no"], "--id-number", idn, "--reason", "other")
+        r = self.gw.ctl("card", "cancel", no, "--id-number", idn, "--reason", "leaving")
+        self.assertEqual((r["refunded_cash"], r["refunded_balance"], r["refunded_deposit"]),
+                         ("25.00", "5.00", "20.00"))
+        self.assertIn("refunded 2500 fen in cash (balance 500, deposit 2000)",
+                      self.audit("card.cancel")[0]["detail"])
+        # in a batch each row says the deposit it takes
+        self.add_person("S2", department="EE")
+        rows = self.gw.ctl("card", "batch-issue", "--department", "EE")
+        self.assertEqual([(r["person_no"], r["deposit"]) for r in rows], [("S2", "20.00")])
+        self.assertEqual(self.ledger_sum(), 0)
+
     def test_a_deposit_still_held_is_not_taken_twice(self):
         card, rec, idn = self.student_card("S1")
         self.gw.ctl("card", "confiscate", rec["card_no"], "--reason", "lent")
         self.assertEqual(self.account("deposit"), 2000)  # nothing refunded yet
         card2, rec2 = self.issue("S1", "--pay", "cash")
+        self.assertEqual(rec2["deposit"], "0.00")  # the one held covers it
         self.assertEqual(self.account("deposit"), 2000)
         self.assertEqual(self.deposit_transfers(), [("deposit", 2000)])
         r = self.gw.ctl("card", "cancel", rec2["card_no"], "--id-number", idn, "--reason",
@@ -946,6 +1108,24 @@ class BlacklistTest(CardCase):
         self.assertEqual(entries, [])
         self.assertGreaterEqual(v5, v4)
 
+    def test_a_terminal_ahead_of_the_gateway_gets_the_whole_list_again(self):
+        """After a restore of an older backup the gateway's version is behind what its
+        terminals stored: such a terminal gets the whole list with the current version
+        (lower than what it asked with: replace the list), and catches up from there."""
+        a, arec, aidn = self.student_card("S1")
+        b, brec, bidn = self.student_card("S2")
+        self.gw.ctl("card", "loss", arec["card_no"], "--id-number", aidn)
+        current, _, full = self.blacklist(0)
+        self.assertEqual(full, [(a.uid_hex, "lost", arec["card_no"])])
+        ahead = current + 50
+        self.assertEqual(self.blacklist(ahead), (current, 0, full))
+        # from the version it was given it learns what changes next
+        self.gw.ctl("card", "found", brec["card_no"], "--by", "保卫处")
+        version, more, entries = self.blacklist(current)
+        self.assertGreater(version, current)
+        self.assertEqual((more, entries), (0, [(b.uid_hex, "frozen", brec["card_no"])]))
+        self.assertEqual(self.blacklist(version), (version, 0, []))
+
     def test_who_may_fetch_and_bad_arguments(self):
         self.student_card("S1")
         for tid in ("GATE-1", "POS-1", "KIOSK-1"):
@@ -1061,6 +1241,33 @@ class CryptogramTest(CardCase):
         self.assertEqual(self.show(rec["card_no"])["status"], "active")
         self.assertEqual(self.show(rec["card_no"])["last_atc"], 0)
         self.assertEqual(self.info(card, tid="KIOSK-1")[1], "active")
+
+
+class CardsimOfflineTest(CardCase):
+    """ykt-cardsim, the reference terminal, against the real gateway: an offline sale it
+    uploads with PAY.OFFLINE is accepted and charged (the card signed it as PAY)."""
+
+    def cardsim(self, *args):
+        cmd = [os.path.join(BUILD_DIR, "tools", "cardsim", "ykt-cardsim"), "--master-key",
+               self.gw.master_key, "--state", os.path.join(self.gw.dir, "cardsim"), "-p",
+               str(self.gw.port), "--terminal", "POS-1", "--secret", self.secret("POS-1"),
+               "--json"] + [str(a) for a in args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+
+    def test_offline_sale_uploaded_by_cardsim_is_charged(self):
+        card, rec, _ = self.student_card("S1")
+        self.topup("S1", "5.00")
+        sale = int(time.time() * 1000) - 3600 * 1000  # an hour ago, while offline
+        p = self.cardsim("swipe", "--uid", card.uid_hex, "--amount", 300, "--time", sale,
+                         "PAY.OFFLINE")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        reply = json.loads(p.stdout)["reply"]
+        self.assertEqual(reply[1:], ["ok", 300, 200])
+        self.assertEqual(self.gw.sql("SELECT amount, offline FROM payments"), [(300, 1)])
+        # a payment online from the same software card still works (its ATC moved on)
+        p = self.cardsim("swipe", "--uid", card.uid_hex, "--amount", 100, "PAY")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertEqual(self.balance("S1"), 100)
 
 
 class IdempotencyTest(CardCase):
@@ -1201,6 +1408,32 @@ class PasswordTest(CardCase):
                                      "WHERE which = 'query'"), [(0, 0)])
 
 
+    def test_right_pin_on_a_refused_payment_still_ends_the_wrong_tries(self):
+        """R-C10 locks after five wrong tries *in a row*: a right PIN whose payment is then
+        refused for the balance or a limit breaks the row like any right PIN."""
+        card, rec, _ = self.student_card("S1")
+        p = rec["initial_pay_password"]
+        wrong = other_password(p)
+        self.topup("S1", "1.00")
+        for i in range(5):
+            self.assertError(self.swipe(card, "PAY", wrong, amount=100), "BAD_PIN")
+            if i % 2 == 0:  # more than the balance
+                self.assertError(self.swipe(card, "PAY", p, amount=500), "INSUFFICIENT_FUNDS")
+            else:  # more than [wallet] max_payment (500.00)
+                self.assertError(self.swipe(card, "PAY", p, amount=50001), "LIMIT_EXCEEDED")
+        self.assertEqual(self.gw.sql("SELECT failures, locked_until FROM passwords "
+                                     "WHERE which = 'pay'"), [(0, 0)])
+        # one more wrong try is the first of a new row, not the sixth: no lock
+        r = self.swipe(card, "PAY", wrong, amount=100)
+        self.assertError(r, "BAD_PIN")
+        self.assertNotIn("locked", r.message)
+        paid = self.swipe(card, "PAY", p, amount=100)
+        self.assertIsInstance(paid, list, paid)
+        # the refused payments moved no money
+        self.assertEqual(self.balance("S1"), paid[2])
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM payments"), [(1,)])
+
+
 class PasswordLockSettingsTest(CardCase):
     sets = {"cards.password_lock": "2s", "cards.password_max_failures": "3"}
 
@@ -1259,7 +1492,7 @@ class CounterAuditTest(CardCase):
             ("olga", "operator", "person.add", "T1", "HR-IN-1"),
             ("olga", "operator", "approval.add", "T1", None),
             ("olga", "operator", "approval.add", "T1", None),
-            ("olga", "operator", "card.issue", no, "HR-2026-031"),
+            ("olga", "operator", "card.issue", no, "HR-2026-031,HR-2026-032"),
             ("olga", "operator", "account.topup", "T1", "RCPT-1"),
             ("olga", "operator", "card.loss", no, "L-1"),
             ("olga", "operator", "card.unlock", no, "U-1"),

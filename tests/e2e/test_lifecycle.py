@@ -4,6 +4,7 @@ secret."""
 
 import os
 import re
+import shutil
 import signal
 import socket
 import sqlite3
@@ -13,7 +14,7 @@ import tempfile
 import time
 import unittest
 
-from harness import DEMO_CONF, YKTD, ConnectionClosed, GatewayTest, demo_cwd, encode
+from harness import DEMO_CONF, SOURCE_DIR, YKTD, ConnectionClosed, GatewayTest, demo_cwd, encode
 
 SECRET = "lifecycle-secret-0123456789"
 
@@ -62,6 +63,20 @@ class CheckConfigTest(unittest.TestCase):
         p = run_yktd("--check-config", DEMO_CONF)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stdout, "%s: configuration OK\n" % DEMO_CONF)
+
+    def test_check_logs_only_warnings_and_errors(self):
+        """run-demo.sh and ExecStartPre= check right before a start, which logs the loading
+        again: the check keeps its errors (a refused rule script) but not the info lines."""
+        p = run_yktd("--check-config", DEMO_CONF)
+        self.assertEqual((p.returncode, p.stderr), (0, ""))
+        rules = os.path.join(self.dir, "scripts")
+        shutil.copytree(os.path.join(SOURCE_DIR, "scripts"), rules)
+        with open(os.path.join(rules, "broken.lua"), "w") as f:
+            f.write("this is not lua\n")
+        p = run_yktd("--check-config", DEMO_CONF, "--set", "rules.dir=" + rules)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("error rules: broken.lua", p.stderr)
+        self.assertNotIn("rules: loaded", p.stderr)
 
     def test_unknown_key(self):
         self.assertBad("[campus]\nname = X\ncolour = blue\n", 3,

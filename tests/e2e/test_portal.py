@@ -4,12 +4,11 @@ their refusals: roles, the card-password lockout (R-C10), unknown logins, audit 
 `portal` role of ykt-web's service account (what it may run, and what it may not); and the
 schema migration that brought the role in, on a database of the version before."""
 
-import ast
 import os
-import re
 import sqlite3
 
-from harness import MASTER_KEY, SOURCE_DIR, Gateway, GatewayTest, RespError, table_rows
+from harness import (MASTER_KEY, SOURCE_DIR, Gateway, GatewayTest, RespError, migrations_text,
+                     table_rows)
 from test_wallet import WalletCase
 from ykt_cards import SimCard
 
@@ -170,24 +169,6 @@ class Portal(WalletCase):
         self.assertError(c.call("portal", "settings", "S1", pay_pw, "--daily", "10"), "FORBIDDEN")
 
 
-def migrations_text():
-    """core/src/store/migrations.c's migrations, as SQL text, in order."""
-    with open(os.path.join(SOURCE_DIR, "core", "src", "store", "migrations.c"), encoding="utf-8") as f:
-        src = f.read()
-    body = src[src.index("ykt_migrations[] = {") + len("ykt_migrations[] = {"):src.rindex("};")]
-    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
-    migs, cur = [], []
-    for m in re.finditer(r'"((?:[^"\\]|\\.)*)"|(,)', body):
-        if m.group(2):
-            migs.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ast.literal_eval('"' + m.group(1) + '"'))
-    if "".join(cur).strip():
-        migs.append("".join(cur))
-    return migs
-
-
 class PortalRoleMigration(GatewayTest):
     """Schema version 5 rebuilds the operators table for the role portal; a database of
     version 4 with operators, a guardian link and audit rows keeps all of them."""
@@ -198,7 +179,7 @@ class PortalRoleMigration(GatewayTest):
 
     def test_version_4_database_migrates(self):
         migs = migrations_text()
-        self.assertEqual(len(migs), 5)
+        self.assertGreaterEqual(len(migs), 5)
         con = sqlite3.connect(self.gw.db, isolation_level=None)
         con.execute("PRAGMA journal_mode = WAL")
         con.execute("PRAGMA foreign_keys = ON")
@@ -222,8 +203,9 @@ class PortalRoleMigration(GatewayTest):
         con.close()
 
         self.gw.start()
-        self.assertEqual(self.gw.sql("PRAGMA user_version"), [(5,)])
-        self.assertIn("migrated %s to schema version 5" % self.gw.db, self.gw.log_text())
+        self.assertEqual(self.gw.sql("PRAGMA user_version"), [(len(migs),)])
+        self.assertIn("migrated %s to schema version %d" % (self.gw.db, len(migs)),
+                      self.gw.log_text())
         self.assertEqual(self.gw.sql("SELECT * FROM operators ORDER BY name"), before)
         self.assertEqual(self.gw.sql("SELECT operator, person_id FROM guardians"), [("mum", 1)])
         self.assertEqual(self.gw.sql("PRAGMA foreign_key_check"), [])

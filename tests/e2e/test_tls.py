@@ -415,8 +415,33 @@ class TlsClientCertRequiredTest(TlsTestBase):
         self.gw = self.start_gateway(**{"tls.ca": self.pki.ca, "tls.verify_client": "required"})
 
     def test_no_client_certificate_fails_the_handshake(self):
-        self.assert_handshake_refused(self.gw, self.context())
+        err = self.assert_handshake_refused(self.gw, self.context())
         self.assertIn("TLS handshake failed", self.gw.log_text())
+        # with a reason: a fatal alert, not a connection that just ends
+        self.assertIn("HANDSHAKE_FAILURE", str(err))
+
+    def test_no_client_certificate_gets_a_fatal_alert(self):
+        """mbedTLS sends no alert of its own when a required certificate is missing; the
+        gateway sends handshake_failure (RFC 5246, 7.4.6) before it closes, so openssl
+        s_client (and redis-cli) say why instead of 'unexpected eof'."""
+        p = subprocess.run(
+            [OPENSSL, "s_client", "-connect", "127.0.0.1:%d" % self.gw.port, "-CAfile",
+             self.pki.ca, "-msg"], input=encode("PING"), capture_output=True, timeout=20)
+        out, err = p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertRegex(out, r"<<< TLS 1\.2, Alert \[length 0002\], fatal handshake_failure",
+                         out[-2000:])
+        self.assertIn("alert handshake failure", err)
+        self.assertNotIn("unexpected eof", err)
+        self.assertNotIn(b"PONG", p.stdout)
+        # one alert: the gateway's own is not sent on top of one mbedTLS sent (unknown_ca)
+        p = subprocess.run(
+            [OPENSSL, "s_client", "-connect", "127.0.0.1:%d" % self.gw.port, "-CAfile",
+             self.pki.ca, "-cert", self.pki.rogue, "-key", self.pki.rogue_key, "-msg"],
+            input=encode("PING"), capture_output=True, timeout=20)
+        out = p.stdout.decode("utf-8", "replace")
+        self.assertEqual(re.findall(r"<<< TLS 1\.2, Alert \[length 0002\], fatal (\w+)", out),
+                         ["unknown_ca"], out[-2000:])
 
     def test_good_client_certificate(self):
         c = self.tls_client(self.gw, self.context(self.pki.client, self.pki.client_key))

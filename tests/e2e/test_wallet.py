@@ -16,7 +16,8 @@ import json
 import sqlite3
 import time
 
-from harness import MASTER_KEY, GatewayTest, prc_id, wait_until
+from harness import (MASTER_KEY, Gateway, GatewayTest, migrations_text, prc_id, table_rows,
+                     wait_until)
 from ykt_cards import SimCard
 
 AUDIT_CHECKS = {"sum_zero", "balances_match_transfers", "no_negative_wallet",
@@ -1117,3 +1118,123 @@ class AuditTest(WalletCase):
         # put right: clean again (and tearDown proves it once more)
         self.with_stopped_gateway("UPDATE payments SET refunded = 0 WHERE id = %d" % pid)
         self.assertAuditClean()
+
+
+class LedgerIndexTest(WalletCase):
+    """Schema v6 (store/migrations.c): transfers_from leaves out a card payment's transfers,
+    which a wallet's history finds through the holder's payments; payments_by_card is gone.
+    Every view of the ledger must still show every movement exactly once."""
+
+    def setUp(self):
+        super().setUp()
+        self.merchant("canteen-1")
+        self.terminal("POS-1")
+        self.merchant("canteen-2", "canteen", "--fee-temporary", "10", "--discount", "5")
+        self.merchant("water-1", "water")
+        self.terminal("POS-2", owner="canteen-2")
+        self.terminal("DISP-1", "dispenser", owner="water-1")
+
+    def test_a_wallets_history_lists_payments_fees_and_holds_once(self):
+        tcard, _ = self.temporary_holder("V1", "150.00")
+        self.assertPaid(self.pay(tcard, 3333, tid="POS-2"), 3483, 11517)  # 31.67 + fee 3.16
+        hold_id = self.hold(tcard, 1000)[0]
+        self.assertPaid(self.capture(hold_id, 350), 350, 11167)  # paid from escrow
+        pid = self.gw.sql("SELECT id FROM payments WHERE fee > 0")[0][0]
+        p1 = self.gw.sql("SELECT transfer, fee_transfer FROM payments WHERE id = ?", pid)[0]
+        self.assertEqual(self.gw.sql("SELECT kind, amount FROM transfers WHERE id IN (?, ?) "
+                                     "ORDER BY id", *p1), [("pay", 3167), ("mgmt_fee", 316)])
+        self.gw.ctl("payment", "refund", str(pid), "--amount", "1.00", "--reason", "twice")
+        st = self.gw.ctl("account", "statement", "V1")
+        moves = [(m["kind"], m["amount"]) for m in st[1:-1]]
+        self.assertEqual(moves, [("topup_cash", "150.00"), ("pay", "-31.67"),
+                                 ("mgmt_fee", "-3.16"), ("hold", "-10.00"),
+                                 ("hold_release", "6.50"), ("refund", "1.00")])
+        self.assertEqual(st[-1]["balance"], yuan(self.balance("V1")))
+        shown = table_rows(self.gw.ctl("account", "show", "V1")[1])
+        self.assertEqual(sorted((r["kind"], r["amount"].lstrip("-")) for r in shown),
+                         sorted((k, a.lstrip("-")) for k, a in moves))
+        # a statement from just after the payment: its opening balance counts the fee too
+        self.assertEqual(self.gw.ctl("account", "statement", "V1", "--from",
+                                     (campus_today() + datetime.timedelta(days=1)).isoformat()
+                                     )[0]["balance"], yuan(self.balance("V1")))
+        # the index no longer lists card payments; the merchant's settlement still adds up
+        self.assertIn("WHERE kind NOT IN ('pay', 'pay_offline', 'mgmt_fee')",
+                      self.gw.sql("SELECT sql FROM sqlite_master WHERE name = 'transfers_from'")
+                      [0][0])
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM sqlite_master "
+                                     "WHERE name = 'payments_by_card'"), [(0,)])
+
+    def test_search_by_card_finds_each_cards_own_payments_after_replacement(self):
+        card, rec, idn = self.holder("S1", "100.00")
+        self.pay(card, 100)
+        new = self.gw.ctl("card", "replace", rec["card_no"], "--id-number", idn, "--defect",
+                          "chip")
+        card2 = SimCard(MASTER_KEY, uid=new["uid"])
+        self.pay(card2, 200)
+        self.pay(card2, 300)
+
+        def amounts(*args):
+            return sorted(fen(r["amount"]) for r in self.gw.ctl("payment", "search", *args))
+
+        self.assertEqual(amounts("--card", rec["card_no"]), [100])
+        self.assertEqual(amounts("--card", new["card_no"]), [200, 300])
+        self.assertEqual(amounts("--person", "S1"), [100, 200, 300])
+        self.assertEqual(amounts("--card", "9999999999"), [])
+
+
+class SchemaV6MigrationTest(WalletCase):
+    """A database of schema version 5, with card payments made by the yktd of that version
+    (the fee transfer right after the payment's own; a fee without a main transfer), comes
+    up at version 6 with every fee transfer named by its payment and the same statement."""
+
+    def setUp(self):
+        self.gw = Gateway(start=False)
+        self.addCleanup(self.gw.cleanup)
+        self.secrets, self.conns, self.seqs, self.people = {}, {}, {}, 0
+
+    def test_version_5_payments_get_their_fee_transfers(self):
+        migs = migrations_text()
+        con = sqlite3.connect(self.gw.db, isolation_level=None)
+        con.execute("PRAGMA journal_mode = WAL")
+        con.execute("PRAGMA foreign_keys = ON")
+        for v, sql in enumerate(migs[:5], 1):
+            con.executescript("BEGIN IMMEDIATE;%sPRAGMA user_version = %d;COMMIT;" % (sql, v))
+        con.executescript("""
+            INSERT INTO people (id, person_no, kind, name, gender, id_number, department,
+                valid_until, validity_source, created_at, updated_at) VALUES
+                (1, 'S1', 'student', '张三', 'M', '110105200503070019', 'CS', '2030-07-31',
+                 'study_length', 1, 1);
+            INSERT INTO accounts (id, kind, owner, balance, created_at) VALUES
+                (1, 'wallet', '1', 5467, 1), (2, 'merchant', 'canteen-2', 4167, 1),
+                (3, 'fee_income', '', 366, 1), (4, 'cash', 'main', -10000, 1);
+            INSERT INTO merchants (id, name, category, account, created_at) VALUES
+                ('canteen-2', 'C2', 'canteen', 2, 1);
+            INSERT INTO transfers (id, at, from_account, to_account, amount, kind, card_no,
+                terminal, memo) VALUES
+                (1, 1000, 4, 1, 10000, 'topup_cash', NULL, NULL, ''),
+                (2, 2000, 1, 2, 3167, 'pay', '8000000001', 'POS-2', 'canteen-2'),
+                (3, 2000, 1, 3, 316, 'mgmt_fee', '8000000001', 'POS-2', 'canteen-2'),
+                (4, 3000, 1, 2, 1000, 'pay', '8000000001', 'POS-2', 'canteen-2'),
+                (5, 4000, 1, 3, 50, 'mgmt_fee', '8000000001', 'POS-2', 'canteen-2');
+            INSERT INTO payments (id, at, card_time, day, card_no, person_id, terminal, seq,
+                merchant, amount, discount, fee, charged, transfer) VALUES
+                (1, 2001, 2000, '2026-01-01', '8000000001', 1, 'POS-2', 1, 'canteen-2',
+                 3333, 166, 316, 3483, 2),
+                (2, 3001, 3000, '2026-01-01', '8000000001', 1, 'POS-2', 2, 'canteen-2',
+                 1000, 0, 0, 1000, 4),
+                (3, 4001, 4000, '2026-01-01', '8000000001', 1, 'POS-2', 3, 'canteen-2',
+                 500, 500, 50, 50, NULL);
+        """)
+        con.close()
+        self.gw.start()
+        self.assertEqual(self.gw.sql("PRAGMA user_version"), [(len(migs),)])
+        self.assertEqual(self.gw.sql("SELECT id, coalesce(transfer, 0), coalesce(fee_transfer, 0) "
+                                     "FROM payments ORDER BY id"),
+                         [(1, 2, 3), (2, 4, 0), (3, 0, 5)])
+        st = self.gw.ctl("account", "statement", "S1", "--from", "1970-01-01")
+        self.assertEqual([(m["kind"], m["amount"]) for m in st[1:-1]],
+                         [("topup_cash", "100.00"), ("pay", "-31.67"), ("mgmt_fee", "-3.16"),
+                          ("pay", "-10.00"), ("mgmt_fee", "-0.50")])
+        self.assertEqual(st[-1]["balance"], "54.67")
+        self.assertEqual(self.gw.sql("PRAGMA foreign_key_check"), [])
+        self.assertEqual(self.gw.sql("PRAGMA integrity_check"), [("ok",)])

@@ -415,7 +415,7 @@ static int cmd_cryptogram(const options *o)
     memcpy(in.uid, card.uid, card.uid_len);
     in.uid_len = card.uid_len;
     in.atc = (uint32_t)atc;
-    in.operation = o->verb;
+    in.operation = ykt_simcard_operation(o->verb); /* PAY.OFFLINE: the PAY of the sale */
     in.amount = amount;
     in.time_ms = time_ms;
     uint8_t enc[YKT_CRYPTOGRAM_ENCODED_MAX], mac[YKT_CMAC_LEN];

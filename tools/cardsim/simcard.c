@@ -57,20 +57,27 @@ int ykt_simcard_init(struct ykt_simcard *card, const uint8_t master[16], const c
     return YKT_OK;
 }
 
+const char *ykt_simcard_operation(const char *verb)
+{
+    /* At the sale the card was asked for a PAY; the upload only carries that cryptogram. */
+    return verb != NULL && strcmp(verb, "PAY.OFFLINE") == 0 ? "PAY" : verb;
+}
+
 int ykt_simcard_sign_args(const struct ykt_simcard *card, uint32_t atc,
                           const struct ykt_simcard_tx *tx, struct ykt_simcard_args *out)
 {
     if (card == NULL || tx == NULL || out == NULL || tx->verb == NULL)
         return YKT_EINVAL;
 
-    /* The fields, exactly as they will be sent, are what the card signs. */
+    /* The fields, exactly as they will be sent, are what the card signs (with the operation
+     * the card performed: PAY for an offline sale uploaded later). */
     ykt_cryptogram_input in = {0};
     in.terminal_id = tx->terminal_id;
     in.terminal_seq = tx->seq;
     memcpy(in.uid, card->uid, card->uid_len);
     in.uid_len = card->uid_len;
     in.atc = atc;
-    in.operation = tx->verb;
+    in.operation = ykt_simcard_operation(tx->verb);
     in.amount = tx->amount;
     in.time_ms = tx->time_ms;
     int rc = ykt_cryptogram_compute(card->key, &in, out->cryptogram);

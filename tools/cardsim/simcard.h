@@ -49,7 +49,8 @@ struct ykt_simcard {
 struct ykt_simcard_tx {
     const char *terminal_id; /* 1..63 bytes, as registered with the gateway */
     uint64_t seq;            /* the terminal sequence number the request will carry */
-    const char *verb;        /* sent and signed exactly as given: upper case, e.g. "PAY" */
+    const char *verb;        /* sent as given, upper case, e.g. "PAY"; signed as
+                              * ykt_simcard_operation(verb) */
     int64_t amount;          /* fen; 0 when no money moves */
     int64_t time_ms;         /* epoch milliseconds */
 };
@@ -65,6 +66,13 @@ struct ykt_simcard_args {
     char uid[2 * YKT_UID_MAX + 1];                    /* upper-case hex */
     char mac[2 * YKT_CRYPTOGRAM_LEN + 1];             /* upper-case hex of cryptogram */
 };
+
+/*
+ * The operation the card signs for a verb: the verb itself, except for an offline upload.
+ * PAY.OFFLINE sends a sale the card signed as PAY while the terminal was offline (the
+ * gateway checks it as PAY, docs/protocol.md), so it returns "PAY" for "PAY.OFFLINE".
+ */
+const char *ykt_simcard_operation(const char *verb);
 
 /*
  * Sets up card with its key derived from master, uid (4..10 bytes), medium and the campus

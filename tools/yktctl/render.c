@@ -157,6 +157,114 @@ void render_text(FILE *out, const ykt_reply *r)
     fprintf(out, "%s\n", cell_text(r, buf, sizeof buf));
 }
 
+/* ---- help ---- */
+
+#define HELP_WIDTH 79 /* fits an 80-column terminal without the cursor wrapping */
+
+/* Length of the next word of s: up to a space outside brackets, so that an option such as
+ * "[--daily CNY|default]" stays on one line; with `grouped` false, up to the next space. */
+static size_t help_word_len(const char *s, bool grouped)
+{
+    int depth = 0;
+    size_t n = 0;
+    for (; s[n] != '\0'; n++) {
+        if (s[n] == ' ' && (depth == 0 || !grouped))
+            break;
+        if (s[n] == '[')
+            depth++;
+        else if (s[n] == ']' && depth > 0)
+            depth--;
+    }
+    return n;
+}
+
+static int span_width(const char *s, size_t len)
+{
+    char buf[512];
+    if (len >= sizeof buf)
+        return (int)len;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    return display_width(buf);
+}
+
+/* Prints text wrapped at HELP_WIDTH: the first line indented by `first`, the others by
+ * `rest`. A bracketed group longer than a line is split at its spaces. */
+static void help_wrap(FILE *out, const char *text, int first, int rest)
+{
+    int indent = first, col = 0;
+    const char *p = text;
+    while (*p == ' ')
+        p++;
+    while (*p != '\0') {
+        size_t len = help_word_len(p, true);
+        int w = span_width(p, len);
+        if (rest + w > HELP_WIDTH) {
+            len = help_word_len(p, false);
+            w = span_width(p, len);
+        }
+        if (col > 0 && col + 1 + w > HELP_WIDTH) {
+            fputc('\n', out);
+            col = 0;
+            indent = rest;
+        }
+        if (col == 0) {
+            pad(out, indent);
+            col = indent;
+        } else {
+            fputc(' ', out);
+            col++;
+        }
+        fwrite(p, 1, len, out);
+        col += w;
+        p += len;
+        while (*p == ' ')
+            p++;
+    }
+    fputc('\n', out);
+}
+
+static bool is_help_table(const ykt_reply *r)
+{
+    static const char *const want[] = {"command", "roles", "summary"};
+    if (!is_table(r) || strcmp(r->elem[0]->str, "TABLE") != 0 || r->elem[1]->nelem != 3)
+        return false;
+    for (size_t i = 0; i < 3; i++)
+        if (r->elem[1]->elem[i]->str == NULL || strcmp(r->elem[1]->elem[i]->str, want[i]) != 0)
+            return false;
+    for (size_t row = 2; row < r->nelem; row++) {
+        const ykt_reply *cells = r->elem[row];
+        if (cells->type != YKT_REPLY_ARRAY || cells->nelem != 3)
+            return false;
+        for (size_t i = 0; i < 3; i++)
+            if (cells->elem[i]->str == NULL)
+                return false;
+    }
+    return true;
+}
+
+void render_help(FILE *out, const ykt_reply *r)
+{
+    /* As a table the usage column is as wide as the longest usage (some are 150 columns):
+     * one command per block reads on any terminal. */
+    if (!is_help_table(r)) {
+        render_text(out, r);
+        return;
+    }
+    for (size_t row = 2; row < r->nelem; row++) {
+        const ykt_reply *cells = r->elem[row];
+        if (row > 2)
+            fputc('\n', out);
+        help_wrap(out, cells->elem[0]->str, 0, 8);
+        char roles[256];
+        snprintf(roles, sizeof roles, "roles: %s", cells->elem[1]->str);
+        help_wrap(out, roles, 4, 11);
+        help_wrap(out, cells->elem[2]->str, 4, 4);
+    }
+    if (r->nelem == 2)
+        fputs("(none)\n", out);
+}
+
 static void json_string(FILE *out, const char *s, size_t len)
 {
     fputc('"', out);
@@ -281,4 +389,17 @@ void render_csv(FILE *out, const ykt_reply *r)
         }
         fputs("\r\n", out);
     }
+}
+
+void render_json_error(FILE *out, const ykt_reply *r)
+{
+    /* The first word is the stable code (docs/protocol.md), the rest the message. */
+    const char *space = memchr(r->str, ' ', r->len);
+    size_t code_len = space ? (size_t)(space - r->str) : r->len;
+    const char *msg = space ? space + 1 : r->str + r->len;
+    fputs("{\"error\":", out);
+    json_string(out, r->str, code_len);
+    fputs(",\"message\":", out);
+    json_string(out, msg, r->len - (size_t)(msg - r->str));
+    fputs("}\n", out);
 }

@@ -20,13 +20,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <termios.h>
 #include <unistd.h>
 
 #define MAX_ARGS     256
 #define PASSWORD_MAX 256
 
-static bool csv_output; /* --csv: tables as CSV */
+static bool csv_output;  /* --csv: tables as CSV */
+static bool help_output; /* the command is `help`: its table is printed as blocks */
 
 static void usage(FILE *out)
 {
@@ -38,7 +40,8 @@ static void usage(FILE *out)
           "  -u OPERATOR    log in as OPERATOR (password from $YKTCTL_PASSWORD,\n"
           "                 --password-file, or asked on the terminal)\n"
           "  --password-file FILE   read the operator's password from FILE\n"
-          "  --json         print the reply as JSON\n"
+          "  --json         print the reply as JSON; an error also as\n"
+          "                 {\"error\":\"CODE\",\"message\":\"...\"} on stdout (exit status 1)\n"
           "  --csv          print tables as CSV (for a spreadsheet or a PIN-mailer printer)\n"
           "\n"
           "Without -u, a client running as root or as yktd's user is the local superuser.\n"
@@ -95,11 +98,20 @@ static int read_password_file(const char *path, char *out, size_t len)
     return 0;
 }
 
+/* An error reply: the line for people on stderr, and with --json the same as an object on
+ * stdout, where a script reads every other reply (as cardsim --json does). */
+static void report_error(const ykt_reply *r, bool json)
+{
+    fprintf(stderr, "yktctl: %s\n", r->str);
+    if (json)
+        render_json_error(stdout, r);
+}
+
 /* Prints a reply and returns the exit status for it: 1 for an error or a refusal. */
 static int report(const ykt_reply *r, bool json)
 {
     if (r->type == YKT_REPLY_ERROR) {
-        fprintf(stderr, "yktctl: %s\n", r->str);
+        report_error(r, json);
         return 1;
     }
     if (r->type == YKT_REPLY_ARRAY && r->nelem >= 2 && r->elem[0]->type == YKT_REPLY_STATUS &&
@@ -118,9 +130,40 @@ static int report(const ykt_reply *r, bool json)
         render_json(stdout, r);
     else if (csv_output)
         render_csv(stdout, r);
+    else if (help_output)
+        render_help(stdout, r);
     else
         render_text(stdout, r);
     return 0;
+}
+
+/*
+ * `card batch-issue` answers with its per-row report even when rows were refused: the cards
+ * of the other rows are issued and kept, so the reply is not an error. A script (or the
+ * PIN-mailer run) must still notice the refused rows: after printing the report, they make
+ * the exit status 1, with a note on stderr. True when the reply has such rows.
+ */
+static bool batch_refused(int nargs, const char **args, const ykt_reply *r)
+{
+    if (nargs < 2 || strcasecmp(args[0], "card") != 0 || strcasecmp(args[1], "batch-issue") != 0 ||
+        r->type != YKT_REPLY_ARRAY || r->nelem < 2 || r->elem[1]->type != YKT_REPLY_ARRAY)
+        return false;
+    const ykt_reply *cols = r->elem[1];
+    size_t result = cols->nelem;
+    for (size_t k = 0; k < cols->nelem; k++)
+        if (cols->elem[k]->str != NULL && strcmp(cols->elem[k]->str, "result") == 0)
+            result = k;
+    size_t refused = 0, rows = r->nelem - 2;
+    for (size_t i = 2; result < cols->nelem && i < r->nelem; i++) {
+        const ykt_reply *row = r->elem[i];
+        if (row->type == YKT_REPLY_ARRAY && result < row->nelem &&
+            (row->elem[result]->str == NULL || strcmp(row->elem[result]->str, "issued") != 0))
+            refused++;
+    }
+    if (refused > 0)
+        fprintf(stderr, "yktctl: %zu of %zu rows refused (the result column says why)\n", refused,
+                rows);
+    return refused > 0;
 }
 
 /* Commands whose first argument is a file whose bytes are sent. */
@@ -186,7 +229,7 @@ static ykt_reply *call(ykt_client *c, int argc, const char *const *argv)
     return r;
 }
 
-static int login(ykt_client *c, const char *user, const char *password_file)
+static int login(ykt_client *c, const char *user, const char *password_file, bool json)
 {
     char password[PASSWORD_MAX];
     const char *env = getenv("YKTCTL_PASSWORD");
@@ -211,7 +254,7 @@ static int login(ykt_client *c, const char *user, const char *password_file)
         return 2;
     int rc = 0;
     if (r->type == YKT_REPLY_ERROR) {
-        fprintf(stderr, "yktctl: %s\n", r->str);
+        report_error(r, json);
         rc = 1;
     } else if (r->type == YKT_REPLY_STATUS && strcmp(r->str, "OK") != 0) {
         fprintf(stderr, "yktctl: %s\n", r->str + 3); /* e.g. change your initial password */
@@ -309,6 +352,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[i], "restore") == 0)
         return yktctl_restore(argc - i, argv + i, config_path ? cfg.storage_path : NULL, json);
     int nargs = argc - i;
+    help_output = strcasecmp(argv[i], "help") == 0;
     if (nargs > MAX_ARGS) {
         fprintf(stderr, "yktctl: too many arguments\n");
         return 2;
@@ -321,7 +365,7 @@ int main(int argc, char **argv)
     }
     int rc = 0;
     if (user != NULL && *user != '\0')
-        rc = login(&c, user, password_file);
+        rc = login(&c, user, password_file, json);
     if (rc == 0) {
         const char *args[MAX_ARGS + 4];
         size_t argl[MAX_ARGS + 4];
@@ -379,6 +423,8 @@ int main(int argc, char **argv)
                 rc = 2;
             } else {
                 rc = report(r, json);
+                if (rc == 0 && batch_refused(nargs, args, r))
+                    rc = 1;
                 ykt_reply_free(r);
             }
         }

@@ -145,12 +145,25 @@ int ykt_store_card_set_validity(ykt_db *db, int64_t person_id, const char *valid
                                 int64_t version)
 {
     STMT_OR_FAIL(st, db,
-                 "UPDATE cards SET valid_until = ?, list_version = ?, expiry_listed = 0 "
-                 "WHERE person_id = ? AND type = 'regular' AND status <> 'cancelled'");
+                 "UPDATE cards SET valid_until = ?1, list_version = ?2, expiry_listed = 0 "
+                 "WHERE person_id = ?3 AND status <> 'cancelled' "
+                 "AND (type = 'regular' OR valid_until > ?1)");
     bind_text(st, 1, valid_until);
     bind_i64(st, 2, version);
     bind_i64(st, 3, person_id);
     return ykt_store_step_done(db, st);
+}
+
+int ykt_store_card_set_end(ykt_db *db, const char *card_no, const char *valid_until,
+                           int64_t version)
+{
+    STMT_OR_FAIL(st, db,
+                 "UPDATE cards SET valid_until = ?, list_version = ?, expiry_listed = 0 "
+                 "WHERE card_no = ?");
+    bind_text(st, 1, valid_until);
+    bind_i64(st, 2, version);
+    bind_text(st, 3, card_no);
+    return ykt_store_step_changed(db, st);
 }
 
 int ykt_store_card_each(ykt_db *db, int64_t person_id, const char *status, int limit,

@@ -153,14 +153,30 @@ int ykt_store_wallets_unclaimed(ykt_db *db, int64_t ended_before, int limit,
     return rc == SQLITE_DONE ? YKT_OK : YKT_ESTORAGE;
 }
 
+/* The transfers into or out of account ?1, as a table `moves` for the queries below, each
+ * from an index: those into it (transfers_to), those out of it that transfers_from lists
+ * (all but a card payment's), and a wallet's card payments through its holder's payments
+ * (payments_by_person), whose rows name both transfers (migration v6). A transfer never
+ * goes from an account to itself, so no transfer is listed twice. */
+#define ACCOUNT_MOVES                                                                              \
+    "WITH moves AS ("                                                                              \
+    "SELECT * FROM transfers WHERE to_account = ?1 "                                               \
+    "UNION ALL SELECT * FROM transfers WHERE from_account = ?1 "                                   \
+    "AND kind NOT IN " CARD_PAYMENT_KINDS " "                                                      \
+    "UNION ALL SELECT t.* FROM payments p JOIN transfers t "                                       \
+    "ON t.id IN (p.transfer, p.fee_transfer) AND t.from_account = ?1 "                             \
+    "WHERE p.person_id = (SELECT CAST(owner AS INTEGER) FROM accounts "                            \
+    "                     WHERE id = ?1 AND kind = 'wallet')) "
+
+#define MOVE_COLUMNS                                                                               \
+    "id, at, from_account, to_account, amount, kind, coalesce(card_no, ''), "                      \
+    "coalesce(terminal, ''), coalesce(operator, ''), coalesce(original, 0), memo "
+
 int ykt_store_transfers_of(ykt_db *db, int64_t account, int limit,
                            int (*fn)(const ykt_transfer_row *t, void *arg), void *arg)
 {
     STMT_OR_FAIL(st, db,
-                 "SELECT id, at, from_account, to_account, amount, kind, coalesce(card_no, ''), "
-                 "coalesce(terminal, ''), coalesce(operator, ''), coalesce(original, 0), memo "
-                 "FROM transfers WHERE from_account = ?1 OR to_account = ?1 "
-                 "ORDER BY id DESC LIMIT ?2");
+                 ACCOUNT_MOVES "SELECT " MOVE_COLUMNS "FROM moves ORDER BY id DESC LIMIT ?2");
     bind_i64(st, 1, account);
     bind_i64(st, 2, limit);
     int rc;
@@ -205,8 +221,9 @@ int ykt_store_card_list_expired(ykt_db *db, const char *today, int64_t version, 
 int ykt_store_account_flow(ykt_db *db, int64_t account, int64_t before_ms, int64_t *net)
 {
     STMT_OR_FAIL(st, db,
+                 ACCOUNT_MOVES
                  "SELECT coalesce(sum(CASE WHEN to_account = ?1 THEN amount ELSE -amount END), 0) "
-                 "FROM transfers WHERE (to_account = ?1 OR from_account = ?1) AND at < ?2");
+                 "FROM moves WHERE at < ?2");
     bind_i64(st, 1, account);
     bind_i64(st, 2, before_ms);
     int rc = sqlite3_step(st);
@@ -221,10 +238,8 @@ int ykt_store_transfers_between(ykt_db *db, int64_t account, int64_t from_ms, in
                                 void *arg)
 {
     STMT_OR_FAIL(st, db,
-                 "SELECT id, at, from_account, to_account, amount, kind, coalesce(card_no, ''), "
-                 "coalesce(terminal, ''), coalesce(operator, ''), coalesce(original, 0), memo "
-                 "FROM transfers WHERE (from_account = ?1 OR to_account = ?1) AND at >= ?2 "
-                 "AND at < ?3 ORDER BY id LIMIT ?4");
+                 ACCOUNT_MOVES "SELECT " MOVE_COLUMNS "FROM moves WHERE at >= ?2 AND at < ?3 "
+                               "ORDER BY id LIMIT ?4");
     bind_i64(st, 1, account);
     bind_i64(st, 2, from_ms);
     bind_i64(st, 3, to_ms);

@@ -334,6 +334,33 @@ const char *const ykt_migrations[] = {
     "INSERT INTO guardians (operator, person_id)"
     "  SELECT operator, person_id FROM temp.guardians_kept;"
     "DROP TABLE temp.guardians_kept;",
+
+    /* v6: fewer index insertions at random places per card payment (docs/performance.md,
+     * "Fewer random index insertions"). Every index keyed by the holder takes each payment's
+     * entry on a different page, and each such page is written to the WAL at the next
+     * commit: with four of them a PAY wrote about 21 KB. What stays keyed by the holder is
+     * payments_by_person. A card's payments are found through it (a card belongs to one
+     * person), so payments_by_card goes. transfers_from no longer lists the two transfers
+     * of a card payment (`pay` or `pay_offline`, and `mgmt_fee`), which always leave a
+     * wallet or the escrow: a wallet's history finds them through payments_by_person and
+     * the payment's two transfer columns, so the payment now also names its fee transfer.
+     * Nothing reads the escrow's history. The fee transfer was always written right after
+     * the payment's own transfer (wallet.c, move_charge), which the backfill relies on;
+     * one without a main transfer (a 100 % discount) is found by card, terminal, amount
+     * and time. */
+    "DROP INDEX payments_by_card;"
+    "ALTER TABLE payments ADD COLUMN fee_transfer INTEGER REFERENCES transfers(id);"
+    "UPDATE payments SET fee_transfer = transfer + 1 WHERE fee > 0 AND transfer IS NOT NULL"
+    "  AND EXISTS (SELECT 1 FROM transfers t WHERE t.id = payments.transfer + 1"
+    "              AND t.kind = 'mgmt_fee' AND t.card_no = payments.card_no"
+    "              AND t.amount = payments.fee);"
+    "UPDATE payments SET fee_transfer = (SELECT max(t.id) FROM transfers t"
+    "    WHERE t.kind = 'mgmt_fee' AND t.card_no = payments.card_no"
+    "    AND t.terminal = payments.terminal AND t.amount = payments.fee AND t.at <= payments.at)"
+    "  WHERE fee > 0 AND fee_transfer IS NULL;"
+    "DROP INDEX transfers_from;"
+    "CREATE INDEX transfers_from ON transfers(from_account, at)"
+    "  WHERE kind NOT IN ('pay', 'pay_offline', 'mgmt_fee');",
 };
 
 const int ykt_migrations_count = (int)(sizeof ykt_migrations / sizeof ykt_migrations[0]);

@@ -124,10 +124,15 @@ int ykt_store_card_set_status(ykt_db *db, const char *card_no, const char *statu
 int ykt_store_card_set_replaced_by(ykt_db *db, const char *card_no, const char *by);
 /* Raises the card's last ATC; YKT_ENOTFOUND when it is not below atc (a replay). */
 int ykt_store_card_set_atc(ykt_db *db, const char *card_no, int64_t atc);
-/* Follows a person's validity extension on their regular, not cancelled cards. */
-/* Also takes them off the expiry blacklist (version) so offline terminals accept them again. */
+/* Follows a person's new validity on their cards that are not cancelled: regular cards take
+ * it; a temporary card keeps its own earlier end date and is only cut back to the new one.
+ * Also takes the cards off the expiry blacklist (version) so offline terminals accept them
+ * again. */
 int ykt_store_card_set_validity(ykt_db *db, int64_t person_id, const char *valid_until,
                                 int64_t version);
+/* One card's own end date (a temporary card extended on proof), published as version. */
+int ykt_store_card_set_end(ykt_db *db, const char *card_no, const char *valid_until,
+                           int64_t version);
 int ykt_store_card_each(ykt_db *db, int64_t person_id, const char *status, int limit,
                         int (*fn)(const ykt_card *c, void *arg), void *arg);
 int ykt_store_card_changed_since(ykt_db *db, int64_t version, int limit,
@@ -187,7 +192,8 @@ typedef struct ykt_payment_row {
     int64_t amount, discount, fee, charged, refunded;
     int offline;
     char flag[32];
-    int64_t transfer;
+    int64_t transfer;     /* the charge less the discount, to the merchant; 0 if none */
+    int64_t fee_transfer; /* the management fee, to fee income; 0 if none */
     int64_t settlement;
 } ykt_payment_row;
 

@@ -7,6 +7,12 @@
 
 #include "../db.h"
 
+/* The kinds of the transfers of a card payment, which always leave a wallet or the escrow.
+ * transfers_from does not list them (migration v6): a query that reads an account's outgoing
+ * transfers through that index says `kind NOT IN` this list, written exactly as in the
+ * index, or SQLite does not use the index and reads the whole table. */
+#define CARD_PAYMENT_KINDS "('pay', 'pay_offline', 'mgmt_fee')"
+
 #define STMT_OR_FAIL(st, db, sql)                                                                  \
     sqlite3_stmt *st = ykt_db_stmt((db), (sql));                                                   \
     if (st == NULL)                                                                                \

@@ -96,7 +96,8 @@ int ykt_store_merchant_each(ykt_db *db, int (*fn)(const ykt_merchant *m, void *a
 
 #define PAYMENT_COLUMNS                                                                            \
     "id, at, card_time, day, card_no, person_id, terminal, seq, merchant, amount, discount, fee, " \
-    "charged, refunded, offline, flag, coalesce(transfer, 0), coalesce(settlement, 0)"
+    "charged, refunded, offline, flag, coalesce(transfer, 0), coalesce(settlement, 0), "           \
+    "coalesce(fee_transfer, 0)"
 
 static void read_payment(sqlite3_stmt *st, ykt_payment_row *p)
 {
@@ -119,14 +120,15 @@ static void read_payment(sqlite3_stmt *st, ykt_payment_row *p)
     ykt_strlcpy(p->flag, col_text(st, 15), sizeof p->flag);
     p->transfer = sqlite3_column_int64(st, 16);
     p->settlement = sqlite3_column_int64(st, 17);
+    p->fee_transfer = sqlite3_column_int64(st, 18);
 }
 
 int ykt_store_payment_insert(ykt_db *db, ykt_payment_row *p)
 {
     STMT_OR_FAIL(st, db,
                  "INSERT INTO payments (at, card_time, day, card_no, person_id, terminal, seq, "
-                 "merchant, amount, discount, fee, charged, offline, flag, transfer) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                 "merchant, amount, discount, fee, charged, offline, flag, transfer, fee_transfer) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     bind_i64(st, 1, p->at);
     bind_i64(st, 2, p->card_time);
     bind_text(st, 3, p->day);
@@ -145,6 +147,10 @@ int ykt_store_payment_insert(ykt_db *db, ykt_payment_row *p)
         bind_i64(st, 15, p->transfer);
     else
         sqlite3_bind_null(st, 15);
+    if (p->fee_transfer > 0)
+        bind_i64(st, 16, p->fee_transfer);
+    else
+        sqlite3_bind_null(st, 16);
     int rc = ykt_store_step_done(db, st);
     if (rc == YKT_OK)
         p->id = sqlite3_last_insert_rowid(ykt_db_handle(db));
@@ -173,16 +179,50 @@ int ykt_store_payment_add_refunded(ykt_db *db, int64_t id, int64_t amount)
     return ykt_store_step_changed(db, st);
 }
 
+/* The filters every search applies; each search below leads with the one an index serves. */
+#define PAYMENT_FILTERS                                                                            \
+    "(?1 = '' OR card_no = ?1) AND (?2 = 0 OR person_id = ?2) AND (?3 = '' OR merchant = ?3) "     \
+    "AND (?4 = '' OR terminal = ?4) AND at >= ?5 AND at < ?6 ORDER BY id DESC LIMIT ?7"
+
+/* A query whose filters are all optional cannot use an index, so a search picks the
+ * statement for its most selective filter: the holder (payments_by_person; a card's
+ * payments are its holder's with that card number), the terminal (payments_once), the
+ * merchant (payments_by_merchant), or else the newest payments first. */
+static sqlite3_stmt *payment_search_stmt(ykt_db *db, const ykt_payment_filter *f,
+                                         int64_t *person_id)
+{
+    *person_id = f->person_id;
+    if (*person_id == 0 && f->card_no[0] != '\0') {
+        sqlite3_stmt *st = ykt_db_stmt(db, "SELECT person_id FROM cards WHERE card_no = ?");
+        if (st == NULL)
+            return NULL;
+        bind_text(st, 1, f->card_no);
+        if (ykt_store_step_int64(st, person_id) == YKT_ESTORAGE)
+            return NULL;
+        if (*person_id == 0)
+            *person_id = -1; /* no such card: nothing matches */
+    }
+    if (*person_id != 0)
+        return ykt_db_stmt(db, "SELECT " PAYMENT_COLUMNS " FROM payments WHERE person_id = ?2 "
+                               "AND " PAYMENT_FILTERS);
+    if (f->terminal[0] != '\0')
+        return ykt_db_stmt(db, "SELECT " PAYMENT_COLUMNS " FROM payments WHERE terminal = ?4 "
+                               "AND " PAYMENT_FILTERS);
+    if (f->merchant[0] != '\0')
+        return ykt_db_stmt(db, "SELECT " PAYMENT_COLUMNS " FROM payments WHERE merchant = ?3 "
+                               "AND " PAYMENT_FILTERS);
+    return ykt_db_stmt(db, "SELECT " PAYMENT_COLUMNS " FROM payments WHERE " PAYMENT_FILTERS);
+}
+
 int ykt_store_payment_search(ykt_db *db, const ykt_payment_filter *f,
                              int (*fn)(const ykt_payment_row *p, void *arg), void *arg)
 {
-    STMT_OR_FAIL(st, db,
-                 "SELECT " PAYMENT_COLUMNS " FROM payments WHERE (?1 = '' OR card_no = ?1) "
-                 "AND (?2 = 0 OR person_id = ?2) AND (?3 = '' OR merchant = ?3) "
-                 "AND (?4 = '' OR terminal = ?4) AND at >= ?5 AND at < ?6 "
-                 "ORDER BY id DESC LIMIT ?7");
+    int64_t person_id;
+    sqlite3_stmt *st = payment_search_stmt(db, f, &person_id);
+    if (st == NULL)
+        return YKT_ESTORAGE;
     bind_text(st, 1, f->card_no);
-    bind_i64(st, 2, f->person_id);
+    bind_i64(st, 2, person_id);
     bind_text(st, 3, f->merchant);
     bind_text(st, 4, f->terminal);
     bind_i64(st, 5, f->from_ms);
@@ -504,7 +544,9 @@ int ykt_store_settlement_sums(ykt_db *db, const ykt_merchant *m, int64_t before_
                               ykt_settlement_row *out)
 {
     /* Everything since the merchant's last settlement, up to the period's end: transfer ids
-     * grow with time, so "after the last settled id" never counts a transfer twice. */
+     * grow with time, so "after the last settled id" never counts a transfer twice. A card
+     * payment never leaves a merchant's account; saying so lets SQLite read the merchant's
+     * outgoing transfers from transfers_from (store/util.h, CARD_PAYMENT_KINDS). */
     STMT_OR_FAIL(last, db,
                  "SELECT coalesce(max(upto_transfer), 0) FROM settlements WHERE merchant = ?");
     bind_text(last, 1, m->id);
@@ -520,7 +562,8 @@ int ykt_store_settlement_sums(ykt_db *db, const ykt_merchant *m, int64_t before_
         "             THEN amount END), 0), "
         "coalesce(sum(CASE WHEN from_account = ?2 AND kind = 'refund' THEN amount END), 0),"
         "count(CASE WHEN to_account = ?2 AND kind IN ('pay','pay_offline') THEN 1 END) "
-        "FROM transfers WHERE id > ?1 AND at < ?3 AND (to_account = ?2 OR from_account = ?2)");
+        "FROM transfers WHERE id > ?1 AND at < ?3 AND (to_account = ?2 OR "
+        "(from_account = ?2 AND kind NOT IN " CARD_PAYMENT_KINDS "))");
     bind_i64(st, 1, since);
     bind_i64(st, 2, m->account);
     bind_i64(st, 3, before_ms);
@@ -540,8 +583,9 @@ int ykt_store_settlement_sums(ykt_db *db, const ykt_merchant *m, int64_t before_
      * already settled payment took the account below zero. */
     STMT_OR_FAIL(carry, db,
                  "SELECT coalesce(sum(CASE WHEN to_account = ?2 THEN amount ELSE -amount END), 0) "
-                 "FROM transfers WHERE (to_account = ?2 OR from_account = ?2) "
-                 "AND (id <= ?1 OR kind IN ('commission', 'settlement'))");
+                 "FROM transfers WHERE (to_account = ?2 OR (from_account = ?2 AND kind NOT "
+                 "IN " CARD_PAYMENT_KINDS
+                 ")) AND (id <= ?1 OR kind IN ('commission', 'settlement'))");
     bind_i64(carry, 1, since);
     bind_i64(carry, 2, m->account);
     rc = sqlite3_step(carry);
