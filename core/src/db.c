@@ -178,6 +178,22 @@ static int wal_hook(void *arg, sqlite3 *h, const char *name, int pages)
     return SQLITE_OK;
 }
 
+/* Each request runs in a SAVEPOINT, so SQLite copies every page the request changes into a
+ * statement journal first. On disk (past SQLITE_STMTJRNL_SPILL, 64 KiB by default) that is
+ * two pwrite calls per page; in memory with `temp_store = MEMORY` it is a malloc per 1 KiB of
+ * page and a free at the end of every request, 12 % of the loop's time in PAY. With the
+ * spill set, the journal is one block of that size, in memory until a request changes more
+ * (an import: it then continues in a temporary file). docs/performance.md has the figures. */
+#define STATEMENT_JOURNAL_BYTES (1 << 20)
+
+void ykt_db_global_init(void)
+{
+    sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, STATEMENT_JOURNAL_BYTES);
+    /* No allocation statistics: nothing reads them, and keeping them costs a mutex per
+     * malloc. */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 void ykt_db_set_checkpoint_pages(ykt_db *db, int pages)
 {
     db->checkpoint_pages = pages;
@@ -265,13 +281,11 @@ int ykt_db_open(ykt_db **out, const char *path, char *err, size_t errlen)
     /* WAL lets readers (backups, yktctl audit) run beside the writer; synchronous=FULL
      * makes every commit durable before we reply — until the committer thread starts and
      * takes the durability over (split_start). */
-    /* temp_store: each request's SAVEPOINT keeps the pages it changes in a statement
-     * journal; on disk that cost two pwrite calls per page (docs/performance.md). cache_size:
-     * a batch of a few hundred payments touches more than the default 2 MiB of pages. */
+    /* cache_size: a batch of a few hundred payments touches more than the default 2 MiB of
+     * pages. Where each request's statement journal lives: ykt_db_global_init. */
     const char *setup = "PRAGMA journal_mode = WAL;"
                         "PRAGMA synchronous = FULL;"
                         "PRAGMA foreign_keys = ON;"
-                        "PRAGMA temp_store = MEMORY;"
                         "PRAGMA cache_size = -65536;";
     char *msg = NULL;
     if (sqlite3_exec(db->h, setup, NULL, NULL, &msg) != SQLITE_OK) {

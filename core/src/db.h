@@ -28,6 +28,8 @@ typedef struct ykt_db ykt_db;
 /* The schema version this binary writes; a newer database is refused. */
 int ykt_db_latest_version(void);
 
+/* SQLite's process-wide settings; before the first SQLite call (main). */
+void ykt_db_global_init(void);
 int ykt_db_open(ykt_db **out, const char *path, char *err, size_t errlen);
 /* The WAL length in pages past which a checkpoint starts ([storage] checkpoint_pages). */
 void ykt_db_set_checkpoint_pages(ykt_db *db, int pages);

@@ -283,6 +283,7 @@ int main(int argc, char **argv)
     const char *sets[MAX_SETS];
     int nsets = 0;
     bool check_only = false;
+    ykt_db_global_init();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc) {
