@@ -711,13 +711,15 @@ static int on_access(int event, void *data, void *ud)
 
 /* ---- the decision log ---- */
 
+/* The new row's id from sqlite3_last_insert_rowid, not RETURNING: SQLite buffers RETURNING
+ * rows in a temporary table, which cost more than the insert itself (docs/performance.md). */
 static int64_t log_insert(acc_state *s, const acc_pending *p)
 {
     sqlite3_stmt *st =
         acc_db(s, "INSERT INTO access_log (at_ms, terminal, door, direction, card_no, uid, "
                   "person_no, visitor_id, plate, result, code, reason) VALUES (?, ?, ?, ?, "
                   "nullif(?, ''), nullif(?, ''), nullif(?, ''), nullif(?, 0), nullif(?, ''), ?, ?, "
-                  "?) RETURNING id");
+                  "?)");
     if (st == NULL)
         return 0;
     sqlite3_bind_int64(st, 1, p->at_ms);
@@ -732,7 +734,8 @@ static int64_t log_insert(acc_state *s, const acc_pending *p)
     sqlite3_bind_text(st, 10, p->result, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 11, p->code, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 12, p->reason, -1, SQLITE_STATIC);
-    int64_t id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    int64_t id =
+        sqlite3_step(st) == SQLITE_DONE ? sqlite3_last_insert_rowid(sqlite3_db_handle(st)) : 0;
     sqlite3_reset(st);
     return id;
 }

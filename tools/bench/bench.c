@@ -2,12 +2,14 @@
  * ykt-bench: load generator and benchmark report.
  *
  *   ykt-bench [--json] import [--rows N] [--seed N] [--yktd PATH] [--keep DIR]
- *   ykt-bench [--json] swipe [--connections N] [--cards N] [--seconds N] [--rate R] ...
+ *   ykt-bench [--json] swipe [--connections N] [--cards N] [--seconds N] [--rate R]
+ *                            [--threads N] ...
  *   ykt-bench [--json] pay [--connections N] [--cards N] [--seconds N] [--rate R]
- *                          [--amount FEN] [--pipeline K] [--fee lua|builtin]
+ *                          [--amount FEN] [--pipeline K] [--threads N] [--fee lua|builtin]
  *                          [--compare-fee [--rounds N]] [--pgbench]
  *                          [--crash N [--crash-seed S]] ...
- *   ykt-bench [--json] door [--connections N] [--cards N] [--seconds N] [--rate R] ...
+ *   ykt-bench [--json] door [--connections N] [--cards N] [--seconds N] [--rate R]
+ *                           [--threads N] ...
  *   ykt-bench [--json] conns [--connections N] [--auth N] [--hold S] [--idle-timeout MS] ...
  *
  * See usage() and docs/performance.md. Performance is measured here, never by timed
@@ -54,30 +56,33 @@ static void usage(FILE *out)
           "  import [--rows N] [--seed N]\n"
           "        generate a student CSV of N rows (default 50000) in UTF-8 and GBK and time\n"
           "        `person import`: first import, re-import (all unchanged), GBK (unchanged)\n"
-          "  swipe [--connections N] [--cards N] [--seconds N] [--rate R]\n"
+          "  swipe [--connections N] [--cards N] [--seconds N] [--rate R] [--threads N]\n"
           "        N POS terminals (default 8), one connection each, send CARD.INFO swipes\n"
           "        of N software cards (default 1000) for N seconds (default 10), one request\n"
           "        in flight per connection; --rate R paces R requests/s in total (open loop,\n"
-          "        latency measured from the scheduled send time)\n"
+          "        latency measured from the scheduled send time); --threads N driver\n"
+          "        threads (default 1, at most the connections) share the connections, each\n"
+          "        multiplexing its own with ppoll\n"
           "  pay [--connections N] [--cards N] [--seconds N] [--rate R] [--amount FEN]\n"
-          "      [--pipeline K] [--fee lua|builtin] [--compare-fee [--rounds N]] [--pgbench]\n"
-          "      [--crash N [--crash-seed S]]\n"
+          "      [--pipeline K] [--threads N] [--fee lua|builtin]\n"
+          "      [--compare-fee [--rounds N]] [--pgbench] [--crash N [--crash-seed S]]\n"
           "        N POS terminals of one merchant (2.5 % discount, 1.5 % fee on regular\n"
-          "        cards) send PAY of FEN fen (default 100) with N software cards, as swipe,\n"
-          "        with K requests in flight per connection (default 1); then yktd is\n"
-          "        stopped and its database checked: one payment per success reply, each\n"
-          "        charged what the built-in formula says, wallets as replied, ledger audit\n"
-          "        clean. --fee: the fee from the Lua rule scripts/fees.lua (lua, the\n"
-          "        default, as a stock yktd) or from the built-in C formula ([rules]\n"
-          "        fee_script empty). --compare-fee runs the same load with both, each on a\n"
-          "        fresh yktd, in the order builtin, lua, then lua, builtin (N rounds,\n"
-          "        default 2), and reports both and the ratio lua/builtin. --pgbench then\n"
-          "        runs the same debit with pgbench on a private PostgreSQL, for the ratio\n"
-          "        --crash N kills yktd with SIGKILL N times at random moments of the run\n"
-          "        (seeded by S) and restarts it on the same database; connections resend\n"
-          "        unanswered requests byte for byte; the same checks follow, plus every\n"
-          "        success reply's payment in the database once (the crash test)\n"
-          "  door [--connections N] [--cards N] [--seconds N] [--rate R]\n"
+          "        cards) send PAY of FEN fen (default 100) with N software cards, as swipe\n"
+          "        (and its --threads), with K requests in flight per connection (default\n"
+          "        1); then yktd is stopped and its database checked: one payment per\n"
+          "        success reply, each charged what the built-in formula says, wallets as\n"
+          "        replied, ledger audit clean. --fee: the fee from the Lua rule\n"
+          "        scripts/fees.lua (lua, the default, as a stock yktd) or from the built-in\n"
+          "        C formula ([rules] fee_script empty). --compare-fee runs the same load\n"
+          "        with both, each on a fresh yktd, in the order builtin, lua, then lua,\n"
+          "        builtin (N rounds, default 2), and reports both and the ratio\n"
+          "        lua/builtin. --pgbench then runs the same debit with pgbench on a private\n"
+          "        PostgreSQL, for the ratio. --crash N kills yktd with SIGKILL N times at\n"
+          "        random moments of the run (seeded by S) and restarts it on the same\n"
+          "        database; connections (one thread each) resend unanswered requests byte\n"
+          "        for byte; the same checks follow, plus every success reply's payment in\n"
+          "        the database once (the crash test)\n"
+          "  door [--connections N] [--cards N] [--seconds N] [--rate R] [--threads N]\n"
           "        as swipe, with the access plugin loaded: N gate terminals registered as\n"
           "        doors (default 8) send ACCESS.OPEN; every holder is in an access group\n"
           "        open all week, so each swipe is decided, logged and opens\n"

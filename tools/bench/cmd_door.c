@@ -8,7 +8,7 @@
  * (YKT_EV_ACCESS_CHECK), the plugin's membership and window lookups, the decision log row
  * and the request's outcome, replied after the group commit.
  *
- * The load (threads, pacing, latency, report) is swipeload.c's, as for `swipe`.
+ * The load (driver threads, pacing, latency, report) is swipeload.c's, as for `swipe`.
  */
 #include "common.h"
 #include "swipeload.h"

@@ -30,6 +30,12 @@
  * computed exactly), latency measured from the scheduled time, at most K in flight per connection;
  * a slot that finds K in flight waits, and its wait counts.
  *
+ * --threads T driver threads (default 1) send and read for the connections, each for a
+ * contiguous share, multiplexed with ppoll(): a thread per connection blocking on it costs
+ * two context switches per request, CPU that the gateway's own core needs on a small
+ * machine and scheduling noise in the latencies measured. --crash keeps a thread per
+ * connection (its reconnect and resend logic blocks).
+ *
  * --pgbench afterwards runs the same debit on a private PostgreSQL with pgbench (pgbench.h).
  *
  * --crash N (issue 9's crash test): during the run the main thread kills the private yktd
@@ -137,12 +143,13 @@ typedef struct card_state {
 /* A request in flight: replies come back in the order the requests went out. */
 typedef struct slot {
     card_state *card;
-    uint64_t t0;     /* sent (closed loop) or scheduled (open loop) */
-    uint64_t seq;    /* the request's (terminal, seq) */
-    ykt_buf req;     /* the request as sent: what a resend sends again, byte for byte */
-    bool resent;     /* sent more than once */
-    int retries;     /* resent after a retryable error reply */
-    int64_t lost_ms; /* wall clock when its connection was last lost unanswered, or 0 */
+    uint64_t t0;      /* sent (closed loop) or scheduled (open loop) */
+    uint64_t sent_ns; /* sent: its reply is due within REPLY_TIMEOUT of this */
+    uint64_t seq;     /* the request's (terminal, seq) */
+    ykt_buf req;      /* the request as sent: what a resend sends again, byte for byte */
+    bool resent;      /* sent more than once */
+    int retries;      /* resent after a retryable error reply */
+    int64_t lost_ms;  /* wall clock when its connection was last lost unanswered, or 0 */
 } slot;
 
 /* A success reply, kept with --crash: its payment must be in the database as replied. */
@@ -152,16 +159,28 @@ typedef struct reply_rec {
     int64_t lost_ms; /* the slot's: a payment made before it was applied by a yktd now dead */
 } reply_rec;
 
+/*
+ * One connection (one POS terminal): its requests in flight and its results. With --crash
+ * a thread of its own drives it (worker_main); otherwise a driver thread drives it along
+ * with others (driver_main).
+ */
 typedef struct worker {
-    pthread_t thread;
     int index;
     shared *sh;
     const ykt_fleet_terminal *term;
     card_state **cards; /* this connection's share */
     int ncards;
-    bool up; /* connected and authenticated; read by main after the first barrier */
+    bool up; /* connected and authenticated; read by main after the first barrier (a
+              * driver thread clears it when it drops the connection) */
+    ykt_client c;
     slot *ring;
     int head, count;
+    /* the load: the next of its slots (connection k sends slots k, k + N, ...), seq and card */
+    uint64_t next_slot, seq;
+    int next_card;
+    bool sending;      /* false once the run's end, an error or Ctrl-C stops new requests */
+    uint64_t next_due; /* paced, set by send_due: when the next slot may go, or 0 */
+    ykt_buf out;       /* what one send_due writes */
     /* results, read by main after join */
     ykt_lat lat;
     uint64_t sent, paid, ok, errors, behind, last_reply_ns;
@@ -438,177 +457,304 @@ static void count_resend(worker *w, slot *s)
     }
 }
 
+/*
+ * The send phase, for both kinds of thread: sends what may go now, in one write: up to K
+ * in flight, and paced only the slots that are due. Sets w->next_due when there is room for
+ * a paced slot that is not due yet. Returns 0, or -1 when the write failed (w->c.err).
+ */
+static int send_due(worker *w)
+{
+    shared *sh = w->sh;
+    if (ykt_bench_interrupted)
+        w->sending = false; /* what is in flight is still read and checked */
+    struct ykt_simcard_tx tx = {.terminal_id = w->term->id, .verb = VERB, .amount = sh->amount};
+    struct ykt_simcard_args args;
+    uint64_t now = ykt_bench_now_ns(), end = run_end(sh);
+    int fresh = 0;
+    w->next_due = 0;
+    ykt_buf_reset(&w->out);
+    while (w->sending && w->count < sh->pipeline) {
+        uint64_t j = w->index + w->next_slot * (uint64_t)sh->nconn;
+        uint64_t scheduled = sh->rate > 0 ? slot_time(sh, j) : 0;
+        if (sh->rate > 0 && scheduled >= end) {
+            w->sending = false;
+            break;
+        }
+        if (now >= end) {
+            if (sh->rate > 0) /* the slots from here to the end were never sent */
+                w->behind += slots_before_end(sh, j);
+            w->sending = false;
+            break;
+        }
+        if (sh->rate > 0 && scheduled > now) {
+            w->next_due = scheduled;
+            break;
+        }
+        card_state *card = w->cards[w->next_card];
+        w->next_card = (w->next_card + 1) % w->ncards;
+        /* The card signs first: that is the card's work, not the gateway's. */
+        tx.seq = ++w->seq;
+        tx.time_ms = ykt_now_ms();
+        if (ykt_simcard_swipe_args(&card->fc->sim, &tx, &args) != YKT_OK) {
+            count_error(w, "SIGN", "the software card could not sign (ATC exhausted?)");
+            w->sending = false;
+            break;
+        }
+        slot *s = &w->ring[(w->head + w->count) % sh->pipeline];
+        ykt_buf_reset(&s->req);
+        ykt_client_format(&s->req, args.argc, args.argv, args.argl);
+        ykt_buf_append(&w->out, s->req.data, s->req.len);
+        s->card = card;
+        s->t0 = scheduled;
+        s->sent_ns = now;
+        s->seq = tx.seq;
+        s->resent = false;
+        s->retries = 0;
+        s->lost_ms = 0;
+        w->count++;
+        fresh++;
+        w->next_slot++;
+    }
+    if (fresh == 0)
+        return 0;
+    if (sh->rate == 0) {
+        uint64_t t0 = ykt_bench_now_ns();
+        for (int k = w->count - fresh; k < w->count; k++) {
+            slot *s = &w->ring[(w->head + k) % sh->pipeline];
+            s->t0 = s->sent_ns = t0;
+        }
+    }
+    w->sent += (uint64_t)fresh;
+    return ykt_client_send(&w->c, w->out.data, w->out.len);
+}
+
+/*
+ * The reply phase, for both kinds of thread: takes reply r and every complete reply
+ * buffered behind it, each for the request at the head of the ring. Returns 0, or -1 when
+ * --crash resent a request after a retryable error reply and the write failed (the
+ * connection is lost).
+ */
+static int take_replies(worker *w, ykt_reply *r)
+{
+    shared *sh = w->sh;
+    do {
+        uint64_t t1 = ykt_bench_now_ns();
+        int from = w->head;
+        slot *s = &w->ring[from];
+        w->head = (w->head + 1) % sh->pipeline;
+        w->count--;
+        if (sh->crash && retryable(r) && s->retries < MAX_RETRIES) {
+            /* Nothing was applied: the same request again, behind those in flight (no
+             * card has two requests in flight, so the ATCs stay in order per card). */
+            char code[32];
+            error_code(r, code, sizeof code);
+            count_code(w->retried, &w->nretried, code, 1);
+            ykt_reply_free(r);
+            int to = (w->head + w->count) % sh->pipeline;
+            if (to != from) {
+                slot tmp = w->ring[to];
+                w->ring[to] = w->ring[from];
+                w->ring[from] = tmp;
+            }
+            w->count++;
+            s = &w->ring[to];
+            s->retries++;
+            count_resend(w, s);
+            pause_ms(1);
+            if (ykt_client_send(&w->c, s->req.data, s->req.len) != 0)
+                return -1;
+            continue;
+        }
+        ykt_lat_add(&w->lat, (t1 - s->t0) / 1000);
+        w->last_reply_ns = t1;
+        check_reply(w, r, s);
+        ykt_reply_free(r);
+    } while (w->count > 0 && (r = buffered_reply(&w->c)) != NULL);
+    return 0;
+}
+
+/*
+ * --crash: one thread per connection, blocking on it. A lost connection (yktd killed) is
+ * made again and every request without a reply resent.
+ */
 static void *worker_main(void *arg)
 {
     worker *w = arg;
     shared *sh = w->sh;
-    ykt_client c;
-    w->up = connect_terminal(w, &c) == 0;
+    w->up = connect_terminal(w, &w->c) == 0;
     pthread_barrier_wait(&sh->ready);
     pthread_barrier_wait(&sh->go);
     if (!w->up || sh->abort) {
         if (w->up)
-            ykt_client_close(&c);
+            ykt_client_close(&w->c);
         return NULL;
     }
 
-    struct ykt_simcard_tx tx = {.terminal_id = w->term->id, .verb = VERB, .amount = sh->amount};
-    struct ykt_simcard_args args;
-    ykt_buf out;
-    ykt_buf_init(&out);
-    uint64_t next_slot = 0, seq = 0;
-    int next_card = 0;
-    bool sending = true, lost = false;
+    bool lost = false;
     char detail[400];
-    while (sending || w->count > 0) {
-        if (ykt_bench_interrupted)
-            sending = false; /* what is in flight is still read and checked */
-
+    w->sending = true;
+    while (w->sending || w->count > 0) {
         if (lost) {
             /* --crash: yktd died under this connection. Connect to the new one and resend
              * every request without a reply, byte for byte and in order: each has exactly
              * one outcome, the first one's if it had committed. */
-            ykt_client_close(&c);
+            ykt_client_close(&w->c);
             int64_t lost_ms = ykt_now_ms();
             for (int k = 0; k < w->count; k++)
                 w->ring[(w->head + k) % sh->pipeline].lost_ms = lost_ms;
-            if (reconnect(w, &c) != 0)
+            if (reconnect(w, &w->c) != 0)
                 break;
             lost = false;
-            ykt_buf_reset(&out);
+            ykt_buf_reset(&w->out);
             for (int k = 0; k < w->count; k++) {
                 slot *s = &w->ring[(w->head + k) % sh->pipeline];
-                ykt_buf_append(&out, s->req.data, s->req.len);
+                ykt_buf_append(&w->out, s->req.data, s->req.len);
                 count_resend(w, s);
             }
-            if (out.len > 0 && ykt_client_send(&c, out.data, out.len) != 0) {
+            if (w->out.len > 0 && ykt_client_send(&w->c, w->out.data, w->out.len) != 0) {
                 lost = true;
                 continue;
             }
         }
 
-        /* Send what may go now, in one write: up to K in flight, and paced only the slots
-         * that are due. */
-        uint64_t now = ykt_bench_now_ns(), next_due = 0, end = run_end(sh);
-        int fresh = 0;
-        ykt_buf_reset(&out);
-        while (sending && w->count < sh->pipeline) {
-            uint64_t j = w->index + next_slot * (uint64_t)sh->nconn;
-            uint64_t scheduled = sh->rate > 0 ? slot_time(sh, j) : 0;
-            if (sh->rate > 0 && scheduled >= end) {
-                sending = false;
-                break;
+        if (send_due(w) != 0) {
+            if (sh->crash) {
+                lost = true;
+                continue;
             }
-            if (now >= end) {
-                if (sh->rate > 0) /* the slots from here to the end were never sent */
-                    w->behind += slots_before_end(sh, j);
-                sending = false;
-                break;
-            }
-            if (sh->rate > 0 && scheduled > now) {
-                next_due = scheduled;
-                break;
-            }
-            card_state *card = w->cards[next_card];
-            next_card = (next_card + 1) % w->ncards;
-            /* The card signs first: that is the card's work, not the gateway's. */
-            tx.seq = ++seq;
-            tx.time_ms = ykt_now_ms();
-            if (ykt_simcard_swipe_args(&card->fc->sim, &tx, &args) != YKT_OK) {
-                count_error(w, "SIGN", "the software card could not sign (ATC exhausted?)");
-                sending = false;
-                break;
-            }
-            slot *s = &w->ring[(w->head + w->count) % sh->pipeline];
-            ykt_buf_reset(&s->req);
-            ykt_client_format(&s->req, args.argc, args.argv, args.argl);
-            ykt_buf_append(&out, s->req.data, s->req.len);
-            s->card = card;
-            s->t0 = scheduled;
-            s->seq = tx.seq;
-            s->resent = false;
-            s->retries = 0;
-            s->lost_ms = 0;
-            w->count++;
-            fresh++;
-            next_slot++;
-        }
-        if (fresh > 0) {
-            if (sh->rate == 0) {
-                uint64_t t0 = ykt_bench_now_ns();
-                for (int k = w->count - fresh; k < w->count; k++)
-                    w->ring[(w->head + k) % sh->pipeline].t0 = t0;
-            }
-            w->sent += (uint64_t)fresh;
-            if (ykt_client_send(&c, out.data, out.len) != 0) {
-                if (sh->crash) {
-                    lost = true;
-                    continue;
-                }
-                snprintf(detail, sizeof detail, "%s: %s", w->term->id, c.err);
-                count_error(w, "CONNECTION", detail);
-                break; /* the connection is gone; the others carry on */
-            }
+            snprintf(detail, sizeof detail, "%s: %s", w->term->id, w->c.err);
+            count_error(w, "CONNECTION", detail);
+            break; /* the connection is gone; the others carry on */
         }
         if (w->count == 0) {
-            if (next_due != 0)
-                sleep_until(next_due);
+            if (w->next_due != 0)
+                sleep_until(w->next_due);
             continue;
         }
         /* Paced, with room for another request: wait for a reply only until it is due. */
-        if (next_due != 0 && w->count < sh->pipeline && c.in.len == 0 &&
-            !wait_readable(c.fd, next_due))
+        if (w->next_due != 0 && w->count < sh->pipeline && w->c.in.len == 0 &&
+            !wait_readable(w->c.fd, w->next_due))
             continue;
 
-        ykt_reply *r = ykt_client_read(&c);
+        ykt_reply *r = ykt_client_read(&w->c);
         if (r == NULL) {
             if (sh->crash) { /* killed (or a reply timeout): reconnect and resend */
                 lost = true;
                 continue;
             }
-            snprintf(detail, sizeof detail, "%s: %s", w->term->id, c.err);
+            snprintf(detail, sizeof detail, "%s: %s", w->term->id, w->c.err);
             count_error(w, "CONNECTION", detail);
             break;
         }
         /* This reply, and any others that came in the same read. */
-        do {
-            uint64_t t1 = ykt_bench_now_ns();
-            int from = w->head;
-            slot *s = &w->ring[from];
-            w->head = (w->head + 1) % sh->pipeline;
-            w->count--;
-            if (sh->crash && retryable(r) && s->retries < MAX_RETRIES) {
-                /* Nothing was applied: the same request again, behind those in flight (no
-                 * card has two requests in flight, so the ATCs stay in order per card). */
-                char code[32];
-                error_code(r, code, sizeof code);
-                count_code(w->retried, &w->nretried, code, 1);
-                ykt_reply_free(r);
-                int to = (w->head + w->count) % sh->pipeline;
-                if (to != from) {
-                    slot tmp = w->ring[to];
-                    w->ring[to] = w->ring[from];
-                    w->ring[from] = tmp;
-                }
-                w->count++;
-                s = &w->ring[to];
-                s->retries++;
-                count_resend(w, s);
-                pause_ms(1);
-                if (ykt_client_send(&c, s->req.data, s->req.len) != 0) {
-                    lost = true;
-                    break;
-                }
+        if (take_replies(w, r) != 0)
+            lost = true;
+    }
+    ykt_client_close(&w->c);
+    return NULL;
+}
+
+/* A load thread: with --crash one connection (worker_main), else a share (driver_main). */
+typedef struct driver {
+    pthread_t thread;
+    shared *sh;
+    worker *ws; /* its connections: ws[0 .. n-1] */
+    int n;
+} driver;
+
+/* A driver's connection failed: count it, and carry on with the others. */
+static void drop_connection(worker *w, const char *why)
+{
+    char detail[400];
+    snprintf(detail, sizeof detail, "%s: %s", w->term->id, why);
+    count_error(w, "CONNECTION", detail);
+    ykt_client_close(&w->c);
+    w->up = false;
+    w->sending = false; /* its requests in flight stay unanswered: the run fails */
+}
+
+/*
+ * A driver thread: its share of the connections, multiplexed with ppoll() (the default,
+ * without --crash). A thread per connection costs two context switches per request, which
+ * on a small machine is CPU the gateway needs and noise in its latency; a driver sends and
+ * reads for all its connections at each wake-up. Each turn: the send phase on every
+ * connection, then a wait for replies on those with requests in flight, until the earliest
+ * due slot (paced) or reply deadline (REPLY_TIMEOUT after the oldest request in flight was
+ * sent), then the reply phase on each readable one. yktd writes whole replies, so
+ * ykt_client_read after POLLIN does not wait long (SO_RCVTIMEO still bounds it).
+ */
+static void *driver_main(void *arg)
+{
+    driver *d = arg;
+    shared *sh = d->sh;
+    for (int i = 0; i < d->n; i++)
+        d->ws[i].up = connect_terminal(&d->ws[i], &d->ws[i].c) == 0;
+    pthread_barrier_wait(&sh->ready);
+    pthread_barrier_wait(&sh->go);
+    struct pollfd *pfd = calloc((size_t)d->n, sizeof *pfd);
+    worker **polled = calloc((size_t)d->n, sizeof *polled);
+    if (pfd == NULL || polled == NULL) {
+        fprintf(stderr, "ykt-bench: out of memory\n");
+        exit(YKT_BENCH_EXIT_USAGE);
+    }
+    const uint64_t reply_timeout = (uint64_t)REPLY_TIMEOUT * 1000000000ULL;
+    for (int i = 0; i < d->n; i++)
+        d->ws[i].sending = d->ws[i].up && !sh->abort;
+    for (;;) {
+        uint64_t now = ykt_bench_now_ns(), wake = UINT64_MAX; /* the earliest due or deadline */
+        int npoll = 0;
+        bool busy = false;
+        for (int i = 0; i < d->n; i++) {
+            worker *w = &d->ws[i];
+            if (!w->up)
+                continue;
+            /* The send phase where a request may go: room for one, and paced its slot due
+             * (next_due 0: not known since the last reply). */
+            bool may_send = w->sending && w->count < sh->pipeline &&
+                            (w->next_due == 0 || w->next_due <= now || ykt_bench_interrupted);
+            if (may_send && send_due(w) != 0) {
+                drop_connection(w, w->c.err);
                 continue;
             }
-            ykt_lat_add(&w->lat, (t1 - s->t0) / 1000);
-            w->last_reply_ns = t1;
-            check_reply(w, r, s);
-            ykt_reply_free(r);
-        } while (w->count > 0 && (r = buffered_reply(&c)) != NULL);
+            if (w->next_due != 0 && w->next_due < wake)
+                wake = w->next_due;
+            if (w->count > 0) {
+                uint64_t deadline = w->ring[w->head].sent_ns + reply_timeout;
+                if (deadline < wake)
+                    wake = deadline;
+                pfd[npoll] = (struct pollfd){.fd = w->c.fd, .events = POLLIN};
+                polled[npoll++] = w;
+            }
+            busy |= w->sending || w->count > 0;
+        }
+        if (!busy)
+            break;
+        now = ykt_bench_now_ns();
+        uint64_t left = wake > now ? wake - now : 0;
+        struct timespec ts = {.tv_sec = (time_t)(left / 1000000000ULL),
+                              .tv_nsec = (long)(left % 1000000000ULL)};
+        int ready = ppoll(pfd, (nfds_t)npoll, &ts, NULL);
+        now = ykt_bench_now_ns();
+        for (int k = 0; k < npoll; k++) {
+            worker *w = polled[k];
+            if (ready > 0 && pfd[k].revents != 0) {
+                ykt_reply *r = ykt_client_read(&w->c);
+                if (r == NULL)
+                    drop_connection(w, w->c.err);
+                else
+                    take_replies(w, r); /* no resends without --crash: always 0 */
+            } else if (now >= w->ring[w->head].sent_ns + reply_timeout) {
+                char why[64];
+                snprintf(why, sizeof why, "no reply within %d s", REPLY_TIMEOUT);
+                drop_connection(w, why);
+            }
+        }
     }
-    ykt_buf_free(&out);
-    ykt_client_close(&c);
+    for (int i = 0; i < d->n; i++)
+        if (d->ws[i].up)
+            ykt_client_close(&d->ws[i].c);
+    free(pfd);
+    free(polled);
     return NULL;
 }
 
@@ -793,6 +939,7 @@ static void verify_replies(const ykt_benchgw *gw, const worker *ws, int nconn, v
 /* What every run of one invocation shares. */
 typedef struct pay_params {
     int64_t nconn, ncards, seconds, rate, amount, pipeline;
+    int64_t threads; /* load threads: --threads drivers, or with --crash one per connection */
     int64_t discount, fee, charged; /* per payment, from the built-in formula */
     int64_t topup_fen;
     char topup[32];
@@ -1005,17 +1152,19 @@ static int pay_run_once(const ykt_bench_ctx *ctx, const pay_params *pp, bool bui
                  .amount = pp->amount,
                  .charged = pp->charged,
                  .crash = pp->crash > 0};
+    int nthreads = (int)pp->threads;
     worker *ws = calloc((size_t)nconn, sizeof *ws);
+    driver *ds = calloc((size_t)nthreads, sizeof *ds);
     card_state *cards = calloc((size_t)ncards, sizeof *cards);
     card_state **shares = calloc((size_t)ncards, sizeof *shares);
-    if (ws == NULL || cards == NULL || shares == NULL) {
+    if (ws == NULL || ds == NULL || cards == NULL || shares == NULL) {
         fprintf(stderr, "ykt-bench: out of memory\n");
         exit(YKT_BENCH_EXIT_USAGE);
     }
     for (int i = 0; i < ncards; i++)
         cards[i] = (card_state){.fc = &fleet.cards[i], .balance = pp->topup_fen};
-    pthread_barrier_init(&sh.ready, NULL, (unsigned)nconn + 1);
-    pthread_barrier_init(&sh.go, NULL, (unsigned)nconn + 1);
+    pthread_barrier_init(&sh.ready, NULL, (unsigned)nthreads + 1);
+    pthread_barrier_init(&sh.go, NULL, (unsigned)nthreads + 1);
     /* Connection k pays with cards k, k + N, k + 2N, ...: disjoint shares. */
     int filled = 0;
     uint64_t c0 = ykt_bench_now_ns();
@@ -1035,9 +1184,20 @@ static int pay_run_once(const ykt_bench_ctx *ctx, const pay_params *pp, bool bui
         }
         for (int i = 0; i < pp->pipeline; i++)
             ykt_buf_init(&w->ring[i].req);
+        ykt_buf_init(&w->out);
         ykt_lat_init(&w->lat);
-        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-            fprintf(stderr, "ykt-bench: cannot start thread %d\n", k);
+    }
+    /* With --crash a thread per connection; else thread t drives connections
+     * [t*N/T, (t+1)*N/T). */
+    for (int t = 0; t < nthreads; t++) {
+        driver *d = &ds[t];
+        int lo = (int)((int64_t)t * nconn / nthreads),
+            hi = (int)((int64_t)(t + 1) * nconn / nthreads);
+        *d = (driver){.sh = &sh, .ws = &ws[lo], .n = hi - lo};
+        int rc = pp->crash > 0 ? pthread_create(&d->thread, NULL, worker_main, d->ws)
+                               : pthread_create(&d->thread, NULL, driver_main, d);
+        if (rc != 0) {
+            fprintf(stderr, "ykt-bench: cannot start thread %d\n", t);
             exit(YKT_BENCH_EXIT_USAGE);
         }
     }
@@ -1063,8 +1223,8 @@ static int pay_run_once(const ykt_bench_ctx *ctx, const pay_params *pp, bool bui
         crash_loop(&sh, gw, pp, &run->crash);
     else if (pp->crash > 0) /* nobody started: let the connections see an end */
         __atomic_store_n(&sh.end_ns, sh.start_ns, __ATOMIC_RELEASE);
-    for (int k = 0; k < nconn; k++)
-        pthread_join(ws[k].thread, NULL);
+    for (int t = 0; t < nthreads; t++)
+        pthread_join(ds[t].thread, NULL);
     double ycpu1 = ykt_benchgw_cpu_seconds(gw), bcpu1 = ykt_bench_cpu_seconds();
     if (pp->crash > 0)
         ycpu0 = -1;
@@ -1153,12 +1313,14 @@ static int pay_run_once(const ykt_bench_ctx *ctx, const pay_params *pp, bool bui
 
     for (int k = 0; k < nconn; k++) {
         ykt_lat_free(&ws[k].lat);
+        ykt_buf_free(&ws[k].out);
         for (int i = 0; i < pp->pipeline; i++)
             ykt_buf_free(&ws[k].ring[i].req);
         free(ws[k].ring);
         free(ws[k].recs);
     }
     free(ws);
+    free(ds);
     free(shares);
     free(cards);
     ykt_fleet_free(&fleet);
@@ -1191,6 +1353,7 @@ static void report_params(ykt_report *rep, const pay_params *pp, const char *fee
     ykt_report_str(rep, "verb", VERB);
     ykt_report_int(rep, "connections", pp->nconn);
     ykt_report_int(rep, "terminals", pp->nconn);
+    ykt_report_int(rep, "threads", pp->threads);
     ykt_report_int(rep, "cards", pp->ncards);
     ykt_report_int(rep, "seconds", pp->seconds);
     ykt_report_str(rep, "mode", pp->rate > 0 ? "open loop (paced)" : "closed loop");
@@ -1532,7 +1695,8 @@ static int pay_flags(int argc, char **argv, char **rest, bool *pgbench, bool *co
 
 int ykt_bench_pay(ykt_bench_ctx *ctx, int argc, char **argv)
 {
-    pay_params pp = {.nconn = 8, .ncards = 1000, .seconds = 10, .amount = 100, .pipeline = 1};
+    pay_params pp = {
+        .nconn = 8, .ncards = 1000, .seconds = 10, .amount = 100, .pipeline = 1, .threads = 1};
     int64_t rounds = 2, crash = 0, crash_seed = -1;
     const ykt_bench_opt opts[] = {
         {"--connections", 1, 1000, &pp.nconn},
@@ -1541,6 +1705,7 @@ int ykt_bench_pay(ykt_bench_ctx *ctx, int argc, char **argv)
         {"--rate", 0, 10000000, &pp.rate},
         {"--amount", 1, PIN_THRESHOLD - 1, &pp.amount},
         {"--pipeline", 1, MAX_PIPELINE, &pp.pipeline},
+        {"--threads", 1, 1000, &pp.threads},
         {"--rounds", 1, 50, &rounds},
         {"--crash", 1, MAX_CRASH, &crash},
         {"--crash-seed", 0, INT64_MAX, &crash_seed},
@@ -1554,9 +1719,11 @@ int ykt_bench_pay(ykt_bench_ctx *ctx, int argc, char **argv)
     }
     int nargs = pay_flags(argc, argv, args, &pgbench, &compare, &fee);
     int parsed = nargs < 0 ? -1 : ykt_bench_parse(ctx, nargs, args, opts, (int)YKT_ARRAY_LEN(opts));
-    bool rounds_given = false;
-    for (int i = 0; i < nargs; i++)
+    bool rounds_given = false, threads_given = false;
+    for (int i = 0; i < nargs; i++) {
         rounds_given |= strcmp(args[i], "--rounds") == 0;
+        threads_given |= strcmp(args[i], "--threads") == 0;
+    }
     free(args);
     if (parsed != 0)
         return YKT_BENCH_EXIT_USAGE;
@@ -1585,7 +1752,19 @@ int ykt_bench_pay(ykt_bench_ctx *ctx, int argc, char **argv)
                         "--pipeline, so that no card has two requests in flight\n");
         return YKT_BENCH_EXIT_USAGE;
     }
+    if (threads_given && crash > 0) {
+        fprintf(stderr, "ykt-bench pay: --crash runs one thread per connection; leave out "
+                        "--threads\n");
+        return YKT_BENCH_EXIT_USAGE;
+    }
+    if (pp.threads > pp.nconn) {
+        fprintf(stderr, "ykt-bench pay: --threads is at most --connections: each thread "
+                        "drives connections of its own\n");
+        return YKT_BENCH_EXIT_USAGE;
+    }
     pp.crash = crash;
+    if (crash > 0)
+        pp.threads = pp.nconn;
     if (crash > 0 && crash_seed < 0) {
         uint32_t r;
         if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)

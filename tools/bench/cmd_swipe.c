@@ -4,7 +4,7 @@
  * CARD.INFO is the lightest card verb, yet a write: the gateway checks the cryptogram,
  * stores the card's new ATC and the request's outcome under (terminal, seq), and replies
  * only after the group commit. So this measures the card path and group commit without
- * money movements. The load (threads, pacing, latency, report) is swipeload.c's.
+ * money movements. The load (driver threads, pacing, latency, report) is swipeload.c's.
  */
 #include "swipeload.h"
 

@@ -2,17 +2,25 @@
  * The load of `ykt-bench swipe` and `ykt-bench door`: card swipes of one verb from many
  * terminals, each swipe signed by a software card, against a private yktd.
  *
- * One thread per connection, each connection one terminal with one request in flight
- * (no pipelining), as a real reader works. Each connection swipes its own share of the
- * cards round-robin: a card's ATC must rise from one accepted swipe to the next, and two
- * connections swiping the same card concurrently could deliver the ATCs out of order.
+ * Each connection is one terminal with one request in flight (no pipelining), as a real
+ * reader works. Each connection swipes its own share of the cards round-robin: a card's ATC
+ * must rise from one accepted swipe to the next, and two connections swiping the same card
+ * concurrently could deliver the ATCs out of order.
  *
  * Closed loop (default): send, wait for the reply, send the next. Latency is send to reply.
  * Open loop (--rate R): connection k of N sends at start + k/R + i*N/R and latency is
  * measured from that scheduled time, so a slow reply delays the next send and its latency
  * counts that wait (no coordinated omission). Slots left unsent at the end are reported as
  * behind_schedule: the gateway (or this machine) could not keep the rate.
+ *
+ * The connections are driven by a few driver threads (--threads, default 1), each owning a
+ * contiguous share of them and multiplexing them with ppoll(): a pass sends what is due on
+ * each of its connections, then waits for replies or the next due slot. A thread per
+ * connection with blocking I/O costs two context switches per request, and this generator
+ * shares the machine with the gateway it measures: its CPU and scheduling noise would show
+ * up in the latencies.
  */
+#define _GNU_SOURCE /* ppoll */
 #include "adminq.h"
 #include "bench.h"
 #include "common.h"
@@ -23,6 +31,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +42,7 @@
 
 #define MAX_CODES     16
 #define REPLY_TIMEOUT 30 /* seconds; a reply later than this is a failure, not a latency */
+#define NS            1000000000ULL
 
 typedef struct code_count {
     char code[32];
@@ -46,26 +56,48 @@ typedef struct shared {
     bool abort; /* a connection could not be set up: nobody starts (set between barriers) */
     int port;
     int nconn;
-    int64_t rate; /* 0: closed loop */
+    int64_t rate;      /* 0: closed loop */
+    uint64_t interval; /* paced: between two slots of one connection, N/R */
 } shared;
 
-typedef struct worker {
-    pthread_t thread;
+/* One connection: its terminal, its cards, the swipe it has prepared or in flight, and its
+ * results. Only its driver thread touches it until the driver is joined. */
+typedef struct conn {
     int index;
     shared *sh;
     const ykt_fleet_terminal *term;
     ykt_fleet_card **cards; /* this connection's share */
     int ncards;
     bool up; /* connected and authenticated; read by main after the first barrier */
+    ykt_client c;
+    bool live;            /* still sending or waiting: not finished, not failed */
+    bool prepared;        /* out holds the next swipe, signed, not sent yet */
+    bool in_flight;       /* sent, its reply not read yet */
+    ykt_buf out;          /* the next swipe, as sent */
+    ykt_fleet_card *card; /* of the prepared or in-flight swipe */
+    uint64_t phase;       /* paced: its first slot's offset from the start, k/R */
+    uint64_t slot;        /* paced: the index of the next slot to prepare */
+    uint64_t scheduled;   /* paced: the slot time of the prepared swipe */
+    uint64_t t0, sent_ns; /* latency start and send time of the swipe in flight */
+    uint64_t seq;         /* of the last swipe signed */
+    int next_card;
     /* results, read by main after join */
     ykt_lat lat;
     uint64_t ok, errors, behind, last_reply_ns;
     code_count codes[MAX_CODES];
     int ncodes;
     char sample[256]; /* the first error, for the person reading the report */
-} worker;
+} conn;
 
-static void count_error(worker *w, const char *code, const char *detail)
+/* A driver thread and its contiguous share of the connections. */
+typedef struct driver {
+    pthread_t thread;
+    shared *sh;
+    conn *conns;
+    int nconns;
+} driver;
+
+static void count_error(conn *w, const char *code, const char *detail)
 {
     w->errors++;
     if (w->sample[0] == '\0')
@@ -83,7 +115,7 @@ static void count_error(worker *w, const char *code, const char *detail)
 }
 
 /* An error reply is counted by its code; any other reply must be what the profile expects. */
-static void check_reply(worker *w, const ykt_reply *r, const ykt_fleet_card *card)
+static void check_reply(conn *w, const ykt_reply *r, const ykt_fleet_card *card)
 {
     char detail[400];
     if (r->type == YKT_REPLY_ERROR) {
@@ -103,32 +135,43 @@ static void check_reply(worker *w, const ykt_reply *r, const ykt_fleet_card *car
     count_error(w, "UNEXPECTED_REPLY", detail);
 }
 
-static void sleep_until(uint64_t ns)
-{
-    struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000ULL),
-                          .tv_nsec = (long)(ns % 1000000000ULL)};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
-           !ykt_bench_interrupted) {
-    }
-}
-
-/* Connects and authenticates as this worker's terminal. */
-static int connect_terminal(worker *w, ykt_client *c)
+/* Connects as this connection's terminal and sends its AUTH, whose reply read_auth reads:
+ * all connections of a driver send theirs before any waits, as a terminal's AUTH may verify
+ * a slow password hash. */
+static int send_auth(conn *w)
 {
     char detail[400];
-    if (ykt_client_connect_tcp(c, "127.0.0.1", w->sh->port) != 0) {
-        snprintf(detail, sizeof detail, "connect: %s", c->err);
+    if (ykt_client_connect_tcp(&w->c, "127.0.0.1", w->sh->port) != 0) {
+        snprintf(detail, sizeof detail, "connect: %s", w->c.err);
         count_error(w, "CONNECT", detail);
         return -1;
     }
+    /* A reply read blocks at most this long (the socket stays blocking: a readable socket
+     * holds the start of a reply, and yktd writes whole replies). */
     struct timeval tv = {.tv_sec = REPLY_TIMEOUT};
-    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(w->c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     const char *auth[] = {"AUTH", w->term->id, w->term->secret};
-    ykt_reply *r = ykt_client_call(c, 3, auth, NULL);
+    ykt_buf b;
+    ykt_buf_init(&b);
+    ykt_client_format(&b, 3, auth, NULL);
+    int rc = ykt_client_send(&w->c, b.data, b.len);
+    ykt_buf_free(&b);
+    if (rc != 0) {
+        snprintf(detail, sizeof detail, "AUTH %s: %s", w->term->id, w->c.err);
+        count_error(w, "AUTH", detail);
+        ykt_client_close(&w->c);
+    }
+    return rc;
+}
+
+static int read_auth(conn *w)
+{
+    ykt_reply *r = ykt_client_read(&w->c);
     int rc = 0;
     if (r == NULL || r->type != YKT_REPLY_STATUS) {
+        char detail[400];
         snprintf(detail, sizeof detail, "AUTH %s: %s", w->term->id,
-                 r == NULL ? c->err
+                 r == NULL ? w->c.err
                  : r->str  ? r->str
                            : "unexpected reply");
         count_error(w, "AUTH", detail);
@@ -137,77 +180,197 @@ static int connect_terminal(worker *w, ykt_client *c)
     if (r != NULL)
         ykt_reply_free(r);
     if (rc != 0)
-        ykt_client_close(c);
+        ykt_client_close(&w->c);
     return rc;
 }
 
-static void *worker_main(void *arg)
+/* The connection is done: closed, never polled again. */
+static void conn_finish(conn *w)
 {
-    worker *w = arg;
+    ykt_client_close(&w->c);
+    w->live = false;
+    w->prepared = false;
+    w->in_flight = false;
+}
+
+/* The connection failed: counted as before (CONNECTION) and dropped; the others carry on. */
+static void conn_fail(conn *w, const char *why)
+{
+    char detail[400];
+    snprintf(detail, sizeof detail, "%s: %s", w->term->id, why);
+    count_error(w, "CONNECTION", detail);
+    conn_finish(w);
+}
+
+/*
+ * The send phase of one connection. With nothing in flight it prepares the next swipe (the
+ * card signs first: that is the card's work, not the gateway's) and sends it when it is due:
+ * at once in the closed loop, at its slot when paced. now is the time of the driver's pass
+ * (one clock read for all its connections). Returns the time the prepared swipe is due when
+ * that is still ahead, or 0. Past the end (or on Ctrl-C) the connection finishes; paced
+ * slots it never got to send by the end count as behind schedule.
+ */
+static uint64_t send_phase(conn *w, uint64_t now)
+{
     shared *sh = w->sh;
-    ykt_client c;
-    w->up = connect_terminal(w, &c) == 0;
+    if (!w->live || w->in_flight)
+        return 0;
+    if (ykt_bench_interrupted) {
+        conn_finish(w);
+        return 0;
+    }
+    if (!w->prepared) {
+        uint64_t scheduled = sh->start_ns + w->phase + w->slot * sh->interval;
+        if (sh->rate > 0 && scheduled >= sh->end_ns) {
+            conn_finish(w);
+            return 0;
+        }
+        if (now >= sh->end_ns) {
+            if (sh->rate > 0) /* the slots from here to the end were never sent */
+                w->behind += (sh->end_ns - scheduled + sh->interval - 1) / sh->interval;
+            conn_finish(w);
+            return 0;
+        }
+        ykt_fleet_card *card = w->cards[w->next_card];
+        w->next_card = (w->next_card + 1) % w->ncards;
+        struct ykt_simcard_tx tx = {.terminal_id = w->term->id,
+                                    .verb = sh->profile->verb,
+                                    .seq = ++w->seq,
+                                    .time_ms = ykt_now_ms()};
+        struct ykt_simcard_args args;
+        if (ykt_simcard_swipe_args(&card->sim, &tx, &args) != YKT_OK) {
+            count_error(w, "SIGN", "the software card could not sign (ATC exhausted?)");
+            conn_finish(w);
+            return 0;
+        }
+        ykt_buf_reset(&w->out);
+        ykt_client_format(&w->out, args.argc, args.argv, args.argl);
+        w->card = card;
+        w->scheduled = scheduled;
+        w->slot++;
+        w->prepared = true;
+    }
+    if (sh->rate > 0 && now < w->scheduled)
+        return w->scheduled;
+    uint64_t t = ykt_bench_now_ns();
+    if (ykt_client_send(&w->c, w->out.data, w->out.len) != 0) {
+        conn_fail(w, w->c.err);
+        return 0;
+    }
+    w->prepared = false;
+    w->in_flight = true;
+    w->t0 = sh->rate > 0 ? w->scheduled : t;
+    w->sent_ns = t;
+    return 0;
+}
+
+/*
+ * The reply phase of one connection whose socket is readable: takes the reply (at least one
+ * recv), records its latency and checks it. With one request in flight nothing may be
+ * buffered behind it; a reply nobody asked for puts the stream out of step, so the
+ * connection is dropped as failed.
+ */
+static void reply_phase(conn *w)
+{
+    ykt_reply *r = ykt_client_read(&w->c);
+    uint64_t t1 = ykt_bench_now_ns();
+    if (r == NULL) {
+        conn_fail(w, w->c.err);
+        return;
+    }
+    ykt_lat_add(&w->lat, (t1 - w->t0) / 1000);
+    w->last_reply_ns = t1;
+    w->in_flight = false;
+    check_reply(w, r, w->card);
+    ykt_reply_free(r);
+    if (w->c.in.len > 0)
+        conn_fail(w, "a reply to no request (one request in flight)");
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* Connects its connections, waits at the start barrier, then drives them until every one
+ * has finished: the send phase of each, one ppoll() for the replies or the next due slot,
+ * the reply phase of each readable one. */
+static void *driver_main(void *arg)
+{
+    driver *d = arg;
+    shared *sh = d->sh;
+    for (int k = 0; k < d->nconns; k++)
+        d->conns[k].up = send_auth(&d->conns[k]) == 0;
+    for (int k = 0; k < d->nconns; k++)
+        if (d->conns[k].up)
+            d->conns[k].up = read_auth(&d->conns[k]) == 0;
     pthread_barrier_wait(&sh->ready);
     pthread_barrier_wait(&sh->go);
-    if (!w->up || sh->abort) {
-        if (w->up)
-            ykt_client_close(&c);
+    if (sh->abort) {
+        for (int k = 0; k < d->nconns; k++)
+            if (d->conns[k].up)
+                ykt_client_close(&d->conns[k].c);
         return NULL;
     }
 
-    struct ykt_simcard_tx tx = {.terminal_id = w->term->id, .verb = sh->profile->verb};
-    struct ykt_simcard_args args;
-    ykt_buf out;
-    ykt_buf_init(&out);
-    const uint64_t interval =
-        sh->rate > 0 ? (uint64_t)sh->nconn * 1000000000ULL / (uint64_t)sh->rate : 0;
-    const uint64_t phase =
-        sh->rate > 0 ? (uint64_t)w->index * 1000000000ULL / (uint64_t)sh->rate : 0;
-    uint64_t seq = 0;
-    int next_card = 0;
-    for (uint64_t i = 0; !ykt_bench_interrupted; i++) {
-        uint64_t scheduled = sh->start_ns + phase + i * interval;
-        uint64_t now = ykt_bench_now_ns();
-        if (sh->rate > 0 && scheduled >= sh->end_ns)
-            break;
-        if (now >= sh->end_ns) {
-            if (sh->rate > 0) /* the slots from here to the end were never sent */
-                w->behind += (sh->end_ns - scheduled + interval - 1) / interval;
-            break;
-        }
-        ykt_fleet_card *card = w->cards[next_card];
-        next_card = (next_card + 1) % w->ncards;
-        /* The card signs first: that is the card's work, not the gateway's. */
-        tx.seq = ++seq;
-        tx.time_ms = ykt_now_ms();
-        if (ykt_simcard_swipe_args(&card->sim, &tx, &args) != YKT_OK) {
-            count_error(w, "SIGN", "the software card could not sign (ATC exhausted?)");
-            break;
-        }
-        ykt_buf_reset(&out);
-        ykt_client_format(&out, args.argc, args.argv, args.argl);
-        if (sh->rate > 0 && now < scheduled)
-            sleep_until(scheduled);
-        uint64_t t0 = sh->rate > 0 ? scheduled : ykt_bench_now_ns();
-        ykt_reply *r = ykt_client_send(&c, out.data, out.len) == 0 ? ykt_client_read(&c) : NULL;
-        uint64_t t1 = ykt_bench_now_ns();
-        if (r == NULL) {
-            char detail[400];
-            snprintf(detail, sizeof detail, "%s: %s", w->term->id, c.err);
-            count_error(w, "CONNECTION", detail);
-            break; /* the connection is gone; the others carry on */
-        }
-        ykt_lat_add(&w->lat, (t1 - t0) / 1000);
-        w->last_reply_ns = t1;
-        check_reply(w, r, card);
-        ykt_reply_free(r);
+    char timeout_why[64];
+    snprintf(timeout_why, sizeof timeout_why, "no reply within %d s", REPLY_TIMEOUT);
+    struct pollfd *pfd = calloc((size_t)d->nconns, sizeof *pfd);
+    conn **polled = calloc((size_t)d->nconns, sizeof *polled);
+    if (pfd == NULL || polled == NULL) {
+        fprintf(stderr, "ykt-bench: out of memory\n");
+        exit(YKT_BENCH_EXIT_USAGE);
     }
-    ykt_buf_free(&out);
-    ykt_client_close(&c);
+    for (int k = 0; k < d->nconns; k++) {
+        d->conns[k].live = d->conns[k].up;
+        ykt_buf_init(&d->conns[k].out);
+    }
+    for (;;) {
+        uint64_t deadline = UINT64_MAX, now = ykt_bench_now_ns();
+        for (int k = 0; k < d->nconns; k++) {
+            uint64_t due = send_phase(&d->conns[k], now);
+            if (due != 0)
+                deadline = min_u64(deadline, due);
+        }
+        nfds_t np = 0;
+        for (int k = 0; k < d->nconns; k++) {
+            conn *w = &d->conns[k];
+            if (!w->in_flight)
+                continue;
+            pfd[np] = (struct pollfd){.fd = w->c.fd, .events = POLLIN};
+            polled[np++] = w;
+            deadline = min_u64(deadline, w->sent_ns + REPLY_TIMEOUT * NS);
+        }
+        if (deadline == UINT64_MAX)
+            break; /* nothing in flight, nothing to send: all finished */
+        now = ykt_bench_now_ns();
+        uint64_t wait = deadline > now ? deadline - now : 0;
+        struct timespec ts = {.tv_sec = (time_t)(wait / NS), .tv_nsec = (long)(wait % NS)};
+        int n = ppoll(np > 0 ? pfd : NULL, np, &ts, NULL);
+        if (n < 0 && errno != EINTR) {
+            char why[300];
+            snprintf(why, sizeof why, "ppoll: %s", strerror(errno));
+            for (nfds_t i = 0; i < np; i++)
+                conn_fail(polled[i], why);
+            continue;
+        }
+        now = ykt_bench_now_ns();
+        for (nfds_t i = 0; i < np; i++) {
+            conn *w = polled[i];
+            if (n > 0 && pfd[i].revents != 0)
+                reply_phase(w);
+            else if (now - w->sent_ns >= REPLY_TIMEOUT * NS)
+                conn_fail(w, timeout_why);
+        }
+    }
+    for (int k = 0; k < d->nconns; k++)
+        ykt_buf_free(&d->conns[k].out);
+    free(pfd);
+    free(polled);
     return NULL;
 }
 
-static void merge_codes(code_count *all, int *nall, const worker *w)
+static void merge_codes(code_count *all, int *nall, const conn *w)
 {
     for (int k = 0; k < w->ncodes; k++) {
         int i = 0;
@@ -228,12 +391,11 @@ static void merge_codes(code_count *all, int *nall, const worker *w)
 
 int ykt_swipeload_run(ykt_bench_ctx *ctx, int argc, char **argv, const ykt_swipe_profile *p)
 {
-    int64_t nconn = 8, ncards = 1000, seconds = 10, rate = 0;
+    int64_t nconn = 8, ncards = 1000, seconds = 10, rate = 0, nthreads = 1;
     const ykt_bench_opt opts[] = {
-        {"--connections", 1, 1000, &nconn},
-        {"--cards", 1, 1000000, &ncards},
-        {"--seconds", 1, 3600, &seconds},
-        {"--rate", 0, 10000000, &rate},
+        {"--connections", 1, 1000, &nconn}, {"--cards", 1, 1000000, &ncards},
+        {"--seconds", 1, 3600, &seconds},   {"--rate", 0, 10000000, &rate},
+        {"--threads", 1, 1000, &nthreads},
     };
     if (ykt_bench_parse(ctx, argc, argv, opts, (int)YKT_ARRAY_LEN(opts)) != 0)
         return YKT_BENCH_EXIT_USAGE;
@@ -241,6 +403,13 @@ int ykt_swipeload_run(ykt_bench_ctx *ctx, int argc, char **argv, const ykt_swipe
         fprintf(stderr,
                 "ykt-bench %s: --cards must be at least --connections: each connection "
                 "swipes cards of its own\n",
+                p->name);
+        return YKT_BENCH_EXIT_USAGE;
+    }
+    if (nthreads > nconn) {
+        fprintf(stderr,
+                "ykt-bench %s: --threads must be at most --connections: each driver thread "
+                "drives connections of its own\n",
                 p->name);
         return YKT_BENCH_EXIT_USAGE;
     }
@@ -283,20 +452,24 @@ int ykt_swipeload_run(ykt_bench_ctx *ctx, int argc, char **argv, const ykt_swipe
     ykt_adminq_status st0 = {0}, st1 = {0};
     bool have_admin = ykt_benchgw_admin(&gw, &adm) == 0;
 
-    shared sh = {.profile = p, .port = gw.port, .nconn = (int)nconn, .rate = rate};
-    worker *ws = calloc((size_t)nconn, sizeof *ws);
+    shared sh = {.profile = p,
+                 .port = gw.port,
+                 .nconn = (int)nconn,
+                 .rate = rate,
+                 .interval = rate > 0 ? (uint64_t)nconn * NS / (uint64_t)rate : 0};
+    conn *ws = calloc((size_t)nconn, sizeof *ws);
+    driver *ds = calloc((size_t)nthreads, sizeof *ds);
     ykt_fleet_card **shares = calloc((size_t)ncards, sizeof *shares);
-    if (ws == NULL || shares == NULL) {
+    if (ws == NULL || ds == NULL || shares == NULL) {
         fprintf(stderr, "ykt-bench: out of memory\n");
         exit(YKT_BENCH_EXIT_USAGE);
     }
-    pthread_barrier_init(&sh.ready, NULL, (unsigned)nconn + 1);
-    pthread_barrier_init(&sh.go, NULL, (unsigned)nconn + 1);
+    pthread_barrier_init(&sh.ready, NULL, (unsigned)nthreads + 1);
+    pthread_barrier_init(&sh.go, NULL, (unsigned)nthreads + 1);
     /* Connection k swipes cards k, k + N, k + 2N, ...: disjoint shares. */
     int filled = 0;
-    uint64_t c0 = ykt_bench_now_ns();
     for (int k = 0; k < nconn; k++) {
-        worker *w = &ws[k];
+        conn *w = &ws[k];
         w->index = k;
         w->sh = &sh;
         w->term = &fleet.terminals[k];
@@ -304,9 +477,20 @@ int ykt_swipeload_run(ykt_bench_ctx *ctx, int argc, char **argv, const ykt_swipe
         for (int i = k; i < ncards; i += (int)nconn)
             shares[filled++] = &fleet.cards[i];
         w->ncards = (int)(shares + filled - w->cards);
+        w->phase = rate > 0 ? (uint64_t)k * NS / (uint64_t)rate : 0;
+        w->c.fd = -1;
         ykt_lat_init(&w->lat);
-        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-            fprintf(stderr, "ykt-bench: cannot start thread %d\n", k);
+    }
+    /* Driver thread t drives connections t*N/T up to (t+1)*N/T. */
+    uint64_t c0 = ykt_bench_now_ns();
+    for (int t = 0; t < nthreads; t++) {
+        driver *d = &ds[t];
+        int first = (int)(t * nconn / nthreads), last = (int)((t + 1) * nconn / nthreads);
+        d->sh = &sh;
+        d->conns = ws + first;
+        d->nconns = last - first;
+        if (pthread_create(&d->thread, NULL, driver_main, d) != 0) {
+            fprintf(stderr, "ykt-bench: cannot start thread %d\n", t);
             exit(YKT_BENCH_EXIT_USAGE);
         }
     }
@@ -321,10 +505,10 @@ int ykt_swipeload_run(ykt_bench_ctx *ctx, int argc, char **argv, const ykt_swipe
         have_admin = false;
     double ycpu0 = ykt_benchgw_cpu_seconds(&gw), bcpu0 = ykt_bench_cpu_seconds();
     sh.start_ns = ykt_bench_now_ns() + 1000000; /* 1 ms: every thread is past the barrier */
-    sh.end_ns = sh.start_ns + (uint64_t)seconds * 1000000000ULL;
+    sh.end_ns = sh.start_ns + (uint64_t)seconds * NS;
     pthread_barrier_wait(&sh.go);
-    for (int k = 0; k < nconn; k++)
-        pthread_join(ws[k].thread, NULL);
+    for (int t = 0; t < nthreads; t++)
+        pthread_join(ds[t].thread, NULL);
     double ycpu1 = ykt_benchgw_cpu_seconds(&gw), bcpu1 = ykt_bench_cpu_seconds();
     if (have_admin && ykt_adminq_status_get(&adm, &st1) != 0)
         have_admin = false;
@@ -340,7 +524,7 @@ int ykt_swipeload_run(ykt_bench_ctx *ctx, int argc, char **argv, const ykt_swipe
     uint64_t ok = 0, errors = 0, behind = 0, last = sh.start_ns;
     const char *sample = "";
     for (int k = 0; k < nconn; k++) {
-        worker *w = &ws[k];
+        conn *w = &ws[k];
         ykt_lat_merge(&all, &w->lat);
         ok += w->ok;
         errors += w->errors;
@@ -360,6 +544,7 @@ int ykt_swipeload_run(ykt_bench_ctx *ctx, int argc, char **argv, const ykt_swipe
     ykt_report_begin(rep, "params");
     ykt_report_str(rep, "verb", p->verb);
     ykt_report_int(rep, "connections", nconn);
+    ykt_report_int(rep, "threads", nthreads);
     ykt_report_int(rep, "terminals", nconn);
     ykt_report_int(rep, "cards", ncards);
     ykt_report_int(rep, "seconds", seconds);
@@ -422,6 +607,7 @@ int ykt_swipeload_run(ykt_bench_ctx *ctx, int argc, char **argv, const ykt_swipe
     for (int k = 0; k < nconn; k++)
         ykt_lat_free(&ws[k].lat);
     free(ws);
+    free(ds);
     free(shares);
     ykt_fleet_free(&fleet);
     return good ? 0 : YKT_BENCH_EXIT_FAIL;

@@ -28,8 +28,8 @@ typedef struct ykt_swipe_profile {
     void (*report_params)(ykt_report *rep, int connections);
 } ykt_swipe_profile;
 
-/* Parses --connections --cards --seconds --rate, runs the load and prints the report;
- * returns the exit status (0, YKT_BENCH_EXIT_FAIL or YKT_BENCH_EXIT_USAGE). */
+/* Parses --connections --cards --seconds --rate --threads, runs the load and prints the
+ * report; returns the exit status (0, YKT_BENCH_EXIT_FAIL or YKT_BENCH_EXIT_USAGE). */
 int ykt_swipeload_run(ykt_bench_ctx *ctx, int argc, char **argv, const ykt_swipe_profile *p);
 
 #endif
