@@ -64,13 +64,18 @@ struct ykt_db {
     int wal_fd;
     sqlite3 *ckpt;
     /* Checkpoints in split mode: a PASSIVE one on `ckpt` on the thread pool copies the
-     * WAL into the database beside the loop; the next COMMIT on the loop then finishes it
-     * (the few frames committed since) with no transaction open, so the transaction after
-     * starts the WAL from its beginning. Without the second step the WAL would only grow:
-     * the loop commits again before a checkpoint beside it can catch up. */
+     * WAL into the database beside the loop; after the next COMMIT the committer thread
+     * finishes it (the few frames committed since) on `ckpt`, right after its fdatasync,
+     * and no transaction begins until it is done (`holding`), so that the transaction
+     * after starts the WAL from its beginning. Without the second step the WAL would only
+     * grow: the loop commits again before a checkpoint beside it can catch up. The second
+     * step used to run on the loop, which then stalled for its two fsyncs (4-5 ms, the
+     * p99 of PAY at 10,000/s; docs/performance.md). */
     uv_loop_t *loop;
     uv_work_t ckpt_work;
     bool ckpt_running, ckpt_finish;
+    bool finish_requested;     /* the committer finishes the checkpoint after its fdatasync */
+    bool holding;              /* until then no transaction begins (ykt_db_busy) */
     commit_hook *flight_hooks; /* the hooks of the batch in flight (split mode) */
     size_t nflight;
     uv_thread_t thread;
@@ -431,8 +436,9 @@ void ykt_db_on_commit(ykt_db *db, void (*fn)(void *arg, bool committed), void *a
 
 int ykt_db_cmd_begin(ykt_db *db)
 {
-    if (db->committing && !db->split)
-        return YKT_EAGAIN; /* the committer thread owns the connection; try again later */
+    if (ykt_db_busy(db))
+        return YKT_EAGAIN; /* the committer thread owns the connection, or finishes a
+                            * checkpoint; try again later */
     if (db->batch_failed)
         return YKT_ESTORAGE;
     if (!db->batch_open) {
@@ -567,6 +573,8 @@ int ykt_db_batch_commit(ykt_db *db)
 
 /* ---- the committer thread ---- */
 
+static void finish_checkpoint(ykt_db *db);
+
 static void committer_main(void *arg)
 {
     ykt_db *db = arg;
@@ -577,12 +585,15 @@ static void committer_main(void *arg)
         if (!db->commit_requested && db->stop_committer)
             break;
         db->commit_requested = false;
-        bool split = db->split;
+        bool split = db->split, finish = db->finish_requested;
+        db->finish_requested = false;
         uv_mutex_unlock(&db->mutex);
         int rc;
         if (split) {
             /* COMMIT already ran on the loop; only the disk is left, and the loop goes on. */
             sync_wal(db);
+            if (finish)
+                finish_checkpoint(db);
             rc = YKT_OK;
         } else {
             rc = commit_now(db);
@@ -604,6 +615,7 @@ static void on_committed(uv_async_t *h)
     if (!done)
         return;
     db->committing = false;
+    db->holding = false;
     if (db->split)
         flight_finish(db, rc);
     else
@@ -719,7 +731,19 @@ void ykt_db_committer_stop(ykt_db *db)
     if (db->split && db->nflight > 0)
         flight_finish(db, db->commit_rc); /* the thread synced it before it stopped */
     db->committing = false;
+    db->holding = false;
     split_stop(db);
+}
+
+/* On the committer thread, with no transaction open on the loop (`holding`): copies what
+ * was committed since the checkpoint beside the loop began. SQLite's own sync of the WAL
+ * finds it just synced. */
+static void finish_checkpoint(ykt_db *db)
+{
+    int log = 0, done = 0;
+    if (sqlite3_wal_checkpoint_v2(db->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) !=
+        SQLITE_OK)
+        fprintf(stderr, "ykt: storage: checkpoint: %s\n", sqlite3_errmsg(db->ckpt));
 }
 
 static void ckpt_work_fn(uv_work_t *w)
@@ -739,15 +763,16 @@ static void ckpt_after_fn(uv_work_t *w, int status)
     db->ckpt_finish = db->split;
 }
 
-/* Right after a COMMIT on the loop (split mode): start or finish a checkpoint. */
+/* Right after a COMMIT on the loop (split mode): start a checkpoint, or have the committer
+ * finish one after this commit's fdatasync, holding new transactions until then. */
 static void checkpoint_step(ykt_db *db)
 {
     if (db->ckpt_finish) {
         db->ckpt_finish = false;
-        int log = 0, done = 0;
-        if (sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) !=
-            SQLITE_OK)
-            ykt_warn("storage: checkpoint: %s", sqlite3_errmsg(db->h));
+        db->finish_requested = true;
+        db->holding = true;
+        /* The WAL starts again: the length that made this checkpoint due is gone. */
+        db->checkpoint_due = false;
     } else if (db->checkpoint_due && !db->ckpt_running) {
         db->checkpoint_due = false;
         db->ckpt_running = true;
@@ -798,5 +823,5 @@ bool ykt_db_in_flight(ykt_db *db)
 
 bool ykt_db_busy(ykt_db *db)
 {
-    return db->committing && !db->split;
+    return (db->committing && !db->split) || db->holding;
 }
