@@ -46,25 +46,36 @@ static ykt_terminal *find_or_reply(ykt_req *req, const char *id)
     return t;
 }
 
+/* The types that take money for their owner, the merchant: PAY, PAY.OFFLINE, HOLD and
+ * CAPTURE (pay_verbs.c) refuse NO_MERCHANT without one. */
+#define SELLING_TYPES (YKT_TT_POS | YKT_TT_DISPENSER | YKT_TT_BOOKING)
+
 /*
- * A POS sells for its owner, the merchant (docs/wallet.md): a mistyped owner would only show
- * at the first PAY, as NO_MERCHANT at the till. It is not refused: finance adds merchants,
- * the information centre terminals, and a till may be installed before the contract is
- * signed (the rooms and power plugins likewise accept a merchant added later). The reply
- * says so instead. Other types' owners are departments or banks, names yktd does not keep.
- * Returns false after replying when the lookup itself failed.
+ * A POS, a dispenser or a booking terminal sells for its owner, the merchant
+ * (docs/wallet.md): a missing or mistyped owner would only show at the first sale, as
+ * NO_MERCHANT at the till (or in an offline upload). It is not refused: finance adds
+ * merchants, the information centre terminals, and a till may be installed before the
+ * contract is signed (the rooms and power plugins likewise accept a merchant added later).
+ * The reply says so instead. Other types' owners are departments or banks, names yktd does
+ * not keep. Returns false after replying when the lookup itself failed.
  */
 static bool pos_owner_check(ykt_req *req, unsigned type, const char *owner, char *warning,
                             size_t len)
 {
     warning[0] = '\0';
-    if (type != YKT_TT_POS || owner == NULL || owner[0] == '\0')
+    if ((type & SELLING_TYPES) == 0)
         return true;
+    if (owner == NULL || owner[0] == '\0') {
+        snprintf(warning, len,
+                 "no owner: sales here are refused (NO_MERCHANT) until the terminal is added "
+                 "again with --owner MERCHANT");
+        return true;
+    }
     ykt_merchant m;
     int rc = ykt_store_merchant_get(req->gw->db, owner, &m);
     if (rc == YKT_ENOTFOUND) {
         snprintf(warning, len,
-                 "no merchant %.63s yet: PAY here is refused (NO_MERCHANT) until it is added "
+                 "no merchant %.63s yet: sales here are refused (NO_MERCHANT) until it is added "
                  "(yktctl merchant add %.63s --name NAME)",
                  owner, owner);
         return true;

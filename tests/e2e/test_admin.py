@@ -149,10 +149,11 @@ class TerminalRegistryTest(GatewayTest):
         self.assertEqual(self.gw.sql("SELECT count(*) FROM terminals"), [(1,)])
 
     def test_pos_owner_that_is_no_merchant_is_warned_about(self):
-        """A POS sells for its owner: a mistyped merchant would only show at the first PAY
-        (NO_MERCHANT), so `terminal add` says so at once. It still adds the terminal: finance
-        adds merchants, the information centre terminals, in either order."""
-        warning = ("no merchant canteen1 yet: PAY here is refused (NO_MERCHANT) until it is "
+        """A POS (a dispenser, a booking terminal) sells for its owner: a missing or mistyped
+        merchant would only show at the first sale (NO_MERCHANT), so `terminal add` says so
+        at once. It still adds the terminal: finance adds merchants, the information centre
+        terminals, in either order."""
+        warning = ("no merchant canteen1 yet: sales here are refused (NO_MERCHANT) until it is "
                    "added (yktctl merchant add canteen1 --name NAME)")
         rec = self.gw.ctl("terminal", "add", "POS-1", "--type", "pos", "--owner", "canteen1")
         self.assertEqual((rec["owner"], rec["warning"]), ("canteen1", warning))
@@ -164,12 +165,19 @@ class TerminalRegistryTest(GatewayTest):
         self.gw.ctl("merchant", "add", "canteen-1", "--name", "Canteen 1")
         rec = self.gw.ctl("terminal", "add", "POS-3", "--type", "pos", "--owner", "canteen-1")
         self.assertNotIn("warning", rec)
-        # a POS without an owner, and other types whatever their owner: nothing to say
-        for args in (["POS-4", "--type", "pos"],
-                     ["GATE-1", "--type", "gate", "--owner", "security"],
-                     ["BOOK-1", "--type", "booking", "--owner", "library"]):
+        # the other selling types alike, and one without an owner at all
+        rec = self.gw.ctl("terminal", "add", "DISP-1", "--type", "dispenser", "--owner", "water")
+        self.assertTrue(rec["warning"].startswith("no merchant water yet: sales here are "
+                                                  "refused (NO_MERCHANT)"), rec)
+        rec = self.gw.ctl("terminal", "add", "BOOK-1", "--type", "booking", "--owner", "library")
+        self.assertTrue(rec["warning"].startswith("no merchant library yet"), rec)
+        rec = self.gw.ctl("terminal", "add", "POS-4", "--type", "pos")
+        self.assertTrue(rec["warning"].startswith("no owner: sales here are refused"), rec)
+        # types that sell nothing, whatever their owner: nothing to say
+        for args in (["GATE-1", "--type", "gate", "--owner", "security"],
+                     ["KIOSK-1", "--type", "kiosk", "--owner", "card-centre"]):
             self.assertNotIn("warning", self.gw.ctl("terminal", "add", *args))
-        self.assertEqual(len(self.gw.ctl("terminal", "list")), 6)
+        self.assertEqual(len(self.gw.ctl("terminal", "list")), 8)
 
     def test_location_limit_matches_the_column(self):
         # the limit in the message is the real one: 127 bytes pass

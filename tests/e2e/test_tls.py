@@ -20,7 +20,7 @@ import time
 import unittest
 
 import harness
-from harness import Gateway, RespClient, RespError, encode
+from harness import Gateway, RespClient, RespError, encode, wait_until
 
 OPENSSL = shutil.which("openssl")
 REDIS_CLI = shutil.which("redis-cli")
@@ -498,7 +498,9 @@ class TlsClientCertOptionalTest(TlsTestBase):
         except (ssl.SSLError, ConnectionError, harness.ConnectionClosed):
             refused = True
         self.assertTrue(refused)
-        self.assertIn("client certificate failed verification", self.gw.log_text())
+        # the alert reaches the client before yktd's log line is written
+        self.assertTrue(wait_until(lambda: "client certificate failed verification"
+                                   in self.gw.log_text()), self.gw.log_text())
         self.assert_still_serves(self.gw)
 
 

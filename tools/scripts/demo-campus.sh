@@ -12,6 +12,7 @@ YKTCTL=${1:?usage: demo-campus.sh PATH-TO-YKTCTL}
 "$YKTCTL" merchant add supermarket --name "校园超市 Campus supermarket" --category shop \
     --discount 2 --commission 2 >/dev/null
 "$YKTCTL" merchant add logistics --name "后勤 Logistics (water, power)" --category water >/dev/null
+"$YKTCTL" merchant add library --name "图书馆 Library (study rooms)" --category library >/dev/null
 
 terminal() { # id type location owner
     "$YKTCTL" terminal add "$1" --type "$2" --location "$3" --owner "$4" \

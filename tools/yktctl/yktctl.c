@@ -32,7 +32,8 @@ static bool help_output; /* the command is `help`: its table is printed as block
 
 static void usage(FILE *out)
 {
-    fputs("usage: yktctl [-s SOCKET | -c CONFIG] [-u OPERATOR] [--json | --csv] COMMAND [ARGS...]\n"
+    fputs("usage: yktctl [-s SOCKET | -c CONFIG] [-u OPERATOR] [--json | --csv]\n"
+          "              COMMAND [ARGS...]\n"
           "       yktctl [-c CONFIG] restore FILE [--db PATH]   (offline: yktd stopped)\n"
           "\n"
           "  -s SOCKET      admin socket (default: $YKTCTL_SOCKET or var/yktd.sock)\n"
