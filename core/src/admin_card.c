@@ -356,8 +356,8 @@ static void issue_done(ykt_req *req, void *data)
         goto out;
     }
     static const char *const cols[] = {
-        "person_no", "name",  "card_no", "uid", "initial_query_password", "initial_pay_password",
-        "deposit",   "result"};
+        "person_no", "name",   "card_no", "uid", "initial_query_password", "initial_pay_password",
+        "deposit",   "result", "reason"};
     ykt_table *t = ykt_table_new("TABLE", (int)YKT_ARRAY_LEN(cols), cols);
     int issued = 0;
     for (int i = 0; i < job->n; i++) {
@@ -381,6 +381,7 @@ static void issue_done(ykt_req *req, void *data)
         ykt_format_fen(it->deposit, deposit, sizeof deposit);
         ykt_table_str(t, code ? NULL : deposit);
         ykt_table_str(t, code ? code : "issued");
+        ykt_table_str(t, code ? why : NULL); /* what the operator does about it, too */
         issued += code == NULL;
     }
     ykt_info("admin: %s issued %d of %d cards in batch", ykt_admin_actor(req), issued, job->n);

@@ -287,6 +287,7 @@ class IssuanceTest(CardCase):
         rows = json.loads(p.stdout)
         self.assertEqual([(r["person_no"], r["card_no"], r["result"]) for r in rows],
                          [("T1", None, "APPROVAL_REQUIRED")])
+        self.assertIn("unit leader", rows[0]["reason"])
         p = self.gw.ctl("--csv", "card", "batch-issue", "--department", "CS", "--kind", "staff",
                         check=False, json_out=False)
         self.assertEqual(p.returncode, 1, p.stderr)
@@ -305,6 +306,7 @@ class IssuanceTest(CardCase):
         rows = json.loads(p.stdout)
         self.assertEqual([(r["person_no"], r["card_no"], r["result"]) for r in rows],
                          [("S1", None, "INSUFFICIENT_FUNDS")])
+        self.assertIn("take it in cash (--pay cash)", rows[0]["reason"])
         cards = self.gw.ctl("card", "list", "--person", "S1")
         self.assertEqual([(c["card_no"], c["status"]) for c in cards],
                          [(rec["card_no"], "cancelled")])
