@@ -19,7 +19,12 @@
  * two checkpoints (an account, a card, an index's last page) is copied into the database
  * once, not once per batch (docs/performance.md, "Fewer random index insertions"). */
 #define CHECKPOINT_PAGES_DEFAULT 16384
-#define YKT_DB_PATH_MAX          4096
+/* A checkpoint beside the loop is followed by another while it left more than this many
+ * frames behind the end of the WAL (committed while it ran), at most CATCHUP_PASSES times:
+ * what the committer then finishes, with no transaction beginning meanwhile, is short. */
+#define CATCHUP_FRAMES  48
+#define CATCHUP_PASSES  4
+#define YKT_DB_PATH_MAX 4096
 
 /* Statement cache: open addressing keyed by the address of the SQL literal. */
 typedef struct stmt_slot {
@@ -64,7 +69,8 @@ struct ykt_db {
     int wal_fd;
     sqlite3 *ckpt;
     /* Checkpoints in split mode: a PASSIVE one on `ckpt` on the thread pool copies the
-     * WAL into the database beside the loop; after the next COMMIT the committer thread
+     * WAL into the database beside the loop (again, while it left many frames behind:
+     * CATCHUP_FRAMES); after the next COMMIT the committer thread
      * finishes it (the few frames committed since) on `ckpt`, right after its fdatasync,
      * and no transaction begins until it is done (`holding`), so that the transaction
      * after starts the WAL from its beginning. Without the second step the WAL would only
@@ -74,6 +80,9 @@ struct ykt_db {
     uv_loop_t *loop;
     uv_work_t ckpt_work;
     bool ckpt_running, ckpt_finish;
+    int wal_frames;            /* the WAL's length after the last commit (wal_hook) */
+    int ckpt_done;             /* frames the last checkpoint beside the loop had copied */
+    int ckpt_passes;           /* catch-up passes of the checkpoint under way */
     bool finish_requested;     /* the committer finishes the checkpoint after its fdatasync */
     bool holding;              /* until then no transaction begins (ykt_db_busy) */
     commit_hook *flight_hooks; /* the hooks of the batch in flight (split mode) */
@@ -178,6 +187,7 @@ static int wal_hook(void *arg, sqlite3 *h, const char *name, int pages)
     (void)h;
     (void)name;
     ykt_db *db = arg;
+    db->wal_frames = pages;
     if (pages > db->checkpoint_pages)
         db->checkpoint_due = true;
     return SQLITE_OK;
@@ -753,6 +763,7 @@ static void ckpt_work_fn(uv_work_t *w)
     if (sqlite3_wal_checkpoint_v2(db->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) !=
         SQLITE_OK)
         fprintf(stderr, "ykt: storage: checkpoint: %s\n", sqlite3_errmsg(db->ckpt));
+    db->ckpt_done = done; /* read on the loop in ckpt_after_fn, after this returns */
 }
 
 static void ckpt_after_fn(uv_work_t *w, int status)
@@ -760,6 +771,15 @@ static void ckpt_after_fn(uv_work_t *w, int status)
     (void)status;
     ykt_db *db = w->data;
     db->ckpt_running = false;
+    if (db->split && db->ckpt_passes < CATCHUP_PASSES &&
+        db->wal_frames - db->ckpt_done > CATCHUP_FRAMES) {
+        db->ckpt_passes++;
+        db->ckpt_running = true;
+        if (uv_queue_work(db->loop, &db->ckpt_work, ckpt_work_fn, ckpt_after_fn) == 0)
+            return;
+        db->ckpt_running = false;
+    }
+    db->ckpt_passes = 0;
     db->ckpt_finish = db->split;
 }
 
