@@ -322,13 +322,18 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (c->tls != NULL) {
         const char *err = NULL;
         int rc = ykt_tls_conn_feed(c->tls, buf->base, (size_t)nread, &c->in, &c->cipher_out, &err);
+        /* Logged before the alert in cipher_out goes out: whoever sees the connection fail
+         * (a person, a test) then finds the reason already in the log. */
+        if (rc == YKT_EPERM)
+            ykt_info("conn %llu from %s: %s; refused", (unsigned long long)c->id, c->peer, err);
+        else if (rc != YKT_OK)
+            ykt_info("conn %llu from %s: %s", (unsigned long long)c->id, c->peer, err);
         flush_cipher(c);
         if (c->closing)
             return;
         if (rc == YKT_EPERM) {
             /* Tell a plain RESP client what went wrong, in its own language. */
             static const char msg[] = "-TLS_REQUIRED this port requires TLS\r\n";
-            ykt_info("conn %llu from %s: %s; refused", (unsigned long long)c->id, c->peer, err);
             write_raw(c, msg, sizeof msg - 1);
             c->close_after_flush = true;
             uv_read_stop(s);
@@ -337,7 +342,6 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             return;
         }
         if (rc != YKT_OK) {
-            ykt_info("conn %llu from %s: %s", (unsigned long long)c->id, c->peer, err);
             conn_close(c);
             return;
         }
