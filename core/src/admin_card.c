@@ -1221,14 +1221,14 @@ static bool live_temporary(ykt_req *req, const ykt_person *p, ykt_card *tmp, boo
 }
 
 /* The person's validity moves to `until` (it is later): regular cards follow. */
-static int extend_person(ykt_db *db, ykt_person *p, const char *until)
+static int extend_person(ykt_db *db, ykt_person *p, const char *until, const char *actor)
 {
     ykt_strlcpy(p->valid_until, until, sizeof p->valid_until);
     ykt_strlcpy(p->validity_source, "extension", sizeof p->validity_source);
     p->updated_at = ykt_now_ms();
     int rc = ykt_store_person_update(db, p);
     if (rc == YKT_OK)
-        rc = ykt_card_set_validity(db, p->id, until);
+        rc = ykt_card_set_validity(db, p->id, until, actor);
     return rc;
 }
 
@@ -1271,7 +1271,7 @@ static void cmd_extend(ykt_req *req, const ykt_args *a)
     ykt_strlcpy(card_before, temporary ? tmp.valid_until : "", sizeof card_before);
     ykt_db *db = req->gw->db;
     bool person_moves = strcmp(until, p.valid_until) > 0;
-    int rc = person_moves ? extend_person(db, &p, until) : YKT_OK;
+    int rc = person_moves ? extend_person(db, &p, until, ykt_admin_actor(req)) : YKT_OK;
     if (rc == YKT_OK && temporary)
         rc = ykt_card_set_end(db, &tmp, until);
     char card_part[80] = "";

@@ -168,7 +168,7 @@ static void import_done(ykt_req *req, void *data)
             if (!job->dry_run) {
                 rc = ykt_store_person_update(db, row);
                 if (rc == YKT_OK && strcmp(have.valid_until, row->valid_until) != 0)
-                    rc = ykt_card_set_validity(db, have.id, row->valid_until);
+                    rc = ykt_card_set_validity(db, have.id, row->valid_until, ykt_admin_actor(req));
             }
             updated++;
         }

@@ -140,7 +140,8 @@ static void cmd_update(ykt_req *req, const ykt_args *a)
      * card is cut back if it would outlive it. */
     char note[96] = "";
     if (rc == YKT_OK && strcmp(before.valid_until, p.valid_until) != 0)
-        rc = ykt_card_follow_validity(req->gw->db, p.id, p.valid_until, note, sizeof note);
+        rc = ykt_card_follow_validity(req->gw->db, p.id, p.valid_until, ykt_admin_actor(req), note,
+                                      sizeof note);
     if (rc == YKT_OK)
         rc = ykt_audit(req, a, "person.update", p.person_no, "valid_until %s -> %s (%s)%s%s",
                        before.valid_until, p.valid_until, p.validity_source, note[0] ? "; " : "",

@@ -136,8 +136,8 @@ int ykt_card_end_all(ykt_db *db, int64_t person_id, const char *reason, const ch
     return rc;
 }
 
-int ykt_card_follow_validity(ykt_db *db, int64_t person_id, const char *valid_until, char *note,
-                             size_t note_len)
+int ykt_card_follow_validity(ykt_db *db, int64_t person_id, const char *valid_until,
+                             const char *actor, char *note, size_t note_len)
 {
     if (note_len > 0)
         note[0] = '\0';
@@ -152,15 +152,21 @@ int ykt_card_follow_validity(ykt_db *db, int64_t person_id, const char *valid_un
     rc = ykt_store_meta_next(db, "blacklist_version", &version);
     if (rc == YKT_OK)
         rc = ykt_store_card_set_validity(db, person_id, valid_until, version);
+    if (rc == YKT_OK && cut) {
+        char detail[96];
+        snprintf(detail, sizeof detail, "until %s -> %s: the holder's validity ends then",
+                 tmp.valid_until, valid_until);
+        rc = ykt_card_event(db, tmp.card_no, "shortened", actor, false, detail);
+    }
     if (rc == YKT_OK && cut && note_len > 0)
         snprintf(note, note_len, "temporary card %s until %s -> %s", tmp.card_no, tmp.valid_until,
                  valid_until);
     return rc;
 }
 
-int ykt_card_set_validity(ykt_db *db, int64_t person_id, const char *valid_until)
+int ykt_card_set_validity(ykt_db *db, int64_t person_id, const char *valid_until, const char *actor)
 {
-    return ykt_card_follow_validity(db, person_id, valid_until, NULL, 0);
+    return ykt_card_follow_validity(db, person_id, valid_until, actor, NULL, 0);
 }
 
 int ykt_card_set_end(ykt_db *db, ykt_card *c, const char *valid_until)

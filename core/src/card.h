@@ -66,11 +66,13 @@ int ykt_card_end_all(ykt_db *db, int64_t person_id, const char *reason, const ch
  * date; a temporary card keeps its own end date but never outlives the person, so it is cut
  * back when the validity now ends before it (R-C2, R-C3). Offline terminals are told.
  */
-int ykt_card_set_validity(ykt_db *db, int64_t person_id, const char *valid_until);
+int ykt_card_set_validity(ykt_db *db, int64_t person_id, const char *valid_until,
+                          const char *actor);
 /* The same; note (NULL with note_len 0 for none) receives what became of the live temporary
- * card ("temporary card N until A -> B"), or "" when it was not cut back. */
-int ykt_card_follow_validity(ykt_db *db, int64_t person_id, const char *valid_until, char *note,
-                             size_t note_len);
+ * card ("temporary card N until A -> B"), or "" when it was not cut back. A card cut back
+ * has a `shortened` event in its history, by actor. */
+int ykt_card_follow_validity(ykt_db *db, int64_t person_id, const char *valid_until,
+                             const char *actor, char *note, size_t note_len);
 /* Gives one card its own new end date (a temporary card extended on proof) and publishes it
  * to offline terminals. */
 int ykt_card_set_end(ykt_db *db, ykt_card *c, const char *valid_until);

@@ -396,6 +396,9 @@ class IssuanceTest(CardCase):
         audit = self.audit("person.update")[0]
         self.assertIn("temporary card %s until %s -> %s" % (no, day(100), day(50)),
                       audit["detail"])
+        shortened = [h for h in self.history(no) if h["event"] == "shortened"]
+        self.assertEqual(len(shortened), 1, self.history(no))
+        self.assertIn("until %s -> %s" % (day(100), day(50)), shortened[0]["detail"])
         # a longer approval does not lengthen the card: its end date is its own
         self.gw.ctl("person", "update", "V1", "--valid-until", day(300))
         self.assertEqual(self.show(no)["valid_until"], day(50))
