@@ -6,6 +6,8 @@
  */
 #include "access.h"
 
+#include <ykt/plugin_util.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -18,17 +20,6 @@
 
 static const char *const kinds[] = {"campus_gate", "teaching", "dormitory",
                                     "lab",         "parking",  "building"};
-
-/* A terminal type bit as `yktctl terminal add --type` spells it. */
-static const char *type_name(unsigned type)
-{
-    static const char *const names[] = {"pos",  "gate",    "dispenser", "meter",
-                                        "bank", "booking", "kiosk",     "attendance"};
-    for (unsigned i = 0; i < sizeof names / sizeof *names; i++)
-        if (type == 1u << i)
-            return names[i];
-    return "unknown";
-}
 
 static void copy(char *dst, size_t len, const char *src)
 {
@@ -375,7 +366,7 @@ static void a_door_add(ykt_request *r, void *ud)
     if (t.type != YKT_TERM_GATE) {
         h->reply_error(r, "WRONG_TERMINAL_TYPE",
                        "terminal %s is a %s terminal, not a gate: only gates send ACCESS.OPEN",
-                       terminal, type_name(t.type));
+                       terminal, ykt_pu_terminal_type(t.type));
         return;
     }
     if (acc_door_by_id(s, id) != NULL ||

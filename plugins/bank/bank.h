@@ -111,5 +111,7 @@ bool bank_pending_unlink(bank_state *s, const bank_pending *p);
 /* The binding rules for p (one to one both ways; for an unbind, that exact binding): replies
  * ALREADY_BOUND / NOT_BOUND / STORAGE_ERROR and returns false when p may not go ahead. */
 bool bank_binding_allowed(bank_state *s, ykt_request *r, const bank_pending *p);
+/* The binding a pending request asks for, once its password was checked. */
+void bank_binding_of(const bank_pending *p, bank_binding *b);
 
 #endif

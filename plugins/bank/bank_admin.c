@@ -87,10 +87,8 @@ static void admin_binding_done(ykt_request *r, void *ud)
         free(p);
         return;
     }
-    bank_binding b = {.person_id = p->person_id};
-    snprintf(b.person_no, sizeof b.person_no, "%s", p->person_no);
-    snprintf(b.bank, sizeof b.bank, "%s", p->bank);
-    snprintf(b.bank_card, sizeof b.bank_card, "%s", p->bank_card);
+    bank_binding b;
+    bank_binding_of(p, &b);
     char masked[BANK_TEXT_MAX], detail[256];
     bank_mask_card(b.bank_card, masked, sizeof masked);
     /* The host keeps the request's options across the password check: audit() records

@@ -61,6 +61,15 @@ void bank_pending_sweep(bank_state *s, int64_t older_than_ms)
 
 /* Checks whether person and bank card may be bound (bind) or are bound to each other
  * (unbind); replies and returns false when not. */
+void bank_binding_of(const bank_pending *p, bank_binding *b)
+{
+    memset(b, 0, sizeof *b);
+    b->person_id = p->person_id;
+    snprintf(b->person_no, sizeof b->person_no, "%s", p->person_no);
+    snprintf(b->bank, sizeof b->bank, "%s", p->bank);
+    snprintf(b->bank_card, sizeof b->bank_card, "%s", p->bank_card);
+}
+
 bool bank_binding_allowed(bank_state *s, ykt_request *r, const bank_pending *p)
 {
     const ykt_host *h = s->host;
@@ -113,10 +122,8 @@ static void binding_done(ykt_request *r, void *ud)
         free(p);
         return;
     }
-    bank_binding b = {.person_id = p->person_id};
-    snprintf(b.person_no, sizeof b.person_no, "%s", p->person_no);
-    snprintf(b.bank, sizeof b.bank, "%s", p->bank);
-    snprintf(b.bank_card, sizeof b.bank_card, "%s", p->bank_card);
+    bank_binding b;
+    bank_binding_of(p, &b);
     char by[BANK_TEXT_MAX + 16];
     snprintf(by, sizeof by, "terminal:%s", t->id);
     int rc = p->unbind ? bank_unbind(s, &b, by, "at the bank terminal") : bank_bind(s, &b, by);

@@ -895,18 +895,6 @@ static int audit_or_fail(power *p, ykt_request *r, const char *action, const cha
     return 0;
 }
 
-/* A meter id must be free: no other room has it. */
-/* A terminal type bit as `yktctl terminal add --type` spells it. */
-static const char *type_name(unsigned type)
-{
-    static const char *const names[] = {"pos",  "gate",    "dispenser", "meter",
-                                        "bank", "booking", "kiosk",     "attendance"};
-    for (unsigned i = 0; i < sizeof names / sizeof *names; i++)
-        if (type == 1u << i)
-            return names[i];
-    return "unknown";
-}
-
 /* The meter is a registered terminal of type meter (only meters send POWER.READING, POLL and
  * ACK) that serves no other room. Replies and returns 0 otherwise. */
 static int meter_free(power *p, ykt_request *r, const char *meter, const char *room_id)
@@ -922,7 +910,7 @@ static int meter_free(power *p, ykt_request *r, const char *meter, const char *r
         p->host->reply_error(r, "WRONG_TERMINAL_TYPE",
                              "terminal %s is a %s terminal, not a meter: only meters send "
                              "POWER.READING",
-                             meter, type_name(t.type));
+                             meter, ykt_pu_terminal_type(t.type));
         return 0;
     }
     room other;

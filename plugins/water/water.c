@@ -711,17 +711,6 @@ static void on_timer(void *ud)
 
 /* ---- admin commands ---- */
 
-/* A terminal type bit as `yktctl terminal add --type` spells it. */
-static const char *type_name(unsigned type)
-{
-    static const char *const names[] = {"pos",  "gate",    "dispenser", "meter",
-                                        "bank", "booking", "kiosk",     "attendance"};
-    for (unsigned i = 0; i < sizeof names / sizeof *names; i++)
-        if (type == 1u << i)
-            return names[i];
-    return "unknown";
-}
-
 /* A dispenser must be a registered terminal of type dispenser, owned by a merchant (the one
  * its sales pay): checked when it is registered, not when the first holder is refused.
  * Replies and returns 0 when it is not. A suspended merchant is accepted: the wallet refuses
@@ -741,7 +730,7 @@ static int dispenser_terminal_ok(water *w, ykt_request *r, const char *id)
         h->reply_error(r, "WRONG_TERMINAL_TYPE",
                        "terminal %s is a %s terminal, not a dispenser: only dispensers send "
                        "WATER.*",
-                       id, type_name(t.type));
+                       id, ykt_pu_terminal_type(t.type));
         return 0;
     }
     if (t.owner == NULL || t.owner[0] == '\0') {

@@ -1157,7 +1157,7 @@ class LedgerIndexTest(WalletCase):
         self.assertEqual(self.gw.ctl("account", "statement", "V1", "--from",
                                      (campus_today() + datetime.timedelta(days=1)).isoformat()
                                      )[0]["balance"], yuan(self.balance("V1")))
-        # the index no longer lists card payments; the merchant's settlement still adds up
+        # the schema: transfers_from no longer lists card payments, payments_by_card is gone
         self.assertIn("WHERE kind NOT IN ('pay', 'pay_offline', 'mgmt_fee')",
                       self.gw.sql("SELECT sql FROM sqlite_master WHERE name = 'transfers_from'")
                       [0][0])

@@ -429,12 +429,13 @@ static void api_logout(api_call *ac)
 
 /* ---- holders ---- */
 
-static void api_holder_home(api_call *ac)
+/* A person, their cards, balance and latest movements (`limit` of them): the holder's home
+ * page and the counter's lookup show the same. */
+static void person_overview(api_call *ac, const char *no, const char *limit)
 {
-    const char *no = ac->s->person_no;
     const char *person_argv[] = {"person", "show", "--", no};
     const char *cards_argv[] = {"card", "list", "--person", no};
-    const char *account_argv[] = {"account", "show", "--limit", "20", "--", no};
+    const char *account_argv[] = {"account", "show", "--limit", limit, "--", no};
     ykt_reply *person = call(ac, 4, person_argv);
     ykt_reply *cards = person ? call(ac, 4, cards_argv) : NULL;
     ykt_reply *account = cards ? call(ac, 6, account_argv) : NULL;
@@ -454,6 +455,11 @@ static void api_holder_home(api_call *ac)
         ykt_reply_free(cards);
     if (account)
         ykt_reply_free(account);
+}
+
+static void api_holder_home(api_call *ac)
+{
+    person_overview(ac, ac->s->person_no, "20");
 }
 
 static void api_holder_loss(api_call *ac)
@@ -497,28 +503,7 @@ static void api_counter_person(api_call *ac)
         set_error(ac, 400, "BAD_REQUEST", "?no=PERSON is required");
         return;
     }
-    const char *person_argv[] = {"person", "show", "--", no};
-    const char *cards_argv[] = {"card", "list", "--person", no};
-    const char *account_argv[] = {"account", "show", "--limit", "5", "--", no};
-    ykt_reply *person = call(ac, 4, person_argv);
-    ykt_reply *cards = person ? call(ac, 4, cards_argv) : NULL;
-    ykt_reply *account = cards ? call(ac, 6, account_argv) : NULL;
-    if (account != NULL && account->type == YKT_REPLY_ARRAY && account->nelem == 2) {
-        ac->status = 200;
-        ac->out = json_object();
-        json_object_set_new(ac->out, "person", web_reply_json(person));
-        json_object_set_new(ac->out, "cards", web_reply_json(cards));
-        json_object_set_new(ac->out, "balance", web_reply_json(account->elem[0]));
-        json_object_set_new(ac->out, "records", web_reply_json(account->elem[1]));
-    } else if (account != NULL) {
-        set_error(ac, 502, "BAD_REPLY", "unexpected reply to account show");
-    }
-    if (person)
-        ykt_reply_free(person);
-    if (cards)
-        ykt_reply_free(cards);
-    if (account)
-        ykt_reply_free(account);
+    person_overview(ac, no, "5");
 }
 
 static void api_counter_replace(api_call *ac)

@@ -60,4 +60,15 @@ static inline bool ykt_pu_valid_text(const char *s, size_t maxlen)
     return true;
 }
 
+/* A terminal type bit (YKT_TERM_*) as `yktctl terminal add --type` spells it. */
+static inline const char *ykt_pu_terminal_type(unsigned type)
+{
+    static const char *const names[] = {"pos",  "gate",    "dispenser", "meter",
+                                        "bank", "booking", "kiosk",     "attendance"};
+    for (unsigned i = 0; i < sizeof names / sizeof *names; i++)
+        if (type == 1u << i)
+            return names[i];
+    return "unknown";
+}
+
 #endif
