@@ -162,7 +162,7 @@ int ykt_store_wallets_unclaimed(ykt_db *db, int64_t ended_before, int limit,
     "WITH moves AS ("                                                                              \
     "SELECT * FROM transfers WHERE to_account = ?1 "                                               \
     "UNION ALL SELECT * FROM transfers WHERE from_account = ?1 "                                   \
-    "AND kind NOT IN " CARD_PAYMENT_KINDS " "                                                      \
+    "AND " NOT_A_CARD_PAYMENT " "                                                                  \
     "UNION ALL SELECT t.* FROM payments p JOIN transfers t "                                       \
     "ON t.id IN (p.transfer, p.fee_transfer) AND t.from_account = ?1 "                             \
     "WHERE p.person_id = (SELECT CAST(owner AS INTEGER) FROM accounts "                            \

@@ -546,7 +546,7 @@ int ykt_store_settlement_sums(ykt_db *db, const ykt_merchant *m, int64_t before_
     /* Everything since the merchant's last settlement, up to the period's end: transfer ids
      * grow with time, so "after the last settled id" never counts a transfer twice. A card
      * payment never leaves a merchant's account; saying so lets SQLite read the merchant's
-     * outgoing transfers from transfers_from (store/util.h, CARD_PAYMENT_KINDS). */
+     * outgoing transfers from transfers_from (store/util.h, NOT_A_CARD_PAYMENT). */
     STMT_OR_FAIL(last, db,
                  "SELECT coalesce(max(upto_transfer), 0) FROM settlements WHERE merchant = ?");
     bind_text(last, 1, m->id);
@@ -563,7 +563,7 @@ int ykt_store_settlement_sums(ykt_db *db, const ykt_merchant *m, int64_t before_
         "coalesce(sum(CASE WHEN from_account = ?2 AND kind = 'refund' THEN amount END), 0),"
         "count(CASE WHEN to_account = ?2 AND kind IN ('pay','pay_offline') THEN 1 END) "
         "FROM transfers WHERE id > ?1 AND at < ?3 AND (to_account = ?2 OR "
-        "(from_account = ?2 AND kind NOT IN " CARD_PAYMENT_KINDS "))");
+        "(from_account = ?2 AND " NOT_A_CARD_PAYMENT "))");
     bind_i64(st, 1, since);
     bind_i64(st, 2, m->account);
     bind_i64(st, 3, before_ms);
@@ -581,11 +581,11 @@ int ykt_store_settlement_sums(ykt_db *db, const ykt_merchant *m, int64_t before_
     /* What the earlier settlements left on the account: everything up to the last settled
      * transfer, and the commissions and payouts themselves. Zero unless a refund of an
      * already settled payment took the account below zero. */
-    STMT_OR_FAIL(carry, db,
-                 "SELECT coalesce(sum(CASE WHEN to_account = ?2 THEN amount ELSE -amount END), 0) "
-                 "FROM transfers WHERE (to_account = ?2 OR (from_account = ?2 AND kind NOT "
-                 "IN " CARD_PAYMENT_KINDS
-                 ")) AND (id <= ?1 OR kind IN ('commission', 'settlement'))");
+    STMT_OR_FAIL(
+        carry, db,
+        "SELECT coalesce(sum(CASE WHEN to_account = ?2 THEN amount ELSE -amount END), 0) "
+        "FROM transfers WHERE (to_account = ?2 OR (from_account = ?2 AND " NOT_A_CARD_PAYMENT
+        ")) AND (id <= ?1 OR kind IN ('commission', 'settlement'))");
     bind_i64(carry, 1, since);
     bind_i64(carry, 2, m->account);
     rc = sqlite3_step(carry);
