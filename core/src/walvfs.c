@@ -1,0 +1,444 @@
+#include "walvfs.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The WAL file format (https://sqlite.org/fileformat2.html#walformat): a 32-byte file header,
+ * then frames of a 24-byte header and a page. Bytes 4..7 of a frame header, big-endian, are
+ * the database's size in pages after a commit for the commit's last frame, else zero. */
+#define WAL_FRAME_HEADER 24
+/* Collected bytes past this are written at once (a batch's frames are a few MiB at most). */
+#define WAL_BUFFER_MAX (8u << 20)
+#define WAL_BUFFER_MIN (256u << 10)
+/* The unix VFS writes at most 128 KiB - 1 per call (it expects pages, of at most 64 KiB) and
+ * reports a longer write as a full disk: the collected bytes go in chunks of 31 pages. */
+#define WAL_WRITE_MAX (31u * 4096u)
+
+enum wv_kind { WV_OTHER, WV_MAIN, WV_WAL };
+
+typedef struct wv_file wv_file;
+struct wv_file {
+    sqlite3_file base;
+    sqlite3_file *real; /* the default VFS's file, allocated right after this struct */
+    enum wv_kind kind;
+    /* A main database file: the name SQLite opened it by (the same pointer is found from
+     * its WAL's name, sqlite3_filename_database), and its connection's WAL file. */
+    const char *db_name;
+    wv_file *wal;
+    wv_file *next_main;
+    /* A WAL file: its connection's main file (NULL: not found, so nothing is collected),
+     * and the bytes collected for [at, at + len). */
+    wv_file *main;
+    unsigned char *buf;
+    size_t len, cap;
+    sqlite3_int64 at;
+    bool commit_frame; /* the frame header just collected ends a transaction */
+};
+
+static sqlite3_vfs *real_vfs;
+static sqlite3_vfs wv_vfs;
+static sqlite3_io_methods wv_methods;
+static pthread_mutex_t mains_lock = PTHREAD_MUTEX_INITIALIZER;
+static wv_file *mains;
+
+static const sqlite3_io_methods *real_methods(sqlite3_file *pf)
+{
+    return ((wv_file *)pf)->real->pMethods;
+}
+
+/* ---- the WAL file's collected frames ---- */
+
+static int wal_flush(wv_file *w)
+{
+    if (w == NULL || w->len == 0)
+        return SQLITE_OK;
+    size_t n = w->len, done = 0;
+    w->len = 0;
+    int rc = SQLITE_OK;
+    while (rc == SQLITE_OK && done < n) {
+        size_t chunk = n - done < WAL_WRITE_MAX ? n - done : WAL_WRITE_MAX;
+        rc = w->real->pMethods->xWrite(w->real, w->buf + done, (int)chunk,
+                                       w->at + (sqlite3_int64)done);
+        done += chunk;
+    }
+    return rc;
+}
+
+/* Where SQLite takes no error: a frame it is about to announce must be in the file. */
+static void wal_flush_or_stop(wv_file *w)
+{
+    if (wal_flush(w) == SQLITE_OK)
+        return;
+    fprintf(stderr, "ykt: storage: writing WAL frames failed; stopping so that SQLite does not "
+                    "announce frames that are not in the file\n");
+    abort();
+}
+
+static bool wal_room(wv_file *w, size_t more)
+{
+    if (w->len + more <= w->cap)
+        return true;
+    if (w->len + more > WAL_BUFFER_MAX)
+        return false;
+    size_t cap = w->cap ? w->cap : WAL_BUFFER_MIN;
+    while (cap < w->len + more)
+        cap *= 2;
+    if (cap > WAL_BUFFER_MAX)
+        cap = WAL_BUFFER_MAX;
+    unsigned char *buf = realloc(w->buf, cap);
+    if (buf == NULL)
+        return false;
+    w->buf = buf;
+    w->cap = cap;
+    return true;
+}
+
+static int wal_write(wv_file *w, const void *data, int amt, sqlite3_int64 off)
+{
+    bool header = amt == WAL_FRAME_HEADER;
+    bool ends_commit = !header && w->commit_frame;
+    if (header) {
+        const unsigned char *h = data;
+        w->commit_frame = (h[4] | h[5] | h[6] | h[7]) != 0;
+    } else {
+        w->commit_frame = false;
+    }
+    int rc = SQLITE_OK;
+    if (w->len > 0 && off != w->at + (sqlite3_int64)w->len)
+        rc = wal_flush(w); /* not contiguous: the WAL restarted, or a rewrite */
+    if (rc != SQLITE_OK)
+        return rc;
+    if (!wal_room(w, (size_t)amt)) {
+        rc = wal_flush(w);
+        if (rc == SQLITE_OK && !wal_room(w, (size_t)amt))
+            return w->real->pMethods->xWrite(w->real, data, amt, off);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    if (w->len == 0)
+        w->at = off;
+    memcpy(w->buf + w->len, data, (size_t)amt);
+    w->len += (size_t)amt;
+    /* The commit frame's page is the transaction's last write: everything goes to the file
+     * now, and a failure is the commit's. */
+    return ends_commit ? wal_flush(w) : SQLITE_OK;
+}
+
+/* ---- the io methods: the WAL collects, the main file flushes its WAL before shared
+ * memory, everything else passes through ---- */
+
+static int wv_close(sqlite3_file *pf)
+{
+    wv_file *f = (wv_file *)pf;
+    int rc = SQLITE_OK;
+    if (f->kind == WV_WAL)
+        rc = wal_flush(f);
+    pthread_mutex_lock(&mains_lock);
+    if (f->kind == WV_WAL && f->main != NULL)
+        f->main->wal = NULL;
+    if (f->kind == WV_MAIN) {
+        if (f->wal != NULL)
+            f->wal->main = NULL;
+        for (wv_file **p = &mains; *p != NULL; p = &(*p)->next_main) {
+            if (*p == f) {
+                *p = f->next_main;
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&mains_lock);
+    free(f->buf);
+    f->buf = NULL;
+    int rc2 = f->real->pMethods != NULL ? f->real->pMethods->xClose(f->real) : SQLITE_OK;
+    return rc != SQLITE_OK ? rc : rc2;
+}
+
+/* Before anything but a write, the WAL's collected frames go to the file. */
+#define WAL_FLUSH_FIRST(pf)                                                                        \
+    do {                                                                                           \
+        wv_file *f_ = (wv_file *)(pf);                                                             \
+        if (f_->kind == WV_WAL) {                                                                  \
+            int frc_ = wal_flush(f_);                                                              \
+            if (frc_ != SQLITE_OK)                                                                 \
+                return frc_;                                                                       \
+        }                                                                                          \
+    } while (0)
+
+static int wv_read(sqlite3_file *pf, void *buf, int amt, sqlite3_int64 off)
+{
+    WAL_FLUSH_FIRST(pf);
+    return real_methods(pf)->xRead(((wv_file *)pf)->real, buf, amt, off);
+}
+
+static int wv_write(sqlite3_file *pf, const void *buf, int amt, sqlite3_int64 off)
+{
+    wv_file *f = (wv_file *)pf;
+    if (f->kind == WV_WAL && f->main != NULL)
+        return wal_write(f, buf, amt, off);
+    return real_methods(pf)->xWrite(f->real, buf, amt, off);
+}
+
+static int wv_truncate(sqlite3_file *pf, sqlite3_int64 size)
+{
+    WAL_FLUSH_FIRST(pf);
+    return real_methods(pf)->xTruncate(((wv_file *)pf)->real, size);
+}
+
+static int wv_sync(sqlite3_file *pf, int flags)
+{
+    WAL_FLUSH_FIRST(pf);
+    return real_methods(pf)->xSync(((wv_file *)pf)->real, flags);
+}
+
+static int wv_file_size(sqlite3_file *pf, sqlite3_int64 *size)
+{
+    WAL_FLUSH_FIRST(pf);
+    return real_methods(pf)->xFileSize(((wv_file *)pf)->real, size);
+}
+
+static int wv_lock(sqlite3_file *pf, int level)
+{
+    return real_methods(pf)->xLock(((wv_file *)pf)->real, level);
+}
+
+static int wv_unlock(sqlite3_file *pf, int level)
+{
+    return real_methods(pf)->xUnlock(((wv_file *)pf)->real, level);
+}
+
+static int wv_check_reserved_lock(sqlite3_file *pf, int *out)
+{
+    return real_methods(pf)->xCheckReservedLock(((wv_file *)pf)->real, out);
+}
+
+static int wv_file_control(sqlite3_file *pf, int op, void *arg)
+{
+    WAL_FLUSH_FIRST(pf);
+    return real_methods(pf)->xFileControl(((wv_file *)pf)->real, op, arg);
+}
+
+static int wv_sector_size(sqlite3_file *pf)
+{
+    return real_methods(pf)->xSectorSize(((wv_file *)pf)->real);
+}
+
+static int wv_device_characteristics(sqlite3_file *pf)
+{
+    return real_methods(pf)->xDeviceCharacteristics(((wv_file *)pf)->real);
+}
+
+/* Shared memory is how SQLite tells other connections (the checkpointer, backups, another
+ * process) which frames are committed: the connection's WAL is written out first. */
+static int wv_shm_map(sqlite3_file *pf, int region, int size, int extend, void volatile **out)
+{
+    wv_file *f = (wv_file *)pf;
+    int rc = wal_flush(f->wal);
+    if (rc != SQLITE_OK)
+        return rc;
+    return real_methods(pf)->xShmMap(f->real, region, size, extend, out);
+}
+
+static int wv_shm_lock(sqlite3_file *pf, int offset, int n, int flags)
+{
+    wv_file *f = (wv_file *)pf;
+    int rc = wal_flush(f->wal);
+    if (rc != SQLITE_OK)
+        return rc;
+    return real_methods(pf)->xShmLock(f->real, offset, n, flags);
+}
+
+static void wv_shm_barrier(sqlite3_file *pf)
+{
+    wv_file *f = (wv_file *)pf;
+    wal_flush_or_stop(f->wal);
+    real_methods(pf)->xShmBarrier(f->real);
+}
+
+static int wv_shm_unmap(sqlite3_file *pf, int delete_flag)
+{
+    wv_file *f = (wv_file *)pf;
+    wal_flush_or_stop(f->wal);
+    return real_methods(pf)->xShmUnmap(f->real, delete_flag);
+}
+
+static int wv_fetch(sqlite3_file *pf, sqlite3_int64 off, int amt, void **out)
+{
+    WAL_FLUSH_FIRST(pf);
+    return real_methods(pf)->xFetch(((wv_file *)pf)->real, off, amt, out);
+}
+
+static int wv_unfetch(sqlite3_file *pf, sqlite3_int64 off, void *p)
+{
+    return real_methods(pf)->xUnfetch(((wv_file *)pf)->real, off, p);
+}
+
+/* ---- the VFS ---- */
+
+static int wv_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *pf, int flags,
+                   int *out_flags)
+{
+    (void)vfs;
+    wv_file *f = (wv_file *)pf;
+    memset(f, 0, sizeof *f);
+    f->real = (sqlite3_file *)(f + 1);
+    int rc = real_vfs->xOpen(real_vfs, name, f->real, flags, out_flags);
+    /* As SQLite's own shims do: with the real file's methods set, even on failure, ours
+     * are set too, so that SQLite closes it through us. */
+    f->base.pMethods = f->real->pMethods != NULL ? &wv_methods : NULL;
+    if (rc != SQLITE_OK || f->real->pMethods == NULL)
+        return rc;
+    /* The methods above are version 3; a real file of an older version would lack some. */
+    if (f->real->pMethods->iVersion < 3) {
+        f->real->pMethods->xClose(f->real);
+        f->base.pMethods = NULL;
+        return SQLITE_CANTOPEN;
+    }
+    if ((flags & SQLITE_OPEN_MAIN_DB) && name != NULL) {
+        f->kind = WV_MAIN;
+        f->db_name = name;
+        pthread_mutex_lock(&mains_lock);
+        f->next_main = mains;
+        mains = f;
+        pthread_mutex_unlock(&mains_lock);
+    } else if ((flags & SQLITE_OPEN_WAL) && name != NULL) {
+        f->kind = WV_WAL;
+        const char *db_name = sqlite3_filename_database(name);
+        pthread_mutex_lock(&mains_lock);
+        for (wv_file *m = mains; m != NULL; m = m->next_main) {
+            if (m->db_name == db_name && m->wal == NULL) {
+                m->wal = f;
+                f->main = m;
+                break;
+            }
+        }
+        pthread_mutex_unlock(&mains_lock);
+    }
+    return SQLITE_OK;
+}
+
+static int wv_delete(sqlite3_vfs *vfs, const char *name, int sync_dir)
+{
+    (void)vfs;
+    return real_vfs->xDelete(real_vfs, name, sync_dir);
+}
+
+static int wv_access(sqlite3_vfs *vfs, const char *name, int flags, int *out)
+{
+    (void)vfs;
+    return real_vfs->xAccess(real_vfs, name, flags, out);
+}
+
+static int wv_full_pathname(sqlite3_vfs *vfs, const char *name, int n, char *out)
+{
+    (void)vfs;
+    return real_vfs->xFullPathname(real_vfs, name, n, out);
+}
+
+static void *wv_dlopen(sqlite3_vfs *vfs, const char *name)
+{
+    (void)vfs;
+    return real_vfs->xDlOpen(real_vfs, name);
+}
+
+static void wv_dlerror(sqlite3_vfs *vfs, int n, char *msg)
+{
+    (void)vfs;
+    real_vfs->xDlError(real_vfs, n, msg);
+}
+
+static void (*wv_dlsym(sqlite3_vfs *vfs, void *h, const char *sym))(void)
+{
+    (void)vfs;
+    return real_vfs->xDlSym(real_vfs, h, sym);
+}
+
+static void wv_dlclose(sqlite3_vfs *vfs, void *h)
+{
+    (void)vfs;
+    real_vfs->xDlClose(real_vfs, h);
+}
+
+static int wv_randomness(sqlite3_vfs *vfs, int n, char *out)
+{
+    (void)vfs;
+    return real_vfs->xRandomness(real_vfs, n, out);
+}
+
+static int wv_sleep(sqlite3_vfs *vfs, int us)
+{
+    (void)vfs;
+    return real_vfs->xSleep(real_vfs, us);
+}
+
+static int wv_current_time(sqlite3_vfs *vfs, double *out)
+{
+    (void)vfs;
+    return real_vfs->xCurrentTime(real_vfs, out);
+}
+
+static int wv_get_last_error(sqlite3_vfs *vfs, int n, char *out)
+{
+    (void)vfs;
+    return real_vfs->xGetLastError(real_vfs, n, out);
+}
+
+static int wv_current_time_int64(sqlite3_vfs *vfs, sqlite3_int64 *out)
+{
+    (void)vfs;
+    return real_vfs->xCurrentTimeInt64(real_vfs, out);
+}
+
+int ykt_walvfs_register(void)
+{
+    if (sqlite3_vfs_find(YKT_WALVFS_NAME) != NULL)
+        return SQLITE_OK;
+    real_vfs = sqlite3_vfs_find(NULL);
+    /* Version 2 of the VFS (xCurrentTimeInt64) is what every method above needs. */
+    if (real_vfs == NULL || real_vfs->iVersion < 2)
+        return SQLITE_ERROR;
+    wv_methods = (sqlite3_io_methods){
+        .iVersion = 3,
+        .xClose = wv_close,
+        .xRead = wv_read,
+        .xWrite = wv_write,
+        .xTruncate = wv_truncate,
+        .xSync = wv_sync,
+        .xFileSize = wv_file_size,
+        .xLock = wv_lock,
+        .xUnlock = wv_unlock,
+        .xCheckReservedLock = wv_check_reserved_lock,
+        .xFileControl = wv_file_control,
+        .xSectorSize = wv_sector_size,
+        .xDeviceCharacteristics = wv_device_characteristics,
+        .xShmMap = wv_shm_map,
+        .xShmLock = wv_shm_lock,
+        .xShmBarrier = wv_shm_barrier,
+        .xShmUnmap = wv_shm_unmap,
+        .xFetch = wv_fetch,
+        .xUnfetch = wv_unfetch,
+    };
+    wv_vfs = (sqlite3_vfs){
+        .iVersion = 2,
+        .szOsFile = (int)sizeof(wv_file) + real_vfs->szOsFile,
+        .mxPathname = real_vfs->mxPathname,
+        .zName = YKT_WALVFS_NAME,
+        .xOpen = wv_open,
+        .xDelete = wv_delete,
+        .xAccess = wv_access,
+        .xFullPathname = wv_full_pathname,
+        .xDlOpen = wv_dlopen,
+        .xDlError = wv_dlerror,
+        .xDlSym = wv_dlsym,
+        .xDlClose = wv_dlclose,
+        .xRandomness = wv_randomness,
+        .xSleep = wv_sleep,
+        .xCurrentTime = wv_current_time,
+        .xGetLastError = wv_get_last_error,
+        .xCurrentTimeInt64 = wv_current_time_int64,
+    };
+    return sqlite3_vfs_register(&wv_vfs, 0);
+}
