@@ -12,8 +12,9 @@
  * the database's size in pages after a commit for the commit's last frame, else zero. */
 #define WAL_FRAME_HEADER 24
 /* Collected bytes past this are written at once (a batch's frames are a few MiB at most). */
-#define WAL_BUFFER_MAX (8u << 20)
-#define WAL_BUFFER_MIN (256u << 10)
+#define WAL_BUFFER_MAX  (8u << 20)
+#define WAL_BUFFER_MIN  (256u << 10)
+#define WAL_BUFFER_KEEP (2u << 20)
 /* The unix VFS writes at most 128 KiB - 1 per call (it expects pages, of at most 64 KiB) and
  * reports a longer write as a full disk: the collected bytes go in chunks of 31 pages. */
 #define WAL_WRITE_MAX (31u * 4096u)
@@ -36,6 +37,7 @@ struct wv_file {
     unsigned char *buf;
     size_t len, cap;
     sqlite3_int64 at;
+    sqlite3_int64 end; /* past the last byte of the log written through this file */
     bool commit_frame; /* the frame header just collected ends a transaction */
 };
 
@@ -52,6 +54,8 @@ static const sqlite3_io_methods *real_methods(sqlite3_file *pf)
 
 /* ---- the WAL file's collected frames ---- */
 
+/* Writes out what is collected. The error, if any, is returned; what failed is dropped, so
+ * callers outside xWrite stop the process instead (wal_flush_or_stop). */
 static int wal_flush(wv_file *w)
 {
     if (w == NULL || w->len == 0)
@@ -65,16 +69,27 @@ static int wal_flush(wv_file *w)
                                        w->at + (sqlite3_int64)done);
         done += chunk;
     }
+    /* One very large transaction does not keep its buffer for good. */
+    if (w->cap > WAL_BUFFER_KEEP) {
+        free(w->buf);
+        w->buf = NULL;
+        w->cap = 0;
+    }
     return rc;
 }
 
-/* Where SQLite takes no error: a frame it is about to announce must be in the file. */
+/* Every method but xWrite: SQLite has been told these frames were written, and an error
+ * returned here would reach it from an operation it does not expect to lose them (a read
+ * of a spilled page, taking or dropping a lock), where it may carry on without them. A
+ * write that fails here stops yktd, as a failed fdatasync does (db.c): recovery at the next
+ * start keeps exactly the transactions that reached the file, and none of these was
+ * acknowledged. */
 static void wal_flush_or_stop(wv_file *w)
 {
     if (wal_flush(w) == SQLITE_OK)
         return;
-    fprintf(stderr, "ykt: storage: writing WAL frames failed; stopping so that SQLite does not "
-                    "announce frames that are not in the file\n");
+    fprintf(stderr, "ykt: storage: writing WAL frames failed; stopping so that nothing is "
+                    "lost or announced without its frames\n");
     abort();
 }
 
@@ -97,8 +112,34 @@ static bool wal_room(wv_file *w, size_t more)
     return true;
 }
 
+static int write_through(wv_file *w, const void *data, int amt, sqlite3_int64 off)
+{
+    int rc = wal_flush(w);
+    if (rc == SQLITE_OK)
+        rc = w->real->pMethods->xWrite(w->real, data, amt, off);
+    return rc;
+}
+
 static int wal_write(wv_file *w, const void *data, int amt, sqlite3_int64 off)
 {
+    if (off == 0) {
+        /* The WAL header: the log starts again from its beginning (after a checkpoint), and
+         * what follows are appends to the new log. */
+        int rc = wal_flush(w);
+        if (rc != SQLITE_OK)
+            return rc;
+        w->end = 0;
+        w->commit_frame = false;
+    } else if (off < w->end) {
+        /* An overwrite of what was written before: a page SQLite had already written in
+         * this transaction and changes again, or the frame headers whose checksums it
+         * rewrites at the commit (walRewriteChecksums: the commit frame's header is then the
+         * transaction's last write, not its page). Rare; written at once, after what is
+         * collected, so that an error is this write's own and nothing stays behind the
+         * commit. */
+        w->commit_frame = false;
+        return write_through(w, data, amt, off);
+    }
     bool header = amt == WAL_FRAME_HEADER;
     bool ends_commit = !header && w->commit_frame;
     if (header) {
@@ -107,17 +148,20 @@ static int wal_write(wv_file *w, const void *data, int amt, sqlite3_int64 off)
     } else {
         w->commit_frame = false;
     }
-    int rc = SQLITE_OK;
-    if (w->len > 0 && off != w->at + (sqlite3_int64)w->len)
-        rc = wal_flush(w); /* not contiguous: the WAL restarted, or a rewrite */
-    if (rc != SQLITE_OK)
-        return rc;
-    if (!wal_room(w, (size_t)amt)) {
-        rc = wal_flush(w);
-        if (rc == SQLITE_OK && !wal_room(w, (size_t)amt))
-            return w->real->pMethods->xWrite(w->real, data, amt, off);
+    sqlite3_int64 end = off + amt;
+    if (end > w->end)
+        w->end = end;
+    if (w->len > 0 && off != w->at + (sqlite3_int64)w->len) {
+        int rc = wal_flush(w); /* past a gap: what is collected goes first */
         if (rc != SQLITE_OK)
             return rc;
+    }
+    if (!wal_room(w, (size_t)amt)) {
+        int rc = wal_flush(w);
+        if (rc != SQLITE_OK)
+            return rc;
+        if (!wal_room(w, (size_t)amt))
+            return w->real->pMethods->xWrite(w->real, data, amt, off);
     }
     if (w->len == 0)
         w->at = off;
@@ -134,9 +178,8 @@ static int wal_write(wv_file *w, const void *data, int amt, sqlite3_int64 off)
 static int wv_close(sqlite3_file *pf)
 {
     wv_file *f = (wv_file *)pf;
-    int rc = SQLITE_OK;
     if (f->kind == WV_WAL)
-        rc = wal_flush(f);
+        wal_flush_or_stop(f);
     pthread_mutex_lock(&mains_lock);
     if (f->kind == WV_WAL && f->main != NULL)
         f->main->wal = NULL;
@@ -153,24 +196,20 @@ static int wv_close(sqlite3_file *pf)
     pthread_mutex_unlock(&mains_lock);
     free(f->buf);
     f->buf = NULL;
-    int rc2 = f->real->pMethods != NULL ? f->real->pMethods->xClose(f->real) : SQLITE_OK;
-    return rc != SQLITE_OK ? rc : rc2;
+    return f->real->pMethods != NULL ? f->real->pMethods->xClose(f->real) : SQLITE_OK;
 }
 
 /* Before anything but a write, the WAL's collected frames go to the file. */
-#define WAL_FLUSH_FIRST(pf)                                                                        \
-    do {                                                                                           \
-        wv_file *f_ = (wv_file *)(pf);                                                             \
-        if (f_->kind == WV_WAL) {                                                                  \
-            int frc_ = wal_flush(f_);                                                              \
-            if (frc_ != SQLITE_OK)                                                                 \
-                return frc_;                                                                       \
-        }                                                                                          \
-    } while (0)
+static void flush_if_wal(sqlite3_file *pf)
+{
+    wv_file *f = (wv_file *)pf;
+    if (f->kind == WV_WAL)
+        wal_flush_or_stop(f);
+}
 
 static int wv_read(sqlite3_file *pf, void *buf, int amt, sqlite3_int64 off)
 {
-    WAL_FLUSH_FIRST(pf);
+    flush_if_wal(pf);
     return real_methods(pf)->xRead(((wv_file *)pf)->real, buf, amt, off);
 }
 
@@ -184,19 +223,22 @@ static int wv_write(sqlite3_file *pf, const void *buf, int amt, sqlite3_int64 of
 
 static int wv_truncate(sqlite3_file *pf, sqlite3_int64 size)
 {
-    WAL_FLUSH_FIRST(pf);
-    return real_methods(pf)->xTruncate(((wv_file *)pf)->real, size);
+    wv_file *f = (wv_file *)pf;
+    flush_if_wal(pf);
+    if (f->kind == WV_WAL && f->end > size)
+        f->end = size;
+    return real_methods(pf)->xTruncate(f->real, size);
 }
 
 static int wv_sync(sqlite3_file *pf, int flags)
 {
-    WAL_FLUSH_FIRST(pf);
+    flush_if_wal(pf);
     return real_methods(pf)->xSync(((wv_file *)pf)->real, flags);
 }
 
 static int wv_file_size(sqlite3_file *pf, sqlite3_int64 *size)
 {
-    WAL_FLUSH_FIRST(pf);
+    flush_if_wal(pf);
     return real_methods(pf)->xFileSize(((wv_file *)pf)->real, size);
 }
 
@@ -217,7 +259,7 @@ static int wv_check_reserved_lock(sqlite3_file *pf, int *out)
 
 static int wv_file_control(sqlite3_file *pf, int op, void *arg)
 {
-    WAL_FLUSH_FIRST(pf);
+    flush_if_wal(pf);
     return real_methods(pf)->xFileControl(((wv_file *)pf)->real, op, arg);
 }
 
@@ -236,18 +278,14 @@ static int wv_device_characteristics(sqlite3_file *pf)
 static int wv_shm_map(sqlite3_file *pf, int region, int size, int extend, void volatile **out)
 {
     wv_file *f = (wv_file *)pf;
-    int rc = wal_flush(f->wal);
-    if (rc != SQLITE_OK)
-        return rc;
+    wal_flush_or_stop(f->wal);
     return real_methods(pf)->xShmMap(f->real, region, size, extend, out);
 }
 
 static int wv_shm_lock(sqlite3_file *pf, int offset, int n, int flags)
 {
     wv_file *f = (wv_file *)pf;
-    int rc = wal_flush(f->wal);
-    if (rc != SQLITE_OK)
-        return rc;
+    wal_flush_or_stop(f->wal); /* an unlock must reach the real lock whatever happens */
     return real_methods(pf)->xShmLock(f->real, offset, n, flags);
 }
 
@@ -267,7 +305,7 @@ static int wv_shm_unmap(sqlite3_file *pf, int delete_flag)
 
 static int wv_fetch(sqlite3_file *pf, sqlite3_int64 off, int amt, void **out)
 {
-    WAL_FLUSH_FIRST(pf);
+    flush_if_wal(pf);
     return real_methods(pf)->xFetch(((wv_file *)pf)->real, off, amt, out);
 }
 
@@ -392,14 +430,15 @@ static int wv_current_time_int64(sqlite3_vfs *vfs, sqlite3_int64 *out)
     return real_vfs->xCurrentTimeInt64(real_vfs, out);
 }
 
-int ykt_walvfs_register(void)
+static int register_rc = SQLITE_ERROR;
+static pthread_once_t register_once = PTHREAD_ONCE_INIT;
+
+static void register_vfs(void)
 {
-    if (sqlite3_vfs_find(YKT_WALVFS_NAME) != NULL)
-        return SQLITE_OK;
     real_vfs = sqlite3_vfs_find(NULL);
     /* Version 2 of the VFS (xCurrentTimeInt64) is what every method above needs. */
     if (real_vfs == NULL || real_vfs->iVersion < 2)
-        return SQLITE_ERROR;
+        return;
     wv_methods = (sqlite3_io_methods){
         .iVersion = 3,
         .xClose = wv_close,
@@ -440,5 +479,11 @@ int ykt_walvfs_register(void)
         .xGetLastError = wv_get_last_error,
         .xCurrentTimeInt64 = wv_current_time_int64,
     };
-    return sqlite3_vfs_register(&wv_vfs, 0);
+    register_rc = sqlite3_vfs_register(&wv_vfs, 0);
+}
+
+int ykt_walvfs_register(void)
+{
+    pthread_once(&register_once, register_vfs);
+    return register_rc;
 }

@@ -2,17 +2,18 @@
  * The "ykt" SQLite VFS: the system's default VFS with one change, how the gateway's
  * connection writes its WAL file. SQLite writes every WAL frame with two system calls (the
  * 24-byte frame header, then the page), each a separate trip through the kernel's page
- * cache; this VFS collects the frames of a transaction in memory and writes them with one
- * pwrite when the transaction's commit frame is complete (docs/performance.md, "One write
- * per commit").
+ * cache; this VFS collects the frames of a transaction in memory and writes them in a few
+ * large pwrites when the transaction's commit frame is complete (docs/performance.md, "One
+ * write per commit").
  *
  * What the rest of SQLite sees does not change: every other operation on the WAL file
  * (read, sync, size, truncate, close) and every operation on the database's shared-memory
  * index (which is how other connections learn that frames were committed) first writes
- * what is collected. A failed write of a commit is returned to SQLite as the commit's
- * error; one found where SQLite takes no error (a memory barrier) stops the process, as a
- * failed fdatasync does (db.c), because SQLite would then announce frames that are not in
- * the file.
+ * what is collected, and a write that does not extend the log (a page rewritten in place,
+ * a rewritten checksum) is written at once. A failed write of collected frames inside a
+ * write is that write's error (the COMMIT fails); one found anywhere else stops the
+ * process, as a failed fdatasync does (db.c), because SQLite would carry on without frames
+ * it was told were written.
  */
 #ifndef YKT_WALVFS_H
 #define YKT_WALVFS_H

@@ -5,6 +5,7 @@
 #include "db.h"
 #include "walvfs.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/resource.h>
@@ -198,6 +199,155 @@ static void test_failed_write_fails_the_commit(void)
     sqlite3_close(r);
 }
 
+/* ---- failed writes, injected below the VFS (the unix VFS's pwrite) ---- */
+
+static int fail_mode; /* 0: none, 1: every write, 2: a lone rewritten commit-frame header */
+static ssize_t (*real_pwrite)(int, const void *, size_t, off_t);
+static ssize_t (*real_pwrite64)(int, const void *, size_t, off_t);
+
+static bool should_fail(const void *buf, size_t n)
+{
+    const unsigned char *h = buf;
+    return fail_mode == 1 || (fail_mode == 2 && n == 24 && (h[4] | h[5] | h[6] | h[7]) != 0);
+}
+
+static ssize_t failing_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    if (should_fail(buf, n)) {
+        errno = ENOSPC;
+        return -1;
+    }
+    return real_pwrite(fd, buf, n, off);
+}
+
+static ssize_t failing_pwrite64(int fd, const void *buf, size_t n, off_t off)
+{
+    if (should_fail(buf, n)) {
+        errno = EIO;
+        return -1;
+    }
+    return real_pwrite64(fd, buf, n, off);
+}
+
+static void inject_write_failures(void)
+{
+    sqlite3_vfs *unix_vfs = sqlite3_vfs_find("unix");
+    ASSERT(unix_vfs != NULL && unix_vfs->iVersion >= 3);
+    real_pwrite =
+        (ssize_t(*)(int, const void *, size_t, off_t))unix_vfs->xGetSystemCall(unix_vfs, "pwrite");
+    real_pwrite64 = (ssize_t(*)(int, const void *, size_t, off_t))unix_vfs->xGetSystemCall(
+        unix_vfs, "pwrite64");
+    if (real_pwrite != NULL)
+        unix_vfs->xSetSystemCall(unix_vfs, "pwrite", (sqlite3_syscall_ptr)failing_pwrite);
+    if (real_pwrite64 != NULL)
+        unix_vfs->xSetSystemCall(unix_vfs, "pwrite64", (sqlite3_syscall_ptr)failing_pwrite64);
+}
+
+/* A transaction larger than the page cache that changes again pages it had already written
+ * to the WAL: SQLite then overwrites those frames and, at the commit, rewrites the frame
+ * headers' checksums, the commit frame's header last (walRewriteChecksums). */
+static int rewrite_spilled(sqlite3 *w)
+{
+    exec_ok(w, "PRAGMA cache_size = 10; BEGIN IMMEDIATE;"
+               "UPDATE t SET v = randomblob(3000);"
+               "UPDATE t SET v = randomblob(3000) WHERE id <= 5;");
+    return sqlite3_exec(w, "COMMIT", NULL, NULL, NULL);
+}
+
+static void fill(sqlite3 *w)
+{
+    exec_ok(w, "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 60) "
+               "INSERT INTO t (id, k, v) SELECT i, i, randomblob(3000) FROM s;");
+}
+
+/* The rewritten headers reach the file before COMMIT returns (a process killed right after
+ * keeps the transaction), and a failure to write them fails the COMMIT. */
+static void test_rewritten_checksums(void)
+{
+    const char *path = db_path("rewrite");
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        sqlite3 *w = open_writer(path);
+        fill(w);
+        if (rewrite_spilled(w) != SQLITE_OK)
+            _exit(2);
+        sqlite3 *r = open_reader(path);
+        if (query_int(r, "SELECT count(*) FROM t WHERE length(v) = 3000") != 60)
+            _exit(3);
+        exec_ok(w, "UPDATE t SET k = -1 WHERE id = 1"); /* what the next test looks for */
+        _exit(0);                                       /* no close: as a SIGKILL */
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 0);
+    sqlite3 *r = open_reader(path);
+    ASSERT_EQ(query_int(r, "SELECT count(*) FROM t"), 60);
+    ASSERT_EQ(query_int(r, "SELECT k FROM t WHERE id = 1"), -1);
+    integrity_ok(r);
+    sqlite3_close(r);
+
+    path = db_path("rewrite-fails");
+    pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        inject_write_failures();
+        sqlite3 *w = open_writer(path);
+        fill(w);
+        fail_mode = 2;
+        int rc = rewrite_spilled(w);
+        fail_mode = 0;
+        if (rc == SQLITE_OK)
+            _exit(4); /* the commit's header is not in the file: COMMIT must say so */
+        sqlite3_exec(w, "ROLLBACK", NULL, NULL, NULL);
+        _exit(0);
+    }
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 0);
+    r = open_reader(path);
+    ASSERT_EQ(query_int(r, "SELECT count(*) FROM t"), 60);
+    integrity_ok(r);
+    sqlite3_close(r);
+}
+
+/* Writes failing in the middle of a transaction that spills: the transaction fails, or yktd
+ * stops (a write that failed where SQLite takes no error); either way the database keeps
+ * exactly what committed before, and nothing is left locked. */
+static void test_failure_mid_transaction(void)
+{
+    const char *path = db_path("mid");
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        inject_write_failures();
+        sqlite3 *w = open_writer(path);
+        fill(w);
+        exec_ok(w, "PRAGMA cache_size = 10; BEGIN IMMEDIATE; UPDATE t SET v = randomblob(3000);");
+        fail_mode = 1;
+        int rc = sqlite3_exec(w, "UPDATE t SET v = randomblob(2000); COMMIT", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+            _exit(5);
+        sqlite3_exec(w, "ROLLBACK", NULL, NULL, NULL);
+        fail_mode = 0;
+        sqlite3 *other = open_reader(path);
+        rc = sqlite3_exec(other, "INSERT INTO t (id, k, v) VALUES (1000, 1, x'00')", NULL, NULL,
+                          NULL);
+        _exit(rc == SQLITE_OK ? 0 : 6);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT((WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
+           (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT));
+    sqlite3 *r = open_reader(path);
+    ASSERT_EQ(query_int(r, "SELECT count(*) FROM t WHERE length(v) = 3000"), 60);
+    ASSERT_EQ(query_int(r, "SELECT count(*) FROM t WHERE length(v) = 2000"), 0);
+    exec_ok(r, "INSERT OR REPLACE INTO t (id, k, v) VALUES (1001, 1, x'00')");
+    integrity_ok(r);
+    sqlite3_close(r);
+}
+
 int main(void)
 {
     printf("test_walvfs\n");
@@ -207,5 +357,7 @@ int main(void)
     RUN(test_spilling_and_large_transactions);
     RUN(test_commit_survives_the_process);
     RUN(test_failed_write_fails_the_commit);
+    RUN(test_rewritten_checksums);
+    RUN(test_failure_mid_transaction);
     return 0;
 }
