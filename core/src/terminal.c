@@ -63,6 +63,7 @@ static int load_one(const ykt_terminal *row, void *arg)
     if (t == NULL)
         return YKT_ENOMEM;
     *t = *row;
+    t->seq_floor_known = false;
     ykt_map_put(reg->by_id, t->id, t);
     return YKT_OK;
 }
@@ -143,6 +144,7 @@ int ykt_terminal_add(ykt_terminals *reg, ykt_db *db, const ykt_terminal *t)
     p->reg = reg;
     p->t = *t;
     p->t.connections = 0;
+    p->t.seq_floor_known = false;
     ykt_db_on_commit(db, add_committed, p);
     return YKT_OK;
 }

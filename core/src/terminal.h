@@ -43,6 +43,11 @@ typedef struct ykt_terminal {
     char health_detail[128];
     int64_t health_at;
     int connections; /* authenticated connections right now */
+    /* Every seq above seq_floor is new: no outcome is kept for it (verbs.c, replay_outcome).
+     * Read from terminal_requests at the terminal's first request, then raised by every
+     * request that runs. */
+    int64_t seq_floor;
+    bool seq_floor_known;
 } ykt_terminal;
 
 typedef struct ykt_terminals ykt_terminals;

@@ -1299,6 +1299,31 @@ class IdempotencyTest(CardCase):
         self.assertError(r2, "REPLAY")
         self.assertEqual(r1.message, r2.message)
 
+    def test_seqs_need_not_rise(self):
+        # A seq above every kept one is not looked up (verbs.c, replay_outcome); one below
+        # is, before and after a restart, and a new lower seq still runs.
+        card, rec, _ = self.student_card("S1")
+        pos = self.term("POS-1")
+        high = card.swipe("POS-1", 100, "CARD.INFO")
+        r_high = pos.call(*high)
+        self.assertEqual(r_high[5], 0)
+        low = card.swipe("POS-1", 50, "CARD.INFO")  # a replaced device starting lower
+        r_low = pos.call(*low)
+        self.assertEqual(self.show(rec["card_no"])["last_atc"], 2)
+        self.assertEqual(pos.call(*low), r_low)
+        self.assertEqual(pos.call(*high), r_high)
+        self.assertError(pos.call(*card.swipe("POS-1", 50, "CARD.INFO")), "SEQ_REUSED")
+        self.gw.stop()
+        self.gw.start()
+        self.conns.clear()
+        pos = self.term("POS-1")
+        self.assertEqual(pos.call(*high), r_high)  # the first after a restart: looked up
+        self.assertEqual(pos.call(*low), r_low)
+        self.assertEqual(pos.call(*card.swipe("POS-1", 101, "CARD.INFO"))[5], 0)
+        self.assertEqual(self.show(rec["card_no"])["last_atc"], 4)
+        self.assertEqual(self.gw.sql("SELECT seq FROM terminal_requests WHERE terminal = "
+                                     "'POS-1' ORDER BY seq"), [(50,), (100,), (101,)])
+
     def test_outcomes_outlive_the_prune_job_and_restarts(self):
         # The daily prune job drops only outcomes older than [terminal] request_retention
         # (30 days), and a restart (which runs the daily jobs) keeps them too.

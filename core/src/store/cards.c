@@ -361,6 +361,13 @@ int ykt_store_request_put(ykt_db *db, const char *terminal, int64_t seq, const u
     return ykt_store_step_done(db, st);
 }
 
+int ykt_store_request_max_seq(ykt_db *db, const char *terminal, int64_t *seq)
+{
+    STMT_OR_FAIL(st, db, "SELECT coalesce(max(seq), 0) FROM terminal_requests WHERE terminal = ?");
+    bind_text(st, 1, terminal);
+    return ykt_store_step_int64(st, seq);
+}
+
 int ykt_store_request_prune(ykt_db *db, int64_t before, int64_t *removed)
 {
     STMT_OR_FAIL(st, db, "DELETE FROM terminal_requests WHERE at < ?");

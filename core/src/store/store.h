@@ -172,6 +172,8 @@ int ykt_store_request_get(ykt_db *db, const char *terminal, int64_t seq, uint8_t
 int ykt_store_request_put(ykt_db *db, const char *terminal, int64_t seq, const uint8_t digest[16],
                           const char *reply, size_t len, int64_t at);
 int ykt_store_request_prune(ykt_db *db, int64_t before, int64_t *removed);
+/* The highest seq with a kept outcome for the terminal, or 0. */
+int ykt_store_request_max_seq(ykt_db *db, const char *terminal, int64_t *seq);
 
 /* ---- wallet: merchants, payments, spending, settings, holds, refunds, notices ---- */
 int ykt_store_merchant_insert(ykt_db *db, const ykt_merchant *m);
