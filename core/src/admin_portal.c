@@ -180,6 +180,10 @@ static void passwd_done(ykt_req *req, void *data)
     portal_job *job = data;
     if (req->abandoned || !ykt_cardpw_conclude(req, &job->pw))
         goto out;
+    if (job->pw.fresh_malformed) {
+        ykt_reply_error(req, "BAD_PASSWORD", "a card password is exactly 6 digits");
+        goto out;
+    }
     int rc = job->pw.hashed;
     if (rc == YKT_OK)
         rc = ykt_store_password_set(req->gw->db, job->pw.person_id, job->pw.which,
@@ -202,14 +206,10 @@ static void cmd_passwd(ykt_req *req, const ykt_args *a)
         ykt_reply_error(req, "BAD_REQUEST", "the password is query or pay");
         return;
     }
-    if (!ykt_cardpw_valid(a->pos[3])) {
-        ykt_reply_error(req, "BAD_PASSWORD", "a card password is exactly 6 digits");
-        return;
-    }
     portal_job *job = job_start(req, a->pos[0], which, a->pos[2], false);
     if (job == NULL)
         return;
-    ykt_strlcpy(job->pw.fresh, a->pos[3], sizeof job->pw.fresh);
+    ykt_cardpw_set_fresh(&job->pw, a->pos[3]);
     ykt_req_defer(req, portal_work, passwd_done, job);
 }
 

@@ -133,6 +133,10 @@ static void passwd_done(ykt_req *req, void *data)
 {
     ykt_cardpw_job *job = data;
     if (!req->abandoned && ykt_cardpw_conclude(req, job)) {
+        if (job->fresh_malformed) {
+            ykt_reply_error(req, "BAD_PASSWORD", "a card password is exactly 6 digits");
+            goto out;
+        }
         int rc = job->hashed;
         if (rc == YKT_OK)
             rc = ykt_store_password_set(req->gw->db, job->person_id, job->which, job->fresh_hash, 0,
@@ -142,6 +146,7 @@ static void passwd_done(ykt_req *req, void *data)
         else
             ykt_reply_ok(req);
     }
+out:
     ykt_cardpw_job_wipe(job);
     free(job);
 }
@@ -164,10 +169,6 @@ static void cmd_card_passwd(ykt_req *req)
         ykt_reply_error(req, "BAD_REQUEST", "the password is query or pay");
         return;
     }
-    if (!ykt_cardpw_valid(fresh)) {
-        ykt_reply_error(req, "BAD_PASSWORD", "a card password is exactly 6 digits");
-        return;
-    }
     if (!ykt_card_authenticate(req, &p, YKT_CARDAUTH_ONLINE, &card, &person))
         return;
     ykt_cardpw_job *job = calloc(1, sizeof *job);
@@ -180,7 +181,7 @@ static void cmd_card_passwd(ykt_req *req)
         return;
     }
     ykt_strlcpy(job->password, old, sizeof job->password);
-    ykt_strlcpy(job->fresh, fresh, sizeof job->fresh);
+    ykt_cardpw_set_fresh(job, fresh);
     ykt_req_defer(req, passwd_work, passwd_done, job);
 }
 

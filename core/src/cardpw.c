@@ -28,6 +28,13 @@ int ykt_cardpw_initial(char out[YKT_CARDPW_LEN + 1])
     return YKT_OK;
 }
 
+void ykt_cardpw_set_fresh(ykt_cardpw_job *job, const char *fresh)
+{
+    job->fresh_malformed = !ykt_cardpw_valid(fresh);
+    if (!job->fresh_malformed)
+        ykt_strlcpy(job->fresh, fresh, sizeof job->fresh);
+}
+
 void ykt_cardpw_work(ykt_cardpw_job *job)
 {
     job->verified = -1;

@@ -29,14 +29,20 @@ typedef struct ykt_cardpw_job {
     char fresh[YKT_CARDPW_LEN + 2];
     char fresh_hash[YKT_HASH_MAX];
     uint32_t iterations;
-    int verified; /* 1 match, 0 mismatch, <0 not checked or error */
-    int hashed;   /* YKT_OK when fresh_hash is set */
+    int verified;         /* 1 match, 0 mismatch, <0 not checked or error */
+    int hashed;           /* YKT_OK when fresh_hash is set */
+    bool fresh_malformed; /* the new password is not 6 digits (ykt_cardpw_set_fresh) */
 } ykt_cardpw_job;
 
 /* True for exactly six ASCII digits. */
 bool ykt_cardpw_valid(const char *pw);
 /* A random six-digit initial password. */
 int ykt_cardpw_initial(char out[YKT_CARDPW_LEN + 1]);
+/* The new password to hash. A malformed one is not hashed but remembered: the caller
+ * refuses it with BAD_PASSWORD only after the old password was verified, so that a locked
+ * password answers PASSWORD_LOCKED and a wrong old one counts as a wrong try whatever the
+ * new one is (R-C10). */
+void ykt_cardpw_set_fresh(ykt_cardpw_job *job, const char *fresh);
 /* Thread-pool side: verify and/or hash as the job asks. */
 void ykt_cardpw_work(ykt_cardpw_job *job);
 /* Loads the stored password into the job. Replies PASSWORD_LOCKED (or an internal error)

@@ -1393,6 +1393,21 @@ class PasswordTest(CardCase):
                          [("pay", 0), ("query", 0)])
         self.assertEqual(self.report_loss("S1", "135790"), "OK")
 
+    def test_the_old_password_is_checked_before_the_new_one(self):
+        # R-C10 counts wrong tries: a wrong old password with a malformed new one is a wrong
+        # try too, and BAD_PASSWORD only comes with the right old one, which ends the run.
+        card, rec, _ = self.student_card("S1")
+        q = rec["initial_query_password"]
+        wrong = other_password(q)
+        for i in range(2):
+            self.assertError(self.passwd(card, "query", wrong, "12345"), "WRONG_PASSWORD")
+        self.assertEqual(self.gw.sql("SELECT failures FROM passwords WHERE which = 'query'"),
+                         [(2,)])
+        self.assertError(self.passwd(card, "query", q, "abcdef"), "BAD_PASSWORD")
+        self.assertEqual(self.gw.sql("SELECT failures, initial FROM passwords "
+                                     "WHERE which = 'query'"), [(0, 1)])
+        self.assertEqual(self.passwd(card, "query", q, "246810"), "OK")
+
     def test_sixth_try_is_locked_even_with_the_right_password(self):
         card, rec, idn = self.student_card("S1")
         q, p = rec["initial_query_password"], rec["initial_pay_password"]
@@ -1403,6 +1418,8 @@ class PasswordTest(CardCase):
         self.assertIn("locked for 30 minutes", r.message)
         r = self.passwd(card, "query", q, "111111")
         self.assertError(r, "PASSWORD_LOCKED")
+        # the lock answers first, whatever the new password looks like
+        self.assertError(self.passwd(card, "query", q, "12345"), "PASSWORD_LOCKED")
         self.assertError(self.report_loss("S1", q), "PASSWORD_LOCKED")
         locked_until = self.gw.sql("SELECT locked_until FROM passwords WHERE which = 'query'")
         now = time.time() * 1000

@@ -122,6 +122,11 @@ class Portal(WalletCase):
         self.assertError(a.call("portal", "report-loss", "S1", "000000"), "WRONG_PASSWORD")
         self.assertError(a.call("portal", "passwd", "S1", "query", self.query, "12345"),
                          "BAD_PASSWORD")
+        # a wrong old password is a wrong try whatever the new one looks like
+        self.assertError(a.call("portal", "passwd", "S1", "query", "000000", "12345"),
+                         "WRONG_PASSWORD")
+        self.assertEqual(self.gw.sql("SELECT failures FROM passwords WHERE which = 'query'"),
+                         [(1,)])
         self.assertEqual(a.call("portal", "passwd", "S1", "query", self.query, "135790"), "OK")
         self.assertError(self.verify("S1", self.query), "WRONG_PASSWORD")
         self.assertEqual(a.call("portal", "report-loss", "S1", "135790"), "OK")
