@@ -463,22 +463,30 @@ static void list_add(char *list, size_t size, const char *name)
  * The names a temporary card's --subsystems may list (R-C2): what is checked where the card
  * is used. Payments (PAY, HOLD and every plugin's payment) check the merchant's category;
  * plugins check their own name (library, rooms) or their `subsystem` option (access: doors,
- * `gate` unless configured otherwise). A name nothing checks would silently allow nothing.
+ * `gate` unless configured otherwise, and only while the access plugin is loaded). A name
+ * nothing checks would silently allow nothing.
  */
 static void allowed_subsystems(const ykt_config *cfg, char *out, size_t size)
 {
     out[0] = '\0';
     for (size_t i = 0; ykt_merchant_categories[i] != NULL; i++)
         list_add(out, size, ykt_merchant_categories[i]);
-    list_add(out, size, "gate");
     for (int i = 0; i < cfg->nplugins; i++) {
         const ykt_plugin_conf *pc = &cfg->plugins[i];
         if (!pc->enabled)
             continue;
         list_add(out, size, pc->name);
-        for (int k = 0; k < pc->nopts; k++)
-            if (strcmp(pc->opts[k].key, "subsystem") == 0)
+        bool named = false;
+        for (int k = 0; k < pc->nopts; k++) {
+            if (strcmp(pc->opts[k].key, "subsystem") == 0) {
                 list_add(out, size, pc->opts[k].value);
+                named = true;
+            }
+        }
+        /* The access plugin's doors check `gate` when its `subsystem` option is not set
+         * (docs/plugins/access.md). */
+        if (!named && strcmp(pc->name, "access") == 0)
+            list_add(out, size, "gate");
     }
 }
 

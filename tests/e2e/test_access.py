@@ -800,6 +800,24 @@ class WhitelistTest(AccessCase):
 # ---- who may administer ---------------------------------------------------------------------
 
 
+class SubsystemNameTest(AccessCase):
+    """R-C2: with `subsystem` set, a temporary card must name that, and `gate` (the default)
+    is no longer a name anything checks."""
+    sets = dict(ACCESS_SETS, **{"plugin.access.subsystem": "campus-doors"})
+
+    def test_the_configured_name_replaces_gate(self):
+        self.door("east-gate", "campus_gate", group="gates", direction="both")
+        self.acc("doorgroup-set", "gates", "--public", "yes")
+        card, _ = self.temporary_holder("V1", None, "--subsystems", "campus-doors,canteen")
+        self.assertOpens(self.open(card, "east-gate"))
+        refused, _ = self.temporary_holder("V2", None, "--subsystems", "canteen")
+        self.assertError(self.open(refused, "east-gate"), "NOT_ALLOWED")
+        with self.assertRaises(AssertionError) as cm:
+            self.temporary_holder("V3", None, "--subsystems", "gate")
+        self.assertIn("unknown subsystem 'gate'", str(cm.exception))
+        self.assertIn("campus-doors", str(cm.exception))  # the names to choose from
+
+
 class DepartmentTest(AccessCase):
     sets = dict(ACCESS_SETS, **{"plugin.access.department": "保卫处"})
 
