@@ -169,6 +169,10 @@ static void cmd_card_passwd(ykt_req *req)
         ykt_reply_error(req, "BAD_REQUEST", "the password is query or pay");
         return;
     }
+    if (old[0] == '\0') {
+        ykt_reply_error(req, "BAD_REQUEST", "the old password is empty");
+        return;
+    }
     if (!ykt_card_authenticate(req, &p, YKT_CARDAUTH_ONLINE, &card, &person))
         return;
     ykt_cardpw_job *job = calloc(1, sizeof *job);

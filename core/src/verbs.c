@@ -236,9 +236,15 @@ static bool replay_outcome(ykt_req *req)
     /* Terminals number their requests upwards: a seq above every one kept so far is new,
      * and needs no lookup (3 % of a door decision). A seq at or below it is looked up. */
     ykt_terminal *t = req->term;
-    if (!t->seq_floor_known &&
-        ykt_store_request_max_seq(req->gw->db, t->id, &t->seq_floor) == YKT_OK)
+    if (!t->seq_floor_known) {
+        /* Unread, nothing may run: a floor read later could miss what runs meanwhile. */
+        int frc = ykt_store_request_max_seq(req->gw->db, t->id, &t->seq_floor);
+        if (frc != YKT_OK) {
+            ykt_reply_internal(req, frc);
+            return true;
+        }
         t->seq_floor_known = true;
+    }
     if (t->seq_floor_known && seq > t->seq_floor) {
         t->seq_floor = seq;
         req->seq = seq;

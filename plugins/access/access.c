@@ -1450,7 +1450,16 @@ int ykt_plugin_init(ykt_plugin *self, const ykt_host *host, void **userdata)
     if (s->pending == NULL)
         return YKT_PLUGIN_EINVAL;
 
+    /* The name a temporary card's --subsystems must contain: one name as card issue
+     * accepts it (no comma, not empty), short enough to be compared whole. */
     const char *sub = host->option(self, "subsystem");
+    if (sub != NULL &&
+        (sub[0] == '\0' || strchr(sub, ',') != NULL || strlen(sub) >= sizeof s->subsystem)) {
+        host->log(self, YKT_PLUGIN_LOG_ERROR,
+                  "option subsystem = %s: one name of 1..%zu characters, without commas", sub,
+                  sizeof s->subsystem - 1);
+        return YKT_PLUGIN_EINVAL;
+    }
     copy(s->subsystem, sizeof s->subsystem, sub ? sub : "gate");
     const char *dept = host->option(self, "department");
     copy(s->department, sizeof s->department, dept ? dept : "");

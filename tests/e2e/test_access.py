@@ -12,9 +12,11 @@ they run. `yktctl audit` is clean after every test (WalletCase).
 """
 
 import datetime
+import shutil
+import subprocess
 import time
 
-from harness import MASTER_KEY, RespError, wait_until
+from harness import MASTER_KEY, Gateway, RespError, wait_until
 from test_wallet import WalletCase, campus_today
 from ykt_cards import SimCard
 
@@ -816,6 +818,18 @@ class SubsystemNameTest(AccessCase):
             self.temporary_holder("V3", None, "--subsystems", "gate")
         self.assertIn("unknown subsystem 'gate'", str(cm.exception))
         self.assertIn("campus-doors", str(cm.exception))  # the names to choose from
+
+    def test_a_name_cards_cannot_list_is_refused_at_start(self):
+        for bad in ("", "doors,gates", "x" * 32):
+            with self.subTest(subsystem=bad):
+                gw = Gateway(sets=dict(ACCESS_SETS, **{"plugin.access.subsystem": bad}),
+                             start=False)
+                self.addCleanup(shutil.rmtree, gw.dir, True)
+                p = subprocess.run(gw.command(), capture_output=True, text=True, timeout=30,
+                                   cwd=gw.dir)
+                self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+                self.assertIn("option subsystem = %s: one name of 1..31 characters" % bad,
+                              p.stderr)
 
 
 class DepartmentTest(AccessCase):

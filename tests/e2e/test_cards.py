@@ -1388,6 +1388,7 @@ class PasswordTest(CardCase):
             with self.subTest(new=new):
                 self.assertError(self.passwd(card, "pay", "112233", new), "BAD_PASSWORD")
         self.assertError(self.passwd(card, "atm", "112233", "223344"), "BAD_REQUEST")
+        self.assertError(self.passwd(card, "pay", "", "223344"), "BAD_REQUEST")
         self.assertError(self.swipe(card, "CARD.PASSWD", "pay", "112233", tid="KIOSK-1"),
                          "BAD_REQUEST")
         # the new query password reports a loss; the changed ones are no longer initial

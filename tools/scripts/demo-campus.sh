@@ -76,7 +76,7 @@ card S2025002 04DE000000A002
 card E1001 04DE000000B001
 "$YKTCTL" approval add V0001 --kind unit_leader --approver "CS dean" --ref DEMO-V-1 >/dev/null
 "$YKTCTL" approval add V0001 --kind functional_dept --approver "Foreign affairs" --ref DEMO-V-2 >/dev/null
-card V0001 04DE000000C001 --type temporary --until 2027-06-30 --subsystems gate,canteen
+card V0001 04DE000000C001 --type temporary --until 2027-06-30 --subsystems canteen,library
 "$YKTCTL" account topup S2025001 --amount 200.00 --counter demo >/dev/null
 "$YKTCTL" account topup E1001 --amount 500.00 --counter demo >/dev/null
 echo "demo campus created"
