@@ -563,6 +563,31 @@ class HoldTest(WalletCase):
         self.assertEqual(self.spent_today("S1"), 30000)
         self.assertEqual(self.balance("S1"), 20000)
 
+    def test_a_holders_pending_holds_are_read_by_index(self):
+        # Schema v8: the daily limit's read of a holder's pending holds searches
+        # holds_pending_by_person, which lists pending holds only, instead of going through
+        # every pending hold on campus; another holder's holds do not count.
+        self.merchant("canteen-1")
+        self.terminal("POS-1")
+        card, _, _ = self.holder("S1", "500.00")
+        other, _, _ = self.holder("S2", "500.00")
+        held = self.hold(other, 15000)
+        self.assertPaid(self.pay(card, 15000), 15000, 35000)  # S2's hold is not S1's spending
+        mine = self.hold(card, 10000)
+        self.assertError(self.pay(card, 5001), "LIMIT_EXCEEDED")  # 150 + 100 held + 50.01
+        by_index = ("SELECT person_id, amount FROM holds INDEXED BY holds_pending_by_person "
+                    "WHERE status = 'pending' ORDER BY person_id")
+        self.assertEqual(self.gw.sql(by_index), [(self.person_id("S1"), 10000),
+                                                 (self.person_id("S2"), 15000)])
+        plan = " ".join(r[3] for r in self.gw.sql(
+            "EXPLAIN QUERY PLAN SELECT coalesce(sum(amount), 0) FROM holds "
+            "WHERE person_id = ?1 AND status = 'pending'", 1))
+        self.assertIn("USING INDEX holds_pending_by_person (person_id=?)", plan)
+        self.assertEqual(self.void(mine[0]), 35000)
+        self.assertPaid(self.capture(held[0], 100), 100, 50000 - 100)
+        self.assertEqual(self.gw.sql(by_index), [])  # resolved holds leave the index
+        self.assertPaid(self.pay(card, 15000), 15000, 20000)
+
 
 class HoldTimeoutTest(WalletCase):
     sets = {"wallet.hold_timeout": "1s"}
