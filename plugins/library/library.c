@@ -125,6 +125,17 @@ static const char *const schema[] = {
     "  UNIQUE (title_id, status, id),"
     "  UNIQUE (person_id, status, id),"
     "  UNIQUE (status, hold_until_ms, id)) STRICT;",
+    /* version 2: a fine payment's fines (LIB.PAY after its PIN), the reservation a held copy
+     * waits for (LIB.BORROW) and a holder's open loans (LIB.BORROW, LIB.RESERVE, LIB.STATUS)
+     * by index; they went through every owed fine and ready reservation on campus, and
+     * every loan the holder ever returned (docs/performance.md, "Query plans of every
+     * verb"). */
+    "CREATE INDEX library_fines_pay_attempt ON library_fines(pay_terminal, pay_seq)"
+    "  WHERE status = 'owed';"
+    "CREATE INDEX library_reservations_ready ON library_reservations(barcode)"
+    "  WHERE status = 'ready';"
+    "CREATE INDEX library_loans_open_by_person ON library_loans(person_id)"
+    "  WHERE returned_ms IS NULL;",
 };
 
 /* ---- small helpers ---- */
@@ -2452,7 +2463,7 @@ int ykt_plugin_init(ykt_plugin *self, const ykt_host *host, void **userdata)
                   host->name(self));
         return YKT_PLUGIN_EINVAL;
     }
-    if (host->db_migrate(self, schema, 1) != YKT_PLUGIN_OK)
+    if (host->db_migrate(self, schema, (int)(sizeof schema / sizeof schema[0])) != YKT_PLUGIN_OK)
         return YKT_PLUGIN_ESTORAGE;
     const unsigned desk = YKT_TERM_POS | YKT_TERM_KIOSK;
     const unsigned seq = YKT_VERB_CHANGES | YKT_VERB_SEQUENCED;

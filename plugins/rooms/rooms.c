@@ -153,6 +153,12 @@ static const char *const schema[] = {
     " payment INTEGER,"
     " UNIQUE (day, room, id)"
     ") STRICT;",
+    /* version 2: whether a slot is free (ROOMS.BOOK, ROOMS.SLOTS once per slot) searched a
+     * room's bookings by start only, so a free slot read every booking the room ever had;
+     * a person's current booking (lab doors, ROOMS.CHECKIN) read all of theirs
+     * (docs/performance.md, "Query plans of every verb"). */
+    "CREATE INDEX rooms_bookings_room_end ON rooms_bookings(room, end_ms);"
+    "CREATE INDEX rooms_bookings_person_room_end ON rooms_bookings(person_id, room, end_ms);",
 };
 
 /* ---- small helpers ---- */
@@ -1264,7 +1270,7 @@ int ykt_plugin_init(ykt_plugin *self, const ykt_host *host, void **userdata)
                   local, campus);
         return YKT_PLUGIN_EINVAL;
     }
-    if (host->db_migrate(self, schema, 1) != YKT_PLUGIN_OK)
+    if (host->db_migrate(self, schema, (int)(sizeof schema / sizeof schema[0])) != YKT_PLUGIN_OK)
         return YKT_PLUGIN_ESTORAGE;
     const unsigned money = YKT_VERB_CHANGES | YKT_VERB_SEQUENCED;
     int rc = host->verb_register(self, "ROOMS.BOOK", YKT_TERM_BOOKING, money, v_book, s,

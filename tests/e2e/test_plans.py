@@ -1,0 +1,86 @@
+"""Query plans of the statements that run per terminal request or per timer tick, on a
+database with every plugin's tables (docs/performance.md, "Query plans of every verb").
+
+A statement there that searched a growing table by the wrong index (every pending hold on
+campus for one holder's, every booking a room ever had for one free slot) made its verb
+slower with every day of use, which no benchmark of an empty campus shows. Each statement
+below is the text of the core's or a plugin's own; the test fails when SQLite would no longer
+use the index meant for it, for example after a schema change drops or reshapes it.
+"""
+
+import os
+import shutil
+import tempfile
+
+from harness import GatewayTest
+from test_bank import write_key
+
+ICBC_KEY = bytes(range(32))
+
+# (statement, number of parameters, the index its plan must use)
+HOT = [
+    # core: the daily limit's read of the holder's pending holds (PAY, HOLD)
+    ("SELECT coalesce(sum(amount), 0) FROM holds WHERE person_id = ?1 AND status = 'pending'",
+     1, "holds_pending_by_person"),
+    # core: a wallet's outgoing transfers other than card payments (statements, settlement)
+    ("SELECT * FROM transfers WHERE from_account = ?1 AND kind <> 'pay' "
+     "AND kind <> 'pay_offline' AND kind <> 'mgmt_fee'", 1, "transfers_from"),
+    # bank: the expiry timer (every second) and a holder's pending request
+    ("UPDATE bank_requests SET status = 'expired', resolved_at = ?1 "
+     "WHERE status = 'pending' AND requested_at <= ?1 - ?2", 2, "bank_requests_pending"),
+    ("SELECT count(*) FROM bank_requests WHERE person_id = ? AND status = 'pending'", 1,
+     "bank_requests_pending_by_person"),
+    ("UPDATE bank_requests SET status = 'cancelled', resolved_at = ?, reason = 'unbound' "
+     "WHERE person_id = ? AND status = 'pending'", 2, "bank_requests_pending_by_person"),
+    # rooms: is a slot free (ROOMS.BOOK, ROOMS.SLOTS); a person's current booking (lab doors)
+    ("SELECT id FROM rooms_bookings WHERE room = ? AND start_ms < ? AND end_ms > ? AND"
+     " status IN ('booked', 'checked_in', 'completed') LIMIT 1", 3, "rooms_bookings_room_end"),
+    ("SELECT 1 FROM rooms_bookings WHERE room = ? AND person_id = ? AND"
+     " (status = 'checked_in' OR (status = 'booked' AND due_ms > ?4)) AND"
+     " start_ms - ?3 <= ?4 AND ?4 < end_ms LIMIT 1", 4, "rooms_bookings_person_room_end"),
+    # library: a fine payment's fines, the reservation a held copy waits for, open loans
+    ("SELECT pay_card, sum(amount) FROM library_fines "
+     "WHERE status = 'owed' AND pay_terminal = ? AND pay_seq = ? GROUP BY pay_card", 2,
+     "library_fines_pay_attempt"),
+    ("SELECT id, person_id, hold_until_ms FROM library_reservations "
+     "WHERE barcode = ? AND status = 'ready'", 1, "library_reservations_ready"),
+    ("SELECT count(*), coalesce(sum(due_date < ?), 0) FROM library_loans "
+     "WHERE person_id = ? AND returned_ms IS NULL", 2, "library_loans_open_by_person"),
+    # access: the day's end expires open visitors
+    ("UPDATE access_visitors SET status = 'expired', closed_at = ?1 "
+     "WHERE status = 'open' AND until_ms < ?1", 1, "access_visitors_open"),
+]
+
+
+class PlanTest(GatewayTest):
+    @classmethod
+    def setUpClass(cls):
+        cls.keydir = tempfile.mkdtemp(prefix="ykt-plankeys-")
+        cls.sets = {
+            "plugin.access.enabled": "yes",
+            "plugin.attendance.enabled": "yes",
+            "plugin.library.enabled": "yes",
+            "plugin.library.prefix": "LIB",
+            "plugin.library.merchant": "library",
+            "plugin.water.enabled": "yes",
+            "plugin.power.enabled": "yes",
+            "plugin.power.merchant": "power",
+            "plugin.rooms.enabled": "yes",
+            "plugin.bank.enabled": "yes",
+            "plugin.bank.banks": "icbc",
+            "plugin.bank.key_file_icbc": write_key(os.path.join(cls.keydir, "icbc.key"),
+                                                   ICBC_KEY),
+        }
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.keydir, ignore_errors=True)
+
+    def test_hot_statements_search_by_their_index(self):
+        for sql, nparams, index in HOT:
+            with self.subTest(index=index, sql=sql[:60]):
+                plan = [r[3] for r in self.gw.sql("EXPLAIN QUERY PLAN " + sql,
+                                                  *([None] * nparams))]
+                self.assertTrue(any("USING INDEX %s " % index in p or
+                                    p.endswith("USING INDEX %s" % index) for p in plan), plan)
+                self.assertFalse(any(p.startswith("SCAN ") for p in plan), plan)
