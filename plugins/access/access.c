@@ -70,8 +70,10 @@ static const char *const schema[] = {
     /* version 2: refused cards are found by the host's card_by_uid; the UID cache goes */
     "DROP TABLE access_cards;",
     /* version 3: the day's end expires open visitors by index instead of reading every
-     * visitor ever registered (docs/performance.md, "Query plans of every verb"). */
-    "CREATE INDEX access_visitors_open ON access_visitors(until_ms) WHERE status = 'open';",
+     * visitor ever registered; one person's white-list rows by index (a card's status
+     * change) (docs/performance.md, "Query plans of every verb"). */
+    "CREATE INDEX access_visitors_open ON access_visitors(until_ms) WHERE status = 'open';"
+    "CREATE INDEX access_wl_by_person ON access_wl(person_no);",
 };
 
 /* ---- small helpers ---- */
@@ -1081,21 +1083,44 @@ int acc_wl_refresh(acc_state *s, const char *door_group, const char *person_no)
     if (stamp == 0)
         stamp = h->now_ms();
     stamp++;
-    sqlite3_stmt *want = acc_db(
-        s,
-        "SELECT dg, person_no, group_concat(sched, ';') FROM ("
-        " SELECT g.door_group AS dg, m.person_no AS person_no, nullif(ag.schedule, '') AS sched"
-        "  FROM access_grants g JOIN access_members m ON m.grp = g.grp"
-        "  JOIN access_groups ag ON ag.name = g.grp"
-        "  WHERE (?1 IS NULL OR g.door_group = ?1) AND (?2 IS NULL OR m.person_no = ?2)"
-        " UNION"
-        " SELECT d.door_group, r.person_no, printf('1234567H %02d:%02d-%02d:%02d',"
-        "  dg.resident_from / 60, dg.resident_from % 60, dg.resident_to / 60, dg.resident_to % 60)"
-        "  FROM access_doors d JOIN access_residents r ON r.building = d.building"
-        "  JOIN access_door_groups dg ON dg.name = d.door_group"
-        "  WHERE d.kind = 'dormitory' AND (?1 IS NULL OR d.door_group = ?1)"
-        "  AND (?2 IS NULL OR r.person_no = ?2)"
-        ") GROUP BY dg, person_no HAVING group_concat(sched, ';') IS NOT NULL");
+    /* One person alone (a card's status changed: loss, cancel, expiry) has statements of
+     * its own: `?2 IS NULL OR person_no = ?2` keeps SQLite from using any index, and the
+     * general ones read every membership, every resident and the whole list
+     * (docs/performance.md, "Query plans of every verb"). */
+    bool one_person = door_group == NULL && person_no != NULL;
+    sqlite3_stmt *want =
+        one_person
+            ? acc_db(s, "SELECT dg, person_no, group_concat(sched, ';') FROM ("
+                        " SELECT g.door_group AS dg, m.person_no AS person_no, nullif(ag.schedule, "
+                        "'') AS sched"
+                        "  FROM access_members m JOIN access_grants g ON g.grp = m.grp"
+                        "  JOIN access_groups ag ON ag.name = g.grp"
+                        "  WHERE m.person_no = ?2"
+                        " UNION"
+                        " SELECT d.door_group, r.person_no, printf('1234567H %02d:%02d-%02d:%02d',"
+                        "  dg.resident_from / 60, dg.resident_from % 60, dg.resident_to / 60, "
+                        "dg.resident_to % 60)"
+                        "  FROM access_residents r JOIN access_doors d ON d.building = r.building"
+                        "  JOIN access_door_groups dg ON dg.name = d.door_group"
+                        "  WHERE d.kind = 'dormitory' AND r.person_no = ?2"
+                        ") GROUP BY dg, person_no HAVING group_concat(sched, ';') IS NOT NULL")
+            : acc_db(
+                  s,
+                  "SELECT dg, person_no, group_concat(sched, ';') FROM ("
+                  " SELECT g.door_group AS dg, m.person_no AS person_no, nullif(ag.schedule, '') "
+                  "AS sched"
+                  "  FROM access_grants g JOIN access_members m ON m.grp = g.grp"
+                  "  JOIN access_groups ag ON ag.name = g.grp"
+                  "  WHERE (?1 IS NULL OR g.door_group = ?1) AND (?2 IS NULL OR m.person_no = ?2)"
+                  " UNION"
+                  " SELECT d.door_group, r.person_no, printf('1234567H %02d:%02d-%02d:%02d',"
+                  "  dg.resident_from / 60, dg.resident_from % 60, dg.resident_to / 60, "
+                  "dg.resident_to % 60)"
+                  "  FROM access_doors d JOIN access_residents r ON r.building = d.building"
+                  "  JOIN access_door_groups dg ON dg.name = d.door_group"
+                  "  WHERE d.kind = 'dormitory' AND (?1 IS NULL OR d.door_group = ?1)"
+                  "  AND (?2 IS NULL OR r.person_no = ?2)"
+                  ") GROUP BY dg, person_no HAVING group_concat(sched, ';') IS NOT NULL");
     sqlite3_stmt *old = acc_db(s, "SELECT card_no, uid, state, schedule, valid_until "
                                   "FROM access_wl WHERE door_group = ? AND person_no = ?");
     sqlite3_stmt *put =
@@ -1177,10 +1202,13 @@ int acc_wl_refresh(acc_state *s, const char *door_group, const char *person_no)
         return rc;
 
     /* What is no longer wanted. */
-    sqlite3_stmt *gone = acc_db(s, "SELECT door_group, person_no FROM access_wl WHERE "
-                                   "(?1 IS NULL OR door_group = ?1) AND (?2 IS NULL OR "
-                                   "person_no = ?2) AND state != 'removed' AND stamp != "
-                                   "?3");
+    sqlite3_stmt *gone = one_person
+                             ? acc_db(s, "SELECT door_group, person_no FROM access_wl WHERE "
+                                         "person_no = ?2 AND state != 'removed' AND stamp != ?3")
+                             : acc_db(s, "SELECT door_group, person_no FROM access_wl WHERE "
+                                         "(?1 IS NULL OR door_group = ?1) AND (?2 IS NULL OR "
+                                         "person_no = ?2) AND state != 'removed' AND stamp != "
+                                         "?3");
     sqlite3_stmt *drop = acc_db(s, "UPDATE access_wl SET state = 'removed', version = ? "
                                    "WHERE door_group = ? AND person_no = ?");
     if (!gone || !drop)
