@@ -25,6 +25,13 @@ HOT = [
     # core: a wallet's outgoing transfers other than card payments (statements, settlement)
     ("SELECT * FROM transfers WHERE from_account = ?1 AND kind <> 'pay' "
      "AND kind <> 'pay_offline' AND kind <> 'mgmt_fee'", 1, "USING INDEX transfers_from"),
+    # core: the daily jobs that list expired cards and cancel them after the grace period
+    ("UPDATE cards SET list_version = ?, expiry_listed = 1 WHERE valid_until < ? "
+     "AND expiry_listed = 0 AND status <> 'cancelled'", 2,
+     "USING INDEX cards_live_by_valid_until"),
+    ("SELECT card_no FROM cards WHERE status <> 'cancelled' "
+     "AND valid_until < ? ORDER BY valid_until LIMIT ?", 2,
+     "USING INDEX cards_live_by_valid_until"),
     # bank: the expiry timer (every second) and a holder's pending request
     ("UPDATE bank_requests SET status = 'expired', resolved_at = ?1 "
      "WHERE status = 'pending' AND requested_at <= ?1 - ?2", 2,

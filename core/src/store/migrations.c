@@ -377,6 +377,13 @@ const char *const ykt_migrations[] = {
      * with 30,000 pending water sessions and bookings, and PAY fell to 572/s; unchanged now
      * (docs/performance.md, "A holder's pending holds"). Resolved holds leave the index. */
     "CREATE INDEX holds_pending_by_person ON holds(person_id) WHERE status = 'pending';",
+
+    /* v9: cards past their validity by index, for the daily jobs that list them for the
+     * blacklist and cancel them after the grace period (ykt_store_card_list_expired,
+     * ykt_store_card_expired_before); they read every card ever issued, the cancelled ones
+     * too (docs/performance.md, "Query plans of every verb"). Only a card's status or
+     * validity changing touches it, not a payment. */
+    "CREATE INDEX cards_live_by_valid_until ON cards(valid_until) WHERE status <> 'cancelled';",
 };
 
 const int ykt_migrations_count = (int)(sizeof ykt_migrations / sizeof ykt_migrations[0]);
