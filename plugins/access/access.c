@@ -1069,6 +1069,22 @@ typedef struct wl_key {
     char door_group[ACC_ID_MAX], person_no[ACC_ID_MAX];
 } wl_key;
 
+/* Who should be on the white lists, with which schedule: members of the groups that open a
+ * door group, residents of its dormitories. MEMBERS and RESIDENTS narrow it down (?1: the
+ * door group, ?2: the person). */
+#define WL_WANTED(MEMBERS, RESIDENTS)                                                              \
+    "SELECT dg, person_no, group_concat(sched, ';') FROM ("                                        \
+    " SELECT g.door_group AS dg, m.person_no AS person_no, nullif(ag.schedule, '') AS sched"       \
+    "  FROM access_grants g JOIN access_members m ON m.grp = g.grp"                                \
+    "  JOIN access_groups ag ON ag.name = g.grp"                                                   \
+    "  WHERE " MEMBERS " UNION"                                                                    \
+    " SELECT d.door_group, r.person_no, printf('1234567H %02d:%02d-%02d:%02d',"                    \
+    "  dg.resident_from / 60, dg.resident_from % 60, dg.resident_to / 60, dg.resident_to % 60)"    \
+    "  FROM access_doors d JOIN access_residents r ON r.building = d.building"                     \
+    "  JOIN access_door_groups dg ON dg.name = d.door_group"                                       \
+    "  WHERE d.kind = 'dormitory' AND " RESIDENTS                                                  \
+    ") GROUP BY dg, person_no HAVING group_concat(sched, ';') IS NOT NULL"
+
 /*
  * Recomputes the white list rows of one door group, one person, or both (NULL: all): who
  * may open the door group's doors (members of the groups that open it, residents of its
@@ -1088,39 +1104,11 @@ int acc_wl_refresh(acc_state *s, const char *door_group, const char *person_no)
      * general ones read every membership, every resident and the whole list
      * (docs/performance.md, "Query plans of every verb"). */
     bool one_person = door_group == NULL && person_no != NULL;
-    sqlite3_stmt *want =
-        one_person
-            ? acc_db(s, "SELECT dg, person_no, group_concat(sched, ';') FROM ("
-                        " SELECT g.door_group AS dg, m.person_no AS person_no, nullif(ag.schedule, "
-                        "'') AS sched"
-                        "  FROM access_members m JOIN access_grants g ON g.grp = m.grp"
-                        "  JOIN access_groups ag ON ag.name = g.grp"
-                        "  WHERE m.person_no = ?2"
-                        " UNION"
-                        " SELECT d.door_group, r.person_no, printf('1234567H %02d:%02d-%02d:%02d',"
-                        "  dg.resident_from / 60, dg.resident_from % 60, dg.resident_to / 60, "
-                        "dg.resident_to % 60)"
-                        "  FROM access_residents r JOIN access_doors d ON d.building = r.building"
-                        "  JOIN access_door_groups dg ON dg.name = d.door_group"
-                        "  WHERE d.kind = 'dormitory' AND r.person_no = ?2"
-                        ") GROUP BY dg, person_no HAVING group_concat(sched, ';') IS NOT NULL")
-            : acc_db(
-                  s,
-                  "SELECT dg, person_no, group_concat(sched, ';') FROM ("
-                  " SELECT g.door_group AS dg, m.person_no AS person_no, nullif(ag.schedule, '') "
-                  "AS sched"
-                  "  FROM access_grants g JOIN access_members m ON m.grp = g.grp"
-                  "  JOIN access_groups ag ON ag.name = g.grp"
-                  "  WHERE (?1 IS NULL OR g.door_group = ?1) AND (?2 IS NULL OR m.person_no = ?2)"
-                  " UNION"
-                  " SELECT d.door_group, r.person_no, printf('1234567H %02d:%02d-%02d:%02d',"
-                  "  dg.resident_from / 60, dg.resident_from % 60, dg.resident_to / 60, "
-                  "dg.resident_to % 60)"
-                  "  FROM access_doors d JOIN access_residents r ON r.building = d.building"
-                  "  JOIN access_door_groups dg ON dg.name = d.door_group"
-                  "  WHERE d.kind = 'dormitory' AND (?1 IS NULL OR d.door_group = ?1)"
-                  "  AND (?2 IS NULL OR r.person_no = ?2)"
-                  ") GROUP BY dg, person_no HAVING group_concat(sched, ';') IS NOT NULL");
+    sqlite3_stmt *want = one_person ? acc_db(s, WL_WANTED("m.person_no = ?2", "r.person_no = ?2"))
+                                    : acc_db(s, WL_WANTED("(?1 IS NULL OR g.door_group = ?1) AND "
+                                                          "(?2 IS NULL OR m.person_no = ?2)",
+                                                          "(?1 IS NULL OR d.door_group = ?1) AND "
+                                                          "(?2 IS NULL OR r.person_no = ?2)"));
     sqlite3_stmt *old = acc_db(s, "SELECT card_no, uid, state, schedule, valid_until "
                                   "FROM access_wl WHERE door_group = ? AND person_no = ?");
     sqlite3_stmt *put =

@@ -48,6 +48,22 @@ static void integrity_ok(sqlite3 *h)
     sqlite3_finalize(st);
 }
 
+/* Waits for a forked child; returns its wait status. */
+static int child_status(pid_t pid)
+{
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    return status;
+}
+
+/* Waits for a forked child that must exit 0 (its other exit codes say which step failed). */
+static void child_ok(pid_t pid)
+{
+    int status = child_status(pid);
+    ASSERT(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 0);
+}
+
 /* A connection as the gateway's: the "ykt" VFS, WAL, synchronous=NORMAL. */
 static sqlite3 *open_writer(const char *path)
 {
@@ -158,9 +174,7 @@ static void test_commit_survives_the_process(void)
                 _exit(2);
         _exit(0); /* no close: as a SIGKILL right after the last commit */
     }
-    int status = 0;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    child_ok(pid);
     sqlite3 *r = open_reader(path);
     ASSERT_EQ(query_int(r, "SELECT count(*) FROM t"), 150);
     integrity_ok(r);
@@ -189,10 +203,7 @@ static void test_failed_write_fails_the_commit(void)
         sqlite3_close(w);
         _exit(0);
     }
-    int status = 0;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    ASSERT(WIFEXITED(status));
-    ASSERT_EQ(WEXITSTATUS(status), 0);
+    child_ok(pid);
     sqlite3 *r = open_reader(path);
     ASSERT_EQ(query_int(r, "SELECT count(*) FROM t"), 20);
     integrity_ok(r);
@@ -278,10 +289,7 @@ static void test_rewritten_checksums(void)
         exec_ok(w, "UPDATE t SET k = -1 WHERE id = 1"); /* what the next test looks for */
         _exit(0);                                       /* no close: as a SIGKILL */
     }
-    int status = 0;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    ASSERT(WIFEXITED(status));
-    ASSERT_EQ(WEXITSTATUS(status), 0);
+    child_ok(pid);
     sqlite3 *r = open_reader(path);
     ASSERT_EQ(query_int(r, "SELECT count(*) FROM t"), 60);
     ASSERT_EQ(query_int(r, "SELECT k FROM t WHERE id = 1"), -1);
@@ -303,9 +311,7 @@ static void test_rewritten_checksums(void)
         sqlite3_exec(w, "ROLLBACK", NULL, NULL, NULL);
         _exit(0);
     }
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    ASSERT(WIFEXITED(status));
-    ASSERT_EQ(WEXITSTATUS(status), 0);
+    child_ok(pid);
     r = open_reader(path);
     ASSERT_EQ(query_int(r, "SELECT count(*) FROM t"), 60);
     integrity_ok(r);
@@ -336,8 +342,7 @@ static void test_failure_mid_transaction(void)
                           NULL);
         _exit(rc == SQLITE_OK ? 0 : 6);
     }
-    int status = 0;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    int status = child_status(pid);
     ASSERT((WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
            (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT));
     sqlite3 *r = open_reader(path);
