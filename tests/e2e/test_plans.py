@@ -75,6 +75,30 @@ HOT = [
      ("SCAN d", "SCAN (subquery-2)")),  # the doors, which do not grow with use
     ("SELECT door_group, person_no FROM access_wl WHERE "
      "person_no = ?2 AND state != 'removed' AND stamp != ?3", 3, "USING INDEX access_wl_by_person"),
+    # core: a holder's payments walked along their chain from the wallet (schema v10;
+    # store/util.h HOLDER_PAYMENTS), for payment search by holder or card ...
+    ("WITH RECURSIVE " "chain(pid) AS (SELECT last_payment FROM accounts WHERE kind = 'wallet' AND owner = CAST(?2 AS TEXT)"
+     " AND last_payment IS NOT NULL "
+     "UNION ALL SELECT p.prev_payment FROM chain JOIN payments p ON p.id = chain.pid "
+     "WHERE p.prev_payment < p.id)" " SELECT id, at, card_time, day, card_no, person_id, terminal, seq, merchant, "
+     "amount, discount, fee, charged, refunded, offline, flag, coalesce(transfer, 0), "
+     "coalesce(settlement, 0), coalesce(fee_transfer, 0) "
+     "FROM chain JOIN payments ON payments.id = chain.pid WHERE person_id = ?2 AND "
+     "(?1 = '' OR card_no = ?1) AND (?2 = 0 OR person_id = ?2) AND (?3 = '' OR merchant = ?3) "
+     "AND (?4 = '' OR terminal = ?4) AND at >= ?5 AND at < ?6 ORDER BY id DESC LIMIT ?7", 7,
+     "SEARCH p USING INTEGER PRIMARY KEY (rowid=?)", ("SCAN chain",)),
+    # ... and a wallet's history (store/ledger.c ACCOUNT_MOVES)
+    ("WITH RECURSIVE " "chain(pid) AS (SELECT last_payment FROM accounts WHERE id = ?1 AND kind = 'wallet'"
+     " AND last_payment IS NOT NULL "
+     "UNION ALL SELECT p.prev_payment FROM chain JOIN payments p ON p.id = chain.pid "
+     "WHERE p.prev_payment < p.id)" ", moves AS ("
+     "SELECT * FROM transfers WHERE to_account = ?1 "
+     "UNION ALL SELECT * FROM transfers WHERE from_account = ?1 "
+     "AND kind <> 'pay' AND kind <> 'pay_offline' AND kind <> 'mgmt_fee' "
+     "UNION ALL SELECT t.* FROM chain JOIN payments p ON p.id = chain.pid JOIN transfers t "
+     "ON t.id IN (p.transfer, p.fee_transfer) AND t.from_account = ?1) "
+     "SELECT id, amount FROM moves ORDER BY id DESC LIMIT ?2", 2,
+     "SEARCH p USING INTEGER PRIMARY KEY (rowid=?)", ("SCAN chain", "SCAN moves")),
     # access: the day's end expires open visitors
     ("UPDATE access_visitors SET status = 'expired', closed_at = ?1 "
      "WHERE status = 'open' AND until_ms < ?1", 1, "USING INDEX access_visitors_open"),

@@ -22,7 +22,7 @@ from ykt_cards import SimCard
 
 AUDIT_CHECKS = {"sum_zero", "balances_match_transfers", "no_negative_wallet",
                 "refunds_within_original", "idempotency_once", "holds_resolved_once",
-                "transfers_positive"}
+                "transfers_positive", "payment_chains"}
 DAY_MS = 86400000
 
 
@@ -1118,8 +1118,9 @@ class AuditTest(WalletCase):
         self.assertEqual(rc, 1, err)
         self.assertIn("AUDIT_FAILED", err)
         failed = {k for k, v in checks.items() if v["result"] != "ok"}
+        # the copy is on no holder's chain of payments either
         self.assertEqual(failed, {"sum_zero", "balances_match_transfers", "idempotency_once",
-                                  "summary"})
+                                  "payment_chains", "summary"})
         self.assertEqual(checks["summary"]["result"], "FAILED")
         self.assertIn("the sum is 1", checks["sum_zero"]["detail"])
         self.assertIn("wallet:%s has 4001 but transfers say 4000" % wallet,
@@ -1213,6 +1214,146 @@ class LedgerIndexTest(WalletCase):
         self.assertEqual(amounts("--card", new["card_no"]), [200, 300])
         self.assertEqual(amounts("--person", "S1"), [100, 200, 300])
         self.assertEqual(amounts("--card", "9999999999"), [])
+
+
+class PaymentChainTest(WalletCase):
+    """Schema v10 (store/migrations.c): a holder's payments are a chain, from the wallet's
+    newest payment (accounts.last_payment) back through each payment's prev_payment, instead
+    of the index payments_by_person. Histories, searches and the audit read the chain."""
+
+    def setUp(self):
+        super().setUp()
+        self.merchant("canteen-1")
+        self.terminal("POS-1")
+        self.merchant("water-1", "water")
+        self.terminal("DISP-1", "dispenser", owner="water-1")
+
+    def chain(self, no):
+        """Payment ids along a holder's chain, newest first, read straight from the tables."""
+        ids = []
+        row = self.gw.sql("SELECT last_payment FROM accounts WHERE kind = 'wallet' AND owner = ?",
+                          str(self.person_id(no)))
+        pid = row[0][0] if row else None
+        while pid is not None:
+            ids.append(pid)
+            pid = self.gw.sql("SELECT prev_payment FROM payments WHERE id = ?", pid)[0][0]
+        return ids
+
+    def test_interleaved_holders_each_walk_their_own_payments(self):
+        c1, _, _ = self.holder("S1", "100.00")
+        c2, _, _ = self.holder("S2", "100.00")
+        paid = {"S1": [], "S2": []}
+        for no, card, amount in (("S1", c1, 100), ("S2", c2, 200), ("S1", c1, 300),
+                                 ("S2", c2, 400), ("S1", c1, 500)):
+            paid[no].append(self.pay(card, amount)[0])
+        hold_id = self.hold(c1, 1000)[0]
+        paid["S1"].append(self.capture(hold_id, 350)[0])  # a captured hold is a payment too
+        self.assertEqual(self.chain("S1"), paid["S1"][::-1])
+        self.assertEqual(self.chain("S2"), paid["S2"][::-1])
+        found = self.gw.ctl("payment", "search", "--person", "S1")
+        self.assertEqual([fen(r["amount"]) for r in found], [350, 500, 300, 100])
+        self.assertEqual([fen(r["amount"]) for r in self.gw.ctl("payment", "search", "--person",
+                                                                 "S2")], [400, 200])
+        st = self.gw.ctl("account", "statement", "S1")
+        self.assertEqual([(m["kind"], m["amount"]) for m in st[1:-1]],
+                         [("topup_cash", "100.00"), ("pay", "-1.00"), ("pay", "-3.00"),
+                          ("pay", "-5.00"), ("hold", "-10.00"), ("hold_release", "6.50")])
+        self.assertEqual(st[-1]["balance"], yuan(self.balance("S1")))
+        # nothing keyed by the holder is left to insert into at a random place
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM sqlite_master "
+                                     "WHERE name = 'payments_by_person'"), [(0,)])
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+                                     "AND tbl_name = 'payments' AND sql LIKE '%person_id%'"),
+                         [(0,)])
+
+    def test_the_audit_finds_a_payment_off_its_chain(self):
+        c1, _, _ = self.holder("S1", "100.00")
+        first = self.pay(c1, 100)[0]
+        second = self.pay(c1, 200)[0]
+        self.assertEqual(self.chain("S1"), [second, first])
+        pid = self.person_id("S1")
+        for damage in ("UPDATE payments SET prev_payment = NULL WHERE id = %d" % second,
+                       # a link that does not lead back is not followed: the walk ends
+                       "UPDATE payments SET prev_payment = %d WHERE id = %d" % (second, second)):
+            self.with_stopped_gateway(damage)
+            rc, checks, _ = self.run_audit()
+            self.assertEqual(rc, 1)
+            self.assertEqual({k for k, v in checks.items() if v["result"] != "ok"},
+                             {"payment_chains", "summary"})
+            self.assertIn("holder %d: 2 payments, 1 on the chain" % pid,
+                          checks["payment_chains"]["detail"])
+            # what is off the chain is missing from the holder's search: hence the check
+            self.assertEqual(len(self.gw.ctl("payment", "search", "--person", "S1")), 1)
+        self.with_stopped_gateway("UPDATE payments SET prev_payment = %d WHERE id = %d"
+                                  % (first, second))
+        self.assertAuditClean()
+
+
+class SchemaV10MigrationTest(WalletCase):
+    """A database of schema version 9, whose holders' payments were found by the index
+    payments_by_person, comes up at version 10 with each holder's payments chained from
+    the wallet, the index gone, and the same histories and searches."""
+
+    def setUp(self):
+        self.gw = Gateway(start=False)
+        self.addCleanup(self.gw.cleanup)
+        self.secrets, self.conns, self.seqs, self.people = {}, {}, {}, 0
+
+    def test_version_9_payments_are_chained_per_holder(self):
+        migs = migrations_text()
+        con = sqlite3.connect(self.gw.db, isolation_level=None)
+        con.execute("PRAGMA journal_mode = WAL")
+        con.execute("PRAGMA foreign_keys = ON")
+        for v, sql in enumerate(migs[:9], 1):
+            con.executescript("BEGIN IMMEDIATE;%sPRAGMA user_version = %d;COMMIT;" % (sql, v))
+        con.executescript("""
+            INSERT INTO people (id, person_no, kind, name, gender, id_number, department,
+                valid_until, validity_source, created_at, updated_at) VALUES
+                (1, 'S1', 'student', '张三', 'M', '110105200503070019', 'CS', '2030-07-31',
+                 'study_length', 1, 1),
+                (2, 'S2', 'student', '李四', 'M', '110105200503070027', 'CS', '2030-07-31',
+                 'study_length', 1, 1);
+            INSERT INTO accounts (id, kind, owner, balance, created_at) VALUES
+                (1, 'wallet', '1', 9600, 1), (2, 'wallet', '2', 9800, 1),
+                (3, 'merchant', 'canteen-1', 600, 1), (4, 'cash', 'main', -20000, 1);
+            INSERT INTO merchants (id, name, category, account, created_at) VALUES
+                ('canteen-1', 'C1', 'canteen', 3, 1);
+            INSERT INTO transfers (id, at, from_account, to_account, amount, kind, card_no,
+                terminal, memo) VALUES
+                (1, 1000, 4, 1, 10000, 'topup_cash', NULL, NULL, ''),
+                (2, 1000, 4, 2, 10000, 'topup_cash', NULL, NULL, ''),
+                (3, 2000, 1, 3, 100, 'pay', '8000000001', 'POS-1', 'canteen-1'),
+                (4, 3000, 2, 3, 200, 'pay', '8000000002', 'POS-1', 'canteen-1'),
+                (5, 4000, 1, 3, 300, 'pay', '8000000001', 'POS-1', 'canteen-1');
+            INSERT INTO payments (id, at, card_time, day, card_no, person_id, terminal, seq,
+                merchant, amount, charged, transfer) VALUES
+                (1, 2001, 2000, '2026-01-01', '8000000001', 1, 'POS-1', 1, 'canteen-1', 100,
+                 100, 3),
+                (2, 3001, 3000, '2026-01-01', '8000000002', 2, 'POS-1', 2, 'canteen-1', 200,
+                 200, 4),
+                (3, 4001, 4000, '2026-01-01', '8000000001', 1, 'POS-1', 3, 'canteen-1', 300,
+                 300, 5);
+        """)
+        con.close()
+        self.gw.start()
+        self.assertEqual(self.gw.sql("PRAGMA user_version"), [(len(migs),)])
+        self.assertEqual(self.gw.sql("SELECT id, prev_payment FROM payments ORDER BY id"),
+                         [(1, None), (2, None), (3, 1)])
+        self.assertEqual(self.gw.sql("SELECT owner, last_payment FROM accounts "
+                                     "ORDER BY id"),
+                         [("1", 3), ("2", 2), ("canteen-1", None), ("main", None)])
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM sqlite_master "
+                                     "WHERE name = 'payments_by_person'"), [(0,)])
+        st = self.gw.ctl("account", "statement", "S1", "--from", "1970-01-01")
+        self.assertEqual([(m["kind"], m["amount"]) for m in st[1:-1]],
+                         [("topup_cash", "100.00"), ("pay", "-1.00"), ("pay", "-3.00")])
+        self.assertEqual(st[-1]["balance"], "96.00")
+        self.assertEqual([fen(r["amount"]) for r in self.gw.ctl(
+            "payment", "search", "--person", "S2", "--from", "1970-01-01")], [200])
+        self.assertEqual([fen(r["amount"]) for r in self.gw.ctl(
+            "payment", "search", "--person", "S1", "--from", "1970-01-01")], [300, 100])
+        self.assertEqual(self.gw.sql("PRAGMA foreign_key_check"), [])
+        self.assertEqual(self.gw.sql("PRAGMA integrity_check"), [("ok",)])
 
 
 class SchemaV6MigrationTest(WalletCase):

@@ -154,19 +154,18 @@ int ykt_store_wallets_unclaimed(ykt_db *db, int64_t ended_before, int limit,
 }
 
 /* The transfers into or out of account ?1, as a table `moves` for the queries below, each
- * from an index: those into it (transfers_to), those out of it that transfers_from lists
- * (all but a card payment's), and a wallet's card payments through its holder's payments
- * (payments_by_person), whose rows name both transfers (migration v6). A transfer never
+ * from an index or a chain: those into it (transfers_to), those out of it that
+ * transfers_from lists (all but a card payment's), and a wallet's card payments along its
+ * holder's chain of payments (v10), whose rows name both transfers (v6). A transfer never
  * goes from an account to itself, so no transfer is listed twice. */
+#define WALLET_CHAIN HOLDER_PAYMENTS("id = ?1 AND kind = 'wallet'")
 #define ACCOUNT_MOVES                                                                              \
-    "WITH moves AS ("                                                                              \
+    "WITH RECURSIVE " WALLET_CHAIN ", moves AS ("                                                  \
     "SELECT * FROM transfers WHERE to_account = ?1 "                                               \
     "UNION ALL SELECT * FROM transfers WHERE from_account = ?1 "                                   \
     "AND " NOT_A_CARD_PAYMENT " "                                                                  \
-    "UNION ALL SELECT t.* FROM payments p JOIN transfers t "                                       \
-    "ON t.id IN (p.transfer, p.fee_transfer) AND t.from_account = ?1 "                             \
-    "WHERE p.person_id = (SELECT CAST(owner AS INTEGER) FROM accounts "                            \
-    "                     WHERE id = ?1 AND kind = 'wallet')) "
+    "UNION ALL SELECT t.* FROM chain JOIN payments p ON p.id = chain.pid JOIN transfers t "        \
+    "ON t.id IN (p.transfer, p.fee_transfer) AND t.from_account = ?1) "
 
 #define MOVE_COLUMNS                                                                               \
     "id, at, from_account, to_account, amount, kind, coalesce(card_no, ''), "                      \

@@ -34,9 +34,22 @@ static const check_sql checks[] = {
      "' but transfers say ' || computed, '; '), '') FROM flows WHERE balance <> computed"},
     {"no_negative_wallet", "no wallet is below zero except recorded offline debt",
      "SELECT count(*), coalesce(group_concat('wallet ' || owner || ' at ' || balance, '; '), '') "
-     "FROM accounts a WHERE kind = 'wallet' AND balance < 0 AND NOT EXISTS "
-     "(SELECT 1 FROM payments p WHERE p.person_id = CAST(a.owner AS INTEGER) "
-     " AND (p.flag = 'debt' OR p.flag LIKE 'debt,%'))"},
+     "FROM accounts a WHERE kind = 'wallet' AND balance < 0 AND CAST(a.owner AS INTEGER) "
+     "NOT IN (SELECT person_id FROM payments WHERE flag = 'debt' OR flag LIKE 'debt,%')"},
+    {"payment_chains", "each payment is on its holder's chain of payments, once",
+     /* A holder's history and payment searches read the chain (schema v10), so a payment
+      * missing from it would be missing from both. */
+     "WITH RECURSIVE walk(owner, pid) AS ("
+     "  SELECT owner, last_payment FROM accounts WHERE kind = 'wallet' AND last_payment IS NOT NULL"
+     "  UNION ALL SELECT w.owner, p.prev_payment FROM walk w JOIN payments p ON p.id = w.pid"
+     "  WHERE p.prev_payment < p.id), "
+     "chained AS (SELECT CAST(w.owner AS INTEGER) AS person_id, count(*) AS n FROM walk w"
+     "  JOIN payments p ON p.id = w.pid AND p.person_id = CAST(w.owner AS INTEGER)"
+     "  GROUP BY w.owner), "
+     "actual AS (SELECT person_id, count(*) AS n FROM payments GROUP BY person_id) "
+     "SELECT count(*), coalesce(group_concat('holder ' || a.person_id || ': ' || a.n || "
+     "' payments, ' || coalesce(c.n, 0) || ' on the chain', '; '), '') FROM actual a "
+     "LEFT JOIN chained c ON c.person_id = a.person_id WHERE coalesce(c.n, 0) <> a.n"},
     {"refunds_within_original", "refunds never exceed their original payment",
      "SELECT count(*), coalesce(group_concat('payment ' || id, '; '), '') FROM payments p "
      "WHERE refunded > charged OR refunded <> "

@@ -384,6 +384,25 @@ const char *const ykt_migrations[] = {
      * too (docs/performance.md, "Query plans of every verb"). Only a card's status or
      * validity changing touches it, not a payment. */
     "CREATE INDEX cards_live_by_valid_until ON cards(valid_until) WHERE status <> 'cancelled';",
+
+    /* v10: a holder's payments as a chain instead of an index (docs/performance.md, "A
+     * holder's payments by chain"). payments_by_person took every payment's entry at its
+     * holder's place in the index, a page of its own per payment, and the campus's holders
+     * keep that many pages changing: each commit wrote them to the WAL and each checkpoint
+     * wrote them into the database file at random places, which the disk serves slowly.
+     * Now each payment names the holder's payment before it (prev_payment), and the
+     * holder's wallet names the newest (accounts.last_payment). The wallet's row changes
+     * with every payment anyway. A holder's payments are read by walking back from there
+     * (store/util.h, HOLDER_PAYMENTS); ids only fall along a chain, so a walk ends. */
+    "ALTER TABLE payments ADD COLUMN prev_payment INTEGER;"
+    "ALTER TABLE accounts ADD COLUMN last_payment INTEGER;"
+    "UPDATE payments SET prev_payment = w.prev FROM"
+    "  (SELECT id, lag(id) OVER (PARTITION BY person_id ORDER BY id) AS prev FROM payments) AS w"
+    "  WHERE w.id = payments.id AND w.prev IS NOT NULL;"
+    "UPDATE accounts SET last_payment ="
+    "  (SELECT max(p.id) FROM payments p WHERE p.person_id = CAST(accounts.owner AS INTEGER))"
+    "  WHERE kind = 'wallet';"
+    "DROP INDEX payments_by_person;",
 };
 
 const int ykt_migrations_count = (int)(sizeof ykt_migrations / sizeof ykt_migrations[0]);

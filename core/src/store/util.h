@@ -16,6 +16,17 @@
  * decide whether the row goes into the index (v7, docs/performance.md). */
 #define NOT_A_CARD_PAYMENT "kind <> 'pay' AND kind <> 'pay_offline' AND kind <> 'mgmt_fee'"
 
+/* A holder's card payments, newest first, as the recursive table `chain(pid)`, for a
+ * WITH RECURSIVE list: the wallet (the accounts row WALLET_WHERE selects) names its newest
+ * payment and each payment the one before it (schema v10). A payment's predecessor always
+ * has a smaller id, and the walk stops where one would not, so even a damaged chain ends;
+ * `yktctl audit` checks that every payment is on its holder's chain once. */
+#define HOLDER_PAYMENTS(wallet_where)                                                              \
+    "chain(pid) AS (SELECT last_payment FROM accounts WHERE " wallet_where                         \
+    " AND last_payment IS NOT NULL "                                                               \
+    "UNION ALL SELECT p.prev_payment FROM chain JOIN payments p ON p.id = chain.pid "              \
+    "WHERE p.prev_payment < p.id)"
+
 #define STMT_OR_FAIL(st, db, sql)                                                                  \
     sqlite3_stmt *st = ykt_db_stmt((db), (sql));                                                   \
     if (st == NULL)                                                                                \

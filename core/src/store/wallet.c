@@ -123,12 +123,18 @@ static void read_payment(sqlite3_stmt *st, ykt_payment_row *p)
     p->fee_transfer = sqlite3_column_int64(st, 18);
 }
 
+/* A payment joins its holder's chain (schema v10): it names the wallet's newest payment
+ * before it, and becomes the newest. The wallet's row is the one the payment's debit
+ * changed, so the chain costs no page of its own; a missing wallet fails the payment. */
 int ykt_store_payment_insert(ykt_db *db, ykt_payment_row *p)
 {
+    char owner[24];
+    snprintf(owner, sizeof owner, "%lld", (long long)p->person_id);
     STMT_OR_FAIL(st, db,
                  "INSERT INTO payments (at, card_time, day, card_no, person_id, terminal, seq, "
-                 "merchant, amount, discount, fee, charged, offline, flag, transfer, fee_transfer) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                 "merchant, amount, discount, fee, charged, offline, flag, transfer, fee_transfer, "
+                 "prev_payment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                 "(SELECT last_payment FROM accounts WHERE kind = 'wallet' AND owner = ?17))");
     bind_i64(st, 1, p->at);
     bind_i64(st, 2, p->card_time);
     bind_text(st, 3, p->day);
@@ -151,10 +157,17 @@ int ykt_store_payment_insert(ykt_db *db, ykt_payment_row *p)
         bind_i64(st, 16, p->fee_transfer);
     else
         sqlite3_bind_null(st, 16);
+    bind_text(st, 17, owner);
     int rc = ykt_store_step_done(db, st);
-    if (rc == YKT_OK)
-        p->id = sqlite3_last_insert_rowid(ykt_db_handle(db));
-    return rc;
+    if (rc != YKT_OK)
+        return rc;
+    p->id = sqlite3_last_insert_rowid(ykt_db_handle(db));
+    STMT_OR_FAIL(head, db,
+                 "UPDATE accounts SET last_payment = ? WHERE kind = 'wallet' AND owner = ?");
+    bind_i64(head, 1, p->id);
+    bind_text(head, 2, owner);
+    rc = ykt_store_step_changed(db, head);
+    return rc == YKT_ENOTFOUND ? YKT_ESTORAGE : rc;
 }
 
 int ykt_store_payment_get(ykt_db *db, int64_t id, ykt_payment_row *out)
@@ -184,10 +197,13 @@ int ykt_store_payment_add_refunded(ykt_db *db, int64_t id, int64_t amount)
     "(?1 = '' OR card_no = ?1) AND (?2 = 0 OR person_id = ?2) AND (?3 = '' OR merchant = ?3) "     \
     "AND (?4 = '' OR terminal = ?4) AND at >= ?5 AND at < ?6 ORDER BY id DESC LIMIT ?7"
 
+/* The payments of holder ?2, whose wallet's owner is the holder's id as text. */
+#define HOLDERS_CHAIN HOLDER_PAYMENTS("kind = 'wallet' AND owner = CAST(?2 AS TEXT)")
+
 /* A query whose filters are all optional cannot use an index, so a search picks the
- * statement for its most selective filter: the holder (payments_by_person; a card's
- * payments are its holder's with that card number), the terminal (payments_once), the
- * merchant (payments_by_merchant), or else the newest payments first. */
+ * statement for its most selective filter: the holder (the chain of their payments; a
+ * card's payments are its holder's with that card number), the terminal (payments_once),
+ * the merchant (payments_by_merchant), or else the newest payments first. */
 static sqlite3_stmt *payment_search_stmt(ykt_db *db, const ykt_payment_filter *f,
                                          int64_t *person_id)
 {
@@ -203,8 +219,9 @@ static sqlite3_stmt *payment_search_stmt(ykt_db *db, const ykt_payment_filter *f
             *person_id = -1; /* no such card: nothing matches */
     }
     if (*person_id != 0)
-        return ykt_db_stmt(db, "SELECT " PAYMENT_COLUMNS " FROM payments WHERE person_id = ?2 "
-                               "AND " PAYMENT_FILTERS);
+        return ykt_db_stmt(db, "WITH RECURSIVE " HOLDERS_CHAIN " SELECT " PAYMENT_COLUMNS
+                               " FROM chain JOIN payments ON payments.id = chain.pid "
+                               "WHERE person_id = ?2 AND " PAYMENT_FILTERS);
     if (f->terminal[0] != '\0')
         return ykt_db_stmt(db, "SELECT " PAYMENT_COLUMNS " FROM payments WHERE terminal = ?4 "
                                "AND " PAYMENT_FILTERS);
