@@ -1098,11 +1098,17 @@ static void a_log(ykt_request *r, void *ud)
         h->reply_error(r, "BAD_PLATE", "not a licence plate: %s", plate_in);
         return;
     }
-    /* The index that narrows most: the person's, the door's, else the time. */
+    /* What narrows most: the person's chain of decisions (schema version 4, walked from
+     * the newest back; a link that would not lead back ends it), the door's index, else
+     * the time's. */
     sqlite3_stmt *st;
     if (person)
-        st = acc_db(s, "SELECT id, at_ms, door, direction, person_no, card_no, "
-                       "visitor_id, plate, result, code, reason FROM access_log WHERE "
+        st = acc_db(s, "WITH RECURSIVE chain(lid) AS (SELECT last_id FROM access_log_heads "
+                       "WHERE person_no = ?1 UNION ALL SELECT l.prev_id FROM chain JOIN "
+                       "access_log l ON l.id = chain.lid WHERE l.prev_id < l.id) "
+                       "SELECT id, at_ms, door, direction, person_no, card_no, "
+                       "visitor_id, plate, result, code, reason FROM chain JOIN access_log ON "
+                       "access_log.id = chain.lid WHERE "
                        "person_no = ?1 AND (?2 IS NULL OR door = ?2) AND at_ms BETWEEN "
                        "?3 AND ?4 AND (?5 IS NULL OR card_no = ?5) AND (?6 IS NULL OR "
                        "plate = ?6) AND (?7 IS NULL OR result = ?7) AND (?8 IS NULL OR "

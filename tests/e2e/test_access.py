@@ -435,6 +435,78 @@ class DecisionLogTest(AccessCase):
         self.assertEqual(self.send("G-B3-MAIN", args), again)
         self.assertEqual(len(self.log("--person", "S1")), 3)
 
+    def chain(self, person_no):
+        """A person's decision ids along their chain, newest first, read from the tables."""
+        ids = []
+        row = self.gw.sql("SELECT last_id FROM access_log_heads WHERE person_no = ?", person_no)
+        lid = row[0][0] if row else None
+        while lid is not None:
+            ids.append(lid)
+            lid = self.gw.sql("SELECT prev_id FROM access_log WHERE id = ?", lid)[0][0]
+        return ids
+
+    def test_each_persons_decisions_are_a_chain(self):
+        # schema version 4: no index keyed by the person; `log --person` walks the chain
+        self.door("b3-main", "teaching", group="teaching-b3", direction="in")
+        a, _, _ = self.holder("S1")
+        b, _, _ = self.holder("S2")
+        self.group("b3-users", "teaching-b3", members=["S1", "S2"])
+        for card in (a, b, a, b, a):
+            self.assertOpens(self.open(card, "b3-main"))
+        c, _, _ = self.holder("S3")
+        self.assertError(self.open(c, "b3-main"), "NO_ACCESS")  # logged later, by the timer
+        self.wait_logged(6)
+        mine = {no: [r["id"] for r in self.log("--person", no)] for no in ("S1", "S2", "S3")}
+        self.assertEqual([len(mine[no]) for no in ("S1", "S2", "S3")], [3, 2, 1])
+        for no in mine:
+            self.assertEqual(self.chain(no), mine[no])
+            self.assertEqual(mine[no], sorted(mine[no], reverse=True))
+        self.assertEqual(len(self.log("--person", "S1", "--limit", "2")), 2)
+        self.assertEqual(self.log("--person", "S9"), [])
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM sqlite_master WHERE tbl_name = "
+                                     "'access_log' AND sql LIKE '%person_no%' AND type <> "
+                                     "'table'"), [(0,)])
+        self.assertEqual(self.gw.sql("SELECT group_concat(name) FROM pragma_index_list("
+                                     "'access_log') WHERE name LIKE '%autoindex%'"),
+                         [("sqlite_autoindex_access_log_2,sqlite_autoindex_access_log_1",)])
+
+    def test_a_version_3_log_gets_its_chains(self):
+        self.door("b3-main", "teaching", group="teaching-b3", direction="in")
+        a, _, _ = self.holder("S1")
+        b, _, _ = self.holder("S2")
+        self.group("b3-users", "teaching-b3", members=["S1", "S2"])
+        for card in (a, b, a):
+            self.assertOpens(self.open(card, "b3-main"))
+        before = {no: [r["id"] for r in self.log("--person", no)] for no in ("S1", "S2")}
+
+        def back_to_version_3(con):
+            # the log as version 3 had it: the person's index, no chain
+            con.executescript("""
+                CREATE TABLE access_log_v3 (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,
+                  terminal TEXT NOT NULL, door TEXT NOT NULL, direction TEXT NOT NULL,
+                  card_no TEXT, uid TEXT, person_no TEXT, visitor_id INTEGER, plate TEXT,
+                  result TEXT NOT NULL, code TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL
+                  DEFAULT '', UNIQUE (at_ms, id), UNIQUE (person_no, at_ms, id),
+                  UNIQUE (door, at_ms, id)) STRICT;
+                INSERT INTO access_log_v3 SELECT id, at_ms, terminal, door, direction, card_no,
+                  uid, person_no, visitor_id, plate, result, code, reason FROM access_log;
+                DROP TABLE access_log;
+                ALTER TABLE access_log_v3 RENAME TO access_log;
+                DROP TABLE access_log_heads;
+                UPDATE plugin_schema SET version = 3 WHERE plugin = 'access';
+            """)
+
+        self.with_stopped_gateway(back_to_version_3)
+        self.assertEqual(self.gw.sql("SELECT version FROM plugin_schema WHERE plugin = "
+                                     "'access'"), [(4,)])
+        for no in ("S1", "S2"):
+            self.assertEqual(self.chain(no), before[no])
+            self.assertEqual([r["id"] for r in self.log("--person", no)], before[no])
+        # and the chain goes on from there
+        self.assertOpens(self.open(a, "b3-main"))
+        self.assertEqual(self.chain("S1")[1:], before["S1"])
+        self.assertEqual(self.gw.sql("PRAGMA integrity_check"), [("ok",)])
+
     def test_another_plugins_denial_is_obeyed_and_logged_with_its_reason(self):
         # testplug (tests/plugins) denies temporary cards at every door and allows staff
         self.gw.stop()

@@ -99,6 +99,18 @@ HOT = [
      "ON t.id IN (p.transfer, p.fee_transfer) AND t.from_account = ?1) "
      "SELECT id, amount FROM moves ORDER BY id DESC LIMIT ?2", 2,
      "SEARCH p USING INTEGER PRIMARY KEY (rowid=?)", ("SCAN chain", "SCAN moves")),
+    # access: a person's decisions along their chain (schema version 4; admin.c, access log)
+    ("WITH RECURSIVE chain(lid) AS (SELECT last_id FROM access_log_heads "
+     "WHERE person_no = ?1 UNION ALL SELECT l.prev_id FROM chain JOIN "
+     "access_log l ON l.id = chain.lid WHERE l.prev_id < l.id) "
+     "SELECT id, at_ms, door, direction, person_no, card_no, "
+     "visitor_id, plate, result, code, reason FROM chain JOIN access_log ON "
+     "access_log.id = chain.lid WHERE "
+     "person_no = ?1 AND (?2 IS NULL OR door = ?2) AND at_ms BETWEEN "
+     "?3 AND ?4 AND (?5 IS NULL OR card_no = ?5) AND (?6 IS NULL OR "
+     "plate = ?6) AND (?7 IS NULL OR result = ?7) AND (?8 IS NULL OR "
+     "visitor_id = ?8) ORDER BY at_ms DESC, id DESC LIMIT ?9", 9,
+     "SEARCH l USING INTEGER PRIMARY KEY (rowid=?)", ("SCAN chain",)),
     # access: the day's end expires open visitors
     ("UPDATE access_visitors SET status = 'expired', closed_at = ?1 "
      "WHERE status = 'open' AND until_ms < ?1", 1, "USING INDEX access_visitors_open"),
