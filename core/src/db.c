@@ -201,8 +201,11 @@ static int wal_hook(void *arg, sqlite3 *h, const char *name, int pages)
  * two pwrite calls per page; in memory with `temp_store = MEMORY` it is a malloc per 1 KiB of
  * page and a free at the end of every request, 12 % of the loop's time in PAY. With the
  * spill set, the journal is one block of that size, in memory until a request changes more
- * (an import: it then continues in a temporary file). docs/performance.md has the figures. */
-#define STATEMENT_JOURNAL_BYTES (1 << 20)
+ * (a large prune or migration: it then continues in a temporary file). docs/performance.md
+ * has the figures. Not more than 128 KiB: with 256 KiB or more, SQLite 3.40 failed every
+ * statement whose journal went past the block with SQLITE_FULL, "database or disk is full"
+ * (test_db.c, test_large_request_spills); a PAY's journal is about 50 KiB. */
+#define STATEMENT_JOURNAL_BYTES (128 << 10)
 
 void ykt_db_global_init(void)
 {

@@ -402,6 +402,35 @@ static void test_aborted_batch(void)
     ykt_db_close(db);
 }
 
+/* A request that changes several MiB of pages: its statement journal outgrows the memory
+ * block (ykt_db_global_init) and continues in a temporary file. SQLite 3.40 answered
+ * SQLITE_FULL there once the block was 256 KiB or more: every big request then failed
+ * (a prune of many rows, a migration dropping a large index). */
+static void test_large_request_spills(void)
+{
+    const char *path = db_path("spill");
+    ykt_db *db = open_db(path);
+    sqlite3 *h = ykt_db_handle(db);
+    ASSERT_EQ(sqlite3_exec(h,
+                           "CREATE TABLE big (x BLOB);"
+                           "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                           "WHERE i < 8000) INSERT INTO big SELECT randomblob(1000) FROM n;",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    ASSERT_EQ(ykt_db_cmd_begin(db), YKT_OK);
+    char *msg = NULL;
+    int rc = sqlite3_exec(h, "UPDATE big SET x = randomblob(900)", NULL, NULL, &msg);
+    if (rc != SQLITE_OK)
+        fprintf(stderr, "update: %s\n", msg ? msg : "?");
+    sqlite3_free(msg);
+    ASSERT_EQ(rc, SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(h, "DELETE FROM big", NULL, NULL, NULL), SQLITE_OK);
+    ykt_db_cmd_end(db, true);
+    ASSERT_EQ(ykt_db_batch_commit(db), YKT_OK);
+    ASSERT_EQ(query_int(h, "SELECT count(*) FROM big"), 0);
+    ykt_db_close(db);
+}
+
 static void test_close_commits_open_batch(void)
 {
     const char *path = db_path("close");
@@ -728,6 +757,7 @@ int main(void)
 {
     printf("test_db\n");
     test_tmpdir_create("test-db");
+    ykt_db_global_init(); /* as yktd does, before anything else touches SQLite */
     RUN(test_open_settings);
     RUN(test_reopen_idempotent);
     RUN(test_refuses_newer_schema);
@@ -737,6 +767,7 @@ int main(void)
     RUN(test_commit_hooks);
     RUN(test_aborted_batch);
     RUN(test_close_commits_open_batch);
+    RUN(test_large_request_spills);
     RUN(test_audit_append_only);
     RUN(test_store_terminals);
     RUN(test_store_operators);
