@@ -202,10 +202,12 @@ static int wal_hook(void *arg, sqlite3 *h, const char *name, int pages)
  * page and a free at the end of every request, 12 % of the loop's time in PAY. With the
  * spill set, the journal is one block of that size, in memory until a request changes more
  * (a large prune or migration: it then continues in a temporary file). docs/performance.md
- * has the figures. Not more than 128 KiB: with 256 KiB or more, SQLite 3.40 failed every
- * statement whose journal went past the block with SQLITE_FULL, "database or disk is full"
- * (test_db.c, test_large_request_spills); a PAY's journal is about 50 KiB. */
-#define STATEMENT_JOURNAL_BYTES (128 << 10)
+ * has the figures. Less than 128 KiB: the block goes to that file in one write, and the
+ * unix VFS writes at most 128 KiB - 1 bytes per call (as walvfs.c's WAL_WRITE_MAX says), a
+ * longer write failing with SQLITE_FULL, "database or disk is full". With 1 MiB every
+ * request that changed more than that failed (test_db.c, test_large_request_spills). A
+ * PAY's journal is about 50 KiB. */
+#define STATEMENT_JOURNAL_BYTES (120 << 10)
 
 void ykt_db_global_init(void)
 {

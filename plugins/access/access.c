@@ -1420,7 +1420,15 @@ static int on_day_end(int event, void *data, void *ud)
     acc_state *s = ud;
     const ykt_host *h = s->h;
     if (s->log_retention_days > 0) {
-        sqlite3_stmt *st = acc_db(s, "DELETE FROM access_log WHERE at_ms < ?");
+        /* By a prefix of ids, so that a person's chain only ever shortens from its old end
+         * (a gap in the middle would hide everything older from `access log --person`):
+         * the ids below the first decision within the retention period. A denial logged a
+         * moment after a later allow, or a step of the clock, makes the two orders differ
+         * by a moment; such a row goes a day sooner or later. */
+        sqlite3_stmt *st =
+            acc_db(s, "DELETE FROM access_log WHERE id < coalesce((SELECT id FROM access_log "
+                      "WHERE at_ms >= ?1 ORDER BY at_ms, id LIMIT 1), (SELECT max(id) + 1 FROM "
+                      "access_log))");
         if (st != NULL) {
             sqlite3_bind_int64(st, 1, h->now_ms() - s->log_retention_days * 86400000);
             sqlite3_step(st);

@@ -1099,13 +1099,16 @@ static void a_log(ykt_request *r, void *ud)
         return;
     }
     /* What narrows most: the person's chain of decisions (schema version 4, walked from
-     * the newest back; a link that would not lead back ends it), the door's index, else
-     * the time's. */
+     * the newest back; a link that would not lead back ends it, and so does a decision
+     * more than a day before --from: times rise along a chain but for a step of the clock
+     * or a denial logged a moment after a later allow), the door's index, else the
+     * time's. */
     sqlite3_stmt *st;
     if (person)
         st = acc_db(s, "WITH RECURSIVE chain(lid) AS (SELECT last_id FROM access_log_heads "
                        "WHERE person_no = ?1 UNION ALL SELECT l.prev_id FROM chain JOIN "
-                       "access_log l ON l.id = chain.lid WHERE l.prev_id < l.id) "
+                       "access_log l ON l.id = chain.lid WHERE l.prev_id < l.id AND "
+                       "l.at_ms >= ?3 - 86400000) "
                        "SELECT id, at_ms, door, direction, person_no, card_no, "
                        "visitor_id, plate, result, code, reason FROM chain JOIN access_log ON "
                        "access_log.id = chain.lid WHERE "

@@ -470,6 +470,51 @@ class DecisionLogTest(AccessCase):
                                      "'access_log') WHERE name LIKE '%autoindex%'"),
                          [("sqlite_autoindex_access_log_2,sqlite_autoindex_access_log_1",)])
 
+    def test_the_log_is_pruned_from_its_oldest_ids_so_chains_stay_whole(self):
+        # retention (365 days) deletes a prefix of ids: a person's chain only shortens from
+        # its old end, even when the times and the ids disagree (a late-logged denial, a
+        # step of the clock)
+        self.door("b3-main", "teaching", group="teaching-b3", direction="in")
+        a, _, _ = self.holder("S1")
+        self.group("b3-users", "teaching-b3", members=["S1"])
+        first = self.assertOpens(self.open(a, "b3-main"))
+        second = self.assertOpens(self.open(a, "b3-main"))
+        day = 86400000
+        self.gw.sql_write("UPDATE access_log SET at_ms = at_ms - 400 * ? WHERE id = ?", day,
+                          second)
+        self.gw.ctl("job", "run", "day-end")
+        # the newer id stays while an older one is kept: nothing is cut out of the chain
+        self.assertEqual(sorted(r["id"] for r in self.log("--person", "S1")), [first, second])
+        self.assertEqual(self.chain("S1"), [second, first])
+        self.gw.sql_write("UPDATE access_log SET at_ms = at_ms - 400 * ? WHERE id = ?", day,
+                          first)
+        self.gw.ctl("job", "run", "day-end")
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM access_log"), [(0,)])
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM access_log_heads"), [(0,)])
+        # a new chain starts, even where the ids start again
+        third = self.assertOpens(self.open(a, "b3-main"))
+        self.assertEqual([r["id"] for r in self.log("--person", "S1")], [third])
+        self.assertEqual(self.chain("S1"), [third])
+
+    def test_a_persons_log_from_a_date_walks_back_a_day_past_it(self):
+        self.door("b3-main", "teaching", group="teaching-b3", direction="in")
+        a, _, _ = self.holder("S1")
+        self.group("b3-users", "teaching-b3", members=["S1"])
+        ids = [self.assertOpens(self.open(a, "b3-main")) for _ in range(3)]
+        day = 86400000
+        start = int(datetime.datetime.combine(campus_today() - datetime.timedelta(days=6),
+                                              datetime.time(), tzinfo=datetime.timezone(
+                                                  datetime.timedelta(hours=8))).timestamp()
+                    * 1000)
+        # oldest 20 days back, the middle one 5 days back, and the newest, as after a step
+        # of the clock, half a day before --from
+        for lid, at in zip(ids, (start - 14 * day, start + day, start - day // 2)):
+            self.gw.sql_write("UPDATE access_log SET at_ms = ? WHERE id = ?", at, lid)
+        since = (campus_today() - datetime.timedelta(days=6)).isoformat()
+        self.assertEqual([r["id"] for r in self.log("--person", "S1", "--from", since)],
+                         [ids[1]])
+        self.assertEqual(sorted(r["id"] for r in self.log("--person", "S1")), ids)
+
     def test_a_version_3_log_gets_its_chains(self):
         self.door("b3-main", "teaching", group="teaching-b3", direction="in")
         a, _, _ = self.holder("S1")

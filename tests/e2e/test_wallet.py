@@ -1266,6 +1266,26 @@ class PaymentChainTest(WalletCase):
                                      "AND tbl_name = 'payments' AND sql LIKE '%person_id%'"),
                          [(0,)])
 
+    def test_a_search_from_a_date_walks_back_a_day_past_it(self):
+        c1, _, _ = self.holder("S1", "100.00")
+        ids = [self.pay(c1, amount)[0] for amount in (100, 200, 300)]
+        day = 86400000
+        start = int(datetime.datetime.combine(campus_today() - datetime.timedelta(days=6),
+                                              datetime.time(), tzinfo=datetime.timezone(
+                                                  datetime.timedelta(hours=8))).timestamp()
+                    * 1000)
+        # the oldest 20 days back, the middle one 5 days back, and the newest, as after a
+        # step of the clock, half a day before --from: the walk must pass it to find the
+        # middle one, and may stop after the oldest
+        self.with_stopped_gateway(*("UPDATE payments SET at = %d WHERE id = %d" % (at, pid)
+                                    for pid, at in zip(ids, (start - 14 * day, start + day,
+                                                             start - day // 2))))
+        since = (campus_today() - datetime.timedelta(days=6)).isoformat()
+        self.assertEqual([fen(r["amount"]) for r in self.gw.ctl(
+            "payment", "search", "--person", "S1", "--from", since)], [200])
+        self.assertEqual([fen(r["amount"]) for r in self.gw.ctl(
+            "payment", "search", "--person", "S1", "--from", "1970-01-01")], [300, 200, 100])
+
     def test_the_audit_finds_a_payment_off_its_chain(self):
         c1, _, _ = self.holder("S1", "100.00")
         first = self.pay(c1, 100)[0]

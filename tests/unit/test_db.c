@@ -403,9 +403,10 @@ static void test_aborted_batch(void)
 }
 
 /* A request that changes several MiB of pages: its statement journal outgrows the memory
- * block (ykt_db_global_init) and continues in a temporary file. SQLite 3.40 answered
- * SQLITE_FULL there once the block was 256 KiB or more: every big request then failed
- * (a prune of many rows, a migration dropping a large index). */
+ * block (ykt_db_global_init) and continues in a temporary file. With a block of 128 KiB
+ * or more SQLite answered SQLITE_FULL there (the unix VFS writes less than 128 KiB per
+ * call): every big request failed (a prune of many rows, a migration dropping a large
+ * index). */
 static void test_large_request_spills(void)
 {
     const char *path = db_path("spill");

@@ -158,7 +158,7 @@ int ykt_store_wallets_unclaimed(ykt_db *db, int64_t ended_before, int limit,
  * transfers_from lists (all but a card payment's), and a wallet's card payments along its
  * holder's chain of payments (v10), whose rows name both transfers (v6). A transfer never
  * goes from an account to itself, so no transfer is listed twice. */
-#define WALLET_CHAIN HOLDER_PAYMENTS("id = ?1 AND kind = 'wallet'")
+#define WALLET_CHAIN HOLDER_PAYMENTS("id = ?1 AND kind = 'wallet'", "0")
 #define ACCOUNT_MOVES                                                                              \
     "WITH RECURSIVE " WALLET_CHAIN ", moves AS ("                                                  \
     "SELECT * FROM transfers WHERE to_account = ?1 "                                               \

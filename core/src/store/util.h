@@ -20,12 +20,16 @@
  * WITH RECURSIVE list: the wallet (the accounts row WALLET_WHERE selects) names its newest
  * payment and each payment the one before it (schema v10). A payment's predecessor always
  * has a smaller id, and the walk stops where one would not, so even a damaged chain ends;
- * `yktctl audit` checks that every payment is on its holder's chain once. */
-#define HOLDER_PAYMENTS(wallet_where)                                                              \
+ * `yktctl audit` checks that every payment is on its holder's chain once. The walk also
+ * stops past the first payment older than SINCE_MS (an expression; 0 for the whole
+ * history) by more than a day: `at` rises along a chain, as ids do, but for a step of the
+ * clock, which the day covers. A search for a month then reads that month, not the
+ * holder's years (the query still filters on `at` itself). */
+#define HOLDER_PAYMENTS(wallet_where, since_ms)                                                    \
     "chain(pid) AS (SELECT last_payment FROM accounts WHERE " wallet_where                         \
     " AND last_payment IS NOT NULL "                                                               \
     "UNION ALL SELECT p.prev_payment FROM chain JOIN payments p ON p.id = chain.pid "              \
-    "WHERE p.prev_payment < p.id)"
+    "WHERE p.prev_payment < p.id AND p.at >= (" since_ms ") - 86400000)"
 
 #define STMT_OR_FAIL(st, db, sql)                                                                  \
     sqlite3_stmt *st = ykt_db_stmt((db), (sql));                                                   \

@@ -198,7 +198,7 @@ int ykt_store_payment_add_refunded(ykt_db *db, int64_t id, int64_t amount)
     "AND (?4 = '' OR terminal = ?4) AND at >= ?5 AND at < ?6 ORDER BY id DESC LIMIT ?7"
 
 /* The payments of holder ?2, whose wallet's owner is the holder's id as text. */
-#define HOLDERS_CHAIN HOLDER_PAYMENTS("kind = 'wallet' AND owner = CAST(?2 AS TEXT)")
+#define HOLDERS_CHAIN HOLDER_PAYMENTS("kind = 'wallet' AND owner = CAST(?2 AS TEXT)", "?5")
 
 /* A query whose filters are all optional cannot use an index, so a search picks the
  * statement for its most selective filter: the holder (the chain of their payments; a
