@@ -747,6 +747,16 @@ static int host_db_migrate(ykt_plugin *p, const char *const *scripts, int count)
     int rc = ykt_store_plugin_schema_get(host_gw->db, p->name, &have);
     if (rc != YKT_OK && rc != YKT_ENOTFOUND)
         return YKT_PLUGIN_ESTORAGE;
+    /* Tables written by a newer build of the plugin: this one would write rows that break
+     * what the newer version keeps (a chain of links, a column it fills), so it does not
+     * run on them, as yktd refuses a database of a newer schema. */
+    if (have > count) {
+        ykt_error("plugin %s: its tables are at schema version %lld, newer than this build "
+                  "of the plugin supports (%d); load the plugin that wrote them or restore a "
+                  "backup",
+                  p->name, (long long)have, count);
+        return YKT_PLUGIN_ESTORAGE;
+    }
     sqlite3 *h = ykt_db_handle(host_gw->db);
     for (int v = (int)have + 1; v <= count; v++) {
         char *msg = NULL;

@@ -9,6 +9,7 @@ hot reload of a broken script keeps the old one, and `yktctl rules list|reload|t
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -73,6 +74,27 @@ class PluginHostTest(PluginCase):
         self.assertNotIn("plugin testplug: migrated", self.gw.log_text())
         self.conns["POS-1"] = self.gw.terminal("POS-1", self.secrets["POS-1"])
         self.assertIsInstance(self.events(), list)
+
+    def test_tables_of_a_newer_plugin_build_are_refused(self):
+        # testplug knows two schema versions; its tables say a newer build wrote them
+        self.assertEqual(self.gw.stop(), 0)
+        con = sqlite3.connect(self.gw.db)
+        con.execute("UPDATE plugin_schema SET version = 3 WHERE plugin = 'testplug'")
+        con.commit()
+        con.close()
+        p = subprocess.run(self.gw.command(), capture_output=True, text=True, timeout=30,
+                           cwd=self.gw.dir)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("plugin testplug: its tables are at schema version 3, newer than this "
+                      "build of the plugin supports (2)", p.stderr)
+        self.assertNotIn("ready:", p.stderr)
+        con = sqlite3.connect(self.gw.db)
+        self.assertEqual(con.execute("SELECT version FROM plugin_schema WHERE plugin = "
+                                     "'testplug'").fetchall(), [(3,)])
+        con.execute("UPDATE plugin_schema SET version = 2 WHERE plugin = 'testplug'")
+        con.commit()
+        con.close()
+        self.gw.start()  # and tearDown's audit runs on it
 
     def test_plugin_verbs_only_for_their_terminal_types(self):
         self.assertEqual(self.conns["GATE-1"].call("TESTPLUG.ECHO", "hi"), "你好 hi @GATE-1")
