@@ -75,6 +75,10 @@ HOT = [
      ("SCAN d", "SCAN (subquery-2)")),  # the doors, which do not grow with use
     ("SELECT door_group, person_no FROM access_wl WHERE "
      "person_no = ?2 AND state != 'removed' AND stamp != ?3", 3, "USING INDEX access_wl_by_person"),
+    # core: the holder's spending of the day, for the daily limit (schema v11: the day's
+    # rows together)
+    ("SELECT amount FROM daily_spend WHERE person_id = ? AND day = ?", 2,
+     "SEARCH daily_spend USING PRIMARY KEY (day=? AND person_id=?)"),
     # core: a holder's payments walked along their chain from the wallet (schema v10;
     # store/util.h HOLDER_PAYMENTS), for payment search by holder or card ...
     ("WITH RECURSIVE " "chain(pid) AS (SELECT last_payment FROM accounts WHERE kind = 'wallet' AND owner = CAST(?2 AS TEXT)"

@@ -1311,8 +1311,9 @@ class PaymentChainTest(WalletCase):
 
 class SchemaV10MigrationTest(WalletCase):
     """A database of schema version 9, whose holders' payments were found by the index
-    payments_by_person, comes up at version 10 with each holder's payments chained from
-    the wallet, the index gone, and the same histories and searches."""
+    payments_by_person, comes up with each holder's payments chained from the wallet, the
+    index gone, and the same histories and searches (v10), and the day's spending keyed by
+    the day first (v11)."""
 
     def setUp(self):
         self.gw = Gateway(start=False)
@@ -1353,6 +1354,8 @@ class SchemaV10MigrationTest(WalletCase):
                  200, 4),
                 (3, 4001, 4000, '2026-01-01', '8000000001', 1, 'POS-1', 3, 'canteen-1', 300,
                  300, 5);
+            INSERT INTO daily_spend (person_id, day, amount) VALUES
+                (1, '2026-01-01', 400), (2, '2026-01-01', 200), (1, '2025-12-31', 50);
         """)
         con.close()
         self.gw.start()
@@ -1372,6 +1375,13 @@ class SchemaV10MigrationTest(WalletCase):
             "payment", "search", "--person", "S2", "--from", "1970-01-01")], [200])
         self.assertEqual([fen(r["amount"]) for r in self.gw.ctl(
             "payment", "search", "--person", "S1", "--from", "1970-01-01")], [300, 100])
+        # v11: the day's spending, keyed by the day first, with every row kept
+        self.assertIn("PRIMARY KEY (day, person_id)", self.gw.sql(
+            "SELECT sql FROM sqlite_master WHERE name = 'daily_spend'")[0][0])
+        self.assertEqual(self.gw.sql("SELECT day, person_id, amount FROM daily_spend "
+                                     "ORDER BY day, person_id"),
+                         [("2025-12-31", 1, 50), ("2026-01-01", 1, 400),
+                          ("2026-01-01", 2, 200)])
         self.assertEqual(self.gw.sql("PRAGMA foreign_key_check"), [])
         self.assertEqual(self.gw.sql("PRAGMA integrity_check"), [("ok",)])
 
