@@ -17,7 +17,7 @@ import subprocess
 import time
 
 from harness import MASTER_KEY, Gateway, RespError, wait_until
-from test_wallet import WalletCase, campus_today
+from test_wallet import DAY_MS, WalletCase, campus_day_start_ms, campus_today
 from ykt_cards import SimCard
 
 ACCESS_SETS = {"plugin.access.enabled": "yes"}
@@ -479,7 +479,7 @@ class DecisionLogTest(AccessCase):
         self.group("b3-users", "teaching-b3", members=["S1"])
         first = self.assertOpens(self.open(a, "b3-main"))
         second = self.assertOpens(self.open(a, "b3-main"))
-        day = 86400000
+        day = DAY_MS
         self.gw.sql_write("UPDATE access_log SET at_ms = at_ms - 400 * ? WHERE id = ?", day,
                           second)
         self.gw.ctl("job", "run", "day-end")
@@ -501,11 +501,8 @@ class DecisionLogTest(AccessCase):
         a, _, _ = self.holder("S1")
         self.group("b3-users", "teaching-b3", members=["S1"])
         ids = [self.assertOpens(self.open(a, "b3-main")) for _ in range(3)]
-        day = 86400000
-        start = int(datetime.datetime.combine(campus_today() - datetime.timedelta(days=6),
-                                              datetime.time(), tzinfo=datetime.timezone(
-                                                  datetime.timedelta(hours=8))).timestamp()
-                    * 1000)
+        day = DAY_MS
+        start = campus_day_start_ms(campus_today() - datetime.timedelta(days=6))
         # oldest 20 days back, the middle one 5 days back, and the newest, as after a step
         # of the clock, half a day before --from
         for lid, at in zip(ids, (start - 14 * day, start + day, start - day // 2)):

@@ -31,6 +31,13 @@ def campus_today():
     return (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=8)).date()
 
 
+def campus_day_start_ms(day):
+    """The first millisecond of a campus date (UTC+8), as the gateway's --from reads it."""
+    midnight = datetime.datetime.combine(day, datetime.time(),
+                                         tzinfo=datetime.timezone(datetime.timedelta(hours=8)))
+    return int(midnight.timestamp() * 1000)
+
+
 def now_ms():
     return int(time.time() * 1000)
 
@@ -1269,11 +1276,8 @@ class PaymentChainTest(WalletCase):
     def test_a_search_from_a_date_walks_back_a_day_past_it(self):
         c1, _, _ = self.holder("S1", "100.00")
         ids = [self.pay(c1, amount)[0] for amount in (100, 200, 300)]
-        day = 86400000
-        start = int(datetime.datetime.combine(campus_today() - datetime.timedelta(days=6),
-                                              datetime.time(), tzinfo=datetime.timezone(
-                                                  datetime.timedelta(hours=8))).timestamp()
-                    * 1000)
+        day = DAY_MS
+        start = campus_day_start_ms(campus_today() - datetime.timedelta(days=6))
         # the oldest 20 days back, the middle one 5 days back, and the newest, as after a
         # step of the clock, half a day before --from: the walk must pass it to find the
         # middle one, and may stop after the oldest
@@ -1309,25 +1313,36 @@ class PaymentChainTest(WalletCase):
         self.assertAuditClean()
 
 
-class SchemaV10MigrationTest(WalletCase):
-    """A database of schema version 9, whose holders' payments were found by the index
-    payments_by_person, comes up with each holder's payments chained from the wallet, the
-    index gone, and the same histories and searches (v10), and the day's spending keyed by
-    the day first (v11)."""
+class OldSchemaCase(WalletCase):
+    """A test that starts yktd on a database an older yktd wrote (database_at)."""
 
     def setUp(self):
         self.gw = Gateway(start=False)
         self.addCleanup(self.gw.cleanup)
         self.secrets, self.conns, self.seqs, self.people = {}, {}, {}, 0
 
-    def test_version_9_payments_are_chained_per_holder(self):
+    def database_at(self, version, rows):
+        """Creates the database at schema VERSION with the SQL ROWS in it, as that yktd
+        left it (not started); returns every migration's text."""
         migs = migrations_text()
         con = sqlite3.connect(self.gw.db, isolation_level=None)
         con.execute("PRAGMA journal_mode = WAL")
         con.execute("PRAGMA foreign_keys = ON")
-        for v, sql in enumerate(migs[:9], 1):
+        for v, sql in enumerate(migs[:version], 1):
             con.executescript("BEGIN IMMEDIATE;%sPRAGMA user_version = %d;COMMIT;" % (sql, v))
-        con.executescript("""
+        con.executescript(rows)
+        con.close()
+        return migs
+
+
+class SchemaV10MigrationTest(OldSchemaCase):
+    """A database of schema version 9, whose holders' payments were found by the index
+    payments_by_person, comes up with each holder's payments chained from the wallet, the
+    index gone, and the same histories and searches (v10), and the day's spending keyed by
+    the day first (v11)."""
+
+    def test_version_9_payments_are_chained_per_holder(self):
+        migs = self.database_at(9, """
             INSERT INTO people (id, person_no, kind, name, gender, id_number, department,
                 valid_until, validity_source, created_at, updated_at) VALUES
                 (1, 'S1', 'student', '张三', 'M', '110105200503070019', 'CS', '2030-07-31',
@@ -1357,7 +1372,6 @@ class SchemaV10MigrationTest(WalletCase):
             INSERT INTO daily_spend (person_id, day, amount) VALUES
                 (1, '2026-01-01', 400), (2, '2026-01-01', 200), (1, '2025-12-31', 50);
         """)
-        con.close()
         self.gw.start()
         self.assertEqual(self.gw.sql("PRAGMA user_version"), [(len(migs),)])
         self.assertEqual(self.gw.sql("SELECT id, prev_payment FROM payments ORDER BY id"),
@@ -1386,24 +1400,13 @@ class SchemaV10MigrationTest(WalletCase):
         self.assertEqual(self.gw.sql("PRAGMA integrity_check"), [("ok",)])
 
 
-class SchemaV6MigrationTest(WalletCase):
+class SchemaV6MigrationTest(OldSchemaCase):
     """A database of schema version 5, with card payments made by the yktd of that version
     (the fee transfer right after the payment's own; a fee without a main transfer), comes
     up at version 6 with every fee transfer named by its payment and the same statement."""
 
-    def setUp(self):
-        self.gw = Gateway(start=False)
-        self.addCleanup(self.gw.cleanup)
-        self.secrets, self.conns, self.seqs, self.people = {}, {}, {}, 0
-
     def test_version_5_payments_get_their_fee_transfers(self):
-        migs = migrations_text()
-        con = sqlite3.connect(self.gw.db, isolation_level=None)
-        con.execute("PRAGMA journal_mode = WAL")
-        con.execute("PRAGMA foreign_keys = ON")
-        for v, sql in enumerate(migs[:5], 1):
-            con.executescript("BEGIN IMMEDIATE;%sPRAGMA user_version = %d;COMMIT;" % (sql, v))
-        con.executescript("""
+        migs = self.database_at(5, """
             INSERT INTO people (id, person_no, kind, name, gender, id_number, department,
                 valid_until, validity_source, created_at, updated_at) VALUES
                 (1, 'S1', 'student', '张三', 'M', '110105200503070019', 'CS', '2030-07-31',
@@ -1429,7 +1432,6 @@ class SchemaV6MigrationTest(WalletCase):
                 (3, 4001, 4000, '2026-01-01', '8000000001', 1, 'POS-2', 3, 'canteen-2',
                  500, 500, 50, 50, NULL);
         """)
-        con.close()
         self.gw.start()
         self.assertEqual(self.gw.sql("PRAGMA user_version"), [(len(migs),)])
         self.assertEqual(self.gw.sql("SELECT id, coalesce(transfer, 0), coalesce(fee_transfer, 0) "
