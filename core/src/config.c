@@ -159,6 +159,10 @@ static const key_spec keys[] = {
      "SQLite database file (WAL mode; the -wal and -shm files live beside it)."},
     {"storage", "checkpoint_pages", T_INT, OFF(checkpoint_pages), 0, 100, 1000000, NULL, "16384",
      "WAL length in pages (4 KiB) past which yktd copies the WAL into the database."},
+    {"storage", "checkpoint_pace_pages", T_INT, OFF(checkpoint_pace_pages), 0, 0, 1000000, NULL,
+     "16",
+     "A checkpoint syncs the database file after every this many pages it copies, so that "
+     "commits do not wait behind its writes; 0 syncs once, at its end."},
 
     {"log", "level", T_LOGLEVEL, OFF(log_level), 0, 0, 0, NULL, "info",
      "debug, info, warn or error."},

@@ -93,6 +93,7 @@ typedef struct ykt_config {
     /* [storage] */
     char storage_path[YKT_PATH_MAX];
     int64_t checkpoint_pages;
+    int64_t checkpoint_pace_pages;
     /* [log] */
     int log_level;
     char log_file[YKT_PATH_MAX];

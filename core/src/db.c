@@ -20,6 +20,10 @@
  * two checkpoints (an account, a card, an index's last page) is copied into the database
  * once, not once per batch (docs/performance.md, "Fewer random index insertions"). */
 #define CHECKPOINT_PAGES_DEFAULT 16384
+/* A checkpoint beside the loop syncs the database file every this many pages (walvfs.h):
+ * on this machine's disk a commit's WAL sync then waits at most about 0.4 ms behind it
+ * (performance.md, "A paced checkpoint"). yktd sets it from [storage] checkpoint_pace_pages. */
+#define CHECKPOINT_PACE_DEFAULT 16
 /* A checkpoint beside the loop is followed by another while it left more than this many
  * frames behind the end of the WAL (committed while it ran), at most CATCHUP_PASSES times:
  * what the committer then finishes, with no transaction beginning meanwhile, is short.
@@ -61,6 +65,7 @@ struct ykt_db {
     bool stop_committer;
     bool checkpoint_due;
     int checkpoint_pages;
+    int checkpoint_pace;
     int commit_rc;
     char commit_error[256]; /* why the last commit failed, with the system's reason */
     /* Split commit (the normal mode once the committer runs): the loop runs COMMIT with
@@ -222,6 +227,11 @@ void ykt_db_set_checkpoint_pages(ykt_db *db, int pages)
     db->checkpoint_pages = pages;
 }
 
+void ykt_db_set_checkpoint_pace(ykt_db *db, int pages)
+{
+    db->checkpoint_pace = pages;
+}
+
 static void checkpoint_if_due(ykt_db *db)
 {
     if (!db->checkpoint_due)
@@ -281,6 +291,7 @@ int ykt_db_open(ykt_db **out, const char *path, char *err, size_t errlen)
     db->path = strdup(path);
     db->wal_fd = -1;
     db->checkpoint_pages = CHECKPOINT_PAGES_DEFAULT;
+    db->checkpoint_pace = CHECKPOINT_PACE_DEFAULT;
     db->nslots = 64;
     db->slots = calloc(db->nslots, sizeof *db->slots);
     /* The gateway's connection writes its WAL through the "ykt" VFS: one write per commit
@@ -675,7 +686,10 @@ static void split_start(ykt_db *db)
             close(dfd);
         }
     }
-    if (sqlite3_open_v2(db->path, &db->ckpt, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+    /* Through the "ykt" VFS, whose main file can pace the checkpoint's writes (walvfs.h);
+     * without it, the checkpoint syncs once at its end, as SQLite does. */
+    const char *vfs = ykt_walvfs_register() == SQLITE_OK ? YKT_WALVFS_NAME : NULL;
+    if (sqlite3_open_v2(db->path, &db->ckpt, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, vfs) !=
             SQLITE_OK ||
         sqlite3_exec(db->ckpt, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_exec(db->h, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) != SQLITE_OK) {
@@ -689,6 +703,10 @@ static void split_start(ykt_db *db)
         return;
     }
     sqlite3_busy_timeout(db->ckpt, 5000);
+    int pace = db->checkpoint_pace;
+    if (vfs != NULL &&
+        sqlite3_file_control(db->ckpt, "main", YKT_WALVFS_FCNTL_PACE, &pace) != SQLITE_OK)
+        ykt_warn("storage: cannot pace checkpoints; they sync once, at their end");
     db->split = true;
 }
 

@@ -33,6 +33,10 @@ void ykt_db_global_init(void);
 int ykt_db_open(ykt_db **out, const char *path, char *err, size_t errlen);
 /* The WAL length in pages past which a checkpoint starts ([storage] checkpoint_pages). */
 void ykt_db_set_checkpoint_pages(ykt_db *db, int pages);
+/* Checkpoints beside the loop sync the database file every this many pages they copy (0:
+ * once, at the end) ([storage] checkpoint_pace_pages). Takes effect when the committer
+ * starts. */
+void ykt_db_set_checkpoint_pace(ykt_db *db, int pages);
 void ykt_db_close(ykt_db *db);
 int ykt_db_schema_version(ykt_db *db);
 const char *ykt_db_errmsg(ykt_db *db);

@@ -14,11 +14,21 @@
  * write is that write's error (the COMMIT fails); one found anywhere else stops the
  * process, as a failed fdatasync does (db.c), because SQLite would carry on without frames
  * it was told were written.
+ *
+ * A second change, for the connection that checkpoints: its writes to the database file can
+ * be paced, synced every few pages, so that a checkpoint does not queue thousands of
+ * scattered pages on the disk ahead of the next commit's WAL sync (YKT_WALVFS_FCNTL_PACE).
  */
 #ifndef YKT_WALVFS_H
 #define YKT_WALVFS_H
 
 #define YKT_WALVFS_NAME "ykt"
+
+/* sqlite3_file_control(db, "main", YKT_WALVFS_FCNTL_PACE, &pages): from then on, the
+ * connection's writes to the database file (a checkpoint's, in WAL mode) are synced every
+ * `pages` pages; 0 turns that off. SQLITE_NOTFOUND on a file not opened through this VFS.
+ * Beyond SQLite's own opcodes (below 100 as of 3.40). */
+#define YKT_WALVFS_FCNTL_PACE 0x796b7401
 
 /* Registers the VFS (not as the default); idempotent. SQLITE_OK or an SQLite error code. */
 int ykt_walvfs_register(void);

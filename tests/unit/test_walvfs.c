@@ -13,9 +13,9 @@
 
 static const char *db_path(const char *name)
 {
-    static char paths[8][128];
+    static char paths[12][128];
     static int n;
-    ASSERT(n < 8);
+    ASSERT(n < 12);
     snprintf(paths[n], sizeof paths[0], "%s/%s.db", test_tmpdir, name);
     return paths[n++];
 }
@@ -254,6 +254,217 @@ static void inject_write_failures(void)
         unix_vfs->xSetSystemCall(unix_vfs, "pwrite64", (sqlite3_syscall_ptr)failing_pwrite64);
 }
 
+/* ---- a counting VFS under the "ykt" VFS: what reaches the system's VFS ---- */
+
+/* Registered as the default before the "ykt" VFS first registers (which wraps the default):
+ * counts, for main database files, the pages written and the syncs between them. */
+typedef struct counted_file {
+    sqlite3_file base;
+    sqlite3_file *real;
+    bool main_db;
+} counted_file;
+
+static sqlite3_vfs *under_vfs;
+static sqlite3_vfs counting_vfs;
+static sqlite3_io_methods counting_methods;
+static int main_writes, main_syncs, unsynced_writes, most_unsynced_writes;
+
+static void counts_reset(void)
+{
+    main_writes = main_syncs = unsynced_writes = most_unsynced_writes = 0;
+}
+
+static sqlite3_file *real_of(sqlite3_file *f)
+{
+    return ((counted_file *)f)->real;
+}
+
+static int c_close(sqlite3_file *f)
+{
+    return real_of(f)->pMethods->xClose(real_of(f));
+}
+static int c_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o)
+{
+    return real_of(f)->pMethods->xRead(real_of(f), b, n, o);
+}
+static int c_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o)
+{
+    if (((counted_file *)f)->main_db) {
+        main_writes++;
+        if (++unsynced_writes > most_unsynced_writes)
+            most_unsynced_writes = unsynced_writes;
+    }
+    return real_of(f)->pMethods->xWrite(real_of(f), b, n, o);
+}
+static int c_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+    return real_of(f)->pMethods->xTruncate(real_of(f), size);
+}
+static int c_sync(sqlite3_file *f, int flags)
+{
+    if (((counted_file *)f)->main_db) {
+        main_syncs++;
+        unsynced_writes = 0;
+    }
+    return real_of(f)->pMethods->xSync(real_of(f), flags);
+}
+static int c_file_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+    return real_of(f)->pMethods->xFileSize(real_of(f), size);
+}
+static int c_lock(sqlite3_file *f, int level)
+{
+    return real_of(f)->pMethods->xLock(real_of(f), level);
+}
+static int c_unlock(sqlite3_file *f, int level)
+{
+    return real_of(f)->pMethods->xUnlock(real_of(f), level);
+}
+static int c_check_reserved(sqlite3_file *f, int *out)
+{
+    return real_of(f)->pMethods->xCheckReservedLock(real_of(f), out);
+}
+static int c_file_control(sqlite3_file *f, int op, void *arg)
+{
+    return real_of(f)->pMethods->xFileControl(real_of(f), op, arg);
+}
+static int c_sector_size(sqlite3_file *f)
+{
+    return real_of(f)->pMethods->xSectorSize(real_of(f));
+}
+static int c_device_characteristics(sqlite3_file *f)
+{
+    return real_of(f)->pMethods->xDeviceCharacteristics(real_of(f));
+}
+static int c_shm_map(sqlite3_file *f, int region, int size, int extend, void volatile **out)
+{
+    return real_of(f)->pMethods->xShmMap(real_of(f), region, size, extend, out);
+}
+static int c_shm_lock(sqlite3_file *f, int offset, int n, int flags)
+{
+    return real_of(f)->pMethods->xShmLock(real_of(f), offset, n, flags);
+}
+static void c_shm_barrier(sqlite3_file *f)
+{
+    real_of(f)->pMethods->xShmBarrier(real_of(f));
+}
+static int c_shm_unmap(sqlite3_file *f, int delete_flag)
+{
+    return real_of(f)->pMethods->xShmUnmap(real_of(f), delete_flag);
+}
+static int c_fetch(sqlite3_file *f, sqlite3_int64 off, int amt, void **out)
+{
+    return real_of(f)->pMethods->xFetch(real_of(f), off, amt, out);
+}
+static int c_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
+{
+    return real_of(f)->pMethods->xUnfetch(real_of(f), off, p);
+}
+
+static int c_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f, int flags,
+                  int *out_flags)
+{
+    (void)vfs;
+    counted_file *cf = (counted_file *)f;
+    memset(cf, 0, sizeof *cf);
+    cf->real = (sqlite3_file *)(cf + 1);
+    cf->main_db = (flags & SQLITE_OPEN_MAIN_DB) != 0;
+    int rc = under_vfs->xOpen(under_vfs, name, cf->real, flags, out_flags);
+    cf->base.pMethods = cf->real->pMethods != NULL ? &counting_methods : NULL;
+    return rc;
+}
+
+/* The rest of the VFS is the system's own: the methods that take no file are copied. */
+static void counting_vfs_register(void)
+{
+    under_vfs = sqlite3_vfs_find(NULL);
+    ASSERT(under_vfs != NULL);
+    counting_methods = (sqlite3_io_methods){
+        .iVersion = 3,
+        .xClose = c_close,
+        .xRead = c_read,
+        .xWrite = c_write,
+        .xTruncate = c_truncate,
+        .xSync = c_sync,
+        .xFileSize = c_file_size,
+        .xLock = c_lock,
+        .xUnlock = c_unlock,
+        .xCheckReservedLock = c_check_reserved,
+        .xFileControl = c_file_control,
+        .xSectorSize = c_sector_size,
+        .xDeviceCharacteristics = c_device_characteristics,
+        .xShmMap = c_shm_map,
+        .xShmLock = c_shm_lock,
+        .xShmBarrier = c_shm_barrier,
+        .xShmUnmap = c_shm_unmap,
+        .xFetch = c_fetch,
+        .xUnfetch = c_unfetch,
+    };
+    counting_vfs = *under_vfs;
+    counting_vfs.pNext = NULL;
+    counting_vfs.zName = "counting";
+    counting_vfs.szOsFile = (int)sizeof(counted_file) + under_vfs->szOsFile;
+    counting_vfs.xOpen = c_open;
+    ASSERT_EQ(sqlite3_vfs_register(&counting_vfs, 1), SQLITE_OK);
+}
+
+/* Copies the WAL into the database on a connection through the "ykt" VFS, paced every
+ * `pace` pages (0: not paced); returns the frames copied. */
+static int checkpoint_paced(const char *path, int pace)
+{
+    sqlite3 *c = NULL;
+    ASSERT_EQ(sqlite3_open_v2(path, &c, SQLITE_OPEN_READWRITE, YKT_WALVFS_NAME), SQLITE_OK);
+    exec_ok(c, "PRAGMA synchronous = NORMAL");
+    ASSERT_EQ(sqlite3_file_control(c, "main", YKT_WALVFS_FCNTL_PACE, &pace), SQLITE_OK);
+    counts_reset();
+    int log = 0, done = 0;
+    ASSERT_EQ(sqlite3_wal_checkpoint_v2(c, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done),
+              SQLITE_OK);
+    ASSERT_EQ(done, log);
+    sqlite3_close(c);
+    return done;
+}
+
+/* A paced checkpoint syncs the database file every `pace` pages it writes, so that the
+ * disk never has more than that many of its pages queued; unpaced, SQLite syncs once at the
+ * end. Either way the database then holds everything (docs/performance.md, "A paced
+ * checkpoint"). */
+static void test_paced_checkpoint(void)
+{
+    const char *path = db_path("paced");
+    sqlite3 *w = open_writer(path);
+    exec_ok(w, "PRAGMA wal_autocheckpoint = 0");
+    for (int i = 0; i < 20; i++)
+        ASSERT_EQ(insert_rows(w, 20, 3000), SQLITE_OK);
+    ASSERT(checkpoint_paced(path, 8) > 0);
+    ASSERT(main_writes >= 100);
+    ASSERT(most_unsynced_writes <= 8);
+    ASSERT(main_syncs >= main_writes / 8);
+
+    for (int i = 0; i < 20; i++)
+        ASSERT_EQ(insert_rows(w, 20, 3000), SQLITE_OK);
+    ASSERT(checkpoint_paced(path, 0) > 0);
+    ASSERT(main_writes >= 100);
+    ASSERT_EQ(main_syncs, 1);
+    ASSERT_EQ(most_unsynced_writes, main_writes);
+
+    ASSERT_EQ(query_int(w, "SELECT count(*) FROM t"), 800);
+    integrity_ok(w);
+    sqlite3_close(w);
+    /* Through the system's VFS, without the WAL: everything reached the database file. */
+    sqlite3 *r = open_reader(path);
+    exec_ok(r, "PRAGMA wal_checkpoint(TRUNCATE)");
+    ASSERT_EQ(query_int(r, "SELECT count(*) FROM t"), 800);
+    integrity_ok(r);
+    sqlite3_close(r);
+
+    /* Only a database file paces: SQLite's own VFS and other files do not know the code. */
+    int pace = 4;
+    sqlite3 *plain = open_reader(path);
+    ASSERT_EQ(sqlite3_file_control(plain, "main", YKT_WALVFS_FCNTL_PACE, &pace), SQLITE_NOTFOUND);
+    sqlite3_close(plain);
+}
+
 /* A transaction larger than the page cache that changes again pages it had already written
  * to the WAL: SQLite then overwrites those frames and, at the commit, rewrites the frame
  * headers' checksums, the commit frame's header last (walRewriteChecksums). */
@@ -357,6 +568,7 @@ int main(void)
 {
     printf("test_walvfs\n");
     test_tmpdir_create("test-walvfs");
+    counting_vfs_register(); /* before the "ykt" VFS, which wraps the default one */
     RUN(test_gateway_connection_uses_it);
     RUN(test_other_connections_see_each_commit);
     RUN(test_spilling_and_large_transactions);
@@ -364,5 +576,6 @@ int main(void)
     RUN(test_failed_write_fails_the_commit);
     RUN(test_rewritten_checksums);
     RUN(test_failure_mid_transaction);
+    RUN(test_paced_checkpoint);
     return 0;
 }
