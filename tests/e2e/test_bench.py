@@ -90,6 +90,7 @@ class BenchTest(unittest.TestCase):
         self.assertEqual(res["latency_us"]["n"], res["requests"])
         self.assertIn("throughput_per_s", res)
         self.assertGreater(res["commits"], 0)
+        self.assertNotIn("tail_note", res)  # a closed loop measures throughput, not the tail
 
     def test_swipe_paced(self):
         r = run_bench("swipe", "--connections", "2", "--cards", "4", "--seconds", "1",
@@ -101,6 +102,8 @@ class BenchTest(unittest.TestCase):
         self.assertIn("behind_schedule", res)
         self.assertGreater(res["requests"], 0)
         self.assertEqual(res["succeeded"], res["requests"])
+        # A 1-second latency run says that its tail is not a long run's.
+        self.assertIn("understate the tail", res["tail_note"])
 
     def check_expected(self, p):
         """The merchant has a discount and a fee, so every payment costs the built-in
@@ -210,6 +213,7 @@ class BenchTest(unittest.TestCase):
             self.assertRegex(p.stdout, r"(?m)^  ledger +audit clean$")
             # reported, whatever it is: how far a loaded machine falls behind is not a test
             self.assertRegex(p.stdout, r"(?m)^  behind_schedule +\d+$")
+            self.assertRegex(p.stdout, r"(?m)^  tail_note +shorter than 15 s: ")
             self.assertRegex(p.stdout, r"(?m)^ok +yes$")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

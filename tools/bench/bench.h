@@ -49,6 +49,15 @@ uint64_t ykt_bench_now_ns(void);
 /* CPU time of this process (all threads), in seconds. */
 double ykt_bench_cpu_seconds(void);
 
+/* Paced runs (--rate) shorter than this understate the latency tail: the database has not
+ * grown as a day of use grows it, and checkpoints come later and copy less
+ * (docs/performance.md, "Open targets"). */
+#define YKT_BENCH_TAIL_SECONDS 15 /* the note below says so too */
+
+/* In a "results" section: for a paced run shorter than YKT_BENCH_TAIL_SECONDS, a
+ * "tail_note" saying that its p99 and p99.9 understate the tail. */
+void ykt_bench_note_short_run(ykt_report *r, int64_t rate, int64_t seconds);
+
 /* Starts a report: "bench", "command" (the exact command line) and the "machine" section. */
 void ykt_bench_report_head(ykt_report *r, const ykt_bench_ctx *ctx, const char *name);
 

@@ -1478,6 +1478,7 @@ static bool report_single(ykt_report *rep, const pay_params *pp, pay_run *run, b
                        "the target rate was not reached: latencies include the wait "
                        "behind schedule");
     ykt_lat_report(rep, "latency_us", &run->sum);
+    ykt_bench_note_short_run(rep, pp->rate, pp->seconds);
     if (run->have_commits) {
         ykt_report_int(rep, "commits", run->commits);
         ykt_report_num(rep, "requests_per_commit",

@@ -575,6 +575,7 @@ int ykt_swipeload_run(ykt_bench_ctx *ctx, int argc, char **argv, const ykt_swipe
                            "behind schedule");
     }
     ykt_lat_report(rep, "latency_us", &sum);
+    ykt_bench_note_short_run(rep, rate, seconds);
     if (have_admin) {
         int64_t commits = st1.commits - st0.commits;
         ykt_report_int(rep, "commits", commits);
