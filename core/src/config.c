@@ -161,8 +161,8 @@ static const key_spec keys[] = {
      "WAL length in pages (4 KiB) past which yktd copies the WAL into the database."},
     {"storage", "checkpoint_pace_pages", T_INT, OFF(checkpoint_pace_pages), 0, 0, 1000000, NULL,
      "16",
-     "A checkpoint syncs the database file after every this many pages it copies, so that "
-     "commits do not wait behind its writes; 0 syncs once, at its end."},
+     "A checkpoint pass syncs the database file after every this many pages it copies, so "
+     "that commits do not wait behind its writes; 0 leaves the syncs to SQLite."},
 
     {"log", "level", T_LOGLEVEL, OFF(log_level), 0, 0, 0, NULL, "info",
      "debug, info, warn or error."},

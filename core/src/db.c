@@ -21,14 +21,16 @@
  * once, not once per batch (docs/performance.md, "Fewer random index insertions"). */
 #define CHECKPOINT_PAGES_DEFAULT 16384
 /* A checkpoint beside the loop syncs the database file every this many pages (walvfs.h):
- * on this machine's disk a commit's WAL sync then waits at most about 0.4 ms behind it
- * (performance.md, "A paced checkpoint"). yktd sets it from [storage] checkpoint_pace_pages. */
+ * on this machine's disk a commit's WAL sync during a checkpoint then has a p99 of about
+ * 0.5 ms instead of about 3 ms (performance.md, "A paced checkpoint"). yktd sets it from
+ * [storage] checkpoint_pace_pages. */
 #define CHECKPOINT_PACE_DEFAULT 16
 /* A checkpoint beside the loop is followed by another while it left more than this many
  * frames behind the end of the WAL (committed while it ran), at most CATCHUP_PASSES times:
  * what the committer then finishes, with no transaction beginning meanwhile, is short.
  * At 20,000 door decisions/s (about 80,000 frames/s) four passes still left a few hundred
- * frames; twelve down to 16 took the finish from about 2.0 to 1.4 ms (performance.md). */
+ * frames; twelve down to 16 took the finish from about 2.0 to 1.4 ms (performance.md).
+ * Since passes are paced, 2 or 12 make no difference ("A paced checkpoint"). */
 #define CATCHUP_FRAMES  16
 #define CATCHUP_PASSES  12
 #define YKT_DB_PATH_MAX 4096
@@ -66,6 +68,7 @@ struct ykt_db {
     bool checkpoint_due;
     int checkpoint_pages;
     int checkpoint_pace;
+    int ckpt_pace; /* pages between syncs of the checkpoint connection's writes, 0: not paced */
     int commit_rc;
     char commit_error[256]; /* why the last commit failed, with the system's reason */
     /* Split commit (the normal mode once the committer runs): the loop runs COMMIT with
@@ -703,10 +706,15 @@ static void split_start(ykt_db *db)
         return;
     }
     sqlite3_busy_timeout(db->ckpt, 5000);
-    int pace = db->checkpoint_pace;
-    if (vfs != NULL &&
-        sqlite3_file_control(db->ckpt, "main", YKT_WALVFS_FCNTL_PACE, &pace) != SQLITE_OK)
-        ykt_warn("storage: cannot pace checkpoints; they sync once, at their end");
+    /* The pace applied here is the one the finish restores (ykt_db_set_checkpoint_pace
+     * after this does not reach the committer thread). */
+    db->ckpt_pace = db->checkpoint_pace;
+    if (vfs == NULL || sqlite3_file_control(db->ckpt, "main", YKT_WALVFS_FCNTL_PACE,
+                                            &db->ckpt_pace) != SQLITE_OK) {
+        if (db->ckpt_pace > 0)
+            ykt_warn("storage: cannot pace checkpoints; SQLite syncs their pages itself");
+        db->ckpt_pace = 0;
+    }
     db->split = true;
 }
 
@@ -779,10 +787,17 @@ void ykt_db_committer_stop(ykt_db *db)
  * finds it just synced. */
 static void finish_checkpoint(ykt_db *db)
 {
-    int log = 0, done = 0;
+    /* Not paced: no commit syncs the WAL meanwhile (this thread would), so syncing every
+     * few pages only lengthens the wait of the requests held: the finish took 3.7-4.1 ms
+     * paced and 2.2-2.4 ms not (performance.md, "A paced checkpoint"). */
+    int unpaced = 0, log = 0, done = 0;
+    if (db->ckpt_pace > 0)
+        sqlite3_file_control(db->ckpt, "main", YKT_WALVFS_FCNTL_PACE, &unpaced);
     if (sqlite3_wal_checkpoint_v2(db->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) !=
         SQLITE_OK)
         fprintf(stderr, "ykt: storage: checkpoint: %s\n", sqlite3_errmsg(db->ckpt));
+    if (db->ckpt_pace > 0)
+        sqlite3_file_control(db->ckpt, "main", YKT_WALVFS_FCNTL_PACE, &db->ckpt_pace);
 }
 
 static void ckpt_work_fn(uv_work_t *w)

@@ -39,9 +39,11 @@ struct wv_file {
     sqlite3_int64 at;
     sqlite3_int64 end; /* past the last byte of the log written through this file */
     bool commit_frame; /* the frame header just collected ends a transaction */
-    /* A main database file written by a checkpoint: after every `pace_pages` pages written
-     * (0: never) the file is synced, so that the disk never has more than that many of its
-     * scattered pages queued ahead of the WAL's fdatasync (YKT_WALVFS_FCNTL_PACE). */
+    /* The main database file of a checkpointing connection (YKT_WALVFS_FCNTL_PACE): after
+     * every `pace_pages` pages written (0: never) the file is synced, so that the disk never
+     * has more than that many of its scattered pages queued ahead of the WAL's fdatasync;
+     * and a failed sync stops the process (sync_or_stop). */
+    bool checkpointer;
     int pace_pages;
     int unsynced;
 };
@@ -218,19 +220,38 @@ static int wv_read(sqlite3_file *pf, void *buf, int amt, sqlite3_int64 off)
     return real_methods(pf)->xRead(((wv_file *)pf)->real, buf, amt, off);
 }
 
+/* A failed sync of a checkpointer's database file stops the process. SQLite syncs the file
+ * only when a checkpoint reaches the end of the WAL, and a pass overtaken by commits moves
+ * on (nBackfill) past pages it wrote and did not sync; a sync that fails may be the report
+ * of their lost writeback, given once, after which the next sync succeeds and the WAL
+ * starts again without them. Stopped here, the WAL stays whole: recovery at the next start
+ * copies all of it again, as sync_wal in db.c does for the WAL. */
+static int sync_or_stop(wv_file *f, int flags)
+{
+    int rc = f->real->pMethods->xSync(f->real, flags);
+    if (rc == SQLITE_OK || !f->checkpointer)
+        return rc;
+    fprintf(stderr,
+            "ykt: storage: syncing the database file during a checkpoint failed "
+            "(SQLite error %d); stopping so that the WAL is copied again at the next "
+            "start\n",
+            rc);
+    abort();
+}
+
 /* A checkpoint writes the pages it copies in page order but scattered over the file, and
- * syncs them at its end: the disk then has them all queued at once, and a commit's WAL sync
- * waits behind them (1,500 pages: about 12 ms, performance.md "A paced checkpoint"). Synced
- * every few pages instead, the checkpoint takes longer, beside the loop, and the WAL's sync
- * waits for a few pages at most. A failed sync fails the checkpoint's write; the checkpoint
- * then stops and copies those pages again next time, as after its own failed sync. */
+ * leaves them to the kernel or syncs them when it reaches the end of the WAL: the disk then
+ * has hundreds queued at once, and a commit's WAL sync waits behind them (1,500 pages:
+ * about 12 ms, performance.md "A paced checkpoint"). Synced every few pages instead, the
+ * checkpoint takes longer, beside the loop, and the WAL's sync waits for a few pages at
+ * most. */
 static int main_write(wv_file *f, const void *buf, int amt, sqlite3_int64 off)
 {
     int rc = f->real->pMethods->xWrite(f->real, buf, amt, off);
     if (rc != SQLITE_OK || f->pace_pages <= 0 || ++f->unsynced < f->pace_pages)
         return rc;
     f->unsynced = 0;
-    return f->real->pMethods->xSync(f->real, SQLITE_SYNC_NORMAL | SQLITE_SYNC_DATAONLY);
+    return sync_or_stop(f, SQLITE_SYNC_NORMAL | SQLITE_SYNC_DATAONLY);
 }
 
 static int wv_write(sqlite3_file *pf, const void *buf, int amt, sqlite3_int64 off)
@@ -256,7 +277,7 @@ static int wv_sync(sqlite3_file *pf, int flags)
 {
     flush_if_wal(pf);
     ((wv_file *)pf)->unsynced = 0;
-    return real_methods(pf)->xSync(((wv_file *)pf)->real, flags);
+    return sync_or_stop((wv_file *)pf, flags);
 }
 
 static int wv_file_size(sqlite3_file *pf, sqlite3_int64 *size)
@@ -286,6 +307,9 @@ static int wv_file_control(sqlite3_file *pf, int op, void *arg)
     if (op == YKT_WALVFS_FCNTL_PACE) {
         if (f->kind != WV_MAIN)
             return SQLITE_NOTFOUND;
+        if (arg == NULL || *(int *)arg < 0)
+            return SQLITE_MISUSE;
+        f->checkpointer = true;
         f->pace_pages = *(int *)arg;
         f->unsynced = 0;
         return SQLITE_OK;

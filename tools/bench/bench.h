@@ -52,7 +52,7 @@ double ykt_bench_cpu_seconds(void);
 /* Paced runs (--rate) shorter than this understate the latency tail: the database has not
  * grown as a day of use grows it, and checkpoints come later and copy less
  * (docs/performance.md, "Open targets"). */
-#define YKT_BENCH_TAIL_SECONDS 15 /* the note below says so too */
+#define YKT_BENCH_TAIL_SECONDS 15
 
 /* In a "results" section: for a paced run shorter than YKT_BENCH_TAIL_SECONDS, a
  * "tail_note" saying that its p99 and p99.9 understate the tail. */

@@ -1602,6 +1602,7 @@ static void report_compare(ykt_report *rep, const pay_params *pp, pay_run *runs,
     ykt_report_begin(rep, "results");
     report_variant(rep, "builtin", &va[0]);
     report_variant(rep, "lua", &va[1]);
+    ykt_bench_note_short_run(rep, pp->rate, pp->seconds);
     ykt_report_num(rep, "ratio_lua_over_builtin", r, 3);
     ykt_report_num(rep, "p99_ratio_lua_over_builtin", ratio(va[1].sum.p99, va[0].sum.p99), 2);
     ykt_report_num(rep, "target_ratio", TARGET_RATIO, 2);
