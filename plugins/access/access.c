@@ -97,6 +97,25 @@ static const char *const schema[] = {
     "STRICT, WITHOUT ROWID;"
     "INSERT INTO access_log_heads SELECT person_no, max(id) FROM access_log WHERE person_no "
     "IS NOT NULL GROUP BY person_no;",
+    /* version 5: a door's decisions as a chain too, instead of the index (door, at_ms, id).
+     * Each door's newest decision sat at a place of its own in that index, so each
+     * checkpoint copied a page per door into the database file: at 20,000 decisions/s,
+     * 76-103 of the 215-263 pages its finish copied while no transaction began
+     * (docs/performance.md, "A door's decisions by chain"). Now each decision names the
+     * door's decision before it (prev_door_id) and access_door_heads the newest. */
+    "CREATE TABLE access_log_new (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, terminal "
+    "TEXT NOT NULL, door TEXT NOT NULL, direction TEXT NOT NULL, card_no TEXT, uid TEXT, "
+    "person_no TEXT, visitor_id INTEGER, plate TEXT, result TEXT NOT NULL, code TEXT NOT NULL "
+    "DEFAULT '', reason TEXT NOT NULL DEFAULT '', prev_id INTEGER, prev_door_id INTEGER, "
+    "UNIQUE (at_ms, id)) STRICT;"
+    "INSERT INTO access_log_new SELECT id, at_ms, terminal, door, direction, card_no, uid, "
+    "person_no, visitor_id, plate, result, code, reason, prev_id, lag(id) OVER (PARTITION BY "
+    "door ORDER BY id) FROM access_log;"
+    "DROP TABLE access_log;"
+    "ALTER TABLE access_log_new RENAME TO access_log;"
+    "CREATE TABLE access_door_heads (door TEXT PRIMARY KEY, last_id INTEGER NOT NULL) STRICT, "
+    "WITHOUT ROWID;"
+    "INSERT INTO access_door_heads SELECT door, max(id) FROM access_log GROUP BY door;",
 };
 
 /* ---- small helpers ---- */
@@ -739,17 +758,70 @@ static int on_access(int event, void *data, void *ud)
 
 /* ---- the decision log ---- */
 
+/* Moves a chain's head back to `prev` (0: the chain had none) after a failed insert. */
+static void head_restore(acc_state *s, const char *table_sql_update, const char *table_sql_delete,
+                         const char *key, int64_t prev)
+{
+    sqlite3_stmt *st = acc_db(s, prev != 0 ? table_sql_update : table_sql_delete);
+    if (st == NULL)
+        return;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (prev != 0)
+        sqlite3_bind_int64(st, 2, prev);
+    sqlite3_step(st);
+    sqlite3_reset(st);
+}
+
+/* The newest decision of a chain (a person's or a door's), or 0. */
+static int64_t head_of(acc_state *s, const char *sql, const char *key)
+{
+    sqlite3_stmt *st = acc_db(s, sql);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int64_t id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return id;
+}
+
+/* Makes `id` the newest decision of a chain. */
+static bool head_set(acc_state *s, const char *sql, const char *key, int64_t id)
+{
+    sqlite3_stmt *st = acc_db(s, sql);
+    if (st == NULL)
+        return false;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, id);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE;
+}
+
+#define DOOR_HEAD_GET "SELECT last_id FROM access_door_heads WHERE door = ?"
+#define DOOR_HEAD_SET                                                                              \
+    "INSERT INTO access_door_heads (door, last_id) VALUES (?, ?) ON CONFLICT (door) DO "           \
+    "UPDATE SET last_id = excluded.last_id"
+#define PERSON_HEAD_SET                                                                            \
+    "INSERT INTO access_log_heads (person_no, last_id) VALUES (?, ?) ON CONFLICT "                 \
+    "(person_no) DO UPDATE SET last_id = excluded.last_id"
+
 /* The new row's id from sqlite3_last_insert_rowid, not RETURNING: SQLite buffers RETURNING
  * rows in a temporary table, which cost more than the insert itself (docs/performance.md).
- * A person's decision joins their chain (schema version 4): it names their newest decision
- * before it, and becomes the newest. */
+ * A decision joins two chains: its door's (schema version 5) and its person's (version 4).
+ * It names the newest decision of each before it, and becomes the newest of both. Plugins
+ * cannot open a savepoint, so a failure undoes by hand what went before it: a decision is
+ * not logged at all rather than off a chain (a flush tries again next tick). */
 static int64_t log_insert(acc_state *s, const acc_pending *p)
 {
+    int64_t prev_door = head_of(s, DOOR_HEAD_GET, p->door);
+    if (prev_door < 0)
+        return 0;
     sqlite3_stmt *st =
         acc_db(s, "INSERT INTO access_log (at_ms, terminal, door, direction, card_no, uid, "
-                  "person_no, visitor_id, plate, result, code, reason, prev_id) VALUES (?, ?, ?, "
-                  "?, nullif(?, ''), nullif(?, ''), nullif(?7, ''), nullif(?, 0), nullif(?, ''), "
-                  "?, ?, ?, (SELECT last_id FROM access_log_heads WHERE person_no = ?7))");
+                  "person_no, visitor_id, plate, result, code, reason, prev_id, prev_door_id) "
+                  "VALUES (?, ?, ?, ?, nullif(?, ''), nullif(?, ''), nullif(?7, ''), "
+                  "nullif(?, 0), nullif(?, ''), ?, ?, ?, (SELECT last_id FROM "
+                  "access_log_heads WHERE person_no = ?7), nullif(?13, 0))");
     if (st == NULL)
         return 0;
     sqlite3_bind_int64(st, 1, p->at_ms);
@@ -764,23 +836,18 @@ static int64_t log_insert(acc_state *s, const acc_pending *p)
     sqlite3_bind_text(st, 10, p->result, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 11, p->code, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 12, p->reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 13, prev_door);
     int64_t id =
         sqlite3_step(st) == SQLITE_DONE ? sqlite3_last_insert_rowid(sqlite3_db_handle(st)) : 0;
     sqlite3_reset(st);
-    if (id == 0 || p->person_no[0] == '\0')
-        return id;
-    sqlite3_stmt *head = acc_db(s, "INSERT INTO access_log_heads (person_no, last_id) VALUES "
-                                   "(?, ?) ON CONFLICT (person_no) DO UPDATE SET last_id = "
-                                   "excluded.last_id");
-    if (head == NULL)
+    if (id == 0)
         return 0;
-    sqlite3_bind_text(head, 1, p->person_no, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(head, 2, id);
-    int rc = sqlite3_step(head);
-    sqlite3_reset(head);
-    if (rc == SQLITE_DONE)
-        return id;
-    /* Not logged at all rather than off the chain (a flush tries again next tick). */
+    if (head_set(s, DOOR_HEAD_SET, p->door, id)) {
+        if (p->person_no[0] == '\0' || head_set(s, PERSON_HEAD_SET, p->person_no, id))
+            return id;
+        head_restore(s, "UPDATE access_door_heads SET last_id = ?2 WHERE door = ?1",
+                     "DELETE FROM access_door_heads WHERE door = ?1", p->door, prev_door);
+    }
     sqlite3_stmt *undo = acc_db(s, "DELETE FROM access_log WHERE id = ?");
     if (undo != NULL) {
         sqlite3_bind_int64(undo, 1, id);
@@ -1420,8 +1487,8 @@ static int on_day_end(int event, void *data, void *ud)
     acc_state *s = ud;
     const ykt_host *h = s->h;
     if (s->log_retention_days > 0) {
-        /* By a prefix of ids, so that a person's chain only ever shortens from its old end
-         * (a gap in the middle would hide everything older from `access log --person`):
+        /* By a prefix of ids, so that a person's or a door's chain only ever shortens from
+         * its old end (a gap in the middle would hide everything older from `access log`):
          * the ids below the first decision within the retention period. A denial logged a
          * moment after a later allow, or a step of the clock, makes the two orders differ
          * by a moment; such a row goes a day sooner or later. */
@@ -1434,8 +1501,14 @@ static int on_day_end(int event, void *data, void *ud)
             sqlite3_step(st);
             sqlite3_reset(st);
         }
-        /* The chains of people whose decisions have all gone. */
+        /* The chains of people and doors whose decisions have all gone. */
         st = acc_db(s, "DELETE FROM access_log_heads WHERE last_id < "
+                       "(SELECT coalesce(min(id), 9223372036854775807) FROM access_log)");
+        if (st != NULL) {
+            sqlite3_step(st);
+            sqlite3_reset(st);
+        }
+        st = acc_db(s, "DELETE FROM access_door_heads WHERE last_id < "
                        "(SELECT coalesce(min(id), 9223372036854775807) FROM access_log)");
         if (st != NULL) {
             sqlite3_step(st);

@@ -1101,8 +1101,10 @@ static void a_log(ykt_request *r, void *ud)
     /* What narrows most: the person's chain of decisions (schema version 4, walked from
      * the newest back; a link that would not lead back ends it, and so does a decision
      * more than a day before --from: times rise along a chain but for a step of the clock
-     * or a denial logged a moment after a later allow), the door's index, else the
-     * time's. */
+     * or a denial logged a moment after a later allow), the door's chain (version 5, the
+     * same way; a door has many decisions, so the walk also ends once it has found
+     * --limit of them: the newest in the order they were logged), else the time's
+     * index. */
     sqlite3_stmt *st;
     if (person)
         st = acc_db(s, "WITH RECURSIVE chain(lid) AS (SELECT last_id FROM access_log_heads "
@@ -1117,12 +1119,19 @@ static void a_log(ykt_request *r, void *ud)
                        "plate = ?6) AND (?7 IS NULL OR result = ?7) AND (?8 IS NULL OR "
                        "visitor_id = ?8) ORDER BY at_ms DESC, id DESC LIMIT ?9");
     else if (door)
-        st = acc_db(s, "SELECT id, at_ms, door, direction, person_no, card_no, "
-                       "visitor_id, plate, result, code, reason FROM access_log WHERE "
-                       "(?1 IS NULL) AND door = ?2 AND at_ms BETWEEN ?3 AND ?4 AND (?5 "
-                       "IS NULL OR card_no = ?5) AND (?6 IS NULL OR plate = ?6) AND (?7 "
-                       "IS NULL OR result = ?7) AND (?8 IS NULL OR visitor_id = ?8) "
-                       "ORDER BY at_ms DESC, id DESC LIMIT ?9");
+        st = acc_db(s, "WITH RECURSIVE chain(lid, found) AS (SELECT last_id, 0 FROM "
+                       "access_door_heads WHERE door = ?2 UNION ALL SELECT l.prev_door_id, "
+                       "chain.found + (l.at_ms BETWEEN ?3 AND ?4 AND (?5 IS NULL OR l.card_no "
+                       "= ?5) AND (?6 IS NULL OR l.plate = ?6) AND (?7 IS NULL OR l.result = "
+                       "?7) AND (?8 IS NULL OR l.visitor_id = ?8)) FROM chain JOIN access_log "
+                       "l ON l.id = chain.lid WHERE l.prev_door_id < l.id AND l.at_ms >= ?3 "
+                       "- 86400000 AND chain.found < ?9) "
+                       "SELECT id, at_ms, door, direction, person_no, card_no, "
+                       "visitor_id, plate, result, code, reason FROM chain JOIN access_log ON "
+                       "access_log.id = chain.lid WHERE (?1 IS NULL) AND door = ?2 AND at_ms "
+                       "BETWEEN ?3 AND ?4 AND (?5 IS NULL OR card_no = ?5) AND (?6 IS NULL OR "
+                       "plate = ?6) AND (?7 IS NULL OR result = ?7) AND (?8 IS NULL OR "
+                       "visitor_id = ?8) ORDER BY at_ms DESC, id DESC LIMIT ?9");
     else
         st = acc_db(s, "SELECT id, at_ms, door, direction, person_no, card_no, "
                        "visitor_id, plate, result, code, reason FROM access_log WHERE "

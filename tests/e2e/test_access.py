@@ -445,6 +445,63 @@ class DecisionLogTest(AccessCase):
             lid = self.gw.sql("SELECT prev_id FROM access_log WHERE id = ?", lid)[0][0]
         return ids
 
+    def door_chain(self, door):
+        """A door's decision ids along its chain, newest first, read from the tables."""
+        ids = []
+        row = self.gw.sql("SELECT last_id FROM access_door_heads WHERE door = ?", door)
+        lid = row[0][0] if row else None
+        while lid is not None:
+            ids.append(lid)
+            lid = self.gw.sql("SELECT prev_door_id FROM access_log WHERE id = ?", lid)[0][0]
+        return ids
+
+    def test_each_doors_decisions_are_a_chain(self):
+        # schema version 5: no index keyed by the door; `log --door` walks the door's chain
+        self.door("b3-main", "teaching", group="teaching-b3", direction="in")
+        self.door("b3-back", "teaching", group="teaching-b3", direction="out")
+        a, _, _ = self.holder("S1")
+        b, _, _ = self.holder("S2")
+        self.group("b3-users", "teaching-b3", members=["S1"])
+        for card, door in ((a, "b3-main"), (a, "b3-back"), (a, "b3-main"), (a, "b3-main")):
+            self.assertOpens(self.open(card, door))
+        self.assertError(self.open(b, "b3-back"), "NO_ACCESS")  # logged later, by the timer
+        self.wait_logged(5)
+        mine = {d: [r["id"] for r in self.log("--door", d)] for d in ("b3-main", "b3-back")}
+        self.assertEqual([len(mine[d]) for d in ("b3-main", "b3-back")], [3, 2])
+        for d in mine:
+            self.assertEqual(self.door_chain(d), mine[d])
+            self.assertEqual(mine[d], sorted(mine[d], reverse=True))
+        # the filters apply along the walk, and --limit ends it
+        self.assertEqual([r["person"] for r in self.log("--door", "b3-back", "--result",
+                                                        "deny")], ["S2"])
+        self.assertEqual([r["id"] for r in self.log("--door", "b3-main", "--limit", "2")],
+                         mine["b3-main"][:2])
+        self.assertEqual([r["id"] for r in self.log("--door", "b3-back", "--result", "allow",
+                                                    "--limit", "1")], mine["b3-back"][1:])
+        self.assertEqual(self.log("--door", "nowhere"), [])
+        # a person at a door: the person's chain, filtered by the door
+        self.assertEqual([r["id"] for r in self.log("--person", "S1", "--door", "b3-back")],
+                         mine["b3-back"][1:])
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM sqlite_master WHERE tbl_name = "
+                                     "'access_log' AND sql LIKE '%door%' AND type <> 'table'"),
+                         [(0,)])
+
+    def test_a_doors_log_from_a_date_walks_back_a_day_past_it(self):
+        self.door("b3-main", "teaching", group="teaching-b3", direction="in")
+        a, _, _ = self.holder("S1")
+        self.group("b3-users", "teaching-b3", members=["S1"])
+        ids = [self.assertOpens(self.open(a, "b3-main")) for _ in range(3)]
+        day = DAY_MS
+        start = campus_day_start_ms(campus_today() - datetime.timedelta(days=6))
+        # oldest 20 days back, the middle one 5 days back, and the newest, as after a step
+        # of the clock, half a day before --from
+        for lid, at in zip(ids, (start - 14 * day, start + day, start - day // 2)):
+            self.gw.sql_write("UPDATE access_log SET at_ms = ? WHERE id = ?", at, lid)
+        since = (campus_today() - datetime.timedelta(days=6)).isoformat()
+        self.assertEqual([r["id"] for r in self.log("--door", "b3-main", "--from", since)],
+                         [ids[1]])
+        self.assertEqual(sorted(r["id"] for r in self.log("--door", "b3-main")), ids)
+
     def test_each_persons_decisions_are_a_chain(self):
         # schema version 4: no index keyed by the person; `log --person` walks the chain
         self.door("b3-main", "teaching", group="teaching-b3", direction="in")
@@ -466,9 +523,10 @@ class DecisionLogTest(AccessCase):
         self.assertEqual(self.gw.sql("SELECT count(*) FROM sqlite_master WHERE tbl_name = "
                                      "'access_log' AND sql LIKE '%person_no%' AND type <> "
                                      "'table'"), [(0,)])
+        # only the time's index is left (schema version 5 took the door's)
         self.assertEqual(self.gw.sql("SELECT group_concat(name) FROM pragma_index_list("
                                      "'access_log') WHERE name LIKE '%autoindex%'"),
-                         [("sqlite_autoindex_access_log_2,sqlite_autoindex_access_log_1",)])
+                         [("sqlite_autoindex_access_log_1",)])
 
     def test_the_log_is_pruned_from_its_oldest_ids_so_chains_stay_whole(self):
         # retention (365 days) deletes a prefix of ids: a person's chain only shortens from
@@ -491,10 +549,12 @@ class DecisionLogTest(AccessCase):
         self.gw.ctl("job", "run", "day-end")
         self.assertEqual(self.gw.sql("SELECT count(*) FROM access_log"), [(0,)])
         self.assertEqual(self.gw.sql("SELECT count(*) FROM access_log_heads"), [(0,)])
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM access_door_heads"), [(0,)])
         # a new chain starts, even where the ids start again
         third = self.assertOpens(self.open(a, "b3-main"))
         self.assertEqual([r["id"] for r in self.log("--person", "S1")], [third])
         self.assertEqual(self.chain("S1"), [third])
+        self.assertEqual(self.door_chain("b3-main"), [third])
 
     def test_a_persons_log_from_a_date_walks_back_a_day_past_it(self):
         self.door("b3-main", "teaching", group="teaching-b3", direction="in")
@@ -535,18 +595,58 @@ class DecisionLogTest(AccessCase):
                 DROP TABLE access_log;
                 ALTER TABLE access_log_v3 RENAME TO access_log;
                 DROP TABLE access_log_heads;
+                DROP TABLE access_door_heads;
                 UPDATE plugin_schema SET version = 3 WHERE plugin = 'access';
             """)
 
         self.with_stopped_gateway(back_to_version_3)
         self.assertEqual(self.gw.sql("SELECT version FROM plugin_schema WHERE plugin = "
-                                     "'access'"), [(4,)])
+                                     "'access'"), [(5,)])
         for no in ("S1", "S2"):
             self.assertEqual(self.chain(no), before[no])
             self.assertEqual([r["id"] for r in self.log("--person", no)], before[no])
         # and the chain goes on from there
         self.assertOpens(self.open(a, "b3-main"))
         self.assertEqual(self.chain("S1")[1:], before["S1"])
+        self.assertEqual(self.gw.sql("PRAGMA integrity_check"), [("ok",)])
+
+    def test_a_version_4_log_gets_its_doors_chains(self):
+        self.door("b3-main", "teaching", group="teaching-b3", direction="in")
+        self.door("b3-back", "teaching", group="teaching-b3", direction="out")
+        a, _, _ = self.holder("S1")
+        self.group("b3-users", "teaching-b3", members=["S1"])
+        for door in ("b3-main", "b3-back", "b3-main"):
+            self.assertOpens(self.open(a, door))
+        before = {d: [r["id"] for r in self.log("--door", d)] for d in ("b3-main", "b3-back")}
+        person = self.chain("S1")
+
+        def back_to_version_4(con):
+            # the log as version 4 had it: the door's index, no door chain
+            con.executescript("""
+                CREATE TABLE access_log_v4 (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,
+                  terminal TEXT NOT NULL, door TEXT NOT NULL, direction TEXT NOT NULL,
+                  card_no TEXT, uid TEXT, person_no TEXT, visitor_id INTEGER, plate TEXT,
+                  result TEXT NOT NULL, code TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL
+                  DEFAULT '', prev_id INTEGER, UNIQUE (at_ms, id),
+                  UNIQUE (door, at_ms, id)) STRICT;
+                INSERT INTO access_log_v4 SELECT id, at_ms, terminal, door, direction, card_no,
+                  uid, person_no, visitor_id, plate, result, code, reason, prev_id
+                  FROM access_log;
+                DROP TABLE access_log;
+                ALTER TABLE access_log_v4 RENAME TO access_log;
+                DROP TABLE access_door_heads;
+                UPDATE plugin_schema SET version = 4 WHERE plugin = 'access';
+            """)
+
+        self.with_stopped_gateway(back_to_version_4)
+        self.assertEqual(self.gw.sql("SELECT version FROM plugin_schema WHERE plugin = "
+                                     "'access'"), [(5,)])
+        for d in before:
+            self.assertEqual(self.door_chain(d), before[d])
+            self.assertEqual([r["id"] for r in self.log("--door", d)], before[d])
+        self.assertEqual(self.chain("S1"), person)  # the person's chain is kept as it was
+        newest = self.assertOpens(self.open(a, "b3-back"))
+        self.assertEqual(self.door_chain("b3-back"), [newest] + before["b3-back"])
         self.assertEqual(self.gw.sql("PRAGMA integrity_check"), [("ok",)])
 
     def test_another_plugins_denial_is_obeyed_and_logged_with_its_reason(self):
