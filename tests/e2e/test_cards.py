@@ -1346,35 +1346,6 @@ class IdempotencyTest(CardCase):
         self.assertEqual(self.gw.ctl("job", "run", "prune")["items"], 1)
         self.assertError(self.term("POS-1").call(*args), "REPLAY")
 
-    def test_outcomes_are_pruned_from_the_oldest_so_chains_stay_whole(self):
-        # schema v12: a terminal's outcomes are a chain, pruned as a prefix of ids. An
-        # outcome kept after another but timed earlier (a step of the clock) waits for the
-        # older one: cutting it out would hide everything older from a retry.
-        card, _, _ = self.student_card("S1")
-        pos = self.term("POS-1")
-        a, b = card.swipe("POS-1", 41, "CARD.INFO"), card.swipe("POS-1", 42, "CARD.INFO")
-        ra, rb = pos.call(*a), pos.call(*b)
-        month = 31 * 86400000
-        self.gw.sql_write("UPDATE terminal_requests SET at = at - ? WHERE seq = 42", month)
-        self.assertEqual(self.gw.ctl("job", "run", "prune")["items"], 0)
-        self.assertEqual((pos.call(*a), pos.call(*b)), (ra, rb))
-        self.gw.sql_write("UPDATE terminal_requests SET at = at - ? WHERE seq = 41", month)
-        self.assertEqual(self.gw.ctl("job", "run", "prune")["items"], 2)
-        # the terminal's highest seq outlives its outcomes: 42 is still not taken for new,
-        # it is looked up, not found, run, and the card's ATC refuses it
-        self.assertEqual(self.gw.sql("SELECT max_seq FROM terminal_heads WHERE terminal = "
-                                     "'POS-1'"), [(42,)])
-        self.gw.stop()
-        self.gw.start()
-        self.conns.clear()
-        self.assertError(self.term("POS-1").call(*b), "REPLAY")
-        # and the chain starts again after them: the refusal is kept, then a new swipe
-        self.assertEqual(self.term("POS-1").call(*card.swipe("POS-1", 43, "CARD.INFO"))[5],
-                         ra[5])
-        self.assertEqual(self.gw.sql("SELECT seq, floor, prev_id IS NULL FROM "
-                                     "terminal_requests WHERE terminal = 'POS-1' ORDER BY id"),
-                         [(42, 42, 0), (43, 42, 0)])
-
     def test_a_retried_password_change_runs_once(self):
         card, rec, _ = self.student_card("S1")
         kiosk = self.term("KIOSK-1")

@@ -116,19 +116,6 @@ HOT = [
      "plate = ?6) AND (?7 IS NULL OR result = ?7) AND (?8 IS NULL OR "
      "visitor_id = ?8) ORDER BY at_ms DESC, id DESC LIMIT ?9", 9,
      "SEARCH l USING INTEGER PRIMARY KEY (rowid=?)", ("SCAN chain",)),
-    # a terminal's kept outcome of (terminal, seq), walked back from its newest (schema v12;
-    # store/cards.c ykt_store_request_get)
-    ("WITH RECURSIVE walk(rid) AS (SELECT last_id FROM terminal_heads WHERE "
-     "terminal = ?1 UNION ALL SELECT r.prev_id FROM walk JOIN terminal_requests r "
-     "ON r.id = walk.rid WHERE r.seq <> ?2 AND r.floor >= ?2 AND r.prev_id < r.id) "
-     "SELECT r.digest, r.reply FROM walk JOIN terminal_requests r ON r.id = "
-     "walk.rid WHERE r.seq = ?2 LIMIT 1", 2,
-     "SEARCH r USING INTEGER PRIMARY KEY (rowid=?)", ("SCAN walk",)),
-    # ... and the outcome kept, after its terminal's newest (ykt_store_request_put)
-    ("INSERT INTO terminal_requests (terminal, seq, digest, reply, at, prev_id, "
-     "floor) SELECT ?1, ?2, ?3, ?4, ?5, h.last_id, coalesce(h.max_seq, 0) FROM "
-     "(SELECT 1) LEFT JOIN terminal_heads h ON h.terminal = ?1", 5,
-     "SEARCH h USING PRIMARY KEY (terminal=?)", ("SCAN (subquery-1)", "SCAN CONSTANT ROW")),
     # access: a door's decisions along its chain (schema version 5; admin.c, access log)
     ("WITH RECURSIVE chain(lid, found) AS (SELECT last_id, 0 FROM "
      "access_door_heads WHERE door = ?2 UNION ALL SELECT l.prev_door_id, "

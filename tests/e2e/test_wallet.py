@@ -1400,68 +1400,6 @@ class SchemaV10MigrationTest(OldSchemaCase):
         self.assertEqual(self.gw.sql("PRAGMA integrity_check"), [("ok",)])
 
 
-class SchemaV12MigrationTest(OldSchemaCase):
-    """A database of schema version 11, whose outcomes of (terminal, seq) were keyed by
-    them, comes up with each terminal's outcomes as a chain in the order they were kept
-    (v12): each names the terminal's outcome before it and the highest seq used before it,
-    and terminal_heads the newest and the highest seq of all."""
-
-    def test_version_11_outcomes_are_chained_per_terminal(self):
-        # kept within the hour: the prune job at start leaves them
-        t = int(time.time() * 1000) - 3600000
-        migs = self.database_at(11, """
-            INSERT INTO terminal_requests (terminal, seq, digest, reply, at) VALUES
-                ('POS-1', 1, x'01', CAST('+OK' AS BLOB), %d),
-                ('POS-2', 7, x'02', CAST('+OK' AS BLOB), %d),
-                ('POS-1', 2, x'03', CAST('-NO_FUNDS x' AS BLOB), %d),
-                ('POS-1', 5, x'04', CAST('+OK' AS BLOB), %d),
-                ('POS-1', 3, x'05', CAST(':7' AS BLOB), %d);
-        """ % (t + 1000, t + 1500, t + 2000, t + 3000, t + 4000))
-        self.gw.start()
-        self.assertEqual(self.gw.sql("PRAGMA user_version"), [(len(migs),)])
-        # in the order they were kept; POS-1's seq 3 came after its 5 (a terminal that
-        # numbered out of order), so its floor is 5
-        self.assertEqual(self.gw.sql("SELECT id, terminal, seq, prev_id, floor, digest, "
-                                     "CAST(reply AS TEXT) FROM terminal_requests ORDER BY id"),
-                         [(1, "POS-1", 1, None, 0, b"\x01", "+OK"),
-                          (2, "POS-2", 7, None, 0, b"\x02", "+OK"),
-                          (3, "POS-1", 2, 1, 1, b"\x03", "-NO_FUNDS x"),
-                          (4, "POS-1", 5, 3, 2, b"\x04", "+OK"),
-                          (5, "POS-1", 3, 4, 5, b"\x05", ":7")])
-        self.assertEqual(self.gw.sql("SELECT terminal, last_id, max_seq FROM terminal_heads "
-                                     "ORDER BY terminal"),
-                         [("POS-1", 5, 5), ("POS-2", 2, 7)])
-        # the walk of store/cards.c finds each, and stops where the floor says no older
-        # outcome has the seq (POS-1's 4: at id 4, whose floor is 2)
-        find = ("WITH RECURSIVE walk(rid) AS (SELECT last_id FROM terminal_heads WHERE "
-                "terminal = ?1 UNION ALL SELECT r.prev_id FROM walk JOIN terminal_requests r "
-                "ON r.id = walk.rid WHERE r.seq <> ?2 AND r.floor >= ?2 AND r.prev_id < r.id) "
-                "SELECT r.digest FROM walk JOIN terminal_requests r ON r.id = walk.rid "
-                "WHERE r.seq = ?2")
-        for term, seq, digest in (("POS-1", 1, b"\x01"), ("POS-1", 2, b"\x03"),
-                                  ("POS-1", 3, b"\x05"), ("POS-1", 5, b"\x04"),
-                                  ("POS-2", 7, b"\x02")):
-            self.assertEqual(self.gw.sql(find, term, seq), [(digest,)], (term, seq))
-        self.assertEqual(self.gw.sql(find, "POS-1", 4), [])
-        visited = self.gw.sql("WITH RECURSIVE walk(rid) AS (SELECT last_id FROM "
-                              "terminal_heads WHERE terminal = 'POS-1' UNION ALL SELECT "
-                              "r.prev_id FROM walk JOIN terminal_requests r ON r.id = walk.rid "
-                              "WHERE r.seq <> 4 AND r.floor >= 4 AND r.prev_id < r.id) "
-                              "SELECT rid FROM walk")
-        self.assertEqual(visited, [(5,), (4,)])  # id 4's floor, 2: nothing older has seq 4
-        # a new outcome joins its terminal's chain in its own statement (the trigger)
-        self.gw.sql_write("INSERT INTO terminal_requests (terminal, seq, digest, reply, at, "
-                          "prev_id, floor) SELECT 'POS-2', 8, x'06', x'00', ?, h.last_id, "
-                          "h.max_seq FROM terminal_heads h WHERE h.terminal = 'POS-2'", t + 5000)
-        self.assertEqual(self.gw.sql("SELECT last_id, max_seq FROM terminal_heads WHERE "
-                                     "terminal = 'POS-2'"), [(6, 8)])
-        self.assertEqual(self.gw.sql("SELECT prev_id, floor FROM terminal_requests WHERE "
-                                     "id = 6"), [(2, 7)])
-        self.assertEqual(self.gw.sql("SELECT count(*) FROM sqlite_master WHERE tbl_name = "
-                                     "'terminal_requests' AND type = 'index'"), [(0,)])
-        self.assertEqual(self.gw.sql("PRAGMA integrity_check"), [("ok",)])
-
-
 class SchemaV6MigrationTest(OldSchemaCase):
     """A database of schema version 5, with card payments made by the yktd of that version
     (the fee transfer right after the payment's own; a fee without a main transfer), comes

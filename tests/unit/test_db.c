@@ -64,8 +64,8 @@ static void test_open_settings(void)
     ASSERT_EQ(query_int(h, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
                            "('terminals', 'operators', 'audit')"),
               3);
-    /* append-only audit (2), immutable transfers (2), terminals' outcome chains (1) */
-    ASSERT_EQ(query_int(h, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 5);
+    /* append-only audit (2) and immutable transfers (2) */
+    ASSERT_EQ(query_int(h, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 4);
     ASSERT(!ykt_db_batch_open(db));
     ASSERT(!ykt_db_in_cmd(db));
     ASSERT(!ykt_db_batch_failed(db));

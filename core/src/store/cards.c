@@ -325,20 +325,11 @@ int ykt_store_meta_set(ykt_db *db, const char *key, int64_t value)
 
 /* ---- terminal request outcomes (idempotency) ---- */
 
-/* Walks the terminal's outcomes back from the newest (schema v12). An outcome's floor is
- * the highest seq the terminal had used before it, so past one whose floor is below the
- * seq sought no older outcome can have it: a retry of a recent request is found in a few
- * steps, and so is the absence of one never kept (a transient failure). A link that would
- * not lead back ends the walk; so does one to an outcome already pruned. */
 int ykt_store_request_get(ykt_db *db, const char *terminal, int64_t seq, uint8_t digest[16],
                           ykt_buf *reply)
 {
     STMT_OR_FAIL(st, db,
-                 "WITH RECURSIVE walk(rid) AS (SELECT last_id FROM terminal_heads WHERE "
-                 "terminal = ?1 UNION ALL SELECT r.prev_id FROM walk JOIN terminal_requests r "
-                 "ON r.id = walk.rid WHERE r.seq <> ?2 AND r.floor >= ?2 AND r.prev_id < r.id) "
-                 "SELECT r.digest, r.reply FROM walk JOIN terminal_requests r ON r.id = "
-                 "walk.rid WHERE r.seq = ?2 LIMIT 1");
+                 "SELECT digest, reply FROM terminal_requests WHERE terminal = ? AND seq = ?");
     bind_text(st, 1, terminal);
     bind_i64(st, 2, seq);
     int rc = sqlite3_step(st);
@@ -360,9 +351,8 @@ int ykt_store_request_put(ykt_db *db, const char *terminal, int64_t seq, const u
                           const char *reply, size_t len, int64_t at)
 {
     STMT_OR_FAIL(st, db,
-                 "INSERT INTO terminal_requests (terminal, seq, digest, reply, at, prev_id, "
-                 "floor) SELECT ?1, ?2, ?3, ?4, ?5, h.last_id, coalesce(h.max_seq, 0) FROM "
-                 "(SELECT 1) LEFT JOIN terminal_heads h ON h.terminal = ?1");
+                 "INSERT INTO terminal_requests (terminal, seq, digest, reply, at) "
+                 "VALUES (?, ?, ?, ?, ?)");
     bind_text(st, 1, terminal);
     bind_i64(st, 2, seq);
     sqlite3_bind_blob(st, 3, digest, 16, SQLITE_STATIC);
@@ -373,24 +363,14 @@ int ykt_store_request_put(ykt_db *db, const char *terminal, int64_t seq, const u
 
 int ykt_store_request_max_seq(ykt_db *db, const char *terminal, int64_t *seq)
 {
-    /* The heads keep it when the outcomes are pruned: a seq at or below it is still looked
-     * up, not taken for new. */
-    STMT_OR_FAIL(st, db,
-                 "SELECT coalesce((SELECT max_seq FROM terminal_heads WHERE terminal = ?), 0)");
+    STMT_OR_FAIL(st, db, "SELECT coalesce(max(seq), 0) FROM terminal_requests WHERE terminal = ?");
     bind_text(st, 1, terminal);
     return ykt_store_step_int64(st, seq);
 }
 
 int ykt_store_request_prune(ykt_db *db, int64_t before, int64_t *removed)
 {
-    /* A prefix of ids, so that a terminal's chain only shortens from its old end: the ids
-     * below the first outcome within the retention period (ids follow the time outcomes
-     * are kept; a step of the clock keeps a few a little longer). Found by the rowid from
-     * the oldest: no index on the time, and only what goes is read. */
-    STMT_OR_FAIL(st, db,
-                 "DELETE FROM terminal_requests WHERE id < coalesce((SELECT id FROM "
-                 "terminal_requests WHERE at >= ?1 ORDER BY id LIMIT 1), (SELECT max(id) + 1 "
-                 "FROM terminal_requests))");
+    STMT_OR_FAIL(st, db, "DELETE FROM terminal_requests WHERE at < ?");
     bind_i64(st, 1, before);
     int rc = ykt_store_step_done(db, st);
     if (rc == YKT_OK && removed != NULL)

@@ -421,50 +421,6 @@ const char *const ykt_migrations[] = {
     "  SELECT day, person_id, amount FROM daily_spend;"
     "DROP TABLE daily_spend;"
     "ALTER TABLE daily_spend_new RENAME TO daily_spend;",
-
-    /* v12: the outcomes of (terminal, seq) as a chain per terminal instead of a table keyed
-     * by them. Keyed (terminal, seq), each terminal's newest outcome sat at a place of its
-     * own, with its reply in the row: each checkpoint copied a page per terminal into the
-     * database file, and at 20,000 door decisions/s those were most of what its finish
-     * copied while no transaction began (docs/performance.md, "A terminal's outcomes by
-     * chain"). Now the outcomes are appended in the order they are kept; each names the
-     * terminal's outcome before it (prev_id) and the highest seq the terminal had used
-     * before it (floor), and terminal_heads the newest and the highest seq of all, a row of
-     * a few bytes per terminal that a trigger keeps with every insert. A lookup walks back
-     * from the newest and stops where the floor says no older outcome can have the seq
-     * (store/cards.c ykt_store_request_get). The old rows keep their order by time. */
-    "CREATE TABLE terminal_requests_new ("
-    "  id INTEGER PRIMARY KEY,"
-    "  terminal TEXT NOT NULL,"
-    "  seq INTEGER NOT NULL,"
-    "  digest BLOB NOT NULL,"
-    "  reply BLOB NOT NULL,"
-    "  at INTEGER NOT NULL,"
-    "  prev_id INTEGER,"
-    "  floor INTEGER NOT NULL"
-    ") STRICT;"
-    "WITH o AS (SELECT row_number() OVER (ORDER BY at, terminal, seq) AS id, terminal, seq,"
-    "                  digest, reply, at FROM terminal_requests)"
-    "INSERT INTO terminal_requests_new (id, terminal, seq, digest, reply, at, prev_id, floor)"
-    "  SELECT id, terminal, seq, digest, reply, at, lag(id) OVER w,"
-    "         coalesce(max(seq) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)"
-    "  FROM o WINDOW w AS (PARTITION BY terminal ORDER BY id);"
-    "DROP TABLE terminal_requests;"
-    "ALTER TABLE terminal_requests_new RENAME TO terminal_requests;"
-    "CREATE TABLE terminal_heads ("
-    "  terminal TEXT PRIMARY KEY,"
-    "  last_id INTEGER NOT NULL,"
-    "  max_seq INTEGER NOT NULL"
-    ") STRICT, WITHOUT ROWID;"
-    "INSERT INTO terminal_heads (terminal, last_id, max_seq)"
-    "  SELECT terminal, max(id), max(seq) FROM terminal_requests GROUP BY terminal;"
-    /* In the INSERT's own statement: an outcome is never kept off its chain. */
-    "CREATE TRIGGER terminal_requests_head AFTER INSERT ON terminal_requests BEGIN"
-    "  INSERT INTO terminal_heads (terminal, last_id, max_seq)"
-    "    VALUES (NEW.terminal, NEW.id, NEW.seq)"
-    "    ON CONFLICT (terminal) DO UPDATE SET last_id = excluded.last_id,"
-    "      max_seq = max(max_seq, excluded.max_seq);"
-    "END;",
 };
 
 const int ykt_migrations_count = (int)(sizeof ykt_migrations / sizeof ykt_migrations[0]);
