@@ -758,28 +758,33 @@ static int on_access(int event, void *data, void *ud)
 
 /* ---- the decision log ---- */
 
-/* Moves a chain's head back to `prev` (0: the chain had none) after a failed insert. */
-static void head_restore(acc_state *s, const char *table_sql_update, const char *table_sql_delete,
+/* Moves a chain's head back to `prev` (0: the chain had none) after a failed insert;
+ * whether it did. */
+static bool head_restore(acc_state *s, const char *table_sql_update, const char *table_sql_delete,
                          const char *key, int64_t prev)
 {
     sqlite3_stmt *st = acc_db(s, prev != 0 ? table_sql_update : table_sql_delete);
     if (st == NULL)
-        return;
+        return false;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     if (prev != 0)
         sqlite3_bind_int64(st, 2, prev);
-    sqlite3_step(st);
+    int rc = sqlite3_step(st);
     sqlite3_reset(st);
+    return rc == SQLITE_DONE;
 }
 
-/* The newest decision of a chain (a person's or a door's), or 0. */
+/* The newest decision of a chain (a person's or a door's), 0 when it has none, or -1 when
+ * it could not be read: a decision logged after a failed read would start the chain again
+ * and hide everything before it. */
 static int64_t head_of(acc_state *s, const char *sql, const char *key)
 {
     sqlite3_stmt *st = acc_db(s, sql);
     if (st == NULL)
         return -1;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    int64_t id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    int rc = sqlite3_step(st);
+    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : rc == SQLITE_DONE ? 0 : -1;
     sqlite3_reset(st);
     return id;
 }
@@ -845,8 +850,11 @@ static int64_t log_insert(acc_state *s, const acc_pending *p)
     if (head_set(s, DOOR_HEAD_SET, p->door, id)) {
         if (p->person_no[0] == '\0' || head_set(s, PERSON_HEAD_SET, p->person_no, id))
             return id;
-        head_restore(s, "UPDATE access_door_heads SET last_id = ?2 WHERE door = ?1",
-                     "DELETE FROM access_door_heads WHERE door = ?1", p->door, prev_door);
+        /* The door's head names this decision: it stays, off its person's chain only,
+         * unless the head goes back to the one before. */
+        if (!head_restore(s, "UPDATE access_door_heads SET last_id = ?2 WHERE door = ?1",
+                          "DELETE FROM access_door_heads WHERE door = ?1", p->door, prev_door))
+            return id;
     }
     sqlite3_stmt *undo = acc_db(s, "DELETE FROM access_log WHERE id = ?");
     if (undo != NULL) {

@@ -1121,9 +1121,10 @@ static void a_log(ykt_request *r, void *ud)
     else if (door)
         st = acc_db(s, "WITH RECURSIVE chain(lid, found) AS (SELECT last_id, 0 FROM "
                        "access_door_heads WHERE door = ?2 UNION ALL SELECT l.prev_door_id, "
-                       "chain.found + (l.at_ms BETWEEN ?3 AND ?4 AND (?5 IS NULL OR l.card_no "
-                       "= ?5) AND (?6 IS NULL OR l.plate = ?6) AND (?7 IS NULL OR l.result = "
-                       "?7) AND (?8 IS NULL OR l.visitor_id = ?8)) FROM chain JOIN access_log "
+                       "chain.found + coalesce(l.at_ms BETWEEN ?3 AND ?4 AND (?5 IS NULL OR "
+                       "l.card_no = ?5) AND (?6 IS NULL OR l.plate = ?6) AND (?7 IS NULL OR "
+                       "l.result = ?7) AND (?8 IS NULL OR l.visitor_id = ?8), 0) FROM chain JOIN "
+                       "access_log "
                        "l ON l.id = chain.lid WHERE l.prev_door_id < l.id AND l.at_ms >= ?3 "
                        "- 86400000 AND chain.found < ?9) "
                        "SELECT id, at_ms, door, direction, person_no, card_no, "

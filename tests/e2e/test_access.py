@@ -375,6 +375,14 @@ class CardStatusTest(AccessCase):
                          ("refused", "CARD_REFUSED", "", ""))
         self.assertEqual(self.gw.sql("SELECT uid FROM access_log WHERE id = ?", row["id"]),
                          [(stranger.uid_hex,)])
+        # by door and card, past decisions that have no card at all: the door's walk goes on
+        # past them (a column a filter names may be empty)
+        self.assertError(self.open(SimCard(MASTER_KEY), "east-gate"), "CARD_UNKNOWN")
+        self.wait_logged(3)
+        self.assertEqual([r["card"] for r in self.log("--door", "east-gate", "--card",
+                                                      rec["card_no"])], [rec["card_no"]])
+        self.assertEqual(len(self.log("--door", "east-gate", "--card", rec["card_no"],
+                                      "--limit", "1")), 1)
 
     def test_a_lost_card_never_seen_at_a_door_is_logged_as_lost(self):
         """Before card_by_uid the plugin knew only the cards that had passed one of its doors;
