@@ -500,6 +500,9 @@ struct deferred {
     void *data;
     bool write;
     int64_t seq;
+    /* The terminal whose seq waits (its outcome is not kept yet), or NULL; kept here, as
+     * the connection forgets its terminal when it closes. */
+    ykt_terminal *waiting_term;
     char plugin_card[24]; /* the plugin host's per-request state survives the wait */
     bool plugin_moved;
     int argc;
@@ -551,6 +554,10 @@ static void deferred_finish(deferred *d)
     ykt_conn *c = d->c;
     ykt_server *srv = c->gw->server;
     srv->inflight_work--;
+    /* Within this callback the outcome is kept (below) or the request abandoned: no copy
+     * can run in between. */
+    if (d->waiting_term != NULL)
+        ykt_terminal_seq_wait_end(d->waiting_term, d->seq);
     c->parked = false;
     if (c->closing) {
         deferred_abandon(d);
@@ -616,6 +623,9 @@ void ykt_req_defer(ykt_req *req, void (*work)(void *data), void (*after)(ykt_req
     d->data = data;
     d->write = req->write;
     d->seq = req->seq;
+    if (!c->admin && req->term != NULL && req->seq > 0 &&
+        ykt_terminal_seq_wait_begin(req->term, req->seq))
+        d->waiting_term = req->term;
     memcpy(d->plugin_card, req->plugin_card, sizeof d->plugin_card);
     d->plugin_moved = req->plugin_moved;
     d->work.data = d;

@@ -90,10 +90,44 @@ void ykt_terminals_free(ykt_terminals *reg)
     size_t pos = 0;
     const char *key;
     void *val;
-    while (ykt_map_next(reg->by_id, &pos, &key, &val))
+    while (ykt_map_next(reg->by_id, &pos, &key, &val)) {
+        free(((ykt_terminal *)val)->waiting_seqs);
         free(val);
+    }
     ykt_map_free(reg->by_id);
     free(reg);
+}
+
+bool ykt_terminal_seq_wait_begin(ykt_terminal *t, int64_t seq)
+{
+    if (t->nwaiting == t->capwaiting) {
+        int cap = t->capwaiting ? t->capwaiting * 2 : 4;
+        int64_t *seqs = realloc(t->waiting_seqs, (size_t)cap * sizeof *seqs);
+        if (seqs == NULL)
+            return false;
+        t->waiting_seqs = seqs;
+        t->capwaiting = cap;
+    }
+    t->waiting_seqs[t->nwaiting++] = seq;
+    return true;
+}
+
+void ykt_terminal_seq_wait_end(ykt_terminal *t, int64_t seq)
+{
+    for (int i = 0; i < t->nwaiting; i++) {
+        if (t->waiting_seqs[i] == seq) {
+            t->waiting_seqs[i] = t->waiting_seqs[--t->nwaiting];
+            return;
+        }
+    }
+}
+
+bool ykt_terminal_seq_waiting(const ykt_terminal *t, int64_t seq)
+{
+    for (int i = 0; i < t->nwaiting; i++)
+        if (t->waiting_seqs[i] == seq)
+            return true;
+    return false;
 }
 
 ykt_terminal *ykt_terminal_find(ykt_terminals *reg, const char *id)

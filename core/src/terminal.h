@@ -48,9 +48,20 @@ typedef struct ykt_terminal {
      * request that runs. */
     int64_t seq_floor;
     bool seq_floor_known;
+    /* The seqs of requests waiting beside the loop (a password check): they have run in
+     * part and have no outcome kept yet, so a copy that arrives meanwhile must not run
+     * (ykt_terminal_seq_waiting). */
+    int64_t *waiting_seqs;
+    int nwaiting, capwaiting;
 } ykt_terminal;
 
 typedef struct ykt_terminals ykt_terminals;
+
+/* A request of the terminal with this seq waits beside the loop (begin) or has finished
+ * (end); whether one does. begin returns false when out of memory. */
+bool ykt_terminal_seq_wait_begin(ykt_terminal *t, int64_t seq);
+void ykt_terminal_seq_wait_end(ykt_terminal *t, int64_t seq);
+bool ykt_terminal_seq_waiting(const ykt_terminal *t, int64_t seq);
 
 /* Parses "pos", "gate", ...; returns the bit or 0. */
 unsigned ykt_terminal_type_parse(const char *s);

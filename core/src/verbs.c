@@ -250,6 +250,16 @@ static bool replay_outcome(ykt_req *req)
         req->seq = seq;
         return false;
     }
+    /* The same seq still waiting beside the loop (a password check): it has run in part
+     * and its outcome is not kept yet. Run again, this copy would find the card's ATC
+     * taken and keep a refusal as the outcome the first one's retries get. */
+    if (ykt_terminal_seq_waiting(t, seq)) {
+        ykt_reply_error(req, "IN_PROGRESS",
+                        "sequence number %lld of terminal %s is still being processed; retry "
+                        "for its reply",
+                        (long long)seq, t->id);
+        return true;
+    }
     ykt_buf stored;
     ykt_buf_init(&stored);
     uint8_t kept[16], digest[16];

@@ -16,8 +16,8 @@ import json
 import sqlite3
 import time
 
-from harness import (MASTER_KEY, Gateway, GatewayTest, migrations_text, prc_id, table_rows,
-                     wait_until)
+from harness import (MASTER_KEY, Gateway, GatewayTest, RespError, encode, migrations_text,
+                     prc_id, table_rows, wait_until)
 from ykt_cards import SimCard
 
 AUDIT_CHECKS = {"sum_zero", "balances_match_transfers", "no_negative_wallet",
@@ -489,6 +489,30 @@ class CardStatusAndReplayTest(WalletCase):
         # the next honest swipe pays
         self.assertPaid(self.pay(card, 66), 66, 8700)
         self.assertEqual(self.gw.ctl("card", "show", rec["card_no"])["last_atc"], card.atc)
+
+    def test_a_copy_sent_while_the_pin_is_checked_pays_nothing_more(self):
+        # A payment with a PIN waits for its password check beside the loop; the same bytes
+        # sent meanwhile on a second connection of the terminal find no kept outcome yet.
+        # The copy is answered IN_PROGRESS (or, if the first has landed, with its reply),
+        # and keeps nothing: run, it would have been refused (the card's ATC is taken) and
+        # its refusal kept as the outcome every later retry of the payment got.
+        card, rec, _ = self.holder("S1", "1000.00")
+        self.gw.ctl("account", "limit", "S1", "--daily", "1000", "--ref", "APP-COPY")
+        pin = rec["initial_pay_password"]
+        second = self.gw.terminal("POS-1", self.secrets["POS-1"])
+        first = self.conns["POS-1"]
+        for i in range(1, 5):
+            args = self.signed(card, "POS-1", "PAY", 20000, pin)
+            first.send_raw(encode(*args))
+            second.send_raw(encode(*args))
+            r1, r2 = first.read(), second.read()
+            self.assertPaid(r1, 20000, 100000 - 20000 * i)
+            self.assertTrue(r2 == r1 or (isinstance(r2, RespError) and
+                                         r2.code == "IN_PROGRESS"), r2)
+            self.assertEqual(self.balance("S1"), 100000 - 20000 * i)
+            self.assertEqual(len(self.payments("S1")), i)
+            # a retry after both gets the first reply
+            self.assertEqual(self.send("POS-1", args), r1)
 
 
 # ---- holds (pre-authorisation) --------------------------------------------------------------
