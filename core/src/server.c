@@ -623,9 +623,14 @@ void ykt_req_defer(ykt_req *req, void (*work)(void *data), void (*after)(ykt_req
     d->data = data;
     d->write = req->write;
     d->seq = req->seq;
-    if (!c->admin && req->term != NULL && req->seq > 0 &&
-        ykt_terminal_seq_wait_begin(req->term, req->seq))
+    if (!c->admin && req->term != NULL && req->seq > 0) {
+        /* Untracked, a copy would run meanwhile: out of memory stops yktd, as xcalloc does. */
+        if (!ykt_terminal_seq_wait_begin(req->term, req->seq)) {
+            fputs("ykt: out of memory\n", stderr);
+            abort();
+        }
         d->waiting_term = req->term;
+    }
     memcpy(d->plugin_card, req->plugin_card, sizeof d->plugin_card);
     d->plugin_moved = req->plugin_moved;
     d->work.data = d;
