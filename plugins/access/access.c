@@ -758,15 +758,16 @@ static int on_access(int event, void *data, void *ud)
 
 /* ---- the decision log ---- */
 
-/* Moves a chain's head back to `prev` (0: the chain had none) after a failed insert;
+/* Moves a door's head back to `prev` (0: the door had none) after a failed insert;
  * whether it did. */
-static bool head_restore(acc_state *s, const char *table_sql_update, const char *table_sql_delete,
-                         const char *key, int64_t prev)
+static bool door_head_restore(acc_state *s, const char *door, int64_t prev)
 {
-    sqlite3_stmt *st = acc_db(s, prev != 0 ? table_sql_update : table_sql_delete);
+    sqlite3_stmt *st = acc_db(s, prev != 0 ? "UPDATE access_door_heads SET last_id = ?2 WHERE "
+                                             "door = ?1"
+                                           : "DELETE FROM access_door_heads WHERE door = ?1");
     if (st == NULL)
         return false;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, door, -1, SQLITE_STATIC);
     if (prev != 0)
         sqlite3_bind_int64(st, 2, prev);
     int rc = sqlite3_step(st);
@@ -774,15 +775,15 @@ static bool head_restore(acc_state *s, const char *table_sql_update, const char 
     return rc == SQLITE_DONE;
 }
 
-/* The newest decision of a chain (a person's or a door's), 0 when it has none, or -1 when
- * it could not be read: a decision logged after a failed read would start the chain again
- * and hide everything before it. */
-static int64_t head_of(acc_state *s, const char *sql, const char *key)
+/* A door's newest decision, 0 when it has none, or -1 when it could not be read: a
+ * decision logged after a failed read would start the chain again and hide everything
+ * before it. (A person's is read inside the INSERT, which fails with it.) */
+static int64_t door_head(acc_state *s, const char *door)
 {
-    sqlite3_stmt *st = acc_db(s, sql);
+    sqlite3_stmt *st = acc_db(s, "SELECT last_id FROM access_door_heads WHERE door = ?");
     if (st == NULL)
         return -1;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, door, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : rc == SQLITE_DONE ? 0 : -1;
     sqlite3_reset(st);
@@ -802,7 +803,6 @@ static bool head_set(acc_state *s, const char *sql, const char *key, int64_t id)
     return rc == SQLITE_DONE;
 }
 
-#define DOOR_HEAD_GET "SELECT last_id FROM access_door_heads WHERE door = ?"
 #define DOOR_HEAD_SET                                                                              \
     "INSERT INTO access_door_heads (door, last_id) VALUES (?, ?) ON CONFLICT (door) DO "           \
     "UPDATE SET last_id = excluded.last_id"
@@ -818,7 +818,7 @@ static bool head_set(acc_state *s, const char *sql, const char *key, int64_t id)
  * not logged at all rather than off a chain (a flush tries again next tick). */
 static int64_t log_insert(acc_state *s, const acc_pending *p)
 {
-    int64_t prev_door = head_of(s, DOOR_HEAD_GET, p->door);
+    int64_t prev_door = door_head(s, p->door);
     if (prev_door < 0)
         return 0;
     sqlite3_stmt *st =
@@ -852,8 +852,7 @@ static int64_t log_insert(acc_state *s, const acc_pending *p)
             return id;
         /* The door's head names this decision: it stays, off its person's chain only,
          * unless the head goes back to the one before. */
-        if (!head_restore(s, "UPDATE access_door_heads SET last_id = ?2 WHERE door = ?1",
-                          "DELETE FROM access_door_heads WHERE door = ?1", p->door, prev_door))
+        if (!door_head_restore(s, p->door, prev_door))
             return id;
     }
     sqlite3_stmt *undo = acc_db(s, "DELETE FROM access_log WHERE id = ?");

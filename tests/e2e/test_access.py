@@ -443,24 +443,21 @@ class DecisionLogTest(AccessCase):
         self.assertEqual(self.send("G-B3-MAIN", args), again)
         self.assertEqual(len(self.log("--person", "S1")), 3)
 
-    def chain(self, person_no):
-        """A person's decision ids along their chain, newest first, read from the tables."""
+    def chain(self, person_no=None, door=None):
+        """A person's or a door's decision ids along their chain, newest first, read from
+        the tables."""
+        if door is None:
+            head, prev = ("SELECT last_id FROM access_log_heads WHERE person_no = ?",
+                          "SELECT prev_id FROM access_log WHERE id = ?")
+        else:
+            head, prev = ("SELECT last_id FROM access_door_heads WHERE door = ?",
+                          "SELECT prev_door_id FROM access_log WHERE id = ?")
         ids = []
-        row = self.gw.sql("SELECT last_id FROM access_log_heads WHERE person_no = ?", person_no)
+        row = self.gw.sql(head, person_no if door is None else door)
         lid = row[0][0] if row else None
         while lid is not None:
             ids.append(lid)
-            lid = self.gw.sql("SELECT prev_id FROM access_log WHERE id = ?", lid)[0][0]
-        return ids
-
-    def door_chain(self, door):
-        """A door's decision ids along its chain, newest first, read from the tables."""
-        ids = []
-        row = self.gw.sql("SELECT last_id FROM access_door_heads WHERE door = ?", door)
-        lid = row[0][0] if row else None
-        while lid is not None:
-            ids.append(lid)
-            lid = self.gw.sql("SELECT prev_door_id FROM access_log WHERE id = ?", lid)[0][0]
+            lid = self.gw.sql(prev, lid)[0][0]
         return ids
 
     def test_each_doors_decisions_are_a_chain(self):
@@ -477,7 +474,7 @@ class DecisionLogTest(AccessCase):
         mine = {d: [r["id"] for r in self.log("--door", d)] for d in ("b3-main", "b3-back")}
         self.assertEqual([len(mine[d]) for d in ("b3-main", "b3-back")], [3, 2])
         for d in mine:
-            self.assertEqual(self.door_chain(d), mine[d])
+            self.assertEqual(self.chain(door=d), mine[d])
             self.assertEqual(mine[d], sorted(mine[d], reverse=True))
         # the filters apply along the walk, and --limit ends it
         self.assertEqual([r["person"] for r in self.log("--door", "b3-back", "--result",
@@ -493,22 +490,6 @@ class DecisionLogTest(AccessCase):
         self.assertEqual(self.gw.sql("SELECT count(*) FROM sqlite_master WHERE tbl_name = "
                                      "'access_log' AND sql LIKE '%door%' AND type <> 'table'"),
                          [(0,)])
-
-    def test_a_doors_log_from_a_date_walks_back_a_day_past_it(self):
-        self.door("b3-main", "teaching", group="teaching-b3", direction="in")
-        a, _, _ = self.holder("S1")
-        self.group("b3-users", "teaching-b3", members=["S1"])
-        ids = [self.assertOpens(self.open(a, "b3-main")) for _ in range(3)]
-        day = DAY_MS
-        start = campus_day_start_ms(campus_today() - datetime.timedelta(days=6))
-        # oldest 20 days back, the middle one 5 days back, and the newest, as after a step
-        # of the clock, half a day before --from
-        for lid, at in zip(ids, (start - 14 * day, start + day, start - day // 2)):
-            self.gw.sql_write("UPDATE access_log SET at_ms = ? WHERE id = ?", at, lid)
-        since = (campus_today() - datetime.timedelta(days=6)).isoformat()
-        self.assertEqual([r["id"] for r in self.log("--door", "b3-main", "--from", since)],
-                         [ids[1]])
-        self.assertEqual(sorted(r["id"] for r in self.log("--door", "b3-main")), ids)
 
     def test_each_persons_decisions_are_a_chain(self):
         # schema version 4: no index keyed by the person; `log --person` walks the chain
@@ -562,9 +543,9 @@ class DecisionLogTest(AccessCase):
         third = self.assertOpens(self.open(a, "b3-main"))
         self.assertEqual([r["id"] for r in self.log("--person", "S1")], [third])
         self.assertEqual(self.chain("S1"), [third])
-        self.assertEqual(self.door_chain("b3-main"), [third])
+        self.assertEqual(self.chain(door="b3-main"), [third])
 
-    def test_a_persons_log_from_a_date_walks_back_a_day_past_it(self):
+    def test_a_persons_or_doors_log_from_a_date_walks_back_a_day_past_it(self):
         self.door("b3-main", "teaching", group="teaching-b3", direction="in")
         a, _, _ = self.holder("S1")
         self.group("b3-users", "teaching-b3", members=["S1"])
@@ -576,9 +557,9 @@ class DecisionLogTest(AccessCase):
         for lid, at in zip(ids, (start - 14 * day, start + day, start - day // 2)):
             self.gw.sql_write("UPDATE access_log SET at_ms = ? WHERE id = ?", at, lid)
         since = (campus_today() - datetime.timedelta(days=6)).isoformat()
-        self.assertEqual([r["id"] for r in self.log("--person", "S1", "--from", since)],
-                         [ids[1]])
-        self.assertEqual(sorted(r["id"] for r in self.log("--person", "S1")), ids)
+        for chain in (("--person", "S1"), ("--door", "b3-main")):
+            self.assertEqual([r["id"] for r in self.log(*chain, "--from", since)], [ids[1]])
+            self.assertEqual(sorted(r["id"] for r in self.log(*chain)), ids)
 
     def test_a_version_3_log_gets_its_chains(self):
         self.door("b3-main", "teaching", group="teaching-b3", direction="in")
@@ -650,11 +631,11 @@ class DecisionLogTest(AccessCase):
         self.assertEqual(self.gw.sql("SELECT version FROM plugin_schema WHERE plugin = "
                                      "'access'"), [(5,)])
         for d in before:
-            self.assertEqual(self.door_chain(d), before[d])
+            self.assertEqual(self.chain(door=d), before[d])
             self.assertEqual([r["id"] for r in self.log("--door", d)], before[d])
         self.assertEqual(self.chain("S1"), person)  # the person's chain is kept as it was
         newest = self.assertOpens(self.open(a, "b3-back"))
-        self.assertEqual(self.door_chain("b3-back"), [newest] + before["b3-back"])
+        self.assertEqual(self.chain(door="b3-back"), [newest] + before["b3-back"])
         self.assertEqual(self.gw.sql("PRAGMA integrity_check"), [("ok",)])
 
     def test_another_plugins_denial_is_obeyed_and_logged_with_its_reason(self):
