@@ -152,8 +152,11 @@ int ykt_job_run(ykt_gw *gw, const char *name, const char *today, const char *act
         if (rc == YKT_OK)
             rc = ykt_store_card_list_expired(gw->db, today, version, &r->items);
     } else if (strcmp(name, "prune") == 0) {
-        rc =
-            ykt_store_request_prune(gw->db, ykt_now_ms() - gw->cfg.request_retention_ms, &r->items);
+        /* Archived first: what has been kept for the retention period is archived. */
+        rc = ykt_store_request_archive(gw->db, NULL);
+        if (rc == YKT_OK)
+            rc = ykt_store_request_prune(gw->db, ykt_now_ms() - gw->cfg.request_retention_ms,
+                                         &r->items);
     } else {
         rc = YKT_ENOTFOUND;
     }

@@ -44,7 +44,7 @@ typedef struct ykt_terminal {
     int64_t health_at;
     int connections; /* authenticated connections right now */
     /* Every seq above seq_floor is new: no outcome is kept for it (verbs.c, replay_outcome).
-     * Read from terminal_requests at the terminal's first request, then raised by every
+     * Read from terminal_heads at the terminal's first request, then raised by every
      * request that runs. */
     int64_t seq_floor;
     bool seq_floor_known;

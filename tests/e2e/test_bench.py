@@ -92,6 +92,17 @@ class BenchTest(unittest.TestCase):
         self.assertGreater(res["commits"], 0)
         self.assertNotIn("tail_note", res)  # a closed loop measures throughput, not the tail
 
+    def test_config_set(self):
+        """--set configures the private yktd and the report names it."""
+        r = run_bench("swipe", "--connections", "2", "--cards", "20", "--seconds", "1",
+                      "--set", "storage.checkpoint_pages=200", "--set",
+                      "terminal.request_retention=2d", "--set", "plugin.access.enabled=no")
+        self.check_head(r, "swipe")
+        self.assertIn("--set storage.checkpoint_pages = 200; terminal.request_retention = 2d; "
+                      "plugin.access.enabled = no",
+                      r["yktd"]["config"])
+        self.assertGreater(r["results"]["requests"], 0)
+
     def test_swipe_paced(self):
         r = run_bench("swipe", "--connections", "2", "--cards", "4", "--seconds", "1",
                       "--rate", "50")
@@ -229,7 +240,13 @@ class BenchTest(unittest.TestCase):
                      ["pay", "--compare-fee", "--pgbench"], ["pay", "--rounds", "2"],
                      ["pay", "--compare-fee", "--rounds", "0"],
                      ["pay", "--rules", "/nonexistent-ykt-rules"],
-                     ["swipe", "--rules", "/nonexistent-ykt-rules"]):
+                     ["swipe", "--rules", "/nonexistent-ykt-rules"],
+                     ["swipe", "--set", "checkpoint_pages=200"],
+                     ["swipe", "--set", "storage.checkpoint_pages"],
+                     ["swipe", "--set", "storage.check;point=1"],
+                     ["swipe", "--set", "storage.checkpoint_pages=200;x"],
+                     # yktd refuses it at start
+                     ["swipe", "--seconds", "1", "--set", "storage.checkpoint_pages=5"]):
             p = subprocess.run([BENCH, *args, "--yktd", harness.YKTD], capture_output=True,
                                text=True, timeout=60)
             self.assertEqual(p.returncode, 2, (args, p.stdout, p.stderr))

@@ -1346,6 +1346,52 @@ class IdempotencyTest(CardCase):
         self.assertEqual(self.gw.ctl("job", "run", "prune")["items"], 1)
         self.assertError(self.term("POS-1").call(*args), "REPLAY")
 
+    def test_outcomes_are_walked_then_found_archived(self):
+        # schema v12: a terminal's outcomes are a chain, walked back from its newest; the
+        # daily job archives them into an index, where a retry still finds its first reply
+        card, _, _ = self.student_card("S1")
+        pos = self.term("POS-1")
+        a, b = card.swipe("POS-1", 41, "CARD.INFO"), card.swipe("POS-1", 42, "CARD.INFO")
+        ra, rb = pos.call(*a), pos.call(*b)
+        chain = ("SELECT seq, floor, prev_id = (SELECT max(id) FROM terminal_requests o WHERE "
+                 "o.terminal = r.terminal AND o.id < r.id), archived FROM terminal_requests r "
+                 "WHERE terminal = 'POS-1' ORDER BY id")
+        self.assertEqual(self.gw.sql(chain), [(41, 0, None, 0), (42, 41, 1, 0)])
+        self.assertEqual((pos.call(*a), pos.call(*b)), (ra, rb))  # by the walk
+        self.assertEqual(self.gw.ctl("job", "run", "prune")["items"], 0)
+        self.assertEqual(self.gw.sql(chain), [(41, 0, None, 1), (42, 41, 1, 1)])
+        self.assertEqual((pos.call(*a), pos.call(*b)), (ra, rb))  # by the index
+        c = card.swipe("POS-1", 43, "CARD.INFO")
+        rc = pos.call(*c)
+        self.assertEqual(self.gw.sql(chain)[2], (43, 42, 1, 0))
+        # the walk from 43 ends at the archived 42; the index has it
+        self.assertEqual((pos.call(*b), pos.call(*c)), (rb, rc))
+        self.assertError(pos.call(*card.swipe("POS-1", 42, "CARD.INFO")), "SEQ_REUSED")
+        self.gw.stop()
+        self.gw.start()  # runs the daily jobs: 43 is archived too
+        self.conns.clear()
+        pos = self.term("POS-1")
+        self.assertEqual([r[3] for r in self.gw.sql(chain)], [1, 1, 1])
+        self.assertEqual((pos.call(*c), pos.call(*a)), (rc, ra))
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM terminal_requests WHERE terminal = "
+                                     "'POS-1'"), [(3,)])
+
+    def test_a_pruned_outcome_id_is_never_used_again(self):
+        # the prune empties the newest row instead of deleting it: SQLite would give the
+        # next outcome that id again, and an old link to it would lead to the new one
+        card, _, _ = self.student_card("S1")
+        pos = self.term("POS-1")
+        a = card.swipe("POS-1", 41, "CARD.INFO")
+        pos.call(*a)
+        top = self.gw.sql("SELECT max(id) FROM terminal_requests")[0][0]
+        self.gw.sql_write("UPDATE terminal_requests SET at = at - ?", 31 * 86400000)
+        self.assertEqual(self.gw.ctl("job", "run", "prune")["items"], top)
+        self.assertEqual(self.gw.sql("SELECT id, terminal, seq FROM terminal_requests"),
+                         [(top, "", 0)])
+        self.assertError(pos.call(*a), "REPLAY")  # forgotten: runs, and the ATC refuses it
+        self.assertEqual(self.gw.sql("SELECT id, seq FROM terminal_requests WHERE terminal = "
+                                     "'POS-1'"), [(top + 1, 41)])
+
     def test_a_retried_password_change_runs_once(self):
         card, rec, _ = self.student_card("S1")
         kiosk = self.term("KIOSK-1")

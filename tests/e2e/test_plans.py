@@ -134,6 +134,23 @@ HOT = [
     # ... and the door's newest decision, before each decision is logged (access.c)
     ("SELECT last_id FROM access_door_heads WHERE door = ?", 1,
      "SEARCH access_door_heads USING PRIMARY KEY (door=?)"),
+    # core: a terminal's kept outcome of (terminal, seq): the day's walked back from its
+    # newest, then the archived by their index (schema v12; store/cards.c)
+    ("WITH RECURSIVE walk(rid) AS (SELECT last_id FROM terminal_heads WHERE "
+     "terminal = ?1 UNION ALL SELECT r.prev_id FROM walk JOIN terminal_requests r "
+     "ON r.id = walk.rid WHERE r.terminal = ?1 AND r.archived = 0 AND r.seq <> ?2 "
+     "AND r.floor >= ?2 AND r.prev_id < r.id) "
+     "SELECT r.digest, r.reply FROM walk JOIN terminal_requests r ON r.id = "
+     "walk.rid WHERE r.terminal = ?1 AND r.archived = 0 AND r.seq = ?2 LIMIT 1", 2,
+     "SEARCH r USING INTEGER PRIMARY KEY (rowid=?)", ("SCAN walk",)),
+    ("SELECT digest, reply FROM terminal_requests WHERE terminal = ? AND seq = ? "
+     "AND archived = 1 ORDER BY id LIMIT 1", 2, "USING INDEX terminal_requests_archived"),
+    # ... the terminal's newest, before an outcome is kept after it
+    ("SELECT last_id, max_seq FROM terminal_heads WHERE terminal = ?", 1,
+     "SEARCH terminal_heads USING PRIMARY KEY (terminal=?)"),
+    # ... and the daily job's archiving of what was kept since its last run
+    ("UPDATE terminal_requests SET archived = 1 WHERE id > ? AND id <= ?", 2,
+     "SEARCH terminal_requests USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"),
     # access: the day's end expires open visitors
     ("UPDATE access_visitors SET status = 'expired', closed_at = ?1 "
      "WHERE status = 'open' AND until_ms < ?1", 1, "USING INDEX access_visitors_open"),

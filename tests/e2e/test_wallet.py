@@ -1430,6 +1430,60 @@ class SchemaV10MigrationTest(OldSchemaCase):
         self.assertEqual(self.gw.sql("PRAGMA integrity_check"), [("ok",)])
 
 
+class SchemaV12MigrationTest(OldSchemaCase):
+    """A database of schema version 11, whose outcomes of (terminal, seq) were keyed by
+    them, comes up with them archived (v12): in the partial index a lookup searches once
+    the walk of the day's outcomes ends, with terminal_heads holding each terminal's newest
+    and highest seq, after which its next outcome is chained."""
+
+    def test_version_11_outcomes_are_archived(self):
+        # kept within the hour: the prune job at start leaves them
+        t = int(time.time() * 1000) - 3600000
+        migs = self.database_at(11, """
+            INSERT INTO terminal_requests (terminal, seq, digest, reply, at) VALUES
+                ('POS-1', 1, x'01', CAST('+OK' AS BLOB), %d),
+                ('POS-2', 7, x'02', CAST('+OK' AS BLOB), %d),
+                ('POS-1', 2, x'03', CAST('-NO_FUNDS x' AS BLOB), %d),
+                ('POS-1', 5, x'04', CAST('+OK' AS BLOB), %d),
+                ('POS-1', 3, x'05', CAST(':7' AS BLOB), %d);
+        """ % (t + 1000, t + 1500, t + 2000, t + 3000, t + 4000))
+        self.gw.start()
+        self.assertEqual(self.gw.sql("PRAGMA user_version"), [(len(migs),)])
+        # in the order of their old key; archived, they are never walked: no links
+        self.assertEqual(self.gw.sql("SELECT id, terminal, seq, prev_id, floor, archived, "
+                                     "digest, CAST(reply AS TEXT), at FROM terminal_requests "
+                                     "ORDER BY id"),
+                         [(1, "POS-1", 1, None, 0, 1, b"\x01", "+OK", t + 1000),
+                          (2, "POS-1", 2, None, 0, 1, b"\x03", "-NO_FUNDS x", t + 2000),
+                          (3, "POS-1", 3, None, 0, 1, b"\x05", ":7", t + 4000),
+                          (4, "POS-1", 5, None, 0, 1, b"\x04", "+OK", t + 3000),
+                          (5, "POS-2", 7, None, 0, 1, b"\x02", "+OK", t + 1500)])
+        self.assertEqual(self.gw.sql("SELECT terminal, last_id, max_seq FROM terminal_heads "
+                                     "ORDER BY terminal"),
+                         [("POS-1", 4, 5), ("POS-2", 5, 7)])
+        self.assertEqual(self.gw.sql("SELECT value FROM meta WHERE key = "
+                                     "'outcomes_archived_upto'"), [(5,)])
+        # each is found by the index the lookup of store/cards.c searches
+        find = ("SELECT digest FROM terminal_requests WHERE terminal = ? AND seq = ? "
+                "AND archived = 1 ORDER BY id LIMIT 1")
+        for term, seq, digest in (("POS-1", 1, b"\x01"), ("POS-1", 2, b"\x03"),
+                                  ("POS-1", 3, b"\x05"), ("POS-1", 5, b"\x04"),
+                                  ("POS-2", 7, b"\x02")):
+            self.assertEqual(self.gw.sql(find, term, seq), [(digest,)], (term, seq))
+        self.assertIn("USING INDEX terminal_requests_archived",
+                      " ".join(r[3] for r in self.gw.sql("EXPLAIN QUERY PLAN " + find,
+                                                         "POS-1", 4)))
+        # a new outcome joins its terminal's chain in its own statement (the trigger)
+        self.gw.sql_write("INSERT INTO terminal_requests (terminal, seq, digest, reply, at, "
+                          "prev_id, floor) SELECT 'POS-2', 8, x'06', x'00', ?, h.last_id, "
+                          "h.max_seq FROM terminal_heads h WHERE h.terminal = 'POS-2'", t + 5000)
+        self.assertEqual(self.gw.sql("SELECT last_id, max_seq FROM terminal_heads WHERE "
+                                     "terminal = 'POS-2'"), [(6, 8)])
+        self.assertEqual(self.gw.sql("SELECT prev_id, floor, archived FROM terminal_requests "
+                                     "WHERE id = 6"), [(5, 7, 0)])
+        self.assertEqual(self.gw.sql("PRAGMA integrity_check"), [("ok",)])
+
+
 class SchemaV6MigrationTest(OldSchemaCase):
     """A database of schema version 5, with card payments made by the yktd of that version
     (the fee transfer right after the payment's own; a fee without a main transfer), comes

@@ -1,6 +1,7 @@
 /* Unit tests for core/src/db.c and the store (core/src/store/). */
 #include "test.h"
 
+#include "buf.h"
 #include "common.h"
 #include "db.h"
 #include "secret.h"
@@ -8,6 +9,7 @@
 #include "terminal.h"
 
 #include <stdbool.h>
+#include <string.h>
 #include <unistd.h>
 
 /* A fresh database path in the test directory (static storage). */
@@ -64,8 +66,8 @@ static void test_open_settings(void)
     ASSERT_EQ(query_int(h, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
                            "('terminals', 'operators', 'audit')"),
               3);
-    /* append-only audit (2) and immutable transfers (2) */
-    ASSERT_EQ(query_int(h, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 4);
+    /* append-only audit (2), immutable transfers (2), terminals' outcome chains (1) */
+    ASSERT_EQ(query_int(h, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"), 5);
     ASSERT(!ykt_db_batch_open(db));
     ASSERT(!ykt_db_in_cmd(db));
     ASSERT(!ykt_db_batch_failed(db));
@@ -754,6 +756,118 @@ static void test_store_audit(void)
     ykt_db_close(db);
 }
 
+/* Looks up (terminal, seq): its reply as a C string in out, or "" when none is kept. */
+static int get_outcome(ykt_db *db, const char *terminal, int64_t seq, char *out, size_t len)
+{
+    uint8_t digest[16];
+    ykt_buf reply;
+    ykt_buf_init(&reply);
+    int rc = ykt_store_request_get(db, terminal, seq, digest, &reply);
+    snprintf(out, len, "%.*s", (int)reply.len, reply.data ? reply.data : "");
+    ykt_buf_free(&reply);
+    return rc;
+}
+
+static int put_outcome(ykt_db *db, const char *terminal, int64_t seq, const char *reply, int64_t at)
+{
+    uint8_t digest[16] = {(uint8_t)seq};
+    return ykt_store_request_put(db, terminal, seq, digest, reply, strlen(reply), at);
+}
+
+/* Schema v12: outcomes walked back along their terminal's chain, then archived by the daily
+ * job into an index, pruned without an id ever being used again (store/cards.c). */
+static void test_store_outcomes(void)
+{
+    ykt_db *db = open_db(db_path("outcomes"));
+    sqlite3 *h = ykt_db_handle(db);
+    char r[64];
+    for (int seq = 1; seq <= 5; seq++) {
+        snprintf(r, sizeof r, "+T1 %d", seq);
+        ASSERT_EQ(put_outcome(db, "T1", seq, r, 1000 + seq), YKT_OK);
+    }
+    ASSERT_EQ(put_outcome(db, "T2", 3, "+T2 3", 1006), YKT_OK);
+    ASSERT_EQ(put_outcome(db, "T1", 10, "+T1 10", 1007), YKT_OK);
+    ASSERT_EQ(put_outcome(db, "T1", 7, "+T1 7", 1008), YKT_OK); /* below the highest */
+    ASSERT_EQ(get_outcome(db, "T1", 3, r, sizeof r), YKT_OK);
+    ASSERT_STREQ(r, "+T1 3");
+    ASSERT_EQ(get_outcome(db, "T2", 3, r, sizeof r), YKT_OK);
+    ASSERT_STREQ(r, "+T2 3");
+    ASSERT_EQ(get_outcome(db, "T1", 7, r, sizeof r), YKT_OK);
+    ASSERT_STREQ(r, "+T1 7");
+    ASSERT_EQ(get_outcome(db, "T1", 6, r, sizeof r), YKT_ENOTFOUND);
+    ASSERT_EQ(get_outcome(db, "T2", 4, r, sizeof r), YKT_ENOTFOUND);
+    ASSERT_EQ(get_outcome(db, "T3", 1, r, sizeof r), YKT_ENOTFOUND);
+    /* A second outcome of a (terminal, seq) is refused; the first stays the only one. */
+    ASSERT_EQ(put_outcome(db, "T1", 3, "+again", 1009), YKT_EEXIST);
+    ASSERT_EQ(put_outcome(db, "T1", 7, "+again", 1009), YKT_EEXIST);
+    ASSERT_EQ(query_int(h, "SELECT count(*) FROM terminal_requests WHERE seq IN (3, 7)"), 3);
+    int64_t max = 0;
+    ASSERT_EQ(ykt_store_request_max_seq(db, "T1", &max), YKT_OK);
+    ASSERT_EQ(max, 10);
+    ASSERT_EQ(ykt_store_request_max_seq(db, "T3", &max), YKT_OK);
+    ASSERT_EQ(max, 0);
+
+    /* The daily job archives them all; lookups then search the index. */
+    int64_t n = 0;
+    ASSERT_EQ(ykt_store_request_archive(db, &n), YKT_OK);
+    ASSERT_EQ(n, 8);
+    ASSERT_EQ(ykt_store_request_archive(db, &n), YKT_OK);
+    ASSERT_EQ(n, 0); /* only what was kept since */
+    ASSERT_EQ(get_outcome(db, "T1", 3, r, sizeof r), YKT_OK);
+    ASSERT_STREQ(r, "+T1 3");
+    ASSERT_EQ(get_outcome(db, "T1", 6, r, sizeof r), YKT_ENOTFOUND);
+    ASSERT_EQ(put_outcome(db, "T1", 2, "+again", 1010), YKT_EEXIST);
+    ASSERT_EQ(put_outcome(db, "T1", 11, "+T1 11", 1011), YKT_OK);
+    ASSERT_EQ(get_outcome(db, "T1", 11, r, sizeof r), YKT_OK);
+    ASSERT_STREQ(r, "+T1 11");
+    ASSERT_EQ(get_outcome(db, "T1", 10, r, sizeof r), YKT_OK); /* past the walk's end */
+    ASSERT_STREQ(r, "+T1 10");
+    ASSERT_EQ(query_int(h, "SELECT count(*) FROM terminal_requests WHERE archived = 0"), 1);
+
+    /* A walk never takes another terminal's outcome for its own: T1's head pointed at T2's
+     * outcome of the same seq finds nothing in the walk. */
+    ASSERT_EQ(put_outcome(db, "T2", 12, "+T2 12", 1012), YKT_OK);
+    ASSERT_EQ(put_outcome(db, "T1", 12, "+T1 12", 1013), YKT_OK);
+    ASSERT_EQ(sqlite3_exec(h,
+                           "UPDATE terminal_heads SET last_id = (SELECT id FROM "
+                           "terminal_requests WHERE terminal = 'T2' AND seq = 12) WHERE "
+                           "terminal = 'T1'",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    ASSERT_EQ(get_outcome(db, "T1", 12, r, sizeof r), YKT_ENOTFOUND);
+    ASSERT_EQ(get_outcome(db, "T2", 12, r, sizeof r), YKT_OK);
+    ASSERT_STREQ(r, "+T2 12");
+
+    /* The prune forgets archived outcomes only, and empties the newest row instead of
+     * deleting it: the next id is above every id ever used. */
+    int64_t top = query_int(h, "SELECT max(id) FROM terminal_requests");
+    ASSERT_EQ(ykt_store_request_prune(db, 5000, &n), YKT_OK);
+    ASSERT_EQ(n, 8); /* not the three kept since the archive */
+    ASSERT_EQ(query_int(h, "SELECT count(*) FROM terminal_requests"), 3);
+    ASSERT_EQ(ykt_store_request_archive(db, &n), YKT_OK);
+    ASSERT_EQ(n, 3);
+    ASSERT_EQ(ykt_store_request_prune(db, 5000, &n), YKT_OK);
+    ASSERT_EQ(n, 3);
+    ASSERT_EQ(query_int(h, "SELECT count(*) FROM terminal_requests"), 1);
+    ASSERT_EQ(query_int(h, "SELECT id = (SELECT max(id) FROM terminal_requests) AND terminal = "
+                           "'' AND seq = 0 AND length(reply) = 0 FROM terminal_requests"),
+              1);
+    ASSERT_EQ(ykt_store_request_prune(db, 5000, &n), YKT_OK);
+    ASSERT_EQ(n, 0); /* the emptied row counts once */
+    ASSERT_EQ(get_outcome(db, "T1", 12, r, sizeof r), YKT_ENOTFOUND);
+    ASSERT_EQ(get_outcome(db, "T2", 12, r, sizeof r), YKT_ENOTFOUND);
+    ASSERT_EQ(put_outcome(db, "T2", 13, "+T2 13", 6000), YKT_OK);
+    ASSERT_EQ(query_int(h, "SELECT max(id) FROM terminal_requests"), top + 1);
+    ASSERT_EQ(get_outcome(db, "T2", 13, r, sizeof r), YKT_OK);
+    ASSERT_STREQ(r, "+T2 13");
+    ASSERT_EQ(ykt_store_request_archive(db, &n), YKT_OK);
+    ASSERT_EQ(n, 1);
+    /* The highest seq outlives the outcomes: a seq at or below it is looked up. */
+    ASSERT_EQ(ykt_store_request_max_seq(db, "T1", &max), YKT_OK);
+    ASSERT_EQ(max, 12);
+    ykt_db_close(db);
+}
+
 int main(void)
 {
     printf("test_db\n");
@@ -773,6 +887,7 @@ int main(void)
     RUN(test_store_terminals);
     RUN(test_store_operators);
     RUN(test_store_audit);
+    RUN(test_store_outcomes);
     printf("ok\n");
     return 0;
 }

@@ -21,6 +21,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,12 +103,61 @@ static void usage(FILE *out)
           "  --rules DIR     the rules directory of the private yktd ([rules] dir; default:\n"
           "                  the source tree's scripts/, " YKT_BENCH_SCRIPTS_DIR ")\n"
           "  --keep DIR      run yktd in DIR (created; must hold no database) and keep it\n"
+          "  --set SECTION.KEY=VALUE\n"
+          "                  configure the private yktd so (repeatable, up to 16): to\n"
+          "                  measure a setting; the report's yktd.config names each\n"
           "  --json          print the report as one JSON object\n"
           "  --help          this text\n"
           "\n"
           "Exit status: 0 all went as expected, 1 errors or unexpected results (the report\n"
           "says which), 2 usage or set-up problem.\n",
           out);
+}
+
+static char config_sets[YKT_BENCH_SETS_MAX * 160];
+static char config_sets_note[YKT_BENCH_SETS_MAX * 160];
+static int nconfig_sets;
+
+const char *ykt_bench_config_sets(void)
+{
+    return config_sets;
+}
+
+const char *ykt_bench_config_sets_note(void)
+{
+    return config_sets_note;
+}
+
+/* SECTION.KEY=VALUE: the key after the last '.' before '=' (sections such as
+ * plugin.access have dots), names of letters, digits, '_', '-' and (the section) '.', a
+ * value without ';', '#' or a line break (they would end or comment it in the INI file). */
+static int add_config_set(const char *arg)
+{
+    const char *eq = strchr(arg, '='), *dot = NULL;
+    if (nconfig_sets == YKT_BENCH_SETS_MAX) {
+        fprintf(stderr, "ykt-bench: at most %d --set options\n", YKT_BENCH_SETS_MAX);
+        return -1;
+    }
+    for (const char *p = arg; eq != NULL && p < eq; p++)
+        if (*p == '.')
+            dot = p;
+    if (dot == NULL || dot == arg || eq == dot + 1 || strlen(arg) > 120) {
+        fprintf(stderr, "ykt-bench: --set %s: expected SECTION.KEY=VALUE\n", arg);
+        return -1;
+    }
+    for (const char *p = arg; p < eq; p++) {
+        if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '-' || (*p == '.' && p <= dot))) {
+            fprintf(stderr, "ykt-bench: --set %s: a section or key name holds '%c'\n", arg, *p);
+            return -1;
+        }
+    }
+    size_t n = strlen(config_sets), m = strlen(config_sets_note);
+    snprintf(config_sets + n, sizeof config_sets - n, "[%.*s]\n%.*s = %s\n", (int)(dot - arg), arg,
+             (int)(eq - dot - 1), dot + 1, eq + 1);
+    snprintf(config_sets_note + m, sizeof config_sets_note - m, "%s%.*s = %s", m ? "; " : "",
+             (int)(eq - arg), arg, eq + 1);
+    nconfig_sets++;
+    return 0;
 }
 
 int ykt_bench_parse(ykt_bench_ctx *ctx, int argc, char **argv, const ykt_bench_opt *opts, int nopts)
@@ -140,6 +190,12 @@ int ykt_bench_parse(ykt_bench_ctx *ctx, int argc, char **argv, const ykt_bench_o
         }
         if (strcmp(a, "--rules") == 0) {
             ctx->rules = v;
+            i++;
+            continue;
+        }
+        if (strcmp(a, "--set") == 0) {
+            if (add_config_set(v) != 0)
+                return -1;
             i++;
             continue;
         }

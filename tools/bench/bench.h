@@ -27,6 +27,15 @@ typedef struct ykt_bench_ctx {
     bool json;         /* --json */
 } ykt_bench_ctx;
 
+/* --set SECTION.KEY=VALUE (repeatable): configuration of the private yktd that differs
+ * from a stock gateway's, written after everything else and named in the report. */
+#define YKT_BENCH_SETS_MAX 16
+
+/* The --set options as INI text ("[section]\nkey = value\n" each), "" when none. */
+const char *ykt_bench_config_sets(void);
+/* The same for the report: "section.key = value; ...", "" when none. */
+const char *ykt_bench_config_sets_note(void);
+
 /* A numeric option of a subcommand: --name N with min <= N <= max. */
 typedef struct ykt_bench_opt {
     const char *name;

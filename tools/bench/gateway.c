@@ -1,4 +1,5 @@
 #include "gateway.h"
+#include "bench.h"
 #include "common.h"
 #include "util.h"
 
@@ -312,9 +313,10 @@ static int write_files(ykt_benchgw *gw, char *conf, size_t conflen, const char *
              "[storage]\npath = %s\n"
              "[log]\nlevel = info\n"
              "%s"
+             "%s"
              "%s",
              YKT_BENCH_CAMPUS, idle_timeout ? idle_timeout : "1h", gw->socket, key, gw->db, rules,
-             ini ? ini : "");
+             ini ? ini : "", ykt_bench_config_sets());
     return write_file(conf, text, 0600);
 }
 
@@ -460,7 +462,8 @@ int ykt_benchgw_start_opts(ykt_benchgw *gw, const ykt_benchgw_opts *o)
         return -1;
     }
     snprintf(gw->config, sizeof gw->config,
-             "defaults, plus [cards] password_iterations = 1000; [rules] dir = %s", gw->rules);
+             "defaults, plus [cards] password_iterations = 1000; [rules] dir = %s%s%s", gw->rules,
+             ykt_bench_config_sets_note()[0] ? "; --set " : "", ykt_bench_config_sets_note());
     ykt_strlcpy(gw->note, o->note ? o->note : "", sizeof gw->note);
     detect_build(gw);
     if (prepare_dir(gw, o->keep_dir) != 0)

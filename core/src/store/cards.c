@@ -325,55 +325,163 @@ int ykt_store_meta_set(ykt_db *db, const char *key, int64_t value)
 
 /* ---- terminal request outcomes (idempotency) ---- */
 
+/* The outcome's digest and reply from a statement's columns 0 and 1. */
+static void read_outcome(sqlite3_stmt *st, uint8_t digest[16], ykt_buf *reply)
+{
+    const void *d = sqlite3_column_blob(st, 0);
+    int dlen = sqlite3_column_bytes(st, 0);
+    memset(digest, 0, 16);
+    if (d != NULL)
+        memcpy(digest, d, dlen < 16 ? (size_t)dlen : 16);
+    ykt_buf_append(reply, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+}
+
+/*
+ * Schema v12: first the outcomes kept since the last daily job, walked back from the
+ * terminal's newest. An outcome's floor is the highest seq the terminal had used before
+ * it, so past one whose floor is below the seq sought no older outcome can have it: a
+ * retry of a recent request is found in a few steps, and so is the absence of one never
+ * kept. The walk ends at an archived outcome, and at a link that does not lead back to an
+ * older outcome of the same terminal (ids are never used again, ykt_store_request_prune:
+ * a pruned one leads nowhere). Then the archived outcomes, by their index: at most one
+ * day of the terminal's outcomes is walked, however it numbers.
+ */
 int ykt_store_request_get(ykt_db *db, const char *terminal, int64_t seq, uint8_t digest[16],
                           ykt_buf *reply)
 {
-    STMT_OR_FAIL(st, db,
-                 "SELECT digest, reply FROM terminal_requests WHERE terminal = ? AND seq = ?");
-    bind_text(st, 1, terminal);
-    bind_i64(st, 2, seq);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        const void *d = sqlite3_column_blob(st, 0);
-        int dlen = sqlite3_column_bytes(st, 0);
-        memset(digest, 0, 16);
-        if (d != NULL)
-            memcpy(digest, d, dlen < 16 ? (size_t)dlen : 16);
-        ykt_buf_append(reply, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
-    }
-    sqlite3_reset(st);
+    STMT_OR_FAIL(recent, db,
+                 "WITH RECURSIVE walk(rid) AS (SELECT last_id FROM terminal_heads WHERE "
+                 "terminal = ?1 UNION ALL SELECT r.prev_id FROM walk JOIN terminal_requests r "
+                 "ON r.id = walk.rid WHERE r.terminal = ?1 AND r.archived = 0 AND r.seq <> ?2 "
+                 "AND r.floor >= ?2 AND r.prev_id < r.id) "
+                 "SELECT r.digest, r.reply FROM walk JOIN terminal_requests r ON r.id = "
+                 "walk.rid WHERE r.terminal = ?1 AND r.archived = 0 AND r.seq = ?2 LIMIT 1");
+    bind_text(recent, 1, terminal);
+    bind_i64(recent, 2, seq);
+    int rc = sqlite3_step(recent);
+    if (rc == SQLITE_ROW)
+        read_outcome(recent, digest, reply);
+    sqlite3_reset(recent);
+    if (rc == SQLITE_ROW)
+        return YKT_OK;
+    if (rc != SQLITE_DONE)
+        return YKT_ESTORAGE;
+    STMT_OR_FAIL(archived, db,
+                 "SELECT digest, reply FROM terminal_requests WHERE terminal = ? AND seq = ? "
+                 "AND archived = 1 ORDER BY id LIMIT 1");
+    bind_text(archived, 1, terminal);
+    bind_i64(archived, 2, seq);
+    rc = sqlite3_step(archived);
+    if (rc == SQLITE_ROW)
+        read_outcome(archived, digest, reply);
+    sqlite3_reset(archived);
     if (rc == SQLITE_ROW)
         return YKT_OK;
     return rc == SQLITE_DONE ? YKT_ENOTFOUND : YKT_ESTORAGE;
 }
 
+/* Keeps the outcome after the terminal's newest (the trigger terminal_requests_head moves
+ * the head in the same statement). A seq at or below the terminal's highest may have one
+ * already: then YKT_EEXIST, and the first stays the only one. */
 int ykt_store_request_put(ykt_db *db, const char *terminal, int64_t seq, const uint8_t digest[16],
                           const char *reply, size_t len, int64_t at)
 {
+    STMT_OR_FAIL(head, db, "SELECT last_id, max_seq FROM terminal_heads WHERE terminal = ?");
+    bind_text(head, 1, terminal);
+    int rc = sqlite3_step(head);
+    bool have_head = rc == SQLITE_ROW;
+    int64_t last_id = have_head ? sqlite3_column_int64(head, 0) : 0;
+    int64_t max_seq = have_head ? sqlite3_column_int64(head, 1) : 0;
+    sqlite3_reset(head);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return YKT_ESTORAGE;
+    if (have_head && seq <= max_seq) {
+        uint8_t kept[16];
+        ykt_buf old;
+        ykt_buf_init(&old);
+        int grc = ykt_store_request_get(db, terminal, seq, kept, &old);
+        ykt_buf_free(&old);
+        if (grc != YKT_ENOTFOUND)
+            return grc == YKT_OK ? YKT_EEXIST : grc;
+    }
     STMT_OR_FAIL(st, db,
-                 "INSERT INTO terminal_requests (terminal, seq, digest, reply, at) "
-                 "VALUES (?, ?, ?, ?, ?)");
+                 "INSERT INTO terminal_requests (terminal, seq, digest, reply, at, prev_id, "
+                 "floor) VALUES (?, ?, ?, ?, ?, ?, ?)");
     bind_text(st, 1, terminal);
     bind_i64(st, 2, seq);
     sqlite3_bind_blob(st, 3, digest, 16, SQLITE_STATIC);
     sqlite3_bind_blob(st, 4, reply, (int)len, SQLITE_STATIC);
     bind_i64(st, 5, at);
+    if (have_head)
+        bind_i64(st, 6, last_id);
+    else
+        sqlite3_bind_null(st, 6);
+    bind_i64(st, 7, max_seq);
     return ykt_store_step_done(db, st);
 }
 
 int ykt_store_request_max_seq(ykt_db *db, const char *terminal, int64_t *seq)
 {
-    STMT_OR_FAIL(st, db, "SELECT coalesce(max(seq), 0) FROM terminal_requests WHERE terminal = ?");
+    /* The head keeps it when the outcomes are pruned: a seq at or below it is still looked
+     * up, not taken for new. */
+    STMT_OR_FAIL(st, db,
+                 "SELECT coalesce((SELECT max_seq FROM terminal_heads WHERE terminal = ?), 0)");
     bind_text(st, 1, terminal);
     return ykt_store_step_int64(st, seq);
 }
 
+/* The daily job's first step: the outcomes kept since the last run leave the walk for the
+ * index (ykt_store_request_get). They are the ids above the last run's highest, a range of
+ * the rowid: only they are read. */
+int ykt_store_request_archive(ykt_db *db, int64_t *archived)
+{
+    int64_t upto = 0, top = 0;
+    int rc = ykt_store_meta_get(db, "outcomes_archived_upto", &upto);
+    if (rc == YKT_ENOTFOUND) {
+        upto = 0;
+        rc = YKT_OK;
+    }
+    if (rc != YKT_OK)
+        return rc;
+    STMT_OR_FAIL(max, db, "SELECT coalesce(max(id), 0) FROM terminal_requests");
+    if ((rc = ykt_store_step_int64(max, &top)) != YKT_OK)
+        return rc;
+    STMT_OR_FAIL(st, db, "UPDATE terminal_requests SET archived = 1 WHERE id > ? AND id <= ?");
+    bind_i64(st, 1, upto);
+    bind_i64(st, 2, top);
+    rc = ykt_store_step_done(db, st);
+    if (rc == YKT_OK && archived != NULL)
+        *archived = sqlite3_changes(ykt_db_handle(db));
+    if (rc == YKT_OK && top > upto)
+        rc = ykt_store_meta_set(db, "outcomes_archived_upto", top);
+    return rc;
+}
+
+/*
+ * Forgets archived outcomes kept before `before`; those still walked are a day old at most.
+ * SQLite gives a new row the id one above the highest in the table, so the newest row is
+ * never deleted: emptied instead (no terminal has the empty name), it keeps every id ever
+ * used from being used again, and the ids above the last archived are always the outcomes
+ * kept since (ykt_store_request_archive). A link to a forgotten outcome leads nowhere.
+ */
 int ykt_store_request_prune(ykt_db *db, int64_t before, int64_t *removed)
 {
-    STMT_OR_FAIL(st, db, "DELETE FROM terminal_requests WHERE at < ?");
-    bind_i64(st, 1, before);
-    int rc = ykt_store_step_done(db, st);
+    STMT_OR_FAIL(older, db,
+                 "DELETE FROM terminal_requests WHERE archived = 1 AND at < ? AND id < "
+                 "(SELECT max(id) FROM terminal_requests)");
+    bind_i64(older, 1, before);
+    int rc = ykt_store_step_done(db, older);
+    int64_t n = sqlite3_changes(ykt_db_handle(db));
+    if (rc != YKT_OK)
+        return rc;
+    STMT_OR_FAIL(newest, db,
+                 "UPDATE terminal_requests SET terminal = '', seq = 0, digest = x'', reply = "
+                 "x'' WHERE id = (SELECT max(id) FROM terminal_requests) AND archived = 1 AND "
+                 "at < ? AND terminal <> ''");
+    bind_i64(newest, 1, before);
+    rc = ykt_store_step_done(db, newest);
+    n += sqlite3_changes(ykt_db_handle(db));
     if (rc == YKT_OK && removed != NULL)
-        *removed = sqlite3_changes(ykt_db_handle(db));
+        *removed = n;
     return rc;
 }

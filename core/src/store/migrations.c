@@ -421,6 +421,57 @@ const char *const ykt_migrations[] = {
     "  SELECT day, person_id, amount FROM daily_spend;"
     "DROP TABLE daily_spend;"
     "ALTER TABLE daily_spend_new RENAME TO daily_spend;",
+
+    /* v12: the outcomes of (terminal, seq) appended, each terminal's as a chain, instead of
+     * a table keyed by them. Keyed (terminal, seq), each terminal's newest outcome sat at a
+     * place of its own, with its reply in the row: every batch changed a page per terminal
+     * it served, and at 20,000 door decisions/s those were most of what each checkpoint's
+     * finish copied while no transaction began (docs/performance.md, "A terminal's
+     * outcomes by chain"). Now an outcome is appended after the last (its id one above the
+     * highest in the table; the prune never deletes the newest, so an id is never used
+     * again: store/cards.c ykt_store_request_prune) and names its
+     * terminal's outcome before it (prev_id) and the highest seq the terminal had used
+     * before it (floor); terminal_heads holds each terminal's newest and highest, a few
+     * bytes per terminal. A lookup walks back from the newest while the floor does not rule
+     * the seq out (store/cards.c ykt_store_request_get). The walk covers the outcomes kept
+     * since the last daily job only: the job marks them archived, which puts them into a
+     * partial index by (terminal, seq), so an old seq, or a terminal numbering below its
+     * highest, costs a walk of one day of that terminal at most and an index search. The
+     * outcomes already kept are archived here. */
+    "CREATE TABLE terminal_requests_new ("
+    "  id INTEGER PRIMARY KEY,"
+    "  terminal TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  digest BLOB NOT NULL,"
+    "  reply BLOB NOT NULL,"
+    "  at INTEGER NOT NULL,"
+    "  prev_id INTEGER,"
+    "  floor INTEGER NOT NULL,"
+    "  archived INTEGER NOT NULL DEFAULT 0 CHECK (archived IN (0, 1))"
+    ") STRICT;"
+    /* Archived, they are never walked: no links, in the order of their key. */
+    "INSERT INTO terminal_requests_new (terminal, seq, digest, reply, at, floor, archived)"
+    "  SELECT terminal, seq, digest, reply, at, 0, 1 FROM terminal_requests;"
+    "DROP TABLE terminal_requests;"
+    "ALTER TABLE terminal_requests_new RENAME TO terminal_requests;"
+    "CREATE INDEX terminal_requests_archived ON terminal_requests(terminal, seq)"
+    "  WHERE archived = 1;"
+    "CREATE TABLE terminal_heads ("
+    "  terminal TEXT PRIMARY KEY,"
+    "  last_id INTEGER NOT NULL,"
+    "  max_seq INTEGER NOT NULL"
+    ") STRICT, WITHOUT ROWID;"
+    "INSERT INTO terminal_heads (terminal, last_id, max_seq)"
+    "  SELECT terminal, max(id), max(seq) FROM terminal_requests GROUP BY terminal;"
+    "INSERT INTO meta (key, value)"
+    "  SELECT 'outcomes_archived_upto', coalesce(max(id), 0) FROM terminal_requests;"
+    /* In the INSERT's own statement: an outcome is never kept off its chain. */
+    "CREATE TRIGGER terminal_requests_head AFTER INSERT ON terminal_requests BEGIN"
+    "  INSERT INTO terminal_heads (terminal, last_id, max_seq)"
+    "    VALUES (NEW.terminal, NEW.id, NEW.seq)"
+    "    ON CONFLICT (terminal) DO UPDATE SET last_id = excluded.last_id,"
+    "      max_seq = max(max_seq, excluded.max_seq);"
+    "END;",
 };
 
 const int ykt_migrations_count = (int)(sizeof ykt_migrations / sizeof ykt_migrations[0]);

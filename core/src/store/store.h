@@ -169,10 +169,14 @@ int ykt_store_meta_set(ykt_db *db, const char *key, int64_t value);
 /* ---- outcomes of terminal requests, by (terminal, seq) ---- */
 int ykt_store_request_get(ykt_db *db, const char *terminal, int64_t seq, uint8_t digest[16],
                           ykt_buf *reply);
+/* YKT_EEXIST when (terminal, seq) has an outcome already: the first stays. */
 int ykt_store_request_put(ykt_db *db, const char *terminal, int64_t seq, const uint8_t digest[16],
                           const char *reply, size_t len, int64_t at);
+/* Moves the outcomes kept since the last call from the walk to the index (daily). */
+int ykt_store_request_archive(ykt_db *db, int64_t *archived);
+/* Forgets archived outcomes kept before `before` (epoch ms). */
 int ykt_store_request_prune(ykt_db *db, int64_t before, int64_t *removed);
-/* The highest seq with a kept outcome for the terminal, or 0. */
+/* The highest seq the terminal has had an outcome kept for (pruned or not), or 0. */
 int ykt_store_request_max_seq(ykt_db *db, const char *terminal, int64_t *seq);
 
 /* ---- wallet: merchants, payments, spending, settings, holds, refunds, notices ---- */
