@@ -166,11 +166,24 @@ int ykt_job_run(ykt_gw *gw, const char *name, const char *today, const char *act
 
 void ykt_jobs_tick(ykt_gw *gw)
 {
-    static char last_day[YKT_DATE_LEN];
+    static char last_day[YKT_DATE_LEN], archived_day[YKT_DATE_LEN];
     char today[YKT_DATE_LEN];
     ykt_today(today);
     if (strcmp(today, last_day) == 0)
         return;
+    /* On its own, first: the walk of a terminal's outcomes stays one day long even while a
+     * job below keeps failing (the prune archives too, for `job run prune`). */
+    if (strcmp(today, archived_day) != 0 && ykt_db_cmd_begin(gw->db) == YKT_OK) {
+        int64_t n = 0;
+        int rc = ykt_store_request_archive(gw->db, &n);
+        ykt_db_cmd_end(gw->db, rc == YKT_OK);
+        if (rc == YKT_OK)
+            memcpy(archived_day, today, sizeof archived_day);
+        else
+            ykt_error("archiving the outcomes of terminal requests for %s failed: %s; "
+                      "retrying at the next tick",
+                      today, ykt_strerror(rc));
+    }
     for (int i = 0; ykt_job_names[i] != NULL; i++) {
         ykt_job_result r;
         if (ykt_db_cmd_begin(gw->db) != YKT_OK)

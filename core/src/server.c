@@ -584,10 +584,14 @@ static void deferred_finish(deferred *d)
         d->after(&req, d->data);
         if (!req.replied)
             ykt_reply_internal(&req, YKT_ESTATE);
-        if (d->write)
-            ykt_db_cmd_end(db, !req.failed || req.keep_changes);
-        if (!c->admin)
-            ykt_verbs_record_outcome(&req, start);
+        if (d->write && !c->admin) {
+            ykt_verbs_end_write(&req, start, !req.failed || req.keep_changes);
+        } else {
+            if (d->write)
+                ykt_db_cmd_end(db, !req.failed || req.keep_changes);
+            if (!c->admin)
+                ykt_verbs_record_outcome(&req, start);
+        }
     }
     finish_reply(c, start);
     free(d);

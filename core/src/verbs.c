@@ -208,15 +208,28 @@ void ykt_verbs_record_outcome(ykt_req *req, size_t reply_start)
  * the same result as two (a failed INSERT changes nothing, and the changes stay either way).
  * When they are undone, the outcome is kept in a savepoint of its own after the rollback.
  */
-static void end_write(ykt_req *req, size_t reply_start, bool keep)
+void ykt_verbs_end_write(ykt_req *req, size_t reply_start, bool keep)
 {
     ykt_db *db = req->gw->db;
     size_t len;
     const char *reply = outcome_to_keep(req, reply_start, &len);
     if (keep && reply != NULL && ykt_db_in_cmd(db) && !ykt_db_batch_failed(db) &&
         !sqlite3_get_autocommit(ykt_db_handle(db))) {
-        put_outcome(req, reply, len);
-        ykt_db_cmd_end(db, true);
+        int rc = put_outcome(req, reply, len);
+        if (rc == YKT_OK) {
+            ykt_db_cmd_end(db, true);
+            return;
+        }
+        /* Kept without its outcome, the request would run again when retried: it is undone
+         * and answered STORAGE_ERROR, which is not kept, so the retry runs it once. An
+         * outcome already kept (YKT_EEXIST) means it ran twice: undone too. */
+        if (rc == YKT_EEXIST)
+            ykt_error("terminal %s: seq %lld ran though its outcome was kept; undone",
+                      req->term->id, (long long)req->seq);
+        ykt_db_cmd_end(db, false);
+        req->out->len = reply_start;
+        req->replied = false;
+        ykt_reply_internal(req, YKT_ESTORAGE);
         return;
     }
     ykt_db_cmd_end(db, keep);
@@ -315,7 +328,7 @@ static void run(ykt_req *req, const ykt_verb *v)
         ykt_reply_internal(req, YKT_ESTATE);
     }
     if (req->write)
-        end_write(req, start, !req->failed || req->keep_changes);
+        ykt_verbs_end_write(req, start, !req->failed || req->keep_changes);
     else
         ykt_verbs_record_outcome(req, start);
 }

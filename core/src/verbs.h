@@ -60,6 +60,9 @@ void ykt_verbs_dispatch(ykt_req *req);
 /* Keeps the reply written since reply_start as the outcome of (terminal, req->seq), unless
  * it is a transient error (STORAGE_ERROR, INTERNAL) worth retrying. */
 void ykt_verbs_record_outcome(ykt_req *req, size_t reply_start);
+/* Ends a write request's savepoint (keep: its changes stay) and keeps its outcome. A
+ * request whose outcome cannot be kept is undone and answered STORAGE_ERROR. */
+void ykt_verbs_end_write(ykt_req *req, size_t reply_start, bool keep);
 
 /* Registers PING, AUTH, QUIT, HEALTH and TIME. */
 int ykt_core_verbs_register(ykt_verbs *v);

@@ -1363,7 +1363,8 @@ class IdempotencyTest(CardCase):
         self.assertEqual((pos.call(*a), pos.call(*b)), (ra, rb))  # by the index
         c = card.swipe("POS-1", 43, "CARD.INFO")
         rc = pos.call(*c)
-        self.assertEqual(self.gw.sql(chain)[2], (43, 42, 1, 0))
+        # its floor counts the outcomes not archived only: the walk stops at 43
+        self.assertEqual(self.gw.sql(chain)[2], (43, 0, 1, 0))
         # the walk from 43 ends at the archived 42; the index has it
         self.assertEqual((pos.call(*b), pos.call(*c)), (rb, rc))
         self.assertError(pos.call(*card.swipe("POS-1", 42, "CARD.INFO")), "SEQ_REUSED")
@@ -1375,6 +1376,29 @@ class IdempotencyTest(CardCase):
         self.assertEqual((pos.call(*c), pos.call(*a)), (rc, ra))
         self.assertEqual(self.gw.sql("SELECT count(*) FROM terminal_requests WHERE terminal = "
                                      "'POS-1'"), [(3,)])
+
+    def test_outcomes_are_archived_even_while_a_daily_job_fails(self):
+        # the archive runs before the daily jobs and on its own: a job that keeps failing
+        # (here the expiry job, by a trigger) would otherwise leave the walks growing
+        card, _, _ = self.student_card("S1")
+        pos = self.term("POS-1")
+        a = card.swipe("POS-1", 41, "CARD.INFO")
+        ra = pos.call(*a)
+        self.gw.stop()
+        self.gw.sql_write("CREATE TRIGGER fail_expiry BEFORE UPDATE ON meta WHEN "
+                          "NEW.key = 'blacklist_version' BEGIN SELECT RAISE(ABORT, "
+                          "'injected'); END")
+        self.gw.start()  # runs the daily jobs
+        self.conns.clear()
+        # the jobs run on the loop just after the start, their batch commits after them
+        deadline = time.time() + 10
+        while "job expiry for" not in self.gw.log_text() and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertIn("job expiry for", self.gw.log_text())
+        self.assertEqual(self.term("POS-1").call("PING"), "PONG")  # after that commit
+        self.assertEqual(self.gw.sql("SELECT archived FROM terminal_requests WHERE terminal = "
+                                     "'POS-1' AND seq = 41"), [(1,)])
+        self.assertEqual(self.term("POS-1").call(*a), ra)
 
     def test_a_pruned_outcome_id_is_never_used_again(self):
         # the prune empties the newest row instead of deleting it: SQLite would give the

@@ -146,7 +146,7 @@ HOT = [
     ("SELECT digest, reply FROM terminal_requests WHERE terminal = ? AND seq = ? "
      "AND archived = 1 ORDER BY id LIMIT 1", 2, "USING INDEX terminal_requests_archived"),
     # ... the terminal's newest, before an outcome is kept after it
-    ("SELECT last_id, max_seq FROM terminal_heads WHERE terminal = ?", 1,
+    ("SELECT last_id, max_seq, day_max FROM terminal_heads WHERE terminal = ?", 1,
      "SEARCH terminal_heads USING PRIMARY KEY (terminal=?)"),
     # ... and the daily job's archiving of what was kept since its last run
     ("UPDATE terminal_requests SET archived = 1 WHERE id > ? AND id <= ?", 2,

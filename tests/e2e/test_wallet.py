@@ -521,6 +521,41 @@ class CardStatusAndReplayTest(WalletCase):
             self.assertEqual(self.send("POS-1", args), r1)
 
 
+    def test_a_payment_whose_outcome_cannot_be_kept_is_undone(self):
+        # Kept without its outcome, a payment would be run again by its retry (or refused
+        # REPLAY by the card's ATC, though paid: a terminal whose reply was lost would take
+        # a payment made for one refused). A failure to keep it (injected here by a trigger)
+        # undoes the payment and answers STORAGE_ERROR, which is not kept.
+        card, rec, _ = self.holder("S1", "1000.00")
+        self.gw.ctl("account", "limit", "S1", "--daily", "1000", "--ref", "APP-FAIL")
+        pin = rec["initial_pay_password"]
+
+        def failing(args, balance, npayments):
+            self.gw.sql_write("CREATE TRIGGER fail_outcome BEFORE INSERT ON terminal_requests "
+                              "WHEN NEW.seq = %d BEGIN SELECT RAISE(ABORT, 'injected'); END"
+                              % int(args[1]))
+            self.assertError(self.send("POS-1", args), "STORAGE_ERROR")
+            self.gw.sql_write("DROP TRIGGER fail_outcome")
+            self.assertEqual(self.balance("S1"), balance)
+            self.assertEqual(len(self.payments("S1")), npayments)
+
+        # without a PIN the whole request is undone, the card's ATC too: the retry of the
+        # same bytes pays, once
+        args = self.signed(card, "POS-1", "PAY", 1500)
+        failing(args, 100000, 0)
+        r = self.send("POS-1", args)
+        self.assertPaid(r, 1500, 98500)
+        self.assertEqual(self.send("POS-1", args), r)
+        # with a PIN the card was checked (its ATC kept) before the payment waited for the
+        # password check: the retry is refused REPLAY, and still nothing is paid twice or
+        # lost; a new swipe pays
+        args = self.signed(card, "POS-1", "PAY", 20000, pin)
+        failing(args, 98500, 1)
+        self.assertError(self.send("POS-1", args), "REPLAY")
+        self.assertEqual(self.balance("S1"), 98500)
+        self.assertPaid(self.pay(card, 20000, pin=pin), 20000, 78500)
+        self.assertEqual(len(self.payments("S1")), 2)
+
 # ---- holds (pre-authorisation) --------------------------------------------------------------
 
 
@@ -1458,9 +1493,9 @@ class SchemaV12MigrationTest(OldSchemaCase):
                           (3, "POS-1", 3, None, 0, 1, b"\x05", ":7", t + 4000),
                           (4, "POS-1", 5, None, 0, 1, b"\x04", "+OK", t + 3000),
                           (5, "POS-2", 7, None, 0, 1, b"\x02", "+OK", t + 1500)])
-        self.assertEqual(self.gw.sql("SELECT terminal, last_id, max_seq FROM terminal_heads "
-                                     "ORDER BY terminal"),
-                         [("POS-1", 4, 5), ("POS-2", 5, 7)])
+        self.assertEqual(self.gw.sql("SELECT terminal, last_id, max_seq, day_max FROM "
+                                     "terminal_heads ORDER BY terminal"),
+                         [("POS-1", 4, 5, 0), ("POS-2", 5, 7, 0)])
         self.assertEqual(self.gw.sql("SELECT value FROM meta WHERE key = "
                                      "'outcomes_archived_upto'"), [(5,)])
         # each is found by the index the lookup of store/cards.c searches
@@ -1476,11 +1511,11 @@ class SchemaV12MigrationTest(OldSchemaCase):
         # a new outcome joins its terminal's chain in its own statement (the trigger)
         self.gw.sql_write("INSERT INTO terminal_requests (terminal, seq, digest, reply, at, "
                           "prev_id, floor) SELECT 'POS-2', 8, x'06', x'00', ?, h.last_id, "
-                          "h.max_seq FROM terminal_heads h WHERE h.terminal = 'POS-2'", t + 5000)
-        self.assertEqual(self.gw.sql("SELECT last_id, max_seq FROM terminal_heads WHERE "
-                                     "terminal = 'POS-2'"), [(6, 8)])
+                          "h.day_max FROM terminal_heads h WHERE h.terminal = 'POS-2'", t + 5000)
+        self.assertEqual(self.gw.sql("SELECT last_id, max_seq, day_max FROM terminal_heads "
+                                     "WHERE terminal = 'POS-2'"), [(6, 8, 8)])
         self.assertEqual(self.gw.sql("SELECT prev_id, floor, archived FROM terminal_requests "
-                                     "WHERE id = 6"), [(5, 7, 0)])
+                                     "WHERE id = 6"), [(5, 0, 0)])
         self.assertEqual(self.gw.sql("PRAGMA integrity_check"), [("ok",)])
 
 

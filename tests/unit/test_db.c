@@ -865,6 +865,32 @@ static void test_store_outcomes(void)
     /* The highest seq outlives the outcomes: a seq at or below it is looked up. */
     ASSERT_EQ(ykt_store_request_max_seq(db, "T1", &max), YKT_OK);
     ASSERT_EQ(max, 12);
+
+    /* One stray huge seq rules nothing out for the walk after the next archive: a device
+     * numbering from 1 again has floors of its own, and each lookup of a new seq reads the
+     * newest outcome only (the walk's steps: the outcomes it reads). */
+    ASSERT_EQ(put_outcome(db, "T9", 900000000000LL, "+stray", 7000), YKT_OK);
+    ASSERT_EQ(ykt_store_request_archive(db, &n), YKT_OK);
+    ASSERT_EQ(query_int(h, "SELECT day_max FROM terminal_heads WHERE terminal = 'T9'"), 0);
+    for (int seq = 1; seq <= 50; seq++) {
+        snprintf(r, sizeof r, "+T9 %d", seq);
+        ASSERT_EQ(put_outcome(db, "T9", seq, r, 7000 + seq), YKT_OK);
+    }
+    ASSERT_EQ(query_int(h, "SELECT count(*) FROM terminal_requests WHERE terminal = 'T9' AND "
+                           "archived = 0 AND floor = seq - 1"),
+              50);
+    ASSERT_EQ(query_int(h, "WITH RECURSIVE walk(rid) AS (SELECT last_id FROM terminal_heads "
+                           "WHERE terminal = 'T9' UNION ALL SELECT r.prev_id FROM walk JOIN "
+                           "terminal_requests r ON r.id = walk.rid WHERE r.terminal = 'T9' AND "
+                           "r.archived = 0 AND r.seq <> 51 AND r.floor >= 51 AND r.prev_id < "
+                           "r.id) SELECT count(*) FROM walk"),
+              1);
+    ASSERT_EQ(get_outcome(db, "T9", 51, r, sizeof r), YKT_ENOTFOUND);
+    ASSERT_EQ(get_outcome(db, "T9", 7, r, sizeof r), YKT_OK);
+    ASSERT_STREQ(r, "+T9 7");
+    ASSERT_EQ(get_outcome(db, "T9", 900000000000LL, r, sizeof r), YKT_OK);
+    ASSERT_STREQ(r, "+stray");
+    ASSERT_EQ(put_outcome(db, "T9", 900000000000LL, "+again", 8000), YKT_EEXIST);
     ykt_db_close(db);
 }
 

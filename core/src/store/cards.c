@@ -337,9 +337,10 @@ static void read_outcome(sqlite3_stmt *st, uint8_t digest[16], ykt_buf *reply)
 }
 
 /*
- * Schema v12: first the outcomes kept since the last daily job, walked back from the
- * terminal's newest. An outcome's floor is the highest seq the terminal had used before
- * it, so past one whose floor is below the seq sought no older outcome can have it: a
+ * Schema v12: first the outcomes kept since the last daily archive, walked back from the
+ * terminal's newest. An outcome's floor is the highest seq among the terminal's outcomes
+ * before it not archived yet, so past one whose floor is below the seq sought no older
+ * outcome of the walk can have it: a
  * retry of a recent request is found in a few steps, and so is the absence of one never
  * kept. The walk ends at an archived outcome, and at a link that does not lead back to an
  * older outcome of the same terminal (ids are never used again, ykt_store_request_prune:
@@ -386,12 +387,14 @@ int ykt_store_request_get(ykt_db *db, const char *terminal, int64_t seq, uint8_t
 int ykt_store_request_put(ykt_db *db, const char *terminal, int64_t seq, const uint8_t digest[16],
                           const char *reply, size_t len, int64_t at)
 {
-    STMT_OR_FAIL(head, db, "SELECT last_id, max_seq FROM terminal_heads WHERE terminal = ?");
+    STMT_OR_FAIL(head, db,
+                 "SELECT last_id, max_seq, day_max FROM terminal_heads WHERE terminal = ?");
     bind_text(head, 1, terminal);
     int rc = sqlite3_step(head);
     bool have_head = rc == SQLITE_ROW;
     int64_t last_id = have_head ? sqlite3_column_int64(head, 0) : 0;
     int64_t max_seq = have_head ? sqlite3_column_int64(head, 1) : 0;
+    int64_t day_max = have_head ? sqlite3_column_int64(head, 2) : 0;
     sqlite3_reset(head);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return YKT_ESTORAGE;
@@ -416,7 +419,7 @@ int ykt_store_request_put(ykt_db *db, const char *terminal, int64_t seq, const u
         bind_i64(st, 6, last_id);
     else
         sqlite3_bind_null(st, 6);
-    bind_i64(st, 7, max_seq);
+    bind_i64(st, 7, day_max);
     return ykt_store_step_done(db, st);
 }
 
@@ -430,9 +433,9 @@ int ykt_store_request_max_seq(ykt_db *db, const char *terminal, int64_t *seq)
     return ykt_store_step_int64(st, seq);
 }
 
-/* The daily job's first step: the outcomes kept since the last run leave the walk for the
- * index (ykt_store_request_get). They are the ids above the last run's highest, a range of
- * the rowid: only they are read. */
+/* Daily: the outcomes kept since the last run leave the walk for the index
+ * (ykt_store_request_get), and the walk's floors start again from nothing (day_max). They
+ * are the ids above the last run's highest, a range of the rowid: only they are read. */
 int ykt_store_request_archive(ykt_db *db, int64_t *archived)
 {
     int64_t upto = 0, top = 0;
@@ -454,7 +457,10 @@ int ykt_store_request_archive(ykt_db *db, int64_t *archived)
         *archived = sqlite3_changes(ykt_db_handle(db));
     if (rc == YKT_OK && top > upto)
         rc = ykt_store_meta_set(db, "outcomes_archived_upto", top);
-    return rc;
+    if (rc != YKT_OK)
+        return rc;
+    STMT_OR_FAIL(heads, db, "UPDATE terminal_heads SET day_max = 0 WHERE day_max <> 0");
+    return ykt_store_step_done(db, heads);
 }
 
 /*

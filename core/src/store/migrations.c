@@ -429,15 +429,16 @@ const char *const ykt_migrations[] = {
      * finish copied while no transaction began (docs/performance.md, "A terminal's
      * outcomes by chain"). Now an outcome is appended after the last (its id one above the
      * highest in the table; the prune never deletes the newest, so an id is never used
-     * again: store/cards.c ykt_store_request_prune) and names its
-     * terminal's outcome before it (prev_id) and the highest seq the terminal had used
-     * before it (floor); terminal_heads holds each terminal's newest and highest, a few
-     * bytes per terminal. A lookup walks back from the newest while the floor does not rule
-     * the seq out (store/cards.c ykt_store_request_get). The walk covers the outcomes kept
-     * since the last daily job only: the job marks them archived, which puts them into a
-     * partial index by (terminal, seq), so an old seq, or a terminal numbering below its
-     * highest, costs a walk of one day of that terminal at most and an index search. The
-     * outcomes already kept are archived here. */
+     * again: store/cards.c ykt_store_request_prune) and names its terminal's outcome before
+     * it (prev_id) and the highest seq among the terminal's outcomes before it that are not
+     * archived yet (floor); terminal_heads holds each terminal's newest, its highest seq
+     * ever (max_seq) and since the last archive (day_max), a few bytes per terminal. A
+     * lookup walks back from the newest while the floor does not rule the seq out
+     * (store/cards.c ykt_store_request_get). The walk covers the outcomes kept since the
+     * last daily archive only: it marks them archived, which puts them into a partial index
+     * by (terminal, seq), and starts every day_max again, so an old seq costs a walk of one
+     * day of that terminal at most and an index search, and one stray huge seq stops
+     * ruling seqs out at the next archive. The outcomes already kept are archived here. */
     "CREATE TABLE terminal_requests_new ("
     "  id INTEGER PRIMARY KEY,"
     "  terminal TEXT NOT NULL,"
@@ -459,18 +460,19 @@ const char *const ykt_migrations[] = {
     "CREATE TABLE terminal_heads ("
     "  terminal TEXT PRIMARY KEY,"
     "  last_id INTEGER NOT NULL,"
-    "  max_seq INTEGER NOT NULL"
+    "  max_seq INTEGER NOT NULL,"
+    "  day_max INTEGER NOT NULL"
     ") STRICT, WITHOUT ROWID;"
-    "INSERT INTO terminal_heads (terminal, last_id, max_seq)"
-    "  SELECT terminal, max(id), max(seq) FROM terminal_requests GROUP BY terminal;"
+    "INSERT INTO terminal_heads (terminal, last_id, max_seq, day_max)"
+    "  SELECT terminal, max(id), max(seq), 0 FROM terminal_requests GROUP BY terminal;"
     "INSERT INTO meta (key, value)"
     "  SELECT 'outcomes_archived_upto', coalesce(max(id), 0) FROM terminal_requests;"
     /* In the INSERT's own statement: an outcome is never kept off its chain. */
     "CREATE TRIGGER terminal_requests_head AFTER INSERT ON terminal_requests BEGIN"
-    "  INSERT INTO terminal_heads (terminal, last_id, max_seq)"
-    "    VALUES (NEW.terminal, NEW.id, NEW.seq)"
+    "  INSERT INTO terminal_heads (terminal, last_id, max_seq, day_max)"
+    "    VALUES (NEW.terminal, NEW.id, NEW.seq, NEW.seq)"
     "    ON CONFLICT (terminal) DO UPDATE SET last_id = excluded.last_id,"
-    "      max_seq = max(max_seq, excluded.max_seq);"
+    "      max_seq = max(max_seq, excluded.max_seq), day_max = max(day_max, excluded.day_max);"
     "END;",
 };
 
