@@ -94,6 +94,7 @@ typedef struct ykt_config {
     char storage_path[YKT_PATH_MAX];
     int64_t checkpoint_pages;
     int64_t checkpoint_pace_pages;
+    int64_t checkpoint_nice;
     /* [log] */
     int log_level;
     char log_file[YKT_PATH_MAX];

@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <fcntl.h>
 #include <uv.h>
@@ -31,9 +33,18 @@
  * At 20,000 door decisions/s (about 80,000 frames/s) four passes still left a few hundred
  * frames; twelve down to 16 took the finish from about 2.0 to 1.4 ms (performance.md).
  * Since passes are paced, 2 or 12 make no difference ("A paced checkpoint"). */
-#define CATCHUP_FRAMES  16
-#define CATCHUP_PASSES  12
-#define YKT_DB_PATH_MAX 4096
+#define CATCHUP_FRAMES 16
+#define CATCHUP_PASSES 12
+/* Checkpoint passes beside the loop run on a thread of their own at this nice value
+ * ([storage] checkpoint_nice): a pass copies a whole WAL's pages for about 13 ms, and at
+ * the loop's priority it took a core from the loop and from whatever else serves the
+ * terminals on a small machine (performance.md, "A checkpoint pass at low priority"). */
+#define CHECKPOINT_NICE_DEFAULT 19
+/* ... unless the WAL is this many times checkpoint_pages long: then the passes run on the
+ * thread pool at the loop's priority, so that busy cores cannot starve them and let the
+ * WAL grow without bound. */
+#define PASS_BEHIND_FACTOR 4
+#define YKT_DB_PATH_MAX    4096
 
 /* Statement cache: open addressing keyed by the address of the SQL literal. */
 typedef struct stmt_slot {
@@ -68,6 +79,7 @@ struct ykt_db {
     bool checkpoint_due;
     int checkpoint_pages;
     int checkpoint_pace;
+    int checkpoint_nice;
     int ckpt_pace; /* pages between syncs of the checkpoint connection's writes, 0: not paced */
     int commit_rc;
     char commit_error[256]; /* why the last commit failed, with the system's reason */
@@ -91,11 +103,21 @@ struct ykt_db {
     uv_loop_t *loop;
     uv_work_t ckpt_work;
     bool ckpt_running, ckpt_finish;
-    int wal_frames;            /* the WAL's length after the last commit (wal_hook) */
-    int ckpt_done;             /* frames the last checkpoint beside the loop had copied */
-    int ckpt_passes;           /* catch-up passes of the checkpoint under way */
-    bool finish_requested;     /* the committer finishes the checkpoint after its fdatasync */
-    bool holding;              /* until then no transaction begins (ykt_db_busy) */
+    int wal_frames;        /* the WAL's length after the last commit (wal_hook) */
+    int ckpt_done;         /* frames the last checkpoint beside the loop had copied */
+    int ckpt_passes;       /* catch-up passes of the checkpoint under way */
+    bool finish_requested; /* the committer finishes the checkpoint after its fdatasync */
+    bool holding;          /* until then no transaction begins (ykt_db_busy) */
+    /* The low-priority thread of the passes (CHECKPOINT_NICE_DEFAULT); pass_mutex guards
+     * the pass_ flags and ckpt_done while it runs. */
+    bool pass_thread_running;
+    bool pass_on_thread; /* the pass under way runs there (not on the thread pool) */
+    bool pass_requested, pass_landed, pass_stop, pass_async_closing;
+    int pass_done; /* the frames the pass that landed had copied */
+    uv_thread_t pass_thread;
+    uv_mutex_t pass_mutex;
+    uv_cond_t pass_cond;
+    uv_async_t pass_async;
     commit_hook *flight_hooks; /* the hooks of the batch in flight (split mode) */
     size_t nflight;
     uv_thread_t thread;
@@ -235,6 +257,11 @@ void ykt_db_set_checkpoint_pace(ykt_db *db, int pages)
     db->checkpoint_pace = pages;
 }
 
+void ykt_db_set_checkpoint_nice(ykt_db *db, int nice)
+{
+    db->checkpoint_nice = nice;
+}
+
 static void checkpoint_if_due(ykt_db *db)
 {
     if (!db->checkpoint_due)
@@ -295,6 +322,7 @@ int ykt_db_open(ykt_db **out, const char *path, char *err, size_t errlen)
     db->wal_fd = -1;
     db->checkpoint_pages = CHECKPOINT_PAGES_DEFAULT;
     db->checkpoint_pace = CHECKPOINT_PACE_DEFAULT;
+    db->checkpoint_nice = CHECKPOINT_NICE_DEFAULT;
     db->nslots = 64;
     db->slots = calloc(db->nslots, sizeof *db->slots);
     /* The gateway's connection writes its WAL through the "ykt" VFS: one write per commit
@@ -609,6 +637,8 @@ int ykt_db_batch_commit(ykt_db *db)
 /* ---- the committer thread ---- */
 
 static void finish_checkpoint(ykt_db *db);
+static void pass_thread_start(ykt_db *db);
+static void pass_thread_stop(ykt_db *db);
 
 static void committer_main(void *arg)
 {
@@ -747,6 +777,8 @@ int ykt_db_committer_start(ykt_db *db, uv_loop_t *loop, void (*done)(void *arg, 
     db->async.data = db;
     db->loop = loop;
     split_start(db);
+    if (db->split)
+        pass_thread_start(db);
     if (uv_thread_create(&db->thread, committer_main, db) != 0) {
         uv_close((uv_handle_t *)&db->async, NULL);
         uv_cond_destroy(&db->cond);
@@ -761,6 +793,12 @@ void ykt_db_committer_close_handle(ykt_db *db)
 {
     if (db->committer_running && !uv_is_closing((uv_handle_t *)&db->async))
         uv_close((uv_handle_t *)&db->async, NULL);
+    /* A pass under way on its thread sends when it lands: the handle closes then. */
+    if (db->pass_thread_running && !db->pass_async_closing) {
+        db->pass_async_closing = true;
+        if (!db->pass_on_thread)
+            uv_close((uv_handle_t *)&db->pass_async, NULL);
+    }
 }
 
 void ykt_db_committer_stop(ykt_db *db)
@@ -775,6 +813,7 @@ void ykt_db_committer_stop(ykt_db *db)
     uv_cond_destroy(&db->cond);
     uv_mutex_destroy(&db->mutex);
     db->committer_running = false;
+    pass_thread_stop(db);
     if (db->split && db->nflight > 0)
         flight_finish(db, db->commit_rc); /* the thread synced it before it stopped */
     db->committing = false;
@@ -800,31 +839,144 @@ static void finish_checkpoint(ykt_db *db)
         sqlite3_file_control(db->ckpt, "main", YKT_WALVFS_FCNTL_PACE, &db->ckpt_pace);
 }
 
-static void ckpt_work_fn(uv_work_t *w)
+/* One pass: copies what the WAL holds beyond what earlier passes copied. */
+static int run_pass(ykt_db *db)
 {
-    ykt_db *db = w->data;
     int log = 0, done = 0;
     if (sqlite3_wal_checkpoint_v2(db->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) !=
         SQLITE_OK)
         fprintf(stderr, "ykt: storage: checkpoint: %s\n", sqlite3_errmsg(db->ckpt));
-    db->ckpt_done = done; /* read on the loop in ckpt_after_fn, after this returns */
+    return done;
 }
 
-static void ckpt_after_fn(uv_work_t *w, int status)
+static int queue_pass(ykt_db *db);
+
+/* On the loop after a pass: another while it left many frames behind, else the finish. */
+static void after_pass(ykt_db *db)
 {
-    (void)status;
-    ykt_db *db = w->data;
     db->ckpt_running = false;
+    db->pass_on_thread = false;
     if (db->split && db->ckpt_passes < CATCHUP_PASSES &&
         db->wal_frames - db->ckpt_done > CATCHUP_FRAMES) {
         db->ckpt_passes++;
         db->ckpt_running = true;
-        if (uv_queue_work(db->loop, &db->ckpt_work, ckpt_work_fn, ckpt_after_fn) == 0)
+        if (queue_pass(db) == 0)
             return;
         db->ckpt_running = false;
     }
     db->ckpt_passes = 0;
     db->ckpt_finish = db->split;
+}
+
+static void ckpt_work_fn(uv_work_t *w)
+{
+    ykt_db *db = w->data;
+    db->ckpt_done = run_pass(db); /* read on the loop in ckpt_after_fn, after this returns */
+}
+
+static void ckpt_after_fn(uv_work_t *w, int status)
+{
+    (void)status;
+    after_pass(w->data);
+}
+
+static void pass_main(void *arg)
+{
+    ykt_db *db = arg;
+    /* A thread may lower its own priority without privileges (not raise it again: hence a
+     * thread of its own rather than one of the pool's). */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), db->checkpoint_nice) != 0)
+        fprintf(stderr, "ykt: storage: cannot lower the priority of checkpoints: %s\n",
+                strerror(errno)); /* the log is the loop's */
+    uv_mutex_lock(&db->pass_mutex);
+    for (;;) {
+        while (!db->pass_requested && !db->pass_stop)
+            uv_cond_wait(&db->pass_cond, &db->pass_mutex);
+        if (!db->pass_requested)
+            break;
+        db->pass_requested = false;
+        uv_mutex_unlock(&db->pass_mutex);
+        int done = run_pass(db);
+        uv_mutex_lock(&db->pass_mutex);
+        db->pass_done = done;
+        db->pass_landed = true;
+        uv_async_send(&db->pass_async);
+    }
+    uv_mutex_unlock(&db->pass_mutex);
+}
+
+static void on_pass_async(uv_async_t *h)
+{
+    ykt_db *db = h->data;
+    uv_mutex_lock(&db->pass_mutex);
+    bool landed = db->pass_landed;
+    db->pass_landed = false;
+    if (landed)
+        db->ckpt_done = db->pass_done;
+    uv_mutex_unlock(&db->pass_mutex);
+    if (!landed)
+        return;
+    if (db->pass_async_closing) { /* shutting down: no more passes */
+        db->ckpt_running = false;
+        db->pass_on_thread = false;
+        uv_close((uv_handle_t *)&db->pass_async, NULL);
+        return;
+    }
+    after_pass(db);
+}
+
+/* Far behind, on the pool at the loop's priority (PASS_BEHIND_FACTOR); otherwise on the
+ * low-priority thread. Returns 0, or libuv's error. */
+static int queue_pass(ykt_db *db)
+{
+    if (db->pass_thread_running && !db->pass_async_closing &&
+        (int64_t)db->wal_frames < (int64_t)PASS_BEHIND_FACTOR * db->checkpoint_pages) {
+        db->pass_on_thread = true;
+        uv_mutex_lock(&db->pass_mutex);
+        db->pass_requested = true;
+        uv_cond_signal(&db->pass_cond);
+        uv_mutex_unlock(&db->pass_mutex);
+        return 0;
+    }
+    db->ckpt_work.data = db;
+    return uv_queue_work(db->loop, &db->ckpt_work, ckpt_work_fn, ckpt_after_fn);
+}
+
+static void pass_thread_start(ykt_db *db)
+{
+    if (db->checkpoint_nice <= 0)
+        return; /* on the pool, at the loop's priority */
+    if (uv_mutex_init(&db->pass_mutex) != 0)
+        return;
+    if (uv_cond_init(&db->pass_cond) != 0) {
+        uv_mutex_destroy(&db->pass_mutex);
+        return;
+    }
+    uv_async_init(db->loop, &db->pass_async, on_pass_async);
+    db->pass_async.data = db;
+    if (uv_thread_create(&db->pass_thread, pass_main, db) != 0) {
+        ykt_warn("storage: no thread for checkpoints; they run on the thread pool");
+        uv_close((uv_handle_t *)&db->pass_async, NULL);
+        uv_cond_destroy(&db->pass_cond);
+        uv_mutex_destroy(&db->pass_mutex);
+        return;
+    }
+    db->pass_thread_running = true;
+}
+
+/* After the loop has ended: no pass is under way (the handle stayed open until it landed). */
+static void pass_thread_stop(ykt_db *db)
+{
+    if (!db->pass_thread_running)
+        return;
+    uv_mutex_lock(&db->pass_mutex);
+    db->pass_stop = true;
+    uv_cond_signal(&db->pass_cond);
+    uv_mutex_unlock(&db->pass_mutex);
+    uv_thread_join(&db->pass_thread);
+    uv_cond_destroy(&db->pass_cond);
+    uv_mutex_destroy(&db->pass_mutex);
+    db->pass_thread_running = false;
 }
 
 /* Right after a COMMIT on the loop (split mode): start a checkpoint, or have the committer
@@ -840,8 +992,7 @@ static void checkpoint_step(ykt_db *db)
     } else if (db->checkpoint_due && !db->ckpt_running) {
         db->checkpoint_due = false;
         db->ckpt_running = true;
-        db->ckpt_work.data = db;
-        if (uv_queue_work(db->loop, &db->ckpt_work, ckpt_work_fn, ckpt_after_fn) != 0)
+        if (queue_pass(db) != 0)
             db->ckpt_running = false;
     }
 }

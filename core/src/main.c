@@ -215,6 +215,7 @@ static int run(ykt_config *cfg)
     }
     ykt_db_set_checkpoint_pages(gw.db, (int)cfg->checkpoint_pages);
     ykt_db_set_checkpoint_pace(gw.db, (int)cfg->checkpoint_pace_pages);
+    ykt_db_set_checkpoint_nice(gw.db, (int)cfg->checkpoint_nice);
     if (ykt_terminals_load(&gw.terminals, gw.db) != YKT_OK) {
         ykt_error("cannot load the terminal registry from %s", cfg->storage_path);
         goto out;

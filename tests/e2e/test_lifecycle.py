@@ -292,6 +292,42 @@ class SignalTest(GatewayTest):
         self.assertIn("second signal: closing connections now", self.gw.log_text())
 
 
+class CheckpointTest(GatewayTest):
+    """Checkpoint passes beside the loop run on a thread of their own at [storage]
+    checkpoint_nice (docs/performance.md, "A checkpoint pass at low priority"); 0 runs them
+    on the thread pool. Either way the WAL starts again after checkpoint_pages."""
+
+    sets = {"storage.checkpoint_pages": "100"}
+
+    def nices(self):
+        task = "/proc/%d/task" % self.gw.proc.pid
+        return sorted(int(open(os.path.join(task, t, "stat")).read().rsplit(")", 1)[1].split()[16])
+                      for t in os.listdir(task))
+
+    def write_a_lot(self):
+        for i in range(150):
+            self.gw.add_terminal("POS-%d" % i, "pos", SECRET)
+        wal = os.path.getsize(self.gw.db + "-wal")
+        # 150 commits of a few pages each, about 600 frames: without checkpoints the WAL
+        # would hold them all; with them it starts again after about 100
+        self.assertLess(wal, 400 * 4120, wal)
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM terminals"), [(150,)])
+
+    def test_passes_run_at_nice_19_by_default(self):
+        self.assertEqual(self.nices().count(19), 1, self.nices())
+        self.write_a_lot()
+        self.assertEqual(self.gw.stop(), 0)
+        self.assertEqual(db_facts(self.gw.db)["integrity"], [("ok",)])
+
+    def test_passes_on_the_thread_pool_with_nice_0(self):
+        self.gw.stop()
+        self.gw.sets["storage.checkpoint_nice"] = "0"
+        self.gw.start()
+        self.assertNotIn(19, self.nices())
+        self.write_a_lot()
+        self.assertEqual(self.gw.stop(), 0)
+
+
 class StartupTest(GatewayTest):
     def test_restart_keeps_terminals_operators_and_audit(self):
         self.gw.add_terminal("POS-1", "pos", SECRET)
