@@ -164,8 +164,8 @@ static const key_spec keys[] = {
      "A checkpoint pass syncs the database file after every this many pages it copies, so "
      "that commits do not wait behind its writes; 0 leaves the syncs to SQLite."},
     {"storage", "checkpoint_nice", T_INT, OFF(checkpoint_nice), 0, 0, 19, NULL, "19",
-     "Checkpoint passes run on a thread of their own at this nice value, so that they yield "
-     "the cores to the event loop; 0 runs them on the thread pool at its priority."},
+     "Checkpoint passes run on a thread this much below the event loop's priority (added "
+     "to its nice value, up to 19), yielding the cores to it; 0: the thread pool."},
 
     {"log", "level", T_LOGLEVEL, OFF(log_level), 0, 0, 0, NULL, "info",
      "debug, info, warn or error."},

@@ -35,10 +35,10 @@
  * Since passes are paced, 2 or 12 make no difference ("A paced checkpoint"). */
 #define CATCHUP_FRAMES 16
 #define CATCHUP_PASSES 12
-/* Checkpoint passes beside the loop run on a thread of their own at this nice value
- * ([storage] checkpoint_nice): a pass copies a whole WAL's pages for about 13 ms, and at
- * the loop's priority it took a core from the loop and from whatever else serves the
- * terminals on a small machine (performance.md, "A checkpoint pass at low priority"). */
+/* Checkpoint passes beside the loop run on a thread of their own this much below the
+ * loop's priority (nice, [storage] checkpoint_nice): a pass copies a whole WAL's pages for
+ * about 13 ms, and at the loop's priority it took a core from the loop and the committer
+ * thread on a small machine (performance.md, "A checkpoint pass at low priority"). */
 #define CHECKPOINT_NICE_DEFAULT 19
 /* ... unless the WAL is this many times checkpoint_pages long: then the passes run on the
  * thread pool at the loop's priority, so that busy cores cannot starve them and let the
@@ -777,8 +777,6 @@ int ykt_db_committer_start(ykt_db *db, uv_loop_t *loop, void (*done)(void *arg, 
     db->async.data = db;
     db->loop = loop;
     split_start(db);
-    if (db->split)
-        pass_thread_start(db);
     if (uv_thread_create(&db->thread, committer_main, db) != 0) {
         uv_close((uv_handle_t *)&db->async, NULL);
         uv_cond_destroy(&db->cond);
@@ -786,6 +784,8 @@ int ykt_db_committer_start(ykt_db *db, uv_loop_t *loop, void (*done)(void *arg, 
         return YKT_EIO;
     }
     db->committer_running = true;
+    if (db->split)
+        pass_thread_start(db); /* stopped by ykt_db_committer_stop */
     return YKT_OK;
 }
 
@@ -884,8 +884,15 @@ static void pass_main(void *arg)
 {
     ykt_db *db = arg;
     /* A thread may lower its own priority without privileges (not raise it again: hence a
-     * thread of its own rather than one of the pool's). */
-    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), db->checkpoint_nice) != 0)
+     * thread of its own rather than one of the pool's). Below the loop's, whatever that
+     * is: nice values are relative within the process's scheduling group. */
+    id_t tid = (id_t)syscall(SYS_gettid);
+    errno = 0;
+    int base = getpriority(PRIO_PROCESS, tid);
+    int nice = (errno != 0 ? 0 : base) + db->checkpoint_nice;
+    if (nice > 19)
+        nice = 19;
+    if (setpriority(PRIO_PROCESS, tid, nice) != 0)
         fprintf(stderr, "ykt: storage: cannot lower the priority of checkpoints: %s\n",
                 strerror(errno)); /* the log is the loop's */
     uv_mutex_lock(&db->pass_mutex);

@@ -37,9 +37,9 @@ void ykt_db_set_checkpoint_pages(ykt_db *db, int pages);
  * once, at the end) ([storage] checkpoint_pace_pages). Takes effect when the committer
  * starts. */
 void ykt_db_set_checkpoint_pace(ykt_db *db, int pages);
-/* Checkpoint passes beside the loop run on a thread of their own at this nice value, 1-19
- * (0: on libuv's thread pool, at the loop's priority) ([storage] checkpoint_nice). Takes
- * effect when the committer starts. */
+/* Checkpoint passes beside the loop run on a thread of their own this much below the loop's
+ * priority (added to its nice value, at most 19), 1-19; 0: on libuv's thread pool, at the
+ * loop's priority ([storage] checkpoint_nice). Takes effect when the committer starts. */
 void ykt_db_set_checkpoint_nice(ykt_db *db, int nice);
 void ykt_db_close(ykt_db *db);
 int ykt_db_schema_version(ykt_db *db);

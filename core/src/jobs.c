@@ -164,26 +164,42 @@ int ykt_job_run(ykt_gw *gw, const char *name, const char *today, const char *act
     return rc;
 }
 
+/* The day archived, and the day whose archive waits for its batch to commit. */
+static char archived_day[YKT_DATE_LEN], archiving_day[YKT_DATE_LEN];
+
+/* The archive counts as done for the day once its batch has committed. */
+static void archive_committed(void *arg, bool committed)
+{
+    (void)arg;
+    if (committed)
+        memcpy(archived_day, archiving_day, sizeof archived_day);
+    archiving_day[0] = '\0'; /* not committed: the next tick tries again */
+}
+
 void ykt_jobs_tick(ykt_gw *gw)
 {
-    static char last_day[YKT_DATE_LEN], archived_day[YKT_DATE_LEN];
+    static char last_day[YKT_DATE_LEN];
     char today[YKT_DATE_LEN];
     ykt_today(today);
-    if (strcmp(today, last_day) == 0)
-        return;
     /* On its own, first: the walk of a terminal's outcomes stays one day long even while a
-     * job below keeps failing (the prune archives too, for `job run prune`). */
-    if (strcmp(today, archived_day) != 0 && ykt_db_cmd_begin(gw->db) == YKT_OK) {
+     * job below keeps failing, and a batch that failed to commit is tried again (the prune
+     * archives too, for `job run prune`). */
+    if (strcmp(today, archived_day) != 0 && strcmp(today, archiving_day) != 0 &&
+        ykt_db_cmd_begin(gw->db) == YKT_OK) {
         int64_t n = 0;
         int rc = ykt_store_request_archive(gw->db, &n);
+        if (rc == YKT_OK) {
+            memcpy(archiving_day, today, sizeof archiving_day);
+            ykt_db_on_commit(gw->db, archive_committed, NULL);
+        }
         ykt_db_cmd_end(gw->db, rc == YKT_OK);
-        if (rc == YKT_OK)
-            memcpy(archived_day, today, sizeof archived_day);
-        else
+        if (rc != YKT_OK)
             ykt_error("archiving the outcomes of terminal requests for %s failed: %s; "
                       "retrying at the next tick",
                       today, ykt_strerror(rc));
     }
+    if (strcmp(today, last_day) == 0)
+        return;
     for (int i = 0; ykt_job_names[i] != NULL; i++) {
         ykt_job_result r;
         if (ykt_db_cmd_begin(gw->db) != YKT_OK)

@@ -229,7 +229,8 @@ void ykt_verbs_end_write(ykt_req *req, size_t reply_start, bool keep)
         ykt_db_cmd_end(db, false);
         req->out->len = reply_start;
         req->replied = false;
-        ykt_reply_internal(req, YKT_ESTORAGE);
+        ykt_reply_error(req, "STORAGE_ERROR",
+                        "the outcome of this request could not be kept; it was undone");
         return;
     }
     ykt_db_cmd_end(db, keep);
@@ -320,7 +321,7 @@ static void run(ykt_req *req, const ykt_verb *v)
         v->fn(req);
     if (req->deferred) {
         if (req->write)
-            ykt_db_cmd_end(db, true); /* nothing was written before deferring */
+            ykt_db_cmd_end(db, true); /* what it wrote before (a card's ATC) stays */
         return;
     }
     if (!req->replied) {

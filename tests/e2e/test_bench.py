@@ -91,6 +91,7 @@ class BenchTest(unittest.TestCase):
         self.assertIn("throughput_per_s", res)
         self.assertGreater(res["commits"], 0)
         self.assertNotIn("tail_note", res)  # a closed loop measures throughput, not the tail
+        self.assertNotIn("send_late_us", res)  # nor sends late: it sends on each reply
 
     def test_config_set(self):
         """--set configures the private yktd and the report names it."""
@@ -115,6 +116,12 @@ class BenchTest(unittest.TestCase):
         self.assertEqual(res["succeeded"], res["requests"])
         # A 1-second latency run says that its tail is not a long run's.
         self.assertIn("understate the tail", res["tail_note"])
+        # How late the generator sent, and how much of the tail that was
+        self.assertLessEqual(LATENCY_KEYS, set(res["send_late_us"]))
+        self.assertEqual(res["send_late_us"]["n"], res["requests"])
+        self.assertLessEqual(res["send_late_us"]["max"], res["latency_us"]["max"])
+        self.assertLessEqual(res["over_1ms_sent_over_0_5ms_late"], res["over_1ms"])
+        self.assertLessEqual(res["over_1ms"], res["requests"])
 
     def check_expected(self, p):
         """The merchant has a discount and a fee, so every payment costs the built-in

@@ -534,7 +534,9 @@ class CardStatusAndReplayTest(WalletCase):
             self.gw.sql_write("CREATE TRIGGER fail_outcome BEFORE INSERT ON terminal_requests "
                               "WHEN NEW.seq = %d BEGIN SELECT RAISE(ABORT, 'injected'); END"
                               % int(args[1]))
-            self.assertError(self.send("POS-1", args), "STORAGE_ERROR")
+            r = self.send("POS-1", args)
+            self.assertError(r, "STORAGE_ERROR")
+            self.assertIn("could not be kept; it was undone", r.message)
             self.gw.sql_write("DROP TRIGGER fail_outcome")
             self.assertEqual(self.balance("S1"), balance)
             self.assertEqual(len(self.payments("S1")), npayments)
