@@ -204,9 +204,9 @@ void ykt_verbs_record_outcome(ykt_req *req, size_t reply_start)
 
 /*
  * Ends a write request's savepoint (keep: its changes stay) and keeps its outcome. When the
- * changes stay, the outcome goes into the same savepoint: one SAVEPOINT/RELEASE pair, and
- * the same result as two (a failed INSERT changes nothing, and the changes stay either way).
- * When they are undone, the outcome is kept in a savepoint of its own after the rollback.
+ * changes stay, the outcome goes into the same savepoint: one SAVEPOINT/RELEASE pair; if it
+ * cannot be kept, the savepoint is rolled back with the changes. When they are undone, the
+ * outcome is kept in a savepoint of its own after the rollback.
  */
 void ykt_verbs_end_write(ykt_req *req, size_t reply_start, bool keep)
 {
