@@ -733,8 +733,6 @@ static int settle_one(const ykt_merchant *m, void *arg)
     if (rc == YKT_OK)
         rc = ykt_store_settlement_insert(gw->db, &s);
     if (rc == YKT_OK)
-        rc = ykt_store_settlement_mark_payments(gw->db, &s);
-    if (rc == YKT_OK)
         settlement_cells(ctx->t, &s);
     return rc;
 }

@@ -86,7 +86,7 @@ HOT = [
      "UNION ALL SELECT p.prev_payment FROM chain JOIN payments p ON p.id = chain.pid "
      "WHERE p.prev_payment < p.id AND p.at >= (?5) - 86400000)" " SELECT id, at, card_time, day, card_no, person_id, terminal, seq, merchant, "
      "amount, discount, fee, charged, refunded, offline, flag, coalesce(transfer, 0), "
-     "coalesce(settlement, 0), coalesce(fee_transfer, 0) "
+     "coalesce(fee_transfer, 0) "
      "FROM chain JOIN payments ON payments.id = chain.pid WHERE person_id = ?2 AND "
      "(?1 = '' OR card_no = ?1) AND (?2 = 0 OR person_id = ?2) AND (?3 = '' OR merchant = ?3) "
      "AND (?4 = '' OR terminal = ?4) AND at >= ?5 AND at < ?6 ORDER BY id DESC LIMIT ?7", 7,

@@ -22,7 +22,7 @@ from ykt_cards import SimCard
 
 AUDIT_CHECKS = {"sum_zero", "balances_match_transfers", "no_negative_wallet",
                 "refunds_within_original", "idempotency_once", "holds_resolved_once",
-                "transfers_positive", "payment_chains"}
+                "transfers_positive", "payment_chains", "references"}
 DAY_MS = 86400000
 
 
@@ -843,8 +843,10 @@ class SettlementTest(WalletCase):
                          [("commission", 210, yesterday.isoformat()),
                           ("settlement", 13790, yesterday.isoformat()),
                           ("settlement", 3000, yesterday.isoformat())])
-        self.assertEqual(self.gw.sql("SELECT amount, settlement IS NOT NULL FROM payments "
-                                     "ORDER BY id"),
+        # a payment's settlement is its merchant's first that reaches its transfer (wallet.md)
+        self.assertEqual(self.gw.sql("SELECT p.amount, (SELECT min(s.id) FROM settlements s "
+                                     "WHERE s.merchant = p.merchant AND s.upto_transfer >= "
+                                     "p.transfer) IS NOT NULL FROM payments p ORDER BY p.id"),
                          [(10000, 1), (5000, 1), (3000, 1), (2000, 0)])
         # settled once: a second run settles nothing more
         p = self.gw.ctl("settlement", "run", "--period", yesterday.isoformat(), check=False)
@@ -1219,6 +1221,38 @@ class AuditTest(WalletCase):
         self.with_stopped_gateway("UPDATE payments SET refunded = 0 WHERE id = %d" % pid)
         self.assertAuditClean()
 
+    def test_the_audit_finds_references_to_nothing(self):
+        # payments and transfers declare no foreign keys (schema v13): the audit checks them
+        self.merchant("canteen-1")
+        self.terminal("POS-1")
+        card, _, _ = self.holder("S1", "50.00")
+        pid = self.assertPaid(self.pay(card, 1000), 1000, 4000)
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM pragma_foreign_key_list('payments')"
+                                     " UNION ALL SELECT count(*) FROM "
+                                     "pragma_foreign_key_list('transfers')"), [(0,), (0,)])
+        self.assertAuditClean()
+        self.with_stopped_gateway(
+            "UPDATE payments SET merchant = 'nobody' WHERE id = %d" % pid,
+            # between two accounts that do not exist: the sums cannot see it
+            "INSERT INTO transfers (at, from_account, to_account, amount, kind) "
+            "VALUES (1, 9998, 9999, 5, 'pay')")
+        rc, checks, _ = self.run_audit()
+        self.assertEqual(rc, 1)
+        self.assertEqual({k for k, v in checks.items() if v["result"] != "ok"},
+                         {"references", "summary"})
+        tid = self.gw.sql("SELECT max(id) FROM transfers")[0][0]
+        self.assertEqual(checks["references"]["detail"], "transfer %d; payment %d" % (tid, pid))
+
+        def put_right(con):  # transfers cannot be deleted (a trigger): lifted for this
+            trigger = con.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND "
+                                  "name = 'transfers_no_delete'").fetchone()[0]
+            con.execute("DROP TRIGGER transfers_no_delete")
+            con.execute("DELETE FROM transfers WHERE id = ?", (tid,))
+            con.execute(trigger)
+
+        self.with_stopped_gateway(
+            "UPDATE payments SET merchant = 'canteen-1' WHERE id = %d" % pid, put_right)
+        self.assertAuditClean()
 
 class LedgerIndexTest(WalletCase):
     """Schema v6 (store/migrations.c): transfers_from leaves out a card payment's transfers,
@@ -1519,6 +1553,63 @@ class SchemaV12MigrationTest(OldSchemaCase):
         self.assertEqual(self.gw.sql("SELECT prev_id, floor, archived FROM terminal_requests "
                                      "WHERE id = 6"), [(5, 0, 0)])
         self.assertEqual(self.gw.sql("PRAGMA integrity_check"), [("ok",)])
+
+
+class SchemaV13MigrationTest(OldSchemaCase):
+    """A database of schema version 12 comes up without the foreign keys of payments and
+    transfers (the audit checks those references now), without payments_unsettled and the
+    settlement mark it served, and with everything else as it was (v13)."""
+
+    def test_version_12_payments_and_transfers_lose_their_foreign_keys_only(self):
+        migs = self.database_at(12, """
+            INSERT INTO people (id, person_no, kind, name, gender, id_number, department,
+                valid_until, validity_source, created_at, updated_at) VALUES
+                (1, 'S1', 'student', '张三', 'M', '110105200503070019', 'CS', '2030-07-31',
+                 'study_length', 1, 1);
+            INSERT INTO accounts (id, kind, owner, balance, created_at, last_payment) VALUES
+                (1, 'wallet', '1', 8950, 1, 2), (2, 'merchant', 'canteen-2', 0, 1, NULL),
+                (3, 'fee_income', '', 50, 1, NULL), (4, 'cash', 'main', -10000, 1, NULL),
+                (5, 'bank_clearing', '', 1000, 1, NULL);
+            INSERT INTO merchants (id, name, category, account, created_at) VALUES
+                ('canteen-2', 'C2', 'canteen', 2, 1);
+            INSERT INTO transfers (id, at, from_account, to_account, amount, kind, card_no,
+                terminal, memo) VALUES
+                (1, 1000, 4, 1, 10000, 'topup_cash', NULL, NULL, ''),
+                (2, 2000, 1, 2, 1000, 'pay', '8000000001', 'POS-2', 'canteen-2'),
+                (3, 2000, 1, 3, 50, 'mgmt_fee', '8000000001', 'POS-2', 'canteen-2'),
+                (4, 5000, 2, 5, 1000, 'settlement', NULL, NULL, '1970-01-01');
+            INSERT INTO payments (id, at, card_time, day, card_no, person_id, terminal, seq,
+                merchant, amount, discount, fee, charged, transfer, fee_transfer, settlement)
+                VALUES (1, 2001, 2000, '1970-01-01', '8000000001', 1, 'POS-2', 1, 'canteen-2',
+                        1000, 0, 50, 1050, 2, 3, 1);
+            UPDATE payments SET prev_payment = NULL;
+            UPDATE accounts SET last_payment = 1 WHERE id = 1;
+            INSERT INTO settlements (id, at, merchant, period, payments, gross, refunds,
+                commission, net, upto_transfer, transfer, operator) VALUES
+                (1, 5000, 'canteen-2', '1970-01-01', 1, 1000, 0, 0, 1000, 2, 4, 'fin');
+        """)
+        self.gw.start()
+        self.assertEqual(self.gw.sql("PRAGMA user_version"), [(len(migs),)])
+        for table in ("payments", "transfers"):
+            self.assertEqual(self.gw.sql("SELECT count(*) FROM pragma_foreign_key_list(?)",
+                                         table), [(0,)], table)
+        # the other tables keep theirs
+        self.assertEqual(self.gw.sql("SELECT \"table\" FROM pragma_foreign_key_list('refunds') "
+                                     "ORDER BY 1"), [("payments",), ("transfers",)])
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM sqlite_schema WHERE "
+                                     "name = 'payments_unsettled'"), [(0,)])
+        self.assertNotIn("settlement", [r[1] for r in self.gw.sql("PRAGMA table_info(payments)")])
+        # only the REFERENCES clauses went: the checks of both tables are as they were
+        sql = dict(self.gw.sql("SELECT name, sql FROM sqlite_schema WHERE name IN "
+                               "('payments', 'transfers')"))
+        self.assertIn("CHECK (refunded <= charged)", sql["payments"])
+        self.assertIn("CHECK (from_account <> to_account)", sql["transfers"])
+        self.assertNotIn("REFERENCES", sql["payments"] + sql["transfers"])
+        self.assertEqual(self.gw.sql("SELECT id, transfer, fee_transfer, charged FROM payments"),
+                         [(1, 2, 3, 1050)])
+        self.assertEqual(self.gw.sql("PRAGMA foreign_key_check"), [])
+        self.assertEqual(self.gw.sql("PRAGMA integrity_check"), [("ok",)])
+        self.assertAuditClean()
 
 
 class SchemaV6MigrationTest(OldSchemaCase):

@@ -66,6 +66,25 @@ static const check_sql checks[] = {
      "WHERE status = 'pending')"},
     {"transfers_positive", "every transfer moves a positive amount between two accounts",
      "SELECT count(*), '' FROM transfers WHERE amount <= 0 OR from_account = to_account"},
+    {"references",
+     "each transfer's accounts and each payment's holder, merchant and transfers exist",
+     /* Schema v13 took these foreign keys out of the tables, where every payment paid for
+      * their checks; they are checked here instead. */
+     "WITH bad(what) AS ("
+     "  SELECT 'transfer ' || t.id FROM transfers t"
+     "  WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = t.from_account)"
+     "     OR NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = t.to_account)"
+     "     OR (t.original IS NOT NULL AND NOT EXISTS (SELECT 1 FROM transfers o"
+     "                                              WHERE o.id = t.original))"
+     "  UNION ALL SELECT 'payment ' || p.id FROM payments p"
+     "  WHERE NOT EXISTS (SELECT 1 FROM people h WHERE h.id = p.person_id)"
+     "     OR NOT EXISTS (SELECT 1 FROM merchants m WHERE m.id = p.merchant)"
+     "     OR (p.transfer IS NOT NULL AND NOT EXISTS (SELECT 1 FROM transfers t"
+     "                                              WHERE t.id = p.transfer))"
+     "     OR (p.fee_transfer IS NOT NULL AND NOT EXISTS (SELECT 1 FROM transfers t"
+     "                                                  WHERE t.id = p.fee_transfer))) "
+     "SELECT (SELECT count(*) FROM bad), "
+     "coalesce((SELECT group_concat(what, '; ') FROM (SELECT what FROM bad LIMIT 10)), '')"},
 };
 
 int ykt_store_ledger_audit(const char *db_path, ykt_ledger_report *r, char *err, size_t errlen)

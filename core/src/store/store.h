@@ -200,7 +200,6 @@ typedef struct ykt_payment_row {
     char flag[32];
     int64_t transfer;     /* the charge less the discount, to the merchant; 0 if none */
     int64_t fee_transfer; /* the management fee, to fee income; 0 if none */
-    int64_t settlement;
 } ykt_payment_row;
 
 typedef struct ykt_payment_filter {
@@ -305,7 +304,6 @@ int ykt_store_settlement_sums(ykt_db *db, const ykt_merchant *m, int64_t before_
                               ykt_settlement_row *out);
 /* Sets s->id; YKT_EEXIST when the merchant's period is settled already. */
 int ykt_store_settlement_insert(ykt_db *db, ykt_settlement_row *s);
-int ykt_store_settlement_mark_payments(ykt_db *db, const ykt_settlement_row *s);
 int ykt_store_settlement_each(ykt_db *db, const char *merchant, const char *period, int limit,
                               int (*fn)(const ykt_settlement_row *s, void *arg), void *arg);
 

@@ -96,8 +96,7 @@ int ykt_store_merchant_each(ykt_db *db, int (*fn)(const ykt_merchant *m, void *a
 
 #define PAYMENT_COLUMNS                                                                            \
     "id, at, card_time, day, card_no, person_id, terminal, seq, merchant, amount, discount, fee, " \
-    "charged, refunded, offline, flag, coalesce(transfer, 0), coalesce(settlement, 0), "           \
-    "coalesce(fee_transfer, 0)"
+    "charged, refunded, offline, flag, coalesce(transfer, 0), coalesce(fee_transfer, 0)"
 
 static void read_payment(sqlite3_stmt *st, ykt_payment_row *p)
 {
@@ -119,8 +118,7 @@ static void read_payment(sqlite3_stmt *st, ykt_payment_row *p)
     p->offline = sqlite3_column_int(st, 14);
     ykt_strlcpy(p->flag, col_text(st, 15), sizeof p->flag);
     p->transfer = sqlite3_column_int64(st, 16);
-    p->settlement = sqlite3_column_int64(st, 17);
-    p->fee_transfer = sqlite3_column_int64(st, 18);
+    p->fee_transfer = sqlite3_column_int64(st, 17);
 }
 
 /* A payment joins its holder's chain (schema v10): it names the wallet's newest payment
@@ -635,18 +633,6 @@ int ykt_store_settlement_insert(ykt_db *db, ykt_settlement_row *s)
     if (rc == YKT_OK)
         s->id = sqlite3_last_insert_rowid(ykt_db_handle(db));
     return rc;
-}
-
-int ykt_store_settlement_mark_payments(ykt_db *db, const ykt_settlement_row *s)
-{
-    STMT_OR_FAIL(st, db,
-                 "UPDATE payments SET settlement = ? WHERE merchant = ? AND settlement IS NULL "
-                 "AND transfer > ? AND transfer <= ?");
-    bind_i64(st, 1, s->id);
-    bind_text(st, 2, s->merchant);
-    bind_i64(st, 3, s->since_transfer);
-    bind_i64(st, 4, s->upto_transfer);
-    return ykt_store_step_done(db, st);
 }
 
 int ykt_store_settlement_each(ykt_db *db, const char *merchant, const char *period, int limit,
