@@ -67,6 +67,21 @@ static void refuse_use(ykt_req *req, ykt_card *card, const char *code, const cha
     ykt_reply_error(req, code, "card %s %s", card->card_no, why);
 }
 
+/*
+ * The retry of a request that advanced the card's ATC and has not completed. Such a request
+ * kept its card check, and the ATC, before it waited for a password check, and the card
+ * names it (verbs.c marks it when it waits) until its outcome is kept: abandoned (its
+ * connection closed) or undone (its outcome could not be kept), it never is. Its retry may
+ * run once more: the cryptogram binds the terminal and seq, so nothing else can present it,
+ * and once any outcome of it is kept the mark is gone, so a copy presented after that
+ * outcome was pruned is a replay.
+ */
+static bool retry_of_atc_request(const ykt_req *req, const ykt_presented *p, const ykt_card *card)
+{
+    return p->atc == card->atc && p->seq == card->atc_seq && req->term != NULL &&
+           strcmp(card->atc_terminal, req->term->id) == 0;
+}
+
 bool ykt_card_authenticate(ykt_req *req, const ykt_presented *p, unsigned flags, ykt_card *card,
                            ykt_person *person)
 {
@@ -127,7 +142,14 @@ bool ykt_card_authenticate_op(ykt_req *req, const ykt_presented *p, const char *
             return false;
         }
     }
-    if (p->atc <= card->atc && !(flags & YKT_CARDAUTH_OFFLINE)) {
+    if (p->atc <= card->atc && !(flags & YKT_CARDAUTH_OFFLINE) &&
+        retry_of_atc_request(req, p, card)) {
+        ykt_info("card %s: ATC %lld again from terminal %s seq %lld: the retry of a request "
+                 "that did not complete",
+                 card->card_no, (long long)p->atc, req->term->id, (long long)p->seq);
+        ykt_strlcpy(req->atc_card, card->card_no, sizeof req->atc_card);
+        req->atc_marked = true;
+    } else if (p->atc <= card->atc && !(flags & YKT_CARDAUTH_OFFLINE)) {
         ykt_warn("card %s: replayed ATC %lld (last %lld) at terminal %s", card->card_no,
                  (long long)p->atc, (long long)card->atc, req->term->id);
         ykt_reply_error(req, "REPLAY", "ATC %lld is not above the last accepted %lld",
@@ -156,6 +178,7 @@ bool ykt_card_authenticate_op(ykt_req *req, const ykt_presented *p, const char *
     }
     if (p->atc > card->atc) {
         rc = ykt_store_card_set_atc(db, card->card_no, p->atc);
+        ykt_strlcpy(req->atc_card, card->card_no, sizeof req->atc_card);
         card->atc = p->atc;
     }
     if (rc == YKT_OK || rc == YKT_ENOTFOUND)

@@ -58,6 +58,11 @@ typedef struct ykt_req {
      * that card only) and whether money already moved (once per request). */
     char plugin_card[24];
     bool plugin_moved;
+    /* The card whose ATC this request advanced, or presented again as the retry of the
+     * request that advanced it; atc_marked: the card names this request as one that has
+     * not completed (it waited for a password check: verbs.c, cardauth.c). */
+    char atc_card[24];
+    bool atc_marked;
     struct ykt_conn *conn;
     int argc;
     char **argv;

@@ -505,6 +505,8 @@ struct deferred {
     ykt_terminal *waiting_term;
     char plugin_card[24]; /* the plugin host's per-request state survives the wait */
     bool plugin_moved;
+    char atc_card[24]; /* and the card check's */
+    bool atc_marked;
     int argc;
     char **argv;
     size_t *argl;
@@ -560,6 +562,9 @@ static void deferred_finish(deferred *d)
         ykt_terminal_seq_wait_end(d->waiting_term, d->seq);
     c->parked = false;
     if (c->closing) {
+        if (!c->admin)
+            ykt_info("conn %llu: %s seq %lld abandoned: the connection closed while it waited",
+                     (unsigned long long)c->id, d->argv[0], (long long)d->seq);
         deferred_abandon(d);
         free(d);
         conn_maybe_free(c);
@@ -574,6 +579,8 @@ static void deferred_finish(deferred *d)
     if (c->admin)
         ykt_admin_reparse(&req, &args); /* --approval and the other options, for `after` */
     memcpy(req.plugin_card, d->plugin_card, sizeof req.plugin_card);
+    memcpy(req.atc_card, d->atc_card, sizeof req.atc_card);
+    req.atc_marked = d->atc_marked;
     req.plugin_moved = d->plugin_moved;
     size_t start = c->out.len;
     ykt_db *db = c->gw->db;
@@ -636,6 +643,10 @@ void ykt_req_defer(ykt_req *req, void (*work)(void *data), void (*after)(ykt_req
         d->waiting_term = req->term;
     }
     memcpy(d->plugin_card, req->plugin_card, sizeof d->plugin_card);
+    if (!c->admin)
+        ykt_verbs_mark_waiting(req);
+    memcpy(d->atc_card, req->atc_card, sizeof d->atc_card);
+    d->atc_marked = req->atc_marked;
     d->plugin_moved = req->plugin_moved;
     d->work.data = d;
     req->deferred = true;

@@ -185,6 +185,13 @@ static int put_outcome(ykt_req *req, const char *reply, size_t len)
 {
     uint8_t digest[16];
     request_digest(req, digest);
+    /* With its outcome kept, a request has completed: its card no longer names it (in the
+     * same savepoint, so the two go together), and a copy of it is a replay from now on. */
+    if (req->atc_marked) {
+        int rc = ykt_store_card_unmark_atc(req->gw->db, req->atc_card, req->term->id, req->seq);
+        if (rc != YKT_OK)
+            return rc;
+    }
     return ykt_store_request_put(req->gw->db, req->term->id, req->seq, digest, reply, len,
                                  ykt_now_ms());
 }
@@ -235,6 +242,19 @@ void ykt_verbs_end_write(ykt_req *req, size_t reply_start, bool keep)
     }
     ykt_db_cmd_end(db, keep);
     ykt_verbs_record_outcome(req, reply_start);
+}
+
+void ykt_verbs_mark_waiting(ykt_req *req)
+{
+    if (!req->write || req->atc_card[0] == '\0' || req->atc_marked || req->seq <= 0 ||
+        req->term == NULL || !ykt_db_in_cmd(req->gw->db))
+        return;
+    if (ykt_store_card_mark_atc(req->gw->db, req->atc_card, req->term->id, req->seq) == YKT_OK)
+        req->atc_marked = true;
+    else
+        ykt_warn("card %s: cannot note that terminal %s seq %lld waits; a retry of it will be "
+                 "refused REPLAY",
+                 req->atc_card, req->term->id, (long long)req->seq);
 }
 
 /* Answers a retried (terminal, seq) from its kept outcome. Returns true when it replied. */

@@ -63,6 +63,10 @@ void ykt_verbs_record_outcome(ykt_req *req, size_t reply_start);
 /* Ends a write request's savepoint (keep: its changes stay) and keeps its outcome. A
  * request whose outcome cannot be kept is undone and answered STORAGE_ERROR. */
 void ykt_verbs_end_write(ykt_req *req, size_t reply_start, bool keep);
+/* A write request that advanced a card's ATC is about to wait (a password check): the card
+ * names it, in its savepoint, until its outcome is kept, so that its retry passes the card
+ * check if it never completes (cardauth.c). */
+void ykt_verbs_mark_waiting(ykt_req *req);
 
 /* Registers PING, AUTH, QUIT, HEALTH and TIME. */
 int ykt_core_verbs_register(ykt_verbs *v);

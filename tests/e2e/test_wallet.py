@@ -13,7 +13,9 @@ import csv
 import datetime
 import io
 import json
+import socket
 import sqlite3
+import struct
 import time
 
 from harness import (MASTER_KEY, Gateway, GatewayTest, RespError, encode, migrations_text,
@@ -549,17 +551,103 @@ class CardStatusAndReplayTest(WalletCase):
         self.assertPaid(r, 1500, 98500)
         self.assertEqual(self.send("POS-1", args), r)
         # with a PIN the card was checked (its ATC kept) before the payment waited for the
-        # password check: the retry is refused REPLAY, and still nothing is paid twice or
-        # lost; a new swipe pays
+        # password check: the card knows which request advanced its ATC (schema 14), so the
+        # retry of the same bytes passes the card check once more and pays, once
         args = self.signed(card, "POS-1", "PAY", 20000, pin)
         failing(args, 98500, 1)
-        self.assertError(self.send("POS-1", args), "REPLAY")
-        self.assertEqual(self.balance("S1"), 98500)
-        self.assertPaid(self.pay(card, 20000, pin=pin), 20000, 78500)
+        r = self.send("POS-1", args)
+        self.assertPaid(r, 20000, 78500)
+        self.assertEqual(self.send("POS-1", args), r)
         self.assertEqual(len(self.payments("S1")), 2)
 
-# ---- holds (pre-authorisation) --------------------------------------------------------------
 
+class PinPaymentCase(WalletCase):
+    """PIN payments at POS-1, with a password check slow enough to be interrupted."""
+
+    # a password check slow enough that the reset is seen before it ends
+    sets = {"cards.password_iterations": "200000"}
+
+    def setUp(self):
+        super().setUp()
+        self.merchant("canteen-1")
+        self.terminal("POS-1")
+
+    def abandon(self, args):
+        """Sends ARGS on a new connection of POS-1 and resets it at once; returns when
+        yktd has abandoned the request."""
+        c = self.gw.terminal("POS-1", self.secrets["POS-1"])
+        c.send_raw(encode(*args))
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()
+        line = "PAY seq %s abandoned: the connection closed while it waited" % args[1]
+        self.assertTrue(wait_until(lambda: line in self.gw.log_text(), timeout=30),
+                        "not abandoned: the first attempt must not complete")
+
+    def retry(self, args):
+        """The terminal's retry: IN_PROGRESS while the first attempt still waits."""
+        for _ in range(300):
+            r = self.send("POS-1", args)
+            if not (isinstance(r, RespError) and r.code == "IN_PROGRESS"):
+                return r
+            time.sleep(0.1)
+        self.fail("still IN_PROGRESS")
+
+
+class AbandonedPinPaymentTest(PinPaymentCase):
+    """A PIN payment whose connection resets during its password check is abandoned; its
+    card check, and the card's ATC, were kept before the wait. The terminal's retry pays,
+    once, unless the card has been used since."""
+
+    def test_the_retry_of_an_abandoned_pin_payment_pays_once(self):
+        card, rec, _ = self.holder("S1", "1000.00")
+        self.gw.ctl("account", "limit", "S1", "--daily", "1000", "--ref", "APP-RST")
+        pin = rec["initial_pay_password"]
+        args = self.signed(card, "POS-1", "PAY", 20000, pin)
+        self.abandon(args)
+        self.assertEqual(self.balance("S1"), 100000)
+        self.assertEqual(self.gw.sql("SELECT atc, atc_terminal, atc_seq FROM cards"),
+                         [(int(args[3]), "POS-1", int(args[1]))])
+        r = self.retry(args)
+        self.assertPaid(r, 20000, 80000)
+        self.assertIn("the retry of a request that did not complete", self.gw.log_text())
+        # completed: the card names it no more, and its outcome answers from now on
+        self.assertEqual(self.gw.sql("SELECT atc, atc_terminal, atc_seq FROM cards"),
+                         [(int(args[3]), None, None)])
+        self.assertEqual(self.send("POS-1", args), r)
+        self.assertEqual(len(self.payments("S1")), 1)
+        # abandoned again, but the card pays elsewhere first: its ATC moved on, and the
+        # retry is a replay
+        args = self.signed(card, "POS-1", "PAY", 20000, pin)
+        self.abandon(args)
+        self.assertPaid(self.pay(card, 100, tid="POS-1"), 100, 79900)
+        self.assertError(self.retry(args), "REPLAY")
+        self.assertEqual(self.balance("S1"), 79900)
+        self.assertEqual(len(self.payments("S1")), 2)
+
+
+class CompletedPinPaymentTest(PinPaymentCase):
+    """A PIN payment that completed is never run again, even once its outcome is pruned:
+    the card stops naming it when its outcome is kept, and a copy is a replay."""
+
+    def test_a_completed_pin_payment_is_a_replay_once_its_outcome_is_pruned(self):
+        card, rec, _ = self.holder("S1", "1000.00")
+        self.gw.ctl("account", "limit", "S1", "--daily", "1000", "--ref", "APP-PRUNE")
+        pin = rec["initial_pay_password"]
+        args = self.signed(card, "POS-1", "PAY", 20000, pin)
+        r = self.send("POS-1", args)
+        self.assertPaid(r, 20000, 80000)
+        self.assertEqual(self.gw.sql("SELECT atc_terminal, atc_seq FROM cards"), [(None, None)])
+        # a wrong password is kept too, and ends the claim as well
+        bad = self.signed(card, "POS-1", "PAY", 20000, other_password(pin))
+        self.assertError(self.send("POS-1", bad), "BAD_PIN")
+        self.assertEqual(self.gw.sql("SELECT atc_terminal, atc_seq FROM cards"), [(None, None)])
+        self.gw.sql_write("UPDATE terminal_requests SET at = at - ?", 31 * 86400000)
+        self.assertGreater(self.gw.ctl("job", "run", "prune")["items"], 0)
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM terminal_requests WHERE "
+                                     "terminal = 'POS-1' AND seq > 0"), [(0,)])
+        self.assertError(self.send("POS-1", args), "REPLAY")
+        self.assertEqual(self.balance("S1"), 80000)
+        self.assertEqual(len(self.payments("S1")), 1)
 
 class HoldTest(WalletCase):
     def setUp(self):
@@ -1607,6 +1695,9 @@ class SchemaV13MigrationTest(OldSchemaCase):
         self.assertNotIn("REFERENCES", sql["payments"] + sql["transfers"])
         self.assertEqual(self.gw.sql("SELECT id, transfer, fee_transfer, charged FROM payments"),
                          [(1, 2, 3, 1050)])
+        # v14: which request advanced each card's ATC; unknown for the ATCs before it
+        self.assertEqual([r[1] for r in self.gw.sql("PRAGMA table_info(cards)")][-2:],
+                         ["atc_terminal", "atc_seq"])
         self.assertEqual(self.gw.sql("PRAGMA foreign_key_check"), [])
         self.assertEqual(self.gw.sql("PRAGMA integrity_check"), [("ok",)])
         self.assertAuditClean()

@@ -9,7 +9,8 @@
 #define CARD_COLUMNS                                                                               \
     "card_no, uid, person_id, medium, type, status, valid_until, subsystems, merchants, atc, "     \
     "list_version, issued_at, issued_by, fee, coalesce(replaces, ''), "                            \
-    "coalesce(replaced_by, ''), status_reason, status_at"
+    "coalesce(replaced_by, ''), status_reason, status_at, coalesce(atc_terminal, ''), "            \
+    "coalesce(atc_seq, 0)"
 
 static void read_card(sqlite3_stmt *st, ykt_card *c)
 {
@@ -32,6 +33,8 @@ static void read_card(sqlite3_stmt *st, ykt_card *c)
     ykt_strlcpy(c->replaced_by, col_text(st, 15), sizeof c->replaced_by);
     ykt_strlcpy(c->status_reason, col_text(st, 16), sizeof c->status_reason);
     c->status_at = sqlite3_column_int64(st, 17);
+    ykt_strlcpy(c->atc_terminal, col_text(st, 18), sizeof c->atc_terminal);
+    c->atc_seq = sqlite3_column_int64(st, 19);
 }
 
 static int get_card(sqlite3_stmt *st, ykt_card *out)
@@ -133,12 +136,34 @@ int ykt_store_card_set_replaced_by(ykt_db *db, const char *card_no, const char *
 
 int ykt_store_card_set_atc(ykt_db *db, const char *card_no, int64_t atc)
 {
-    /* The WHERE clause makes a stale or concurrent update a no-op instead of a rollback. */
-    STMT_OR_FAIL(st, db, "UPDATE cards SET atc = ? WHERE card_no = ? AND atc < ?");
+    /* The WHERE clause makes a stale or concurrent update a no-op instead of a rollback.
+     * A new ATC ends any request's claim to the old one. */
+    STMT_OR_FAIL(st, db,
+                 "UPDATE cards SET atc = ?1, atc_terminal = NULL, atc_seq = NULL "
+                 "WHERE card_no = ?2 AND atc < ?1");
     bind_i64(st, 1, atc);
     bind_text(st, 2, card_no);
-    bind_i64(st, 3, atc);
     return ykt_store_step_changed(db, st);
+}
+
+int ykt_store_card_mark_atc(ykt_db *db, const char *card_no, const char *terminal, int64_t seq)
+{
+    STMT_OR_FAIL(st, db, "UPDATE cards SET atc_terminal = ?2, atc_seq = ?3 WHERE card_no = ?1");
+    bind_text(st, 1, card_no);
+    bind_text(st, 2, terminal);
+    bind_i64(st, 3, seq);
+    return ykt_store_step_changed(db, st);
+}
+
+int ykt_store_card_unmark_atc(ykt_db *db, const char *card_no, const char *terminal, int64_t seq)
+{
+    STMT_OR_FAIL(st, db,
+                 "UPDATE cards SET atc_terminal = NULL, atc_seq = NULL "
+                 "WHERE card_no = ?1 AND atc_terminal = ?2 AND atc_seq = ?3");
+    bind_text(st, 1, card_no);
+    bind_text(st, 2, terminal);
+    bind_i64(st, 3, seq);
+    return ykt_store_step_done(db, st);
 }
 
 int ykt_store_card_set_validity(ykt_db *db, int64_t person_id, const char *valid_until,

@@ -499,6 +499,17 @@ const char *const ykt_migrations[] = {
     "PRAGMA writable_schema = RESET;"
     "DROP INDEX payments_unsettled;"
     "ALTER TABLE payments DROP COLUMN settlement;",
+
+    /* v14: the request that advanced a card's ATC and has not completed, (atc_terminal,
+     * atc_seq). A request that waits for a password check (PAY with a PIN) keeps its card
+     * check, and the ATC with it, before it waits; if it is then abandoned (its connection
+     * closed) or undone (its outcome could not be kept), nothing of it is kept but the ATC,
+     * and its terminal's retry, the same bytes again, was refused REPLAY though nothing was
+     * paid. The card now names such a request from its wait until its outcome is kept
+     * (verbs.c ykt_verbs_mark_waiting, put_outcome), and the card check lets exactly that
+     * request through once more (cardauth.c, retry_of_atc_request). */
+    "ALTER TABLE cards ADD COLUMN atc_terminal TEXT;"
+    "ALTER TABLE cards ADD COLUMN atc_seq INTEGER;",
 };
 
 const int ykt_migrations_count = (int)(sizeof ykt_migrations / sizeof ykt_migrations[0]);
