@@ -272,21 +272,8 @@ static void checkpoint_if_due(ykt_db *db)
         ykt_warn("storage: checkpoint: %s", sqlite3_errmsg(db->h));
 }
 
-static int migrate(ykt_db *db, char *err, size_t errlen)
+static int apply_migrations(ykt_db *db, int have, char *err, size_t errlen)
 {
-    int have = ykt_db_schema_version(db);
-    if (have < 0) {
-        snprintf(err, errlen, "%s: cannot read schema version: %s", db->path,
-                 sqlite3_errmsg(db->h));
-        return YKT_ESTORAGE;
-    }
-    if (have > ykt_migrations_count) {
-        snprintf(err, errlen,
-                 "%s: database schema version %d is newer than this yktd supports (%d); "
-                 "run the yktd that wrote it or restore a backup",
-                 db->path, have, ykt_migrations_count);
-        return YKT_ESTATE;
-    }
     for (int v = have + 1; v <= ykt_migrations_count; v++) {
         char *msg = NULL;
         char bump[64];
@@ -304,6 +291,33 @@ static int migrate(ykt_db *db, char *err, size_t errlen)
         ykt_info("storage: migrated %s to schema version %d", db->path, v);
     }
     return YKT_OK;
+}
+
+static int migrate(ykt_db *db, char *err, size_t errlen)
+{
+    int have = ykt_db_schema_version(db);
+    if (have < 0) {
+        snprintf(err, errlen, "%s: cannot read schema version: %s", db->path,
+                 sqlite3_errmsg(db->h));
+        return YKT_ESTORAGE;
+    }
+    if (have > ykt_migrations_count) {
+        snprintf(err, errlen,
+                 "%s: database schema version %d is newer than this yktd supports (%d); "
+                 "run the yktd that wrote it or restore a backup",
+                 db->path, have, ykt_migrations_count);
+        return YKT_ESTATE;
+    }
+    if (have == ykt_migrations_count)
+        return YKT_OK;
+    /* Schema 13 edits table text in sqlite_schema (writable_schema), which a SQLite built
+     * defensive by default refuses: off for the migrations, as it was afterwards. */
+    int defensive = 0;
+    sqlite3_db_config(db->h, SQLITE_DBCONFIG_DEFENSIVE, -1, &defensive);
+    sqlite3_db_config(db->h, SQLITE_DBCONFIG_DEFENSIVE, 0, NULL);
+    int rc = apply_migrations(db, have, err, errlen);
+    sqlite3_db_config(db->h, SQLITE_DBCONFIG_DEFENSIVE, defensive, NULL);
+    return rc;
 }
 
 int ykt_db_open(ykt_db **out, const char *path, char *err, size_t errlen)

@@ -1341,6 +1341,18 @@ class AuditTest(WalletCase):
         self.with_stopped_gateway(
             "UPDATE payments SET merchant = 'canteen-1' WHERE id = %d" % pid, put_right)
         self.assertAuditClean()
+        # each of a payment's other references, one at a time
+        for column in ("person_id", "transfer", "fee_transfer"):
+            was = self.gw.sql("SELECT %s FROM payments WHERE id = ?" % column, pid)[0][0]
+            self.with_stopped_gateway("UPDATE payments SET %s = 99999 WHERE id = %d"
+                                      % (column, pid))
+            rc, checks, _ = self.run_audit()
+            self.assertEqual(rc, 1, column)
+            self.assertEqual(checks["references"]["detail"], "payment %d" % pid, column)
+            self.with_stopped_gateway("UPDATE payments SET %s = %s WHERE id = %d"
+                                      % (column, "NULL" if was is None else was, pid))
+        self.assertAuditClean()
+
 
 class LedgerIndexTest(WalletCase):
     """Schema v6 (store/migrations.c): transfers_from leaves out a card payment's transfers,
@@ -1686,7 +1698,8 @@ class SchemaV13MigrationTest(OldSchemaCase):
                                      "ORDER BY 1"), [("payments",), ("transfers",)])
         self.assertEqual(self.gw.sql("SELECT count(*) FROM sqlite_schema WHERE "
                                      "name = 'payments_unsettled'"), [(0,)])
-        self.assertNotIn("settlement", [r[1] for r in self.gw.sql("PRAGMA table_info(payments)")])
+        # the mark stays as it was, no longer written (dropping it would rewrite the table)
+        self.assertEqual(self.gw.sql("SELECT settlement FROM payments"), [(1,)])
         # only the REFERENCES clauses went: the checks of both tables are as they were
         sql = dict(self.gw.sql("SELECT name, sql FROM sqlite_schema WHERE name IN "
                                "('payments', 'transfers')"))
@@ -1701,6 +1714,25 @@ class SchemaV13MigrationTest(OldSchemaCase):
         self.assertEqual(self.gw.sql("PRAGMA foreign_key_check"), [])
         self.assertEqual(self.gw.sql("PRAGMA integrity_check"), [("ok",)])
         self.assertAuditClean()
+
+    def test_a_table_text_it_does_not_expect_fails_the_migration_and_changes_nothing(self):
+        self.database_at(12, "")
+        con = sqlite3.connect(self.gw.db, isolation_level=None)
+        con.executescript("PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = "
+                          "replace(sql, 'REFERENCES transfers(id)', 'REFERENCES transfers (id)') "
+                          "WHERE name = 'payments'; PRAGMA writable_schema = RESET;")
+        con.close()
+        with self.assertRaises(AssertionError) as e:
+            self.gw.start()
+        self.gw.proc = None  # it exited, as it should
+        self.gw.log.close()
+        self.assertIn("migration to schema version 13 failed: CHECK constraint failed: "
+                      "payments_and_transfers_still_declare_foreign_keys", str(e.exception))
+        self.assertEqual(self.gw.sql("PRAGMA user_version"), [(12,)])
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM pragma_foreign_key_list('transfers')"),
+                         [(3,)])
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM sqlite_schema WHERE "
+                                     "name = 'payments_unsettled'"), [(1,)])
 
 
 class SchemaV6MigrationTest(OldSchemaCase):

@@ -11,7 +11,8 @@
  *
  * The schema has the shape of the gateway's ledger: accounts with cached balances (one
  * wallet per card, the merchant, a cash account the top-ups came from) and a transfers
- * table with the same columns, indexes and foreign keys. Each pgbench transaction is one
+ * table with the same columns and indexes, and, as the gateway's since its schema 13, no
+ * foreign keys. Each pgbench transaction is one
  * debit: read the card's balance (FOR UPDATE) and check that it covers the amount, lower
  * the wallet, raise the merchant's account, insert the transfer, COMMIT. Client k uses
  * cards k, k + N, k + 2N, ... as ykt-bench's connection k does.

@@ -484,10 +484,15 @@ const char *const ykt_migrations[] = {
      * what is on disk, so it is done by editing the table's text in sqlite_schema, the
      * procedure of SQLite's ALTER TABLE documentation; RESET makes this connection read
      * the schema again, and the DROP INDEX below moves the schema cookie on for any other.
+     * The temporary table's CHECK makes the migration fail, changing nothing, if a table's
+     * text differed from what the replace() expects (no database yktd wrote does).
      * A payment was also marked with its settlement, which kept an index, payments_unsettled,
      * with an entry per payment to find them. Nothing read the mark: a payment's settlement is
      * the merchant's first whose upto_transfer reaches the payment's transfer, as the
-     * settlements cover each merchant's transfers in ranges one after the other. */
+     * settlements cover each merchant's transfers in ranges one after the other. The column
+     * payments.settlement stays, no longer written (NULL costs a byte): dropping it would
+     * rewrite the whole table in one transaction, a WAL as large as the table, and SQLite
+     * 3.35.0-3.35.4 could corrupt other columns doing so. */
     "PRAGMA writable_schema = ON;"
     "UPDATE sqlite_schema SET sql = replace(replace(replace(sql,"
     "    ' REFERENCES people(id)', ''), ' REFERENCES merchants(id)', ''),"
@@ -497,8 +502,13 @@ const char *const ykt_migrations[] = {
     "    ' REFERENCES accounts(id)', ''), ' REFERENCES transfers(id)', '')"
     "  WHERE type = 'table' AND name = 'transfers';"
     "PRAGMA writable_schema = RESET;"
-    "DROP INDEX payments_unsettled;"
-    "ALTER TABLE payments DROP COLUMN settlement;",
+    "CREATE TEMP TABLE v13_foreign_keys_left (n INTEGER"
+    "  CONSTRAINT payments_and_transfers_still_declare_foreign_keys CHECK (n = 0));"
+    "INSERT INTO v13_foreign_keys_left SELECT (SELECT count(*) FROM"
+    "  pragma_foreign_key_list('payments')) + (SELECT count(*) FROM"
+    "  pragma_foreign_key_list('transfers'));"
+    "DROP TABLE v13_foreign_keys_left;"
+    "DROP INDEX payments_unsettled;",
 
     /* v14: the request that advanced a card's ATC and has not completed, (atc_terminal,
      * atc_seq). A request that waits for a password check (PAY with a PIN) keeps its card
