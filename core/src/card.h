@@ -28,11 +28,12 @@ typedef struct ykt_card {
     char type[12];  /* regular, temporary */
     char status[12];
     char valid_until[YKT_DATE_LEN];
-    char subsystems[128];  /* temporary cards: comma list of allowed subsystems; "" = all */
-    char merchants[256];   /* temporary cards: comma list of allowed merchants; "" = all */
-    int64_t atc;           /* last accepted application transaction counter */
-    char atc_terminal[64]; /* the request that advanced it, waited and has not completed: */
-    int64_t atc_seq;       /* its terminal and seq ("", 0: none) */
+    char subsystems[128];   /* temporary cards: comma list of allowed subsystems; "" = all */
+    char merchants[256];    /* temporary cards: comma list of allowed merchants; "" = all */
+    int64_t atc;            /* last accepted application transaction counter */
+    char atc_terminal[64];  /* the request that advanced it, waited and has not completed: */
+    int64_t atc_seq;        /* its terminal and seq ("", 0: none), */
+    uint8_t atc_digest[16]; /* and the digest of its bytes */
     int64_t list_version;
     int64_t issued_at;
     char issued_by[64];

@@ -5,6 +5,7 @@
 #include "secret.h"
 #include "store/store.h"
 #include "util.h"
+#include "verbs.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -69,17 +70,23 @@ static void refuse_use(ykt_req *req, ykt_card *card, const char *code, const cha
 
 /*
  * The retry of a request that advanced the card's ATC and has not completed. Such a request
- * kept its card check, and the ATC, before it waited for a password check, and the card
- * names it (verbs.c marks it when it waits) until its outcome is kept: abandoned (its
- * connection closed) or undone (its outcome could not be kept), it never is. Its retry may
- * run once more: the cryptogram binds the terminal and seq, so nothing else can present it,
- * and once any outcome of it is kept the mark is gone, so a copy presented after that
- * outcome was pruned is a replay.
+ * (PAY or HOLD with a PIN) kept its card check, and the ATC, before it waited for the
+ * password check, and the card names it, with the digest of its bytes (verbs.c marks it when
+ * it waits), until its outcome is kept: abandoned (its connection closed) or undone (its
+ * outcome could not be kept), it never is. Its retry, the same bytes again, may run once
+ * more: the cryptogram binds the terminal and seq, and the digest the rest (the PIN), so
+ * nothing else can present it. Once its outcome is kept the mark is gone; and a copy
+ * presented after that outcome was pruned is refused by its time anyway (config.c:
+ * request_retention is at least twice max_clock_skew).
  */
 static bool retry_of_atc_request(const ykt_req *req, const ykt_presented *p, const ykt_card *card)
 {
-    return p->atc == card->atc && p->seq == card->atc_seq && req->term != NULL &&
-           strcmp(card->atc_terminal, req->term->id) == 0;
+    if (p->atc != card->atc || p->seq != card->atc_seq || req->term == NULL ||
+        strcmp(card->atc_terminal, req->term->id) != 0)
+        return false;
+    uint8_t digest[16];
+    ykt_verbs_request_digest(req, digest);
+    return memcmp(digest, card->atc_digest, sizeof digest) == 0;
 }
 
 bool ykt_card_authenticate(ykt_req *req, const ykt_presented *p, unsigned flags, ykt_card *card,

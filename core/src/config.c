@@ -654,6 +654,17 @@ int ykt_config_validate(const ykt_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "[storage] path is required");
         return YKT_EINVAL;
     }
+    /* A copy of a request presented once its outcome is no longer kept must be refused by
+     * its time (CLOCK_SKEW), whatever else it may pass (docs/protocol.md, Idempotency). */
+    if (cfg->request_retention_ms < 2 * cfg->max_clock_skew_ms) {
+        snprintf(err, errlen,
+                 "[terminal] request_retention must be at least twice [cards] max_clock_skew "
+                 "(%lld s against %lld s): a copy of a request whose outcome is no longer kept "
+                 "must be refused by its time",
+                 (long long)(cfg->request_retention_ms / 1000),
+                 (long long)(cfg->max_clock_skew_ms / 1000));
+        return YKT_EINVAL;
+    }
     return YKT_OK;
 }
 

@@ -10,6 +10,7 @@
 #include "pay_verbs.h"
 #include "store/store.h"
 #include "util.h"
+#include "verbs.h"
 #include "wallet.h"
 
 #include <stdio.h>
@@ -153,6 +154,7 @@ static void pay_or_hold(ykt_req *req, bool hold)
     if (!ykt_cardpw_prepare(req, &job->pw, job->person.id, "pay"))
         goto out;
     ykt_strlcpy(job->pw.password, pin, sizeof job->pw.password);
+    ykt_verbs_mark_waiting(req); /* its only change so far: the card's ATC */
     ykt_req_defer(req, pin_work, pin_done, job);
     return;
 out:

@@ -562,7 +562,7 @@ static void deferred_finish(deferred *d)
         ykt_terminal_seq_wait_end(d->waiting_term, d->seq);
     c->parked = false;
     if (c->closing) {
-        if (!c->admin)
+        if (!c->admin && d->seq > 0)
             ykt_info("conn %llu: %s seq %lld abandoned: the connection closed while it waited",
                      (unsigned long long)c->id, d->argv[0], (long long)d->seq);
         deferred_abandon(d);
@@ -643,8 +643,6 @@ void ykt_req_defer(ykt_req *req, void (*work)(void *data), void (*after)(ykt_req
         d->waiting_term = req->term;
     }
     memcpy(d->plugin_card, req->plugin_card, sizeof d->plugin_card);
-    if (!c->admin)
-        ykt_verbs_mark_waiting(req);
     memcpy(d->atc_card, req->atc_card, sizeof d->atc_card);
     d->atc_marked = req->atc_marked;
     d->plugin_moved = req->plugin_moved;

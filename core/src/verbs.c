@@ -146,7 +146,7 @@ static void printable(const char *s, size_t len, char *out, size_t outlen)
 }
 
 /* A digest of the whole request, to tell a retry from a different request reusing a seq. */
-static void request_digest(const ykt_req *req, uint8_t out[16])
+void ykt_verbs_request_digest(const ykt_req *req, uint8_t out[16])
 {
     mbedtls_sha256_context ctx;
     uint8_t full[32];
@@ -184,7 +184,7 @@ static const char *outcome_to_keep(const ykt_req *req, size_t reply_start, size_
 static int put_outcome(ykt_req *req, const char *reply, size_t len)
 {
     uint8_t digest[16];
-    request_digest(req, digest);
+    ykt_verbs_request_digest(req, digest);
     /* With its outcome kept, a request has completed: its card no longer names it (in the
      * same savepoint, so the two go together), and a copy of it is a replay from now on. */
     if (req->atc_marked) {
@@ -249,7 +249,10 @@ void ykt_verbs_mark_waiting(ykt_req *req)
     if (!req->write || req->atc_card[0] == '\0' || req->atc_marked || req->seq <= 0 ||
         req->term == NULL || !ykt_db_in_cmd(req->gw->db))
         return;
-    if (ykt_store_card_mark_atc(req->gw->db, req->atc_card, req->term->id, req->seq) == YKT_OK)
+    uint8_t digest[16];
+    ykt_verbs_request_digest(req, digest);
+    if (ykt_store_card_mark_atc(req->gw->db, req->atc_card, req->term->id, req->seq, digest) ==
+        YKT_OK)
         req->atc_marked = true;
     else
         ykt_warn("card %s: cannot note that terminal %s seq %lld waits; a retry of it will be "
@@ -306,7 +309,7 @@ static bool replay_outcome(ykt_req *req)
     if (rc != YKT_OK) {
         ykt_reply_internal(req, rc);
     } else {
-        request_digest(req, digest);
+        ykt_verbs_request_digest(req, digest);
         if (!ykt_ct_equal(kept, digest, sizeof kept)) {
             ykt_reply_error(req, "SEQ_REUSED",
                             "sequence number %lld of terminal %s was used for another request",

@@ -63,10 +63,14 @@ void ykt_verbs_record_outcome(ykt_req *req, size_t reply_start);
 /* Ends a write request's savepoint (keep: its changes stay) and keeps its outcome. A
  * request whose outcome cannot be kept is undone and answered STORAGE_ERROR. */
 void ykt_verbs_end_write(ykt_req *req, size_t reply_start, bool keep);
-/* A write request that advanced a card's ATC is about to wait (a password check): the card
- * names it, in its savepoint, until its outcome is kept, so that its retry passes the card
- * check if it never completes (cardauth.c). */
+/* A write request whose only change so far is its card's ATC is about to wait (PAY or HOLD
+ * waiting for the payment password): the card names it, with the digest of its bytes, in
+ * its savepoint, until its outcome is kept, so that its retry passes the card check if it
+ * never completes (cardauth.c). Not for a request that changed more before its wait: its
+ * retry would change that again. */
 void ykt_verbs_mark_waiting(ykt_req *req);
+/* A digest of the whole request, to tell a retry from a different request reusing a seq. */
+void ykt_verbs_request_digest(const ykt_req *req, uint8_t out[16]);
 
 /* Registers PING, AUTH, QUIT, HEALTH and TIME. */
 int ykt_core_verbs_register(ykt_verbs *v);

@@ -573,13 +573,17 @@ class PinPaymentCase(WalletCase):
         self.terminal("POS-1")
 
     def abandon(self, args):
-        """Sends ARGS on a new connection of POS-1 and resets it at once; returns when
-        yktd has abandoned the request."""
+        """Sends ARGS on a new connection of POS-1 and, once it waits for its password
+        check, resets that connection; returns when yktd has abandoned the request."""
         c = self.gw.terminal("POS-1", self.secrets["POS-1"])
         c.send_raw(encode(*args))
+        # a copy on the terminal's other connection proves the first one waits
+        self.assertTrue(wait_until(lambda: (lambda r: isinstance(r, RespError) and
+                                            r.code == "IN_PROGRESS")(self.send("POS-1", args)),
+                                   timeout=10), "the first attempt did not wait")
         c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         c.close()
-        line = "PAY seq %s abandoned: the connection closed while it waited" % args[1]
+        line = "%s seq %s abandoned: the connection closed while it waited" % (args[0], args[1])
         self.assertTrue(wait_until(lambda: line in self.gw.log_text(), timeout=30),
                         "not abandoned: the first attempt must not complete")
 
@@ -592,27 +596,31 @@ class PinPaymentCase(WalletCase):
             time.sleep(0.1)
         self.fail("still IN_PROGRESS")
 
+    def pin_holder(self, ref):
+        card, rec, _ = self.holder("S1", "1000.00")
+        self.gw.ctl("account", "limit", "S1", "--daily", "1000", "--ref", ref)
+        return card, rec["initial_pay_password"]
+
+    def marks(self):
+        return self.gw.sql("SELECT atc_terminal, atc_seq, atc_digest IS NOT NULL FROM cards")
+
 
 class AbandonedPinPaymentTest(PinPaymentCase):
     """A PIN payment whose connection resets during its password check is abandoned; its
-    card check, and the card's ATC, were kept before the wait. The terminal's retry pays,
-    once, unless the card has been used since."""
+    card check, and the card's ATC, were kept before the wait. The terminal's retry, the
+    same bytes, pays once, unless the card has been used since."""
 
     def test_the_retry_of_an_abandoned_pin_payment_pays_once(self):
-        card, rec, _ = self.holder("S1", "1000.00")
-        self.gw.ctl("account", "limit", "S1", "--daily", "1000", "--ref", "APP-RST")
-        pin = rec["initial_pay_password"]
+        card, pin = self.pin_holder("APP-RST")
         args = self.signed(card, "POS-1", "PAY", 20000, pin)
         self.abandon(args)
         self.assertEqual(self.balance("S1"), 100000)
-        self.assertEqual(self.gw.sql("SELECT atc, atc_terminal, atc_seq FROM cards"),
-                         [(int(args[3]), "POS-1", int(args[1]))])
+        self.assertEqual(self.marks(), [("POS-1", int(args[1]), 1)])
         r = self.retry(args)
         self.assertPaid(r, 20000, 80000)
         self.assertIn("the retry of a request that did not complete", self.gw.log_text())
         # completed: the card names it no more, and its outcome answers from now on
-        self.assertEqual(self.gw.sql("SELECT atc, atc_terminal, atc_seq FROM cards"),
-                         [(int(args[3]), None, None)])
+        self.assertEqual(self.marks(), [(None, None, 0)])
         self.assertEqual(self.send("POS-1", args), r)
         self.assertEqual(len(self.payments("S1")), 1)
         # abandoned again, but the card pays elsewhere first: its ATC moved on, and the
@@ -620,34 +628,75 @@ class AbandonedPinPaymentTest(PinPaymentCase):
         args = self.signed(card, "POS-1", "PAY", 20000, pin)
         self.abandon(args)
         self.assertPaid(self.pay(card, 100, tid="POS-1"), 100, 79900)
+        self.assertEqual(self.marks(), [(None, None, 0)])
         self.assertError(self.retry(args), "REPLAY")
         self.assertEqual(self.balance("S1"), 79900)
+        # abandoned again; the same cryptogram with other bytes (another PIN) is not its
+        # retry but a replay, and as the outcome of that seq it answers the retry too
+        args = self.signed(card, "POS-1", "PAY", 20000, pin)
+        self.abandon(args)
+        self.assertError(self.retry(args[:7] + [other_password(pin)]), "REPLAY")
+        self.assertError(self.retry(args), "SEQ_REUSED")
+        self.assertEqual(self.balance("S1"), 79900)
         self.assertEqual(len(self.payments("S1")), 2)
+
+    def test_the_retry_of_an_abandoned_pin_hold_holds_once(self):
+        card, pin = self.pin_holder("APP-RSTH")
+        args = self.signed(card, "POS-1", "HOLD", 30000, pin)
+        self.abandon(args)
+        self.assertEqual(self.account("escrow"), 0)
+        r = self.retry(args)
+        self.assertIsInstance(r, list, r)
+        self.assertEqual(r[1:3], [30000, 70000])
+        self.assertEqual(self.send("POS-1", args), r)
+        self.assertEqual(self.account("escrow"), 30000)
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM holds"), [(1,)])
+        self.assertEqual(self.void(r[0], tid="POS-1"), 100000)
+
+    def test_outcomes_kept_shorter_than_twice_the_clock_skew_are_refused(self):
+        # a copy presented once its outcome is gone must be refused by its time
+        gw = Gateway(sets={"terminal.request_retention": "1h", "cards.max_clock_skew": "31m"},
+                     start=False)
+        self.addCleanup(gw.cleanup)
+        with self.assertRaises(AssertionError) as e:
+            gw.start()
+        gw.proc = None
+        gw.log.close()
+        self.assertIn("[terminal] request_retention must be at least twice [cards] "
+                      "max_clock_skew (3600 s against 1860 s)", str(e.exception))
 
 
 class CompletedPinPaymentTest(PinPaymentCase):
     """A PIN payment that completed is never run again, even once its outcome is pruned:
     the card stops naming it when its outcome is kept, and a copy is a replay."""
 
-    def test_a_completed_pin_payment_is_a_replay_once_its_outcome_is_pruned(self):
-        card, rec, _ = self.holder("S1", "1000.00")
-        self.gw.ctl("account", "limit", "S1", "--daily", "1000", "--ref", "APP-PRUNE")
-        pin = rec["initial_pay_password"]
-        args = self.signed(card, "POS-1", "PAY", 20000, pin)
-        r = self.send("POS-1", args)
-        self.assertPaid(r, 20000, 80000)
-        self.assertEqual(self.gw.sql("SELECT atc_terminal, atc_seq FROM cards"), [(None, None)])
-        # a wrong password is kept too, and ends the claim as well
-        bad = self.signed(card, "POS-1", "PAY", 20000, other_password(pin))
-        self.assertError(self.send("POS-1", bad), "BAD_PIN")
-        self.assertEqual(self.gw.sql("SELECT atc_terminal, atc_seq FROM cards"), [(None, None)])
+    def prune_all(self):
         self.gw.sql_write("UPDATE terminal_requests SET at = at - ?", 31 * 86400000)
         self.assertGreater(self.gw.ctl("job", "run", "prune")["items"], 0)
         self.assertEqual(self.gw.sql("SELECT count(*) FROM terminal_requests WHERE "
                                      "terminal = 'POS-1' AND seq > 0"), [(0,)])
+
+    def test_a_completed_pin_payment_is_a_replay_once_its_outcome_is_pruned(self):
+        card, pin = self.pin_holder("APP-PRUNE")
+        args = self.signed(card, "POS-1", "PAY", 20000, pin)
+        r = self.send("POS-1", args)
+        self.assertPaid(r, 20000, 80000)
+        self.assertEqual(self.marks(), [(None, None, 0)])
+        self.prune_all()
+        # the card's ATC is this payment's: only the missing mark refuses the copy
         self.assertError(self.send("POS-1", args), "REPLAY")
         self.assertEqual(self.balance("S1"), 80000)
+        # a wrong password is kept too, and ends the claim as well
+        bad = self.signed(card, "POS-1", "PAY", 20000, other_password(pin))
+        self.assertError(self.send("POS-1", bad), "BAD_PIN")
+        self.assertEqual(self.marks(), [(None, None, 0)])
+        self.prune_all()
+        self.assertError(self.send("POS-1", bad), "REPLAY")
+        self.assertEqual(self.balance("S1"), 80000)
         self.assertEqual(len(self.payments("S1")), 1)
+
+# ---- holds (pre-authorisation) --------------------------------------------------------------
+
 
 class HoldTest(WalletCase):
     def setUp(self):
@@ -1709,8 +1758,8 @@ class SchemaV13MigrationTest(OldSchemaCase):
         self.assertEqual(self.gw.sql("SELECT id, transfer, fee_transfer, charged FROM payments"),
                          [(1, 2, 3, 1050)])
         # v14: which request advanced each card's ATC; unknown for the ATCs before it
-        self.assertEqual([r[1] for r in self.gw.sql("PRAGMA table_info(cards)")][-2:],
-                         ["atc_terminal", "atc_seq"])
+        self.assertEqual([r[1] for r in self.gw.sql("PRAGMA table_info(cards)")][-3:],
+                         ["atc_terminal", "atc_seq", "atc_digest"])
         self.assertEqual(self.gw.sql("PRAGMA foreign_key_check"), [])
         self.assertEqual(self.gw.sql("PRAGMA integrity_check"), [("ok",)])
         self.assertAuditClean()

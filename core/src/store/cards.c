@@ -10,7 +10,7 @@
     "card_no, uid, person_id, medium, type, status, valid_until, subsystems, merchants, atc, "     \
     "list_version, issued_at, issued_by, fee, coalesce(replaces, ''), "                            \
     "coalesce(replaced_by, ''), status_reason, status_at, coalesce(atc_terminal, ''), "            \
-    "coalesce(atc_seq, 0)"
+    "coalesce(atc_seq, 0), atc_digest"
 
 static void read_card(sqlite3_stmt *st, ykt_card *c)
 {
@@ -35,6 +35,8 @@ static void read_card(sqlite3_stmt *st, ykt_card *c)
     c->status_at = sqlite3_column_int64(st, 17);
     ykt_strlcpy(c->atc_terminal, col_text(st, 18), sizeof c->atc_terminal);
     c->atc_seq = sqlite3_column_int64(st, 19);
+    if (sqlite3_column_bytes(st, 20) == (int)sizeof c->atc_digest)
+        memcpy(c->atc_digest, sqlite3_column_blob(st, 20), sizeof c->atc_digest);
 }
 
 static int get_card(sqlite3_stmt *st, ykt_card *out)
@@ -139,26 +141,30 @@ int ykt_store_card_set_atc(ykt_db *db, const char *card_no, int64_t atc)
     /* The WHERE clause makes a stale or concurrent update a no-op instead of a rollback.
      * A new ATC ends any request's claim to the old one. */
     STMT_OR_FAIL(st, db,
-                 "UPDATE cards SET atc = ?1, atc_terminal = NULL, atc_seq = NULL "
-                 "WHERE card_no = ?2 AND atc < ?1");
+                 "UPDATE cards SET atc = ?1, atc_terminal = NULL, atc_seq = NULL, "
+                 "atc_digest = NULL WHERE card_no = ?2 AND atc < ?1");
     bind_i64(st, 1, atc);
     bind_text(st, 2, card_no);
     return ykt_store_step_changed(db, st);
 }
 
-int ykt_store_card_mark_atc(ykt_db *db, const char *card_no, const char *terminal, int64_t seq)
+int ykt_store_card_mark_atc(ykt_db *db, const char *card_no, const char *terminal, int64_t seq,
+                            const uint8_t digest[16])
 {
-    STMT_OR_FAIL(st, db, "UPDATE cards SET atc_terminal = ?2, atc_seq = ?3 WHERE card_no = ?1");
+    STMT_OR_FAIL(st, db,
+                 "UPDATE cards SET atc_terminal = ?2, atc_seq = ?3, atc_digest = ?4 "
+                 "WHERE card_no = ?1");
     bind_text(st, 1, card_no);
     bind_text(st, 2, terminal);
     bind_i64(st, 3, seq);
+    sqlite3_bind_blob(st, 4, digest, 16, SQLITE_STATIC);
     return ykt_store_step_changed(db, st);
 }
 
 int ykt_store_card_unmark_atc(ykt_db *db, const char *card_no, const char *terminal, int64_t seq)
 {
     STMT_OR_FAIL(st, db,
-                 "UPDATE cards SET atc_terminal = NULL, atc_seq = NULL "
+                 "UPDATE cards SET atc_terminal = NULL, atc_seq = NULL, atc_digest = NULL "
                  "WHERE card_no = ?1 AND atc_terminal = ?2 AND atc_seq = ?3");
     bind_text(st, 1, card_no);
     bind_text(st, 2, terminal);

@@ -515,11 +515,12 @@ const char *const ykt_migrations[] = {
      * check, and the ATC with it, before it waits; if it is then abandoned (its connection
      * closed) or undone (its outcome could not be kept), nothing of it is kept but the ATC,
      * and its terminal's retry, the same bytes again, was refused REPLAY though nothing was
-     * paid. The card now names such a request from its wait until its outcome is kept
-     * (verbs.c ykt_verbs_mark_waiting, put_outcome), and the card check lets exactly that
-     * request through once more (cardauth.c, retry_of_atc_request). */
+     * paid. The card now names such a request, with the digest of its bytes, from its wait
+     * until its outcome is kept (verbs.c ykt_verbs_mark_waiting, put_outcome), and the card
+     * check lets exactly that request through once more (cardauth.c, retry_of_atc_request). */
     "ALTER TABLE cards ADD COLUMN atc_terminal TEXT;"
-    "ALTER TABLE cards ADD COLUMN atc_seq INTEGER;",
+    "ALTER TABLE cards ADD COLUMN atc_seq INTEGER;"
+    "ALTER TABLE cards ADD COLUMN atc_digest BLOB;",
 };
 
 const int ykt_migrations_count = (int)(sizeof ykt_migrations / sizeof ykt_migrations[0]);

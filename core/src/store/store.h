@@ -124,9 +124,11 @@ int ykt_store_card_set_status(ykt_db *db, const char *card_no, const char *statu
 int ykt_store_card_set_replaced_by(ykt_db *db, const char *card_no, const char *by);
 /* Raises the card's last ATC; YKT_ENOTFOUND when it is not below atc (a replay). */
 int ykt_store_card_set_atc(ykt_db *db, const char *card_no, int64_t atc);
-/* The card's ATC was advanced by the request (terminal, seq), which has not completed: it
- * waits for a password check. Unmarked when its outcome is kept (schema 14). */
-int ykt_store_card_mark_atc(ykt_db *db, const char *card_no, const char *terminal, int64_t seq);
+/* The card's ATC was advanced by the request (terminal, seq) with these bytes (their
+ * digest), which has not completed: it waits for a password check. Unmarked when its
+ * outcome is kept (schema 14). */
+int ykt_store_card_mark_atc(ykt_db *db, const char *card_no, const char *terminal, int64_t seq,
+                            const uint8_t digest[16]);
 int ykt_store_card_unmark_atc(ykt_db *db, const char *card_no, const char *terminal, int64_t seq);
 /* Follows a person's new validity on their cards that are not cancelled: regular cards take
  * it; a temporary card keeps its own earlier end date and is only cut back to the new one.
