@@ -86,7 +86,7 @@ static bool retry_of_atc_request(const ykt_req *req, const ykt_presented *p, con
         return false;
     uint8_t digest[16];
     ykt_verbs_request_digest(req, digest);
-    return memcmp(digest, card->atc_digest, sizeof digest) == 0;
+    return ykt_ct_equal(digest, card->atc_digest, sizeof digest);
 }
 
 bool ykt_card_authenticate(ykt_req *req, const ykt_presented *p, unsigned flags, ykt_card *card,

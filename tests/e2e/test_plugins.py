@@ -15,7 +15,7 @@ import tempfile
 import time
 
 from harness import BUILD_DIR, SOURCE_DIR, Gateway, wait_until
-from test_wallet import WalletCase, yuan
+from test_wallet import WalletCase, abandon_request, retry_request, yuan
 
 PLUGIN_SETS = {
     "plugin.testplug.enabled": "yes",
@@ -343,6 +343,25 @@ class HostServicesTest(PluginCase):
         time.sleep(1.5)
         stats = self.gw.ctl("testplug", "stats")
         self.assertEqual((stats["day_ends"], stats["last_day_end"]), (2, ""))
+
+
+class AbandonedPluginWaitTest(PluginCase):
+    """A plugin verb that waits for a password check after its card check is not noted on
+    the card (only PAY and HOLD are, whose only change before the wait is the ATC): a
+    plugin may have changed more by then, which its retry would change again. Interrupted,
+    its retry is refused REPLAY."""
+
+    sets = dict(PLUGIN_SETS, **{"cards.password_iterations": "200000"})
+
+    def test_an_interrupted_plugin_wait_is_not_run_again(self):
+        card, rec, _ = self.holder("S1", "10.00")
+        # a sequenced verb that writes a note, then waits for the password
+        args = self.signed(card, "POS-1", "TESTPLUG.NOTEPIN", 0, rec["initial_pay_password"])
+        abandon_request(self, "POS-1", args)
+        self.assertEqual(self.gw.sql("SELECT atc_terminal, atc_seq FROM cards"), [(None, None)])
+        self.assertError(retry_request(self, "POS-1", args), "REPLAY")
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM testplug_notes WHERE "
+                                     "text = 'before the wait'"), [(1,)])
 
 
 class DoorPolicyTest(PluginCase):

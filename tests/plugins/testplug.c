@@ -18,6 +18,8 @@
  *   TESTPLUG.DOOR <card args>                gate: ACCESS_CHECK decision -> +ALLOW / -DENIED
  *   TESTPLUG.REVERSE <card args>             pos: reverse a bank credit -> [moved, balance]
  *   TESTPLUG.SECRET <card args> pin          pos: the pay password, checked -> +OK
+ *   TESTPLUG.NOTEPIN <card args> pin         pos, sequenced: a note, then the pay password
+ *                                            checked -> +OK (a write before the wait)
  *   TESTPLUG.MISUSE <card args> how [card]   pos: what the host must refuse: "other-card"
  *                                            (debit another card), "twice" (two credits),
  *                                            "negative" (a debit of -amount), "trigger"
@@ -266,6 +268,31 @@ static void v_secret(ykt_request *r, void *ud)
         return;
     if (h->argc(r) != 8) {
         h->reply_error(r, "BAD_REQUEST", "usage: TESTPLUG.SECRET <card args> pin");
+        return;
+    }
+    h->card_check_password(r, &card, "pay", h->arg(r, 7, NULL), secret_ok, s);
+}
+
+static void v_notepin(ykt_request *r, void *ud)
+{
+    state *s = ud;
+    const ykt_host *h = s->host;
+    ykt_card_info card;
+    if (h->card_present(r, &card, NULL) != YKT_PLUGIN_OK)
+        return;
+    if (h->argc(r) != 8) {
+        h->reply_error(r, "BAD_REQUEST", "usage: TESTPLUG.NOTEPIN <card args> pin");
+        return;
+    }
+    sqlite3_stmt *st =
+        h->db_stmt(s->self, "INSERT INTO testplug_notes (text, by) VALUES ('before the wait', ?)");
+    if (st == NULL) {
+        h->reply_error(r, "STORAGE_ERROR", "cannot prepare the note");
+        return;
+    }
+    sqlite3_bind_text(st, 1, card.card_no, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        h->reply_error(r, "STORAGE_ERROR", "cannot keep the note");
         return;
     }
     h->card_check_password(r, &card, "pay", h->arg(r, 7, NULL), secret_ok, s);
@@ -581,6 +608,9 @@ int ykt_plugin_init(ykt_plugin *self, const ykt_host *host, void **userdata)
     if (rc == 0)
         rc = host->verb_register(self, "TESTPLUG.SECRET", YKT_TERM_POS, YKT_VERB_CHANGES, v_secret,
                                  s, "TESTPLUG.SECRET <card args> pin");
+    if (rc == 0)
+        rc = host->verb_register(self, "TESTPLUG.NOTEPIN", YKT_TERM_POS, money, v_notepin, s,
+                                 "TESTPLUG.NOTEPIN <card args> pin");
     if (rc == 0)
         rc = host->admin_register(self, "testplug", "settle", 0, 1, "", 2, 2, a_settle, s,
                                   "testplug settle HOLD FEN", "Settle a hold (0: void).");

@@ -435,6 +435,22 @@ static void test_validate_required_paths(void)
     expect_validate(&cfg, YKT_EINVAL, "[storage] path is required");
 }
 
+/* A copy of a request presented once its outcome is gone must be refused by its time. */
+static void test_validate_retention_against_clock_skew(void)
+{
+    ykt_config cfg;
+    char err[256];
+    ykt_config_defaults(&cfg);
+    ASSERT_EQ(ykt_config_set(&cfg, "terminal.request_retention=1h", err, sizeof err), YKT_OK);
+    ASSERT_EQ(ykt_config_set(&cfg, "cards.max_clock_skew=30m", err, sizeof err), YKT_OK);
+    expect_validate(&cfg, YKT_OK, NULL); /* exactly twice */
+    ASSERT_EQ(ykt_config_set(&cfg, "cards.max_clock_skew=1801s", err, sizeof err), YKT_OK);
+    expect_validate(&cfg, YKT_EINVAL,
+                    "[terminal] request_retention must be at least twice [cards] max_clock_skew "
+                    "(3600 s against 1801 s): a copy of a request whose outcome is no longer "
+                    "kept must be refused by its time");
+}
+
 int main(void)
 {
     printf("test_config\n");
@@ -453,6 +469,7 @@ int main(void)
     RUN(test_set_errors);
     RUN(test_validate_tls);
     RUN(test_validate_required_paths);
+    RUN(test_validate_retention_against_clock_skew);
     printf("ok\n");
     return 0;
 }

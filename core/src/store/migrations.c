@@ -511,7 +511,7 @@ const char *const ykt_migrations[] = {
     "DROP INDEX payments_unsettled;",
 
     /* v14: the request that advanced a card's ATC and has not completed, (atc_terminal,
-     * atc_seq). A request that waits for a password check (PAY with a PIN) keeps its card
+     * atc_seq, atc_digest). A PAY or HOLD that waits for the payment password keeps its card
      * check, and the ATC with it, before it waits; if it is then abandoned (its connection
      * closed) or undone (its outcome could not be kept), nothing of it is kept but the ATC,
      * and its terminal's retry, the same bytes again, was refused REPLAY though nothing was
