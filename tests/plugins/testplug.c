@@ -29,6 +29,7 @@
  */
 #include <ykt/plugin.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,31 +260,35 @@ static void secret_ok(ykt_request *r, void *ud)
     s->host->reply_ok(r);
 }
 
+/* The card and the password after its arguments; false when it has replied. */
+static bool card_and_pin(state *s, ykt_request *r, ykt_card_info *card, const char *verb)
+{
+    const ykt_host *h = s->host;
+    if (h->card_present(r, card, NULL) != YKT_PLUGIN_OK)
+        return false;
+    if (h->argc(r) != 8) {
+        h->reply_error(r, "BAD_REQUEST", "usage: %s <card args> pin", verb);
+        return false;
+    }
+    return true;
+}
+
 static void v_secret(ykt_request *r, void *ud)
 {
     state *s = ud;
-    const ykt_host *h = s->host;
     ykt_card_info card;
-    if (h->card_present(r, &card, NULL) != YKT_PLUGIN_OK)
-        return;
-    if (h->argc(r) != 8) {
-        h->reply_error(r, "BAD_REQUEST", "usage: TESTPLUG.SECRET <card args> pin");
-        return;
-    }
-    h->card_check_password(r, &card, "pay", h->arg(r, 7, NULL), secret_ok, s);
+    if (card_and_pin(s, r, &card, "TESTPLUG.SECRET"))
+        s->host->card_check_password(r, &card, "pay", s->host->arg(r, 7, NULL), secret_ok, s);
 }
 
+/* A write before the wait: its retry must not write it again. */
 static void v_notepin(ykt_request *r, void *ud)
 {
     state *s = ud;
     const ykt_host *h = s->host;
     ykt_card_info card;
-    if (h->card_present(r, &card, NULL) != YKT_PLUGIN_OK)
+    if (!card_and_pin(s, r, &card, "TESTPLUG.NOTEPIN"))
         return;
-    if (h->argc(r) != 8) {
-        h->reply_error(r, "BAD_REQUEST", "usage: TESTPLUG.NOTEPIN <card args> pin");
-        return;
-    }
     sqlite3_stmt *st =
         h->db_stmt(s->self, "INSERT INTO testplug_notes (text, by) VALUES ('before the wait', ?)");
     if (st == NULL) {
