@@ -149,19 +149,19 @@ bool ykt_card_authenticate_op(ykt_req *req, const ykt_presented *p, const char *
             return false;
         }
     }
-    if (p->atc <= card->atc && !(flags & YKT_CARDAUTH_OFFLINE) &&
-        retry_of_atc_request(req, p, card)) {
+    if (p->atc <= card->atc && !(flags & YKT_CARDAUTH_OFFLINE)) {
+        if (!retry_of_atc_request(req, p, card)) {
+            ykt_warn("card %s: replayed ATC %lld (last %lld) at terminal %s", card->card_no,
+                     (long long)p->atc, (long long)card->atc, req->term->id);
+            ykt_reply_error(req, "REPLAY", "ATC %lld is not above the last accepted %lld",
+                            (long long)p->atc, (long long)card->atc);
+            return false;
+        }
         ykt_info("card %s: ATC %lld again from terminal %s seq %lld: the retry of a request "
                  "that did not complete",
                  card->card_no, (long long)p->atc, req->term->id, (long long)p->seq);
         ykt_strlcpy(req->atc_card, card->card_no, sizeof req->atc_card);
         req->atc_marked = true;
-    } else if (p->atc <= card->atc && !(flags & YKT_CARDAUTH_OFFLINE)) {
-        ykt_warn("card %s: replayed ATC %lld (last %lld) at terminal %s", card->card_no,
-                 (long long)p->atc, (long long)card->atc, req->term->id);
-        ykt_reply_error(req, "REPLAY", "ATC %lld is not above the last accepted %lld",
-                        (long long)p->atc, (long long)card->atc);
-        return false;
     }
     if (!(flags & YKT_CARDAUTH_ANY_STATUS)) {
         if (strcmp(card->status, "lost") == 0) {
