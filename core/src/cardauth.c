@@ -1,4 +1,5 @@
 #include "cardauth.h"
+#include "cardcache.h"
 #include "cardcrypto.h"
 #include "common.h"
 #include "log.h"
@@ -99,7 +100,7 @@ bool ykt_card_authenticate_op(ykt_req *req, const ykt_presented *p, const char *
                               unsigned flags, ykt_card *card, ykt_person *person)
 {
     ykt_db *db = req->gw->db;
-    int rc = ykt_store_card_by_uid(db, p->uid_hex, card);
+    int rc = ykt_cardcache_card(req->gw->cards, db, p->uid_hex, card);
     if (rc == YKT_ENOTFOUND) {
         ykt_reply_error(req, "CARD_UNKNOWN", "no card with this uid");
         return false;
@@ -184,12 +185,12 @@ bool ykt_card_authenticate_op(ykt_req *req, const ykt_presented *p, const char *
         }
     }
     if (p->atc > card->atc) {
-        rc = ykt_store_card_set_atc(db, card->card_no, p->atc);
+        rc = ykt_cardcache_set_atc(req->gw->cards, db, p->uid_hex, card->card_no, p->atc);
         ykt_strlcpy(req->atc_card, card->card_no, sizeof req->atc_card);
         card->atc = p->atc;
     }
     if (rc == YKT_OK || rc == YKT_ENOTFOUND)
-        rc = ykt_store_person_by_id(db, card->person_id, person);
+        rc = ykt_cardcache_holder(req->gw->cards, db, p->uid_hex, card->person_id, person);
     if (rc != YKT_OK) {
         ykt_reply_internal(req, rc);
         return false;

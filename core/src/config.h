@@ -73,6 +73,7 @@ typedef struct ykt_config {
     int64_t replacement_fee;
     int64_t deposit;
     int64_t password_iterations;
+    int64_t card_cache_entries;
     int64_t password_max_failures;
     int64_t password_lock_ms;
     int64_t pin_threshold;

@@ -126,6 +126,13 @@ struct ykt_db {
     uv_async_t async;
     void (*commit_done)(void *arg, int rc);
     void *commit_arg;
+    /* Copies of cards and people rows kept beside the database (cardcache.c) stay valid
+     * while rows_epoch does (ykt_db_rows_epoch). Read and moved with atomics: a ROLLBACK
+     * on the committer thread (unsplit mode) moves it too. */
+    uint64_t rows_epoch;
+    bool rows_quiet;      /* the change under way is a copy's own write (ykt_db_rows_quiet) */
+    bool cmd_rows_dirty;  /* a cards or people row changed in the current request */
+    int64_t data_version; /* PRAGMA data_version when last read: moves with other writers */
 };
 
 static void *xrealloc(void *p, size_t n)
@@ -212,6 +219,71 @@ int ykt_db_schema_version(ykt_db *db)
     int v = -1;
     pragma_int(db, "PRAGMA user_version", &v);
     return v;
+}
+
+/* ---- the epoch of copied rows ---- */
+
+static void rows_moved(ykt_db *db)
+{
+    __atomic_add_fetch(&db->rows_epoch, 1, __ATOMIC_RELAXED);
+}
+
+/* Every row change on this connection: a cards or people row changed other than by a copy's
+ * own write makes every copy stale. SQLite does not call this for WITHOUT ROWID tables,
+ * REPLACE deletions or a DELETE without WHERE; neither table is any of these, and nothing
+ * deletes their rows. */
+static void update_hook(void *arg, int op, const char *dbname, const char *table, sqlite3_int64 id)
+{
+    (void)op;
+    (void)dbname;
+    (void)id;
+    ykt_db *db = arg;
+    if ((table[0] != 'c' || strcmp(table, "cards") != 0) &&
+        (table[0] != 'p' || strcmp(table, "people") != 0))
+        return;
+    if (db->rows_quiet)
+        return;
+    db->cmd_rows_dirty = true;
+    rows_moved(db);
+}
+
+/* A whole transaction undone (ROLLBACK, or SQLite aborting one on SQLITE_FULL or an I/O
+ * error): whatever a copy took from it may be gone. */
+static void rollback_hook(void *arg)
+{
+    rows_moved(arg);
+}
+
+/* Another connection (a second process, an administrator's sqlite3) may have committed. */
+static void check_data_version(ykt_db *db)
+{
+    sqlite3_stmt *st = ykt_db_stmt(db, "PRAGMA data_version");
+    if (st == NULL || sqlite3_step(st) != SQLITE_ROW) {
+        if (st != NULL)
+            sqlite3_reset(st);
+        rows_moved(db); /* unknown: trust no copy */
+        return;
+    }
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (v != db->data_version) {
+        db->data_version = v;
+        rows_moved(db);
+    }
+}
+
+uint64_t ykt_db_rows_epoch(ykt_db *db)
+{
+    /* In a batch the write lock keeps other writers out, and its BEGIN checked; outside one
+     * each use checks. */
+    if (!db->batch_open && !ykt_db_busy(db))
+        check_data_version(db);
+    return __atomic_load_n(&db->rows_epoch, __ATOMIC_RELAXED);
+}
+
+void ykt_db_rows_quiet(ykt_db *db, bool quiet)
+{
+    db->rows_quiet = quiet;
 }
 
 /* Called by SQLite after each commit with the WAL's size: note when to checkpoint. */
@@ -390,6 +462,10 @@ int ykt_db_open(ykt_db **out, const char *path, char *err, size_t errlen)
     if (migrate(db, err, errlen) != YKT_OK)
         goto fail;
     sqlite3_wal_hook(db->h, wal_hook, db);
+    sqlite3_update_hook(db->h, update_hook, db);
+    sqlite3_rollback_hook(db->h, rollback_hook, db);
+    db->rows_epoch = 1; /* 0 marks an empty copy */
+    check_data_version(db);
     *out = db;
     return YKT_OK;
 fail:
@@ -522,12 +598,14 @@ int ykt_db_cmd_begin(ykt_db *db)
         if (control(db, "BEGIN IMMEDIATE") != YKT_OK)
             return YKT_ESTORAGE;
         db->batch_open = true;
+        check_data_version(db);
     }
     if (control(db, "SAVEPOINT cmd") != YKT_OK) {
         db->batch_failed = true;
         return YKT_ESTORAGE;
     }
     db->in_cmd = true;
+    db->cmd_rows_dirty = false;
     db->cmd_hook_mark = db->nhooks;
     return YKT_OK;
 }
@@ -552,6 +630,10 @@ void ykt_db_cmd_end(ykt_db *db, bool keep)
     }
     if (control(db, "ROLLBACK TO cmd") != YKT_OK || control(db, "RELEASE cmd") != YKT_OK)
         db->batch_failed = true;
+    /* A copy taken after a row changed in this request holds what was just undone. The
+     * copies' own writes undo themselves through their hooks. */
+    if (db->cmd_rows_dirty)
+        rows_moved(db);
     run_hooks(db, db->cmd_hook_mark, false);
 }
 
@@ -562,6 +644,8 @@ size_t ykt_db_hooks_mark(ykt_db *db)
 
 void ykt_db_hooks_rollback(ykt_db *db, size_t mark)
 {
+    if (db->cmd_rows_dirty) /* as in ykt_db_cmd_end */
+        rows_moved(db);
     if (mark <= db->nhooks)
         run_hooks(db, mark, false);
 }

@@ -19,6 +19,7 @@ struct ykt_admin;
 struct ykt_server;
 struct ykt_tls;
 struct ykt_rules;
+struct ykt_cardcache;
 
 typedef struct ykt_gw {
     uv_loop_t *loop;
@@ -28,9 +29,10 @@ typedef struct ykt_gw {
     struct ykt_verbs *verbs; /* terminal-port verb table */
     struct ykt_admin *admin; /* admin command table */
     struct ykt_server *server;
-    struct ykt_tls *tls;     /* NULL when [tls] enabled = no */
-    struct ykt_rules *rules; /* the Lua rule scripts ([rules] dir) */
-    uint8_t master_key[16];  /* card master key ([cards] master_key); never logged */
+    struct ykt_tls *tls;         /* NULL when [tls] enabled = no */
+    struct ykt_rules *rules;     /* the Lua rule scripts ([rules] dir) */
+    struct ykt_cardcache *cards; /* cards and holders the card check read ([cards] cache_entries) */
+    uint8_t master_key[16];      /* card master key ([cards] master_key); never logged */
     int64_t started_ms;
     bool stopping;
 } ykt_gw;

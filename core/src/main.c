@@ -13,6 +13,7 @@
 #include "rules.h"
 #include "timers.h"
 #include "wallet.h"
+#include "cardcache.h"
 #include "cardcrypto.h"
 #include "date.h"
 #include "common.h"
@@ -216,6 +217,7 @@ static int run(ykt_config *cfg)
     ykt_db_set_checkpoint_pages(gw.db, (int)cfg->checkpoint_pages);
     ykt_db_set_checkpoint_pace(gw.db, (int)cfg->checkpoint_pace_pages);
     ykt_db_set_checkpoint_nice(gw.db, (int)cfg->checkpoint_nice);
+    gw.cards = ykt_cardcache_new((size_t)cfg->card_cache_entries);
     if (ykt_terminals_load(&gw.terminals, gw.db) != YKT_OK) {
         ykt_error("cannot load the terminal registry from %s", cfg->storage_path);
         goto out;
@@ -268,6 +270,7 @@ out:
     ykt_tls_free(gw.tls);
     ykt_terminals_free(gw.terminals);
     ykt_db_close(gw.db);
+    ykt_cardcache_free(gw.cards);
     if (uv_loop_close(&loop) != 0) {
         uv_run(&loop, UV_RUN_DEFAULT);
         uv_loop_close(&loop);

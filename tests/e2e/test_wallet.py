@@ -561,6 +561,69 @@ class CardStatusAndReplayTest(WalletCase):
         self.assertEqual(len(self.payments("S1")), 2)
 
 
+class CardsKeptInMemoryTest(WalletCase):
+    """The card check keeps the cards and holders it read in memory ([cards]
+    cache_entries). Whatever changes them afterwards must show at the very next swipe:
+    a change through yktctl, an ATC whose request was refused and undone, and a change
+    another program commits to the database."""
+
+    def setUp(self):
+        super().setUp()
+        self.merchant("canteen-1")
+        self.terminal("POS-1")
+
+    def info(self, card):
+        reply = self.swipe(card, "POS-1", "CARD.INFO")
+        self.assertIsInstance(reply, list, reply)
+        return reply
+
+    def test_a_refused_payment_leaves_its_atc_to_the_next(self):
+        card, rec, _ = self.holder("S1", "10.00")
+        self.assertPaid(self.pay(card, 100), 100, 900)
+        self.assertError(self.pay(card, 5000), "INSUFFICIENT_FUNDS")
+        refused_atc = card.atc
+        # undone with the refusal: the card's next request may use that ATC again
+        self.assertEqual(self.gw.ctl("card", "show", rec["card_no"])["last_atc"],
+                         refused_atc - 1)
+        self.assertPaid(self.pay(card, 100, atc=refused_atc), 100, 800)
+        self.assertEqual(self.gw.ctl("card", "show", rec["card_no"])["last_atc"], refused_atc)
+        self.assertError(self.pay(card, 100, atc=refused_atc), "REPLAY")
+
+    def test_changes_through_yktctl_show_at_the_next_swipe(self):
+        card, rec, idn = self.holder("S1", "10.00")
+        self.assertPaid(self.pay(card, 100), 100, 900)
+        self.assertEqual(self.info(card)[3], self.info(card)[3])
+        self.gw.ctl("person", "update", "S1", "--name", "李四")
+        self.assertTrue(self.info(card)[3].startswith("李"), self.info(card))
+        self.gw.ctl("card", "loss", rec["card_no"], "--id-number", idn)
+        self.assertError(self.pay(card, 100), "CARD_LOST")
+        self.assertEqual(self.balance("S1"), 900)
+
+    def test_a_change_another_program_commits_shows_at_the_next_swipe(self):
+        card, rec, _ = self.holder("S1", "10.00")
+        self.assertPaid(self.pay(card, 100), 100, 900)
+        con = sqlite3.connect(self.gw.db, timeout=10)
+        try:
+            con.execute("UPDATE cards SET status = 'frozen' WHERE card_no = ?",
+                        (rec["card_no"],))
+            con.commit()
+            self.assertError(self.pay(card, 100), "CARD_FROZEN")
+            con.execute("UPDATE cards SET status = 'active' WHERE card_no = ?",
+                        (rec["card_no"],))
+            con.execute("UPDATE people SET name = '王五' WHERE person_no = 'S1'")
+            con.commit()
+        finally:
+            con.close()
+        self.assertTrue(self.info(card)[3].startswith("王"), self.info(card))
+        self.assertPaid(self.pay(card, 100), 100, 800)
+
+
+class NoCardsInMemoryTest(CardsKeptInMemoryTest):
+    """The same with nothing kept in memory."""
+
+    sets = {"cards.cache_entries": "0"}
+
+
 def abandon_request(case, tid, args):
     """Sends ARGS on a new connection of terminal TID and, once the request waits for its
     password check, resets that connection; returns when yktd has abandoned the request.
