@@ -34,6 +34,7 @@ typedef struct ykt_card {
     char atc_terminal[64];  /* the request that advanced it, waited and has not completed: */
     int64_t atc_seq;        /* its terminal and seq ("", 0: none), */
     uint8_t atc_digest[16]; /* and the digest of its bytes */
+    int64_t rowid;          /* where the row is: the ATC write goes straight there */
     int64_t list_version;
     int64_t issued_at;
     char issued_by[64];

@@ -185,7 +185,7 @@ bool ykt_card_authenticate_op(ykt_req *req, const ykt_presented *p, const char *
         }
     }
     if (p->atc > card->atc) {
-        rc = ykt_cardcache_set_atc(req->gw->cards, db, p->uid_hex, card->card_no, p->atc);
+        rc = ykt_cardcache_set_atc(req->gw->cards, db, card, p->atc);
         ykt_strlcpy(req->atc_card, card->card_no, sizeof req->atc_card);
         card->atc = p->atc;
     }

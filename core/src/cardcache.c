@@ -109,14 +109,13 @@ static void atc_write_ended(void *arg, bool committed)
         ((copy *)arg)->epoch = 0;
 }
 
-int ykt_cardcache_set_atc(ykt_cardcache *c, ykt_db *db, const char *uid, const char *card_no,
-                          int64_t atc)
+int ykt_cardcache_set_atc(ykt_cardcache *c, ykt_db *db, const ykt_card *card, int64_t atc)
 {
-    copy *k = c != NULL ? current(c, db, uid) : NULL;
-    if (k == NULL || strcmp(k->card.card_no, card_no) != 0)
-        return ykt_store_card_set_atc(db, card_no, atc);
+    copy *k = c != NULL ? current(c, db, card->uid) : NULL;
+    if (k == NULL || strcmp(k->card.card_no, card->card_no) != 0)
+        return ykt_store_card_set_atc(db, card, atc);
     ykt_db_rows_quiet(db, true);
-    int rc = ykt_store_card_set_atc(db, card_no, atc);
+    int rc = ykt_store_card_set_atc(db, card, atc);
     ykt_db_rows_quiet(db, false);
     if (rc != YKT_OK) {
         k->epoch = 0; /* the copy said the write would change the row */

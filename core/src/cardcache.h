@@ -34,8 +34,7 @@ int ykt_cardcache_card(ykt_cardcache *c, ykt_db *db, const char *uid, ykt_card *
 /* As ykt_store_person_by_id for the holder of the card with this uid. */
 int ykt_cardcache_holder(ykt_cardcache *c, ykt_db *db, const char *uid, int64_t person_id,
                          ykt_person *out);
-/* As ykt_store_card_set_atc, and the copy follows. */
-int ykt_cardcache_set_atc(ykt_cardcache *c, ykt_db *db, const char *uid, const char *card_no,
-                          int64_t atc);
+/* As ykt_store_card_set_atc (card as ykt_cardcache_card read it), and the copy follows. */
+int ykt_cardcache_set_atc(ykt_cardcache *c, ykt_db *db, const ykt_card *card, int64_t atc);
 
 #endif

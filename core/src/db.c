@@ -131,7 +131,7 @@ struct ykt_db {
      * on the committer thread (unsplit mode) moves it too. */
     uint64_t rows_epoch;
     bool rows_quiet;      /* the change under way is a copy's own write (ykt_db_rows_quiet) */
-    bool cmd_rows_dirty;  /* a cards or people row changed in the current request */
+    bool cmd_rows_dirty;  /* a cards, people or merchants row changed in the current request */
     int64_t data_version; /* PRAGMA data_version when last read: moves with other writers */
 };
 
@@ -228,8 +228,8 @@ static void rows_moved(ykt_db *db)
     __atomic_add_fetch(&db->rows_epoch, 1, __ATOMIC_RELAXED);
 }
 
-/* Every row change on this connection: a cards or people row changed other than by a copy's
- * own write makes every copy stale. SQLite does not call this for WITHOUT ROWID tables,
+/* Every row change on this connection: a cards, people or merchants row changed other than by a
+ * copy's own write makes every copy stale. SQLite does not call this for WITHOUT ROWID tables,
  * REPLACE deletions or a DELETE without WHERE; neither table is any of these, and nothing
  * deletes their rows. */
 static void update_hook(void *arg, int op, const char *dbname, const char *table, sqlite3_int64 id)
@@ -239,7 +239,8 @@ static void update_hook(void *arg, int op, const char *dbname, const char *table
     (void)id;
     ykt_db *db = arg;
     if ((table[0] != 'c' || strcmp(table, "cards") != 0) &&
-        (table[0] != 'p' || strcmp(table, "people") != 0))
+        (table[0] != 'p' || strcmp(table, "people") != 0) &&
+        (table[0] != 'm' || strcmp(table, "merchants") != 0))
         return;
     if (db->rows_quiet)
         return;

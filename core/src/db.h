@@ -100,13 +100,13 @@ void ykt_db_committer_stop(ykt_db *db);
 
 /*
  * Copies of rows kept beside the database (cardcache.c) are valid while this number stays
- * the same. It moves when a cards or people row changes on this connection (unless
+ * the same. It moves when a cards, people or merchants row changes on this connection (unless
  * ykt_db_rows_quiet), when a change is rolled back after such a change, when a transaction
  * is rolled back, and when another connection has committed (PRAGMA data_version, checked
  * when a batch begins, and on each call outside one). Never 0.
  */
 uint64_t ykt_db_rows_epoch(ykt_db *db);
-/* While quiet, cards and people row changes do not move the epoch: the copy's owner makes
+/* While quiet, changes to those rows do not move the epoch: the copy's owner makes
  * them and updates its copy (and undoes that with an on-commit hook if rolled back). */
 void ykt_db_rows_quiet(ykt_db *db, bool quiet);
 

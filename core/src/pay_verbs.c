@@ -17,10 +17,38 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The merchants terminals sell for, as last read, by a hash of the id: a copy is used while
+ * the database's row epoch has not moved since it was read (db.h; any change to a merchant,
+ * suspended or its fees, moves it). Loop thread only, like the database. */
+#define MERCHANT_COPIES 64
+
+static struct merchant_copy {
+    const ykt_db *db;
+    uint64_t epoch; /* 0: none */
+    ykt_merchant m;
+} merchant_copies[MERCHANT_COPIES];
+
+static int merchant_get(ykt_db *db, const char *id, ykt_merchant *m)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    struct merchant_copy *k = &merchant_copies[h % MERCHANT_COPIES];
+    uint64_t epoch = ykt_db_rows_epoch(db);
+    if (k->db == db && k->epoch == epoch && strcmp(k->m.id, id) == 0) {
+        *m = k->m;
+        return YKT_OK;
+    }
+    int rc = ykt_store_merchant_get(db, id, m);
+    if (rc == YKT_OK && strcmp(m->id, id) == 0)
+        *k = (struct merchant_copy){db, epoch, *m};
+    return rc;
+}
+
 /* The merchant a POS-like terminal sells for: the terminal's owner (R-W3). */
 static bool terminal_merchant(ykt_req *req, ykt_merchant *m)
 {
-    int rc = ykt_store_merchant_get(req->gw->db, req->term->owner, m);
+    int rc = merchant_get(req->gw->db, req->term->owner, m);
     if (rc == YKT_ENOTFOUND) {
         ykt_reply_error(req, "NO_MERCHANT", "terminal %s is not owned by a merchant",
                         req->term->id);

@@ -199,9 +199,9 @@ static int move_charge(ykt_gw *gw, int64_t from, const ykt_pay *p, const ykt_fee
     return rc;
 }
 
-static int record_payment(ykt_gw *gw, const ykt_pay *p, const ykt_fee *fee, int64_t charged,
-                          const charge_transfers *ids, const char *day, const char *flag,
-                          int64_t *id)
+static int record_payment(ykt_gw *gw, const ykt_pay *p, int64_t wallet, const ykt_fee *fee,
+                          int64_t charged, const charge_transfers *ids, const char *day,
+                          const char *flag, int64_t *id)
 {
     ykt_payment_row row;
     memset(&row, 0, sizeof row);
@@ -221,6 +221,7 @@ static int record_payment(ykt_gw *gw, const ykt_pay *p, const ykt_fee *fee, int6
     ykt_strlcpy(row.flag, flag ? flag : "", sizeof row.flag);
     row.transfer = ids->main;
     row.fee_transfer = ids->fee;
+    row.wallet = wallet;
     int rc = ykt_store_payment_insert(gw->db, &row);
     if (rc == YKT_OK)
         rc = ykt_store_daily_spend_add(gw->db, p->person->id, day, charged);
@@ -282,7 +283,8 @@ int ykt_wallet_pay(ykt_gw *gw, const ykt_pay *p, ykt_pay_result *out, ykt_refusa
     else
         ykt_strlcpy(flag, out->debt ? "debt" : (p->flag ? p->flag : ""), sizeof flag);
     if (rc == YKT_OK)
-        rc = record_payment(gw, p, &out->fee, out->charged, &ids, day, flag, &out->payment_id);
+        rc = record_payment(gw, p, wallet, &out->fee, out->charged, &ids, day, flag,
+                            &out->payment_id);
     if (rc == YKT_OK)
         rc = after_debit(gw, p->person->id, before, after, &s);
     if (rc == YKT_OK)
@@ -424,7 +426,8 @@ int ykt_wallet_capture(ykt_gw *gw, int64_t hold_id, const char *terminal, int64_
     char day[YKT_DATE_LEN];
     ykt_today(day);
     if (rc == YKT_OK && out->charged > 0)
-        rc = record_payment(gw, &p, &out->fee, out->charged, &ids, day, "", &out->payment_id);
+        rc = record_payment(gw, &p, wallet, &out->fee, out->charged, &ids, day, "",
+                            &out->payment_id);
     if (rc == YKT_OK)
         rc = ykt_store_hold_resolve(db, hold_id, "captured", out->charged, out->payment_id,
                                     ykt_now_ms());

@@ -85,13 +85,13 @@ static void test_copy_used_and_kept_current(void)
     /* ...and the check's own ATC write keeps it current without moving the epoch. */
     begin(db);
     ASSERT_EQ(ykt_cardcache_card(c, db, UID, &card), YKT_OK);
-    ASSERT_EQ(ykt_cardcache_set_atc(c, db, UID, card.card_no, 9), YKT_OK);
+    ASSERT_EQ(ykt_cardcache_set_atc(c, db, &card, 9), YKT_OK);
     ykt_db_cmd_end(db, true);
     ASSERT_EQ(ykt_db_rows_epoch(db), epoch);
     ASSERT_EQ(ykt_cardcache_card(c, db, UID, &card), YKT_OK);
     ASSERT_EQ(card.atc, 9);
     /* An ATC that is not above the row's changes nothing, and says so. */
-    ASSERT_EQ(ykt_cardcache_set_atc(c, db, UID, card.card_no, 9), YKT_ENOTFOUND);
+    ASSERT_EQ(ykt_cardcache_set_atc(c, db, &card, 9), YKT_ENOTFOUND);
     ASSERT_EQ(ykt_db_batch_commit(db), YKT_OK);
     ykt_card fresh;
     ASSERT_EQ(ykt_store_card_by_uid(db, UID, &fresh), YKT_OK);
@@ -138,7 +138,7 @@ static void test_rollbacks_seen(void)
     int64_t atc = card.atc;
 
     begin(db);
-    ASSERT_EQ(ykt_cardcache_set_atc(c, db, UID, card.card_no, atc + 1), YKT_OK);
+    ASSERT_EQ(ykt_cardcache_set_atc(c, db, &card, atc + 1), YKT_OK);
     ykt_db_cmd_end(db, false); /* refused: the ATC write is undone */
     ASSERT_EQ(ykt_cardcache_card(c, db, UID, &card), YKT_OK);
     ASSERT_EQ(card.atc, atc);
@@ -165,7 +165,7 @@ static void test_rollbacks_seen(void)
     ykt_db_cmd_end(db, true);
 
     begin(db);
-    ASSERT_EQ(ykt_cardcache_set_atc(c, db, UID, card.card_no, atc + 2), YKT_OK);
+    ASSERT_EQ(ykt_cardcache_set_atc(c, db, &card, atc + 2), YKT_OK);
     ykt_db_cmd_end(db, true);
     exec(ykt_db_handle(db), "ROLLBACK"); /* the whole batch, as a failed commit does */
     ASSERT_EQ(ykt_db_batch_commit(db), YKT_ESTORAGE);
@@ -233,7 +233,7 @@ static void test_collisions_and_no_cache(void)
     ASSERT_EQ(ykt_cardcache_card(NULL, db, UID, &a), YKT_OK);
     ASSERT_EQ(ykt_cardcache_holder(NULL, db, UID, 7, &pa), YKT_OK);
     begin(db);
-    ASSERT_EQ(ykt_cardcache_set_atc(NULL, db, UID, a.card_no, a.atc + 1), YKT_OK);
+    ASSERT_EQ(ykt_cardcache_set_atc(NULL, db, &a, a.atc + 1), YKT_OK);
     ykt_db_cmd_end(db, true);
     ASSERT_EQ(ykt_db_batch_commit(db), YKT_OK);
     ASSERT_EQ(ykt_store_card_by_uid(db, UID, &b), YKT_OK);

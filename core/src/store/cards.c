@@ -10,7 +10,7 @@
     "card_no, uid, person_id, medium, type, status, valid_until, subsystems, merchants, atc, "     \
     "list_version, issued_at, issued_by, fee, coalesce(replaces, ''), "                            \
     "coalesce(replaced_by, ''), status_reason, status_at, coalesce(atc_terminal, ''), "            \
-    "coalesce(atc_seq, 0), atc_digest"
+    "coalesce(atc_seq, 0), atc_digest, rowid"
 
 static void read_card(sqlite3_stmt *st, ykt_card *c)
 {
@@ -37,6 +37,7 @@ static void read_card(sqlite3_stmt *st, ykt_card *c)
     c->atc_seq = sqlite3_column_int64(st, 19);
     if (sqlite3_column_bytes(st, 20) == (int)sizeof c->atc_digest)
         memcpy(c->atc_digest, sqlite3_column_blob(st, 20), sizeof c->atc_digest);
+    c->rowid = sqlite3_column_int64(st, 21);
 }
 
 static int get_card(sqlite3_stmt *st, ykt_card *out)
@@ -136,15 +137,17 @@ int ykt_store_card_set_replaced_by(ykt_db *db, const char *card_no, const char *
     return ykt_store_step_changed(db, st);
 }
 
-int ykt_store_card_set_atc(ykt_db *db, const char *card_no, int64_t atc)
+int ykt_store_card_set_atc(ykt_db *db, const ykt_card *card, int64_t atc)
 {
     /* The WHERE clause makes a stale or concurrent update a no-op instead of a rollback.
-     * A new ATC ends any request's claim to the old one. */
+     * A new ATC ends any request's claim to the old one. By rowid, the card number
+     * checked: one B-tree search instead of two (the card number's index, then the row). */
     STMT_OR_FAIL(st, db,
                  "UPDATE cards SET atc = ?1, atc_terminal = NULL, atc_seq = NULL, "
-                 "atc_digest = NULL WHERE card_no = ?2 AND atc < ?1");
+                 "atc_digest = NULL WHERE rowid = ?3 AND card_no = ?2 AND atc < ?1");
     bind_i64(st, 1, atc);
-    bind_text(st, 2, card_no);
+    bind_text(st, 2, card->card_no);
+    bind_i64(st, 3, card->rowid);
     return ykt_store_step_changed(db, st);
 }
 

@@ -123,7 +123,7 @@ int ykt_store_card_set_status(ykt_db *db, const char *card_no, const char *statu
                               const char *reason, int64_t version, int64_t at);
 int ykt_store_card_set_replaced_by(ykt_db *db, const char *card_no, const char *by);
 /* Raises the card's last ATC; YKT_ENOTFOUND when it is not below atc (a replay). */
-int ykt_store_card_set_atc(ykt_db *db, const char *card_no, int64_t atc);
+int ykt_store_card_set_atc(ykt_db *db, const ykt_card *card, int64_t atc);
 /* The card's ATC was advanced by the request (terminal, seq) with these bytes (their
  * digest), which has not completed: it waits for a password check. Unmarked when its
  * outcome is kept (schema 14). */
@@ -206,6 +206,7 @@ typedef struct ykt_payment_row {
     char flag[32];
     int64_t transfer;     /* the charge less the discount, to the merchant; 0 if none */
     int64_t fee_transfer; /* the management fee, to fee income; 0 if none */
+    int64_t wallet;       /* insert only: the holder's wallet account, which the debit found */
 } ykt_payment_row;
 
 typedef struct ykt_payment_filter {

@@ -123,7 +123,8 @@ static void read_payment(sqlite3_stmt *st, ykt_payment_row *p)
 
 /* A payment joins its holder's chain (schema v10): it names the wallet's newest payment
  * before it, and becomes the newest. The wallet's row is the one the payment's debit
- * changed, so the chain costs no page of its own; a missing wallet fails the payment. */
+ * changed, so the chain costs no page of its own; it is found by its id (p->wallet), its
+ * kind and owner checked; a missing wallet fails the payment. */
 int ykt_store_payment_insert(ykt_db *db, ykt_payment_row *p)
 {
     char owner[24];
@@ -132,7 +133,8 @@ int ykt_store_payment_insert(ykt_db *db, ykt_payment_row *p)
                  "INSERT INTO payments (at, card_time, day, card_no, person_id, terminal, seq, "
                  "merchant, amount, discount, fee, charged, offline, flag, transfer, fee_transfer, "
                  "prev_payment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                 "(SELECT last_payment FROM accounts WHERE kind = 'wallet' AND owner = ?17))");
+                 "(SELECT last_payment FROM accounts WHERE id = ?17 AND kind = 'wallet' "
+                 "AND owner = ?18))");
     bind_i64(st, 1, p->at);
     bind_i64(st, 2, p->card_time);
     bind_text(st, 3, p->day);
@@ -155,15 +157,18 @@ int ykt_store_payment_insert(ykt_db *db, ykt_payment_row *p)
         bind_i64(st, 16, p->fee_transfer);
     else
         sqlite3_bind_null(st, 16);
-    bind_text(st, 17, owner);
+    bind_i64(st, 17, p->wallet);
+    bind_text(st, 18, owner);
     int rc = ykt_store_step_done(db, st);
     if (rc != YKT_OK)
         return rc;
     p->id = sqlite3_last_insert_rowid(ykt_db_handle(db));
     STMT_OR_FAIL(head, db,
-                 "UPDATE accounts SET last_payment = ? WHERE kind = 'wallet' AND owner = ?");
+                 "UPDATE accounts SET last_payment = ?1 WHERE id = ?2 AND kind = 'wallet' "
+                 "AND owner = ?3");
     bind_i64(head, 1, p->id);
-    bind_text(head, 2, owner);
+    bind_i64(head, 2, p->wallet);
+    bind_text(head, 3, owner);
     rc = ykt_store_step_changed(db, head);
     return rc == YKT_ENOTFOUND ? YKT_ESTORAGE : rc;
 }
