@@ -90,6 +90,28 @@ static bool retry_of_atc_request(const ykt_req *req, const ykt_presented *p, con
     return ykt_ct_equal(digest, card->atc_digest, sizeof digest);
 }
 
+int ykt_card_take_atc(ykt_req *req, const ykt_presented *p, ykt_card *card)
+{
+    if (p->atc <= card->atc) /* an offline sale's, or the retry of a marked request */
+        return YKT_OK;
+    int rc = ykt_cardcache_set_atc(req->gw->cards, req->gw->db, card, p->atc);
+    if (rc == YKT_ENOTFOUND) {
+        /* The row's ATC was at or above it already: the card as read was behind it (a kept
+         * copy that should have been forgotten). Nothing was written; it is a replay. */
+        ykt_warn("card %s: ATC %lld not taken at terminal %s: the card's row already had it",
+                 card->card_no, (long long)p->atc, req->term->id);
+        ykt_reply_error(req, "REPLAY", "ATC %lld is not above the last accepted",
+                        (long long)p->atc);
+        return YKT_EPERM;
+    }
+    if (rc != YKT_OK)
+        return rc;
+    ykt_strlcpy(req->atc_card, card->card_no, sizeof req->atc_card);
+    ykt_strlcpy(req->atc_uid, card->uid, sizeof req->atc_uid);
+    card->atc = p->atc;
+    return YKT_OK;
+}
+
 bool ykt_card_authenticate(ykt_req *req, const ykt_presented *p, unsigned flags, ykt_card *card,
                            ykt_person *person)
 {
@@ -162,6 +184,7 @@ bool ykt_card_authenticate_op(ykt_req *req, const ykt_presented *p, const char *
                  "that did not complete",
                  card->card_no, (long long)p->atc, req->term->id, (long long)p->seq);
         ykt_strlcpy(req->atc_card, card->card_no, sizeof req->atc_card);
+        ykt_strlcpy(req->atc_uid, card->uid, sizeof req->atc_uid);
         req->atc_marked = true;
     }
     if (!(flags & YKT_CARDAUTH_ANY_STATUS)) {
@@ -184,12 +207,9 @@ bool ykt_card_authenticate_op(ykt_req *req, const ykt_presented *p, const char *
             return false;
         }
     }
-    if (p->atc > card->atc) {
-        rc = ykt_cardcache_set_atc(req->gw->cards, db, card, p->atc);
-        ykt_strlcpy(req->atc_card, card->card_no, sizeof req->atc_card);
-        card->atc = p->atc;
-    }
-    if (rc == YKT_OK || rc == YKT_ENOTFOUND)
+    if (!(flags & YKT_CARDAUTH_ATC_LATER) && (rc = ykt_card_take_atc(req, p, card)) == YKT_EPERM)
+        return false; /* replied */
+    if (rc == YKT_OK)
         rc = ykt_cardcache_holder(req->gw->cards, db, p->uid_hex, card->person_id, person);
     if (rc != YKT_OK) {
         ykt_reply_internal(req, rc);

@@ -43,6 +43,10 @@ enum ykt_cardauth_flags {
      * (terminal, seq) the cryptogram binds), and the status is judged by the caller as it
      * was at the transaction's time. Implies ANY_STATUS. */
     YKT_CARDAUTH_OFFLINE = 1 << 2,
+    /* Check the ATC but do not take it yet: the caller takes it with ykt_card_take_atc
+     * before its first write, so that its refusals before then write nothing (a PAY runs
+     * without a savepoint: YKT_VERB_UNGUARDED). */
+    YKT_CARDAUTH_ATC_LATER = 1 << 3,
 };
 
 /*
@@ -53,6 +57,10 @@ enum ykt_cardauth_flags {
  */
 bool ykt_card_authenticate(ykt_req *req, const ykt_presented *p, unsigned flags, ykt_card *card,
                            ykt_person *person);
+/* Takes the presented ATC for the card that ykt_card_authenticate checked with
+ * YKT_CARDAUTH_ATC_LATER, in the same turn of the loop. YKT_OK; YKT_EPERM after replying
+ * REPLAY when the card's row already had it (nothing written); or a storage error. */
+int ykt_card_take_atc(ykt_req *req, const ykt_presented *p, ykt_card *card);
 /* The same, for a cryptogram the card computed for another operation than the verb name
  * (PAY.OFFLINE uploads what the card signed as PAY). */
 bool ykt_card_authenticate_op(ykt_req *req, const ykt_presented *p, const char *operation,

@@ -129,3 +129,39 @@ int ykt_cardcache_set_atc(ykt_cardcache *c, ykt_db *db, const ykt_card *card, in
     ykt_db_on_commit(db, atc_write_ended, k);
     return YKT_OK;
 }
+
+/* Forgets uid's copy; then the row may change without moving the epoch. Nothing reads it
+ * again before the change is done (or undone, which no copy then remembers). */
+static void forget(ykt_cardcache *c, const char *uid)
+{
+    copy *k = c->slots[uid_hash(uid) & c->mask];
+    if (k != NULL && strcmp(k->card.uid, uid) == 0)
+        k->epoch = 0;
+}
+
+int ykt_cardcache_mark_atc(ykt_cardcache *c, ykt_db *db, const char *uid, const char *card_no,
+                           const char *terminal, int64_t seq, const uint8_t digest[16])
+{
+    if (c == NULL || uid[0] == '\0')
+        return ykt_store_card_mark_atc(db, card_no, terminal, seq, digest);
+    forget(c, uid);
+    ykt_db_rows_quiet(db, true);
+    int rc = ykt_store_card_mark_atc(db, card_no, terminal, seq, digest);
+    ykt_db_rows_quiet(db, false);
+    return rc;
+}
+
+/* Defence in depth: a copy still naming a completed request would let that request's
+ * bytes pass the ATC check again, but only once its outcome is pruned, when they are
+ * refused by their time anyway (config.c: request_retention >= 2 x max_clock_skew). */
+int ykt_cardcache_unmark_atc(ykt_cardcache *c, ykt_db *db, const char *uid, const char *card_no,
+                             const char *terminal, int64_t seq)
+{
+    if (c == NULL || uid[0] == '\0')
+        return ykt_store_card_unmark_atc(db, card_no, terminal, seq);
+    forget(c, uid);
+    ykt_db_rows_quiet(db, true);
+    int rc = ykt_store_card_unmark_atc(db, card_no, terminal, seq);
+    ykt_db_rows_quiet(db, false);
+    return rc;
+}

@@ -37,4 +37,11 @@ int ykt_cardcache_holder(ykt_cardcache *c, ykt_db *db, const char *uid, int64_t 
 /* As ykt_store_card_set_atc (card as ykt_cardcache_card read it), and the copy follows. */
 int ykt_cardcache_set_atc(ykt_cardcache *c, ykt_db *db, const ykt_card *card, int64_t atc);
 
+/* As ykt_store_card_mark_atc and ykt_store_card_unmark_atc: the card's copy is forgotten,
+ * and the others stay (a change of the card's row through anything else forgets them all). */
+int ykt_cardcache_mark_atc(ykt_cardcache *c, ykt_db *db, const char *uid, const char *card_no,
+                           const char *terminal, int64_t seq, const uint8_t digest[16]);
+int ykt_cardcache_unmark_atc(ykt_cardcache *c, ykt_db *db, const char *uid, const char *card_no,
+                             const char *terminal, int64_t seq);
+
 #endif

@@ -119,7 +119,7 @@ static const key_spec keys[] = {
     {"cards", "password_iterations", T_INT, OFF(password_iterations), 0, 1000, 10000000, NULL,
      "10000", "PBKDF2-HMAC-SHA256 iterations for query and payment passwords."},
     {"cards", "cache_entries", T_INT, OFF(card_cache_entries), 0, 0, 1 << 22, NULL, "65536",
-     "Cards, with their holders, kept in memory for card checks, about 1.5 KB each as they "
+     "Cards, with their holders, kept in memory for card checks, about 1.3 KB each as they "
      "come (0: read both from the database every time)."},
     {"cards", "password_max_failures", T_INT, OFF(password_max_failures), 0, 1, 100, NULL, "5",
      "Wrong card passwords in a row after which the password is locked."},

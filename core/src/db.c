@@ -66,6 +66,8 @@ struct ykt_db {
     bool batch_open;
     bool batch_failed;
     bool in_cmd;
+    bool cmd_unguarded;       /* the current request has no savepoint (cmd_begin_unguarded) */
+    int64_t cmd_changes_mark; /* sqlite3_total_changes64 when it began */
     commit_hook *hooks;
     size_t nhooks, caphooks;
     size_t cmd_hook_mark; /* hooks registered by the current request start here */
@@ -588,7 +590,8 @@ void ykt_db_on_commit(ykt_db *db, void (*fn)(void *arg, bool committed), void *a
     db->hooks[db->nhooks++] = (commit_hook){fn, arg};
 }
 
-int ykt_db_cmd_begin(ykt_db *db)
+/* Opens the batch's transaction if needed; then a request may begin. */
+static int batch_begin(ykt_db *db)
 {
     if (ykt_db_busy(db))
         return YKT_EAGAIN; /* the committer thread owns the connection, or finishes a
@@ -601,14 +604,37 @@ int ykt_db_cmd_begin(ykt_db *db)
         db->batch_open = true;
         check_data_version(db);
     }
+    return YKT_OK;
+}
+
+static void cmd_started(ykt_db *db, bool unguarded)
+{
+    db->in_cmd = true;
+    db->cmd_unguarded = unguarded;
+    db->cmd_changes_mark = unguarded ? sqlite3_total_changes64(db->h) : 0;
+    db->cmd_rows_dirty = false;
+    db->cmd_hook_mark = db->nhooks;
+}
+
+int ykt_db_cmd_begin(ykt_db *db)
+{
+    int rc = batch_begin(db);
+    if (rc != YKT_OK)
+        return rc;
     if (control(db, "SAVEPOINT cmd") != YKT_OK) {
         db->batch_failed = true;
         return YKT_ESTORAGE;
     }
-    db->in_cmd = true;
-    db->cmd_rows_dirty = false;
-    db->cmd_hook_mark = db->nhooks;
+    cmd_started(db, false);
     return YKT_OK;
+}
+
+int ykt_db_cmd_begin_unguarded(ykt_db *db)
+{
+    int rc = batch_begin(db);
+    if (rc == YKT_OK)
+        cmd_started(db, true);
+    return rc;
 }
 
 void ykt_db_cmd_end(ykt_db *db, bool keep)
@@ -625,12 +651,22 @@ void ykt_db_cmd_end(ykt_db *db, bool keep)
         return;
     }
     if (keep) {
-        if (control(db, "RELEASE cmd") != YKT_OK)
+        if (!db->cmd_unguarded && control(db, "RELEASE cmd") != YKT_OK)
             db->batch_failed = true;
         return;
     }
-    if (control(db, "ROLLBACK TO cmd") != YKT_OK || control(db, "RELEASE cmd") != YKT_OK)
+    if (db->cmd_unguarded) {
+        /* Nothing to roll back to: a request that changed nothing leaves nothing behind
+         * (SQLite counts a statement's changes once it completes, and undoes an aborted
+         * statement's own); one that did takes the batch with it. */
+        if (sqlite3_total_changes64(db->h) != db->cmd_changes_mark) {
+            ykt_error("storage: a request without a savepoint failed after writing; the "
+                      "whole batch is undone");
+            db->batch_failed = true;
+        }
+    } else if (control(db, "ROLLBACK TO cmd") != YKT_OK || control(db, "RELEASE cmd") != YKT_OK) {
         db->batch_failed = true;
+    }
     /* A copy taken after a row changed in this request holds what was just undone. The
      * copies' own writes undo themselves through their hooks. */
     if (db->cmd_rows_dirty)

@@ -60,6 +60,10 @@ int ykt_db_exec(ykt_db *db, const char *sql);
 
 /* Opens the iteration's transaction if needed and a savepoint for one request. */
 int ykt_db_cmd_begin(ykt_db *db);
+/* The same without the savepoint, for a request that refuses before it writes anything
+ * (YKT_VERB_UNGUARDED): ykt_db_cmd_end(db, false) after it changed a row fails the whole
+ * batch instead of undoing the request alone. */
+int ykt_db_cmd_begin_unguarded(ykt_db *db);
 /* Keeps (RELEASE) or undoes (ROLLBACK TO) the request's changes. */
 void ykt_db_cmd_end(ykt_db *db, bool keep);
 bool ykt_db_in_cmd(ykt_db *db);

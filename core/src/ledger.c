@@ -171,6 +171,23 @@ int ykt_ledger_wallet_balance(ykt_db *db, int64_t person_id, int64_t *id, int64_
     return rc;
 }
 
+int ykt_ledger_wallet_find(ykt_db *db, int64_t person_id, int64_t *id, int64_t *balance)
+{
+    char owner[24];
+    snprintf(owner, sizeof owner, "%lld", (long long)person_id);
+    int rc = ykt_store_account_find(db, YKT_ACC_WALLET, owner, id);
+    if (rc == YKT_ENOTFOUND) {
+        *id = 0;
+        *balance = 0;
+        return YKT_OK;
+    }
+    if (rc == YKT_OK)
+        rc = ykt_store_account_balance_of(db, *id, YKT_ACC_WALLET, owner, balance);
+    if (rc == YKT_OK)
+        memo_wallet_put(db, person_id, *id);
+    return rc;
+}
+
 int64_t ykt_ledger_wallet_hint(ykt_db *db, int64_t person_id)
 {
     return memo_wallet(db, person_id);

@@ -72,6 +72,9 @@ int ykt_ledger_transfer_to(ykt_db *db, const ykt_transfer *t, const char *kind, 
  * use (it is the row's kind and owner that make it the person's wallet).
  */
 int ykt_ledger_wallet_balance(ykt_db *db, int64_t person_id, int64_t *id, int64_t *balance);
+/* The same without creating the wallet: *id 0 and *balance 0 when the person has none yet
+ * (a refused PAY writes nothing). */
+int ykt_ledger_wallet_find(ykt_db *db, int64_t person_id, int64_t *id, int64_t *balance);
 /* The wallet id remembered for a person, or 0: a hint only, to be checked where it is used
  * (the row's kind must be wallet and its owner the person's id in decimal). */
 int64_t ykt_ledger_wallet_hint(ykt_db *db, int64_t person_id);

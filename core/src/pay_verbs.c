@@ -80,15 +80,29 @@ typedef struct pay_job {
     bool hold; /* HOLD rather than PAY */
 } pay_job;
 
+typedef struct atc_taker {
+    ykt_req *req;
+    pay_job *job;
+} atc_taker;
+
+static int take_atc(void *arg)
+{
+    atc_taker *t = arg;
+    return ykt_card_take_atc(t->req, &t->job->presented, &t->job->card);
+}
+
 static void finish_pay(ykt_req *req, pay_job *job)
 {
+    atc_taker taker = {req, job};
     ykt_pay p = {.card = &job->card,
                  .person = &job->person,
                  .merchant = &job->merchant,
                  .terminal = req->term->id,
                  .seq = job->presented.seq,
                  .card_time = job->presented.time_ms,
-                 .amount = job->presented.amount};
+                 .amount = job->presented.amount,
+                 .before_writes = take_atc,
+                 .arg = &taker};
     ykt_refusal no;
     if (job->hold) {
         int64_t hold_id, balance, expires;
@@ -108,7 +122,8 @@ static void finish_pay(ykt_req *req, pay_job *job)
     ykt_pay_result r;
     int rc = ykt_wallet_pay(req->gw, &p, &r, &no);
     if (rc != YKT_OK) {
-        reply_refusal(req, rc, &no);
+        if (!req->replied) /* take_atc replies REPLAY itself */
+            reply_refusal(req, rc, &no);
         return;
     }
     ykt_reply_array(req, 3);
@@ -153,7 +168,11 @@ static void pay_or_hold(ykt_req *req, bool hold)
         ykt_reply_error(req, "BAD_REQUEST", "the amount must be 1 fen or more");
         goto out;
     }
-    if (!ykt_card_authenticate(req, p, YKT_CARDAUTH_ONLINE, &job->card, &job->person) ||
+    /* A PAY takes the card's ATC only once it will pay (ykt_wallet_pay's before_writes), or
+     * before it waits for the password: its refusals write nothing, and it runs without a
+     * savepoint (YKT_VERB_UNGUARDED). A HOLD takes it at once. */
+    unsigned auth = YKT_CARDAUTH_ONLINE | (hold ? 0 : YKT_CARDAUTH_ATC_LATER);
+    if (!ykt_card_authenticate(req, p, auth, &job->card, &job->person) ||
         !terminal_merchant(req, &job->merchant))
         goto out;
     ykt_refusal no;
@@ -182,6 +201,12 @@ static void pay_or_hold(ykt_req *req, bool hold)
     if (!ykt_cardpw_prepare(req, &job->pw, job->person.id, "pay"))
         goto out;
     ykt_strlcpy(job->pw.password, pin, sizeof job->pw.password);
+    int rc = ykt_card_take_atc(req, p, &job->card);
+    if (rc != YKT_OK) {
+        if (rc != YKT_EPERM) /* EPERM: refused REPLAY */
+            ykt_reply_internal(req, rc);
+        goto out;
+    }
     ykt_verbs_mark_waiting(req); /* its only change so far: the card's ATC */
     ykt_req_defer(req, pin_work, pin_done, job);
     return;
@@ -373,7 +398,7 @@ int ykt_pay_verbs_register(ykt_verbs *v)
 {
     const unsigned holders = YKT_TT_DISPENSER | YKT_TT_BOOKING | YKT_TT_POS;
     int rc = YKT_OK;
-    rc |= ykt_verbs_register(v, "PAY", cmd_pay, YKT_TT_POS, YKT_VERB_SEQ, NULL,
+    rc |= ykt_verbs_register(v, "PAY", cmd_pay, YKT_TT_POS, YKT_VERB_SEQ | YKT_VERB_UNGUARDED, NULL,
                              "PAY <seq> <uid> <atc> <time> <amount> <cryptogram> [pin]");
     rc |= ykt_verbs_register(v, "PAY.OFFLINE", cmd_pay_offline, YKT_TT_POS | YKT_TT_DISPENSER,
                              YKT_VERB_SEQ, NULL,

@@ -62,6 +62,7 @@ typedef struct ykt_req {
      * request that advanced it; atc_marked: the card names this request as one that has
      * not completed (it waited for a password check: verbs.c, cardauth.c). */
     char atc_card[24];
+    char atc_uid[21]; /* its uid, upper-case hex: where the card check keeps it (cardcache.h) */
     bool atc_marked;
     struct ykt_conn *conn;
     int argc;

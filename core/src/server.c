@@ -506,6 +506,7 @@ struct deferred {
     char plugin_card[24]; /* the plugin host's per-request state survives the wait */
     bool plugin_moved;
     char atc_card[24]; /* and the card check's */
+    char atc_uid[21];
     bool atc_marked;
     int argc;
     char **argv;
@@ -580,6 +581,7 @@ static void deferred_finish(deferred *d)
         ykt_admin_reparse(&req, &args); /* --approval and the other options, for `after` */
     memcpy(req.plugin_card, d->plugin_card, sizeof req.plugin_card);
     memcpy(req.atc_card, d->atc_card, sizeof req.atc_card);
+    memcpy(req.atc_uid, d->atc_uid, sizeof req.atc_uid);
     req.atc_marked = d->atc_marked;
     req.plugin_moved = d->plugin_moved;
     size_t start = c->out.len;
@@ -644,6 +646,7 @@ void ykt_req_defer(ykt_req *req, void (*work)(void *data), void (*after)(ykt_req
     }
     memcpy(d->plugin_card, req->plugin_card, sizeof d->plugin_card);
     memcpy(d->atc_card, req->atc_card, sizeof d->atc_card);
+    memcpy(d->atc_uid, req->atc_uid, sizeof d->atc_uid);
     d->atc_marked = req->atc_marked;
     d->plugin_moved = req->plugin_moved;
     d->work.data = d;

@@ -1,4 +1,5 @@
 #include "verbs.h"
+#include "cardcache.h"
 #include "common.h"
 #include "log.h"
 #include "map.h"
@@ -188,7 +189,8 @@ static int put_outcome(ykt_req *req, const char *reply, size_t len)
     /* With its outcome kept, a request has completed: its card no longer names it (in the
      * same savepoint, so the two go together), and a copy of it is a replay from now on. */
     if (req->atc_marked) {
-        int rc = ykt_store_card_unmark_atc(req->gw->db, req->atc_card, req->term->id, req->seq);
+        int rc = ykt_cardcache_unmark_atc(req->gw->cards, req->gw->db, req->atc_uid, req->atc_card,
+                                          req->term->id, req->seq);
         if (rc != YKT_OK)
             return rc;
     }
@@ -251,8 +253,8 @@ void ykt_verbs_mark_waiting(ykt_req *req)
         return;
     uint8_t digest[16];
     ykt_verbs_request_digest(req, digest);
-    if (ykt_store_card_mark_atc(req->gw->db, req->atc_card, req->term->id, req->seq, digest) ==
-        YKT_OK)
+    if (ykt_cardcache_mark_atc(req->gw->cards, req->gw->db, req->atc_uid, req->atc_card,
+                               req->term->id, req->seq, digest) == YKT_OK)
         req->atc_marked = true;
     else
         ykt_warn("card %s: cannot note that terminal %s seq %lld waits; a retry of it will be "
@@ -333,7 +335,8 @@ static void run(ykt_req *req, const ykt_verb *v)
     req->write = (v->flags & YKT_VERB_WRITE) != 0;
     if ((v->flags & YKT_VERB_SEQ) && req->term != NULL && replay_outcome(req))
         return;
-    if (req->write && ykt_db_cmd_begin(db) != YKT_OK) {
+    if (req->write && ((v->flags & YKT_VERB_UNGUARDED) ? ykt_db_cmd_begin_unguarded(db)
+                                                       : ykt_db_cmd_begin(db)) != YKT_OK) {
         ykt_reply_internal(req, YKT_ESTORAGE);
         return;
     }

@@ -14,6 +14,11 @@ enum ykt_verb_flags {
     /* argv[1] is the terminal's sequence number: the outcome is kept per (terminal, seq)
      * and a retry gets the first reply without running again (implies WRITE). */
     YKT_VERB_SEQ = 1 << 2,
+    /* A write verb whose every refusal comes before its first write (PAY): it runs without
+     * a savepoint of its own, which costs a copy of each page it changes. If it fails after
+     * writing after all, the whole batch is undone and every request in it is answered
+     * STORAGE_ERROR (db.h, ykt_db_cmd_begin_unguarded). Core verbs only. */
+    YKT_VERB_UNGUARDED = 1 << 3,
 };
 
 #define YKT_VERB_NAME_MAX 31

@@ -250,8 +250,8 @@ int ykt_wallet_pay(ykt_gw *gw, const ykt_pay *p, ykt_pay_result *out, ykt_refusa
     snprintf(owner, sizeof owner, "%lld", (long long)p->person->id);
     bool known;
     rc = ykt_store_pay_context(db, p->person->id, day, wallet, owner, &s, &spent, &known, &before);
-    if (rc == YKT_OK && !known)
-        rc = ykt_ledger_wallet_balance(db, p->person->id, &wallet, &before);
+    if (rc == YKT_OK && !known) /* found, not created: a refusal below writes nothing */
+        rc = ykt_ledger_wallet_find(db, p->person->id, &wallet, &before);
     if (rc != YKT_OK)
         return rc;
     /* Offline sales already happened: they are recorded whatever the limits said, and
@@ -268,6 +268,10 @@ int ykt_wallet_pay(ykt_gw *gw, const ykt_pay *p, ykt_pay_result *out, ykt_refusa
                           a, b);
         }
     }
+    if (p->before_writes != NULL && (rc = p->before_writes(p->arg)) != YKT_OK)
+        return rc;
+    if (wallet == 0 && (rc = ykt_ledger_wallet(db, p->person->id, &wallet)) != YKT_OK)
+        return rc; /* its first payment: an offline sale, or one charged nothing */
     charge_transfers ids = {0, 0};
     rc = move_charge(gw, wallet, p, &out->fee, p->offline, &ids);
     /* The wallet's balance now, without reading it again: this request alone has written

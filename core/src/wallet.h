@@ -72,6 +72,10 @@ typedef struct ykt_pay {
     int64_t amount;
     bool offline;     /* uploaded later: may leave recorded debt (R-W11) */
     const char *flag; /* offline exceptions recorded with the payment */
+    /* Called once every check has passed, before the first write (NULL: none): a PAY
+     * takes the card's ATC there, so that a refusal writes nothing. */
+    int (*before_writes)(void *arg);
+    void *arg;
 } ykt_pay;
 
 typedef struct ykt_pay_result {

@@ -532,21 +532,22 @@ class CardStatusAndReplayTest(WalletCase):
         self.gw.ctl("account", "limit", "S1", "--daily", "1000", "--ref", "APP-FAIL")
         pin = rec["initial_pay_password"]
 
-        def failing(args, balance, npayments):
+        def failing(args, balance, npayments, message):
             self.gw.sql_write("CREATE TRIGGER fail_outcome BEFORE INSERT ON terminal_requests "
                               "WHEN NEW.seq = %d BEGIN SELECT RAISE(ABORT, 'injected'); END"
                               % int(args[1]))
             r = self.send("POS-1", args)
             self.assertError(r, "STORAGE_ERROR")
-            self.assertIn("could not be kept; it was undone", r.message)
+            self.assertIn(message, r.message)
             self.gw.sql_write("DROP TRIGGER fail_outcome")
             self.assertEqual(self.balance("S1"), balance)
             self.assertEqual(len(self.payments("S1")), npayments)
 
-        # without a PIN the whole request is undone, the card's ATC too: the retry of the
-        # same bytes pays, once
+        # without a PIN a PAY has no savepoint of its own (YKT_VERB_UNGUARDED): failing
+        # after it wrote, it takes its whole batch with it, the card's ATC too; the retry of
+        # the same bytes pays, once
         args = self.signed(card, "POS-1", "PAY", 1500)
-        failing(args, 100000, 0)
+        failing(args, 100000, 0, "nothing was applied")
         r = self.send("POS-1", args)
         self.assertPaid(r, 1500, 98500)
         self.assertEqual(self.send("POS-1", args), r)
@@ -554,11 +555,69 @@ class CardStatusAndReplayTest(WalletCase):
         # password check: the card knows which request advanced its ATC (schema 14), so the
         # retry of the same bytes passes the card check once more and pays, once
         args = self.signed(card, "POS-1", "PAY", 20000, pin)
-        failing(args, 98500, 1)
+        failing(args, 98500, 1, "could not be kept; it was undone")
         r = self.send("POS-1", args)
         self.assertPaid(r, 20000, 78500)
         self.assertEqual(self.send("POS-1", args), r)
         self.assertEqual(len(self.payments("S1")), 2)
+
+
+class UnguardedPaymentTest(WalletCase):
+    """A PAY runs without a savepoint of its own: every refusal comes before its first write
+    (the card's ATC is taken once it will pay), and one that fails after writing undoes
+    its whole batch."""
+
+    def setUp(self):
+        super().setUp()
+        self.merchant("canteen-1")
+        self.terminal("POS-1")
+
+    def test_refusals_write_nothing_and_keep_their_outcome(self):
+        card, rec, _ = self.holder("S1", "10.00")
+        newcomer, nrec, _ = self.holder("S2")
+        poor, prec, _ = self.holder("S3", "1.00")
+        self.gw.ctl("account", "limit", "S1", "--daily", "5.00", "--ref", "APP-1")
+        # a holder whose wallet was never made (issuing a card makes one): a PAY finds it
+        # missing and must not make it before it refuses
+        self.with_stopped_gateway("DELETE FROM accounts WHERE kind = 'wallet' AND owner = '%d'"
+                                  % self.person_id("S2"))
+        before = self.gw.sql("SELECT count(*) FROM accounts")
+        cases = [(poor, 200, "INSUFFICIENT_FUNDS"), (card, 600, "LIMIT_EXCEEDED"),
+                 (card, 20000, "PIN_REQUIRED"), (newcomer, 100, "INSUFFICIENT_FUNDS")]
+        for c, amount, code in cases:
+            with self.subTest(code=code, amount=amount):
+                args = self.signed(c, "POS-1", "PAY", amount)
+                r = self.send("POS-1", args)
+                self.assertError(r, code)
+                self.assertEqual(self.send("POS-1", args).line, r.line)  # kept
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM accounts"), before)
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM payments"), [(0,)])
+        self.assertEqual(self.gw.ctl("card", "show", rec["card_no"])["last_atc"], 0)
+        self.assertEqual(self.gw.ctl("card", "show", nrec["card_no"])["last_atc"], 0)
+        self.assertEqual(self.gw.ctl("card", "show", prec["card_no"])["last_atc"], 0)
+        self.assertPaid(self.pay(card, 100), 100, 900)
+
+    def test_a_failure_after_writing_undoes_the_batch_it_was_in(self):
+        card, _, _ = self.holder("S1", "100.00")
+        other, _, _ = self.holder("S2", "100.00")
+        failing = self.signed(card, "POS-1", "PAY", 1500)
+        mate = self.signed(other, "POS-1", "PAY", 700)
+        self.gw.sql_write("CREATE TRIGGER fail_outcome BEFORE INSERT ON terminal_requests "
+                          "WHEN NEW.seq = %d BEGIN SELECT RAISE(ABORT, 'injected'); END"
+                          % int(failing[1]))
+        conn = self.conns["POS-1"]
+        conn.send_raw(encode(*failing) + encode(*mate))  # one batch
+        first, second = conn.read(), conn.read()
+        self.assertError(first, "STORAGE_ERROR")
+        self.assertError(second, "STORAGE_ERROR")
+        self.assertIn("a request without a savepoint failed after writing", self.gw.log_text())
+        self.gw.sql_write("DROP TRIGGER fail_outcome")
+        self.assertEqual((self.balance("S1"), self.balance("S2")), (10000, 10000))
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM payments"), [(0,)])
+        # both retried byte for byte: each pays, once
+        self.assertPaid(self.send("POS-1", failing), 1500, 8500)
+        self.assertPaid(self.send("POS-1", mate), 700, 9300)
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM payments"), [(2,)])
 
 
 class CardsKeptInMemoryTest(WalletCase):
@@ -592,7 +651,7 @@ class CardsKeptInMemoryTest(WalletCase):
     def test_changes_through_yktctl_show_at_the_next_swipe(self):
         card, rec, idn = self.holder("S1", "10.00")
         self.assertPaid(self.pay(card, 100), 100, 900)
-        self.assertEqual(self.info(card)[3], self.info(card)[3])
+        self.assertTrue(self.info(card)[3].startswith("张"))  # kept from here on
         self.gw.ctl("person", "update", "S1", "--name", "李四")
         self.assertTrue(self.info(card)[3].startswith("李"), self.info(card))
         self.gw.ctl("card", "loss", rec["card_no"], "--id-number", idn)

@@ -243,6 +243,76 @@ static void test_collisions_and_no_cache(void)
     ykt_cardcache_free(NULL);
 }
 
+/* ---- rules only these catch (a second reader's probes) ---- */
+
+/* A change kept by one request, read into a copy by a later one, then the whole batch rolled
+ * back (a failed COMMIT): only SQLite's rollback hook can tell the copy it is stale. */
+static void test_batch_rollback_after_kept_change(void)
+{
+    ykt_db *db = open_db();
+    ykt_cardcache *c = ykt_cardcache_new(100);
+    ykt_card card;
+    ASSERT_EQ(ykt_cardcache_card(c, db, UID, &card), YKT_OK);
+    char before[16];
+    snprintf(before, sizeof before, "%s", card.status);
+    begin(db);
+    exec(ykt_db_handle(db), "UPDATE cards SET status = 'cancelled' WHERE uid = '" UID "'");
+    ykt_db_cmd_end(db, true);
+    begin(db);
+    ASSERT_EQ(ykt_cardcache_card(c, db, UID, &card), YKT_OK);
+    ASSERT_STREQ(card.status, "cancelled");
+    ykt_db_cmd_end(db, true);
+    exec(ykt_db_handle(db), "ROLLBACK");
+    ASSERT_EQ(ykt_db_batch_commit(db), YKT_ESTORAGE);
+    ASSERT_EQ(ykt_cardcache_card(c, db, UID, &card), YKT_OK);
+    ASSERT_STREQ(card.status, before);
+    ykt_db_close(db);
+    ykt_cardcache_free(c);
+}
+
+/* A holder kept with its card, then only the holder changes. */
+static void test_people_change_with_holder_kept(void)
+{
+    ykt_db *db = open_db();
+    ykt_cardcache *c = ykt_cardcache_new(100);
+    ykt_card card;
+    ykt_person holder;
+    ASSERT_EQ(ykt_cardcache_card(c, db, UID, &card), YKT_OK);
+    ASSERT_EQ(ykt_cardcache_holder(c, db, UID, card.person_id, &holder), YKT_OK);
+    begin(db);
+    exec(ykt_db_handle(db), "UPDATE people SET name = 'Liu Yang' WHERE id = 7");
+    ykt_db_cmd_end(db, true);
+    ASSERT_EQ(ykt_cardcache_card(c, db, UID, &card), YKT_OK);
+    ASSERT_EQ(ykt_cardcache_holder(c, db, UID, card.person_id, &holder), YKT_OK);
+    ASSERT_STREQ(holder.name, "Liu Yang");
+    ASSERT_EQ(ykt_db_batch_commit(db), YKT_OK);
+    ykt_db_close(db);
+    ykt_cardcache_free(c);
+}
+
+/* Another connection commits; the next use is inside a batch (the server's only case). */
+static void test_other_connection_then_batch(void)
+{
+    ykt_db *db = open_db();
+    ykt_cardcache *c = ykt_cardcache_new(100);
+    sqlite3 *other = NULL;
+    ASSERT_EQ(sqlite3_open(path, &other), SQLITE_OK);
+    sqlite3_busy_timeout(other, 5000);
+    ykt_card card;
+    ykt_person holder;
+    ASSERT_EQ(ykt_cardcache_card(c, db, UID, &card), YKT_OK);
+    ASSERT_EQ(ykt_cardcache_holder(c, db, UID, card.person_id, &holder), YKT_OK);
+    exec(other, "UPDATE cards SET status = 'frozen' WHERE uid = '" UID "'");
+    begin(db);
+    ASSERT_EQ(ykt_cardcache_card(c, db, UID, &card), YKT_OK);
+    ASSERT_STREQ(card.status, "frozen");
+    ykt_db_cmd_end(db, true);
+    ASSERT_EQ(ykt_db_batch_commit(db), YKT_OK);
+    sqlite3_close(other);
+    ykt_db_close(db);
+    ykt_cardcache_free(c);
+}
+
 int main(void)
 {
     printf("test_cardcache\n");
@@ -257,6 +327,9 @@ int main(void)
     RUN(test_rollbacks_seen);
     RUN(test_other_connections_seen);
     RUN(test_collisions_and_no_cache);
+    RUN(test_batch_rollback_after_kept_change);
+    RUN(test_people_change_with_holder_kept);
+    RUN(test_other_connection_then_batch);
     printf("ok\n");
     return 0;
 }
