@@ -90,11 +90,13 @@ static bool retry_of_atc_request(const ykt_req *req, const ykt_presented *p, con
     return ykt_ct_equal(digest, card->atc_digest, sizeof digest);
 }
 
-int ykt_card_take_atc(ykt_req *req, const ykt_presented *p, ykt_card *card)
+static int take_atc(ykt_req *req, const ykt_presented *p, ykt_card *card, bool offline)
 {
     if (p->atc <= card->atc) /* an offline sale's, or the retry of a marked request */
         return YKT_OK;
     int rc = ykt_cardcache_set_atc(req->gw->cards, req->gw->db, card, p->atc);
+    if (rc == YKT_ENOTFOUND && offline)
+        return YKT_OK; /* an offline sale's ATC may be below the row's */
     if (rc == YKT_ENOTFOUND) {
         /* The row's ATC was at or above it already: the card as read was behind it (a kept
          * copy that should have been forgotten). Nothing was written; it is a replay. */
@@ -110,6 +112,11 @@ int ykt_card_take_atc(ykt_req *req, const ykt_presented *p, ykt_card *card)
     ykt_strlcpy(req->atc_uid, card->uid, sizeof req->atc_uid);
     card->atc = p->atc;
     return YKT_OK;
+}
+
+int ykt_card_take_atc(ykt_req *req, const ykt_presented *p, ykt_card *card)
+{
+    return take_atc(req, p, card, false);
 }
 
 bool ykt_card_authenticate(ykt_req *req, const ykt_presented *p, unsigned flags, ykt_card *card,
@@ -207,7 +214,8 @@ bool ykt_card_authenticate_op(ykt_req *req, const ykt_presented *p, const char *
             return false;
         }
     }
-    if (!(flags & YKT_CARDAUTH_ATC_LATER) && (rc = ykt_card_take_atc(req, p, card)) == YKT_EPERM)
+    if (!(flags & YKT_CARDAUTH_ATC_LATER) &&
+        (rc = take_atc(req, p, card, flags & YKT_CARDAUTH_OFFLINE)) == YKT_EPERM)
         return false; /* replied */
     if (rc == YKT_OK)
         rc = ykt_cardcache_holder(req->gw->cards, db, p->uid_hex, card->person_id, person);

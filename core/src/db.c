@@ -467,7 +467,10 @@ int ykt_db_open(ykt_db **out, const char *path, char *err, size_t errlen)
     sqlite3_wal_hook(db->h, wal_hook, db);
     sqlite3_update_hook(db->h, update_hook, db);
     sqlite3_rollback_hook(db->h, rollback_hook, db);
-    db->rows_epoch = 1; /* 0 marks an empty copy */
+    /* Never 0 (an empty copy), and apart from any other database opened in this process:
+     * one opened later at the same address must not match a copy of this one's rows. */
+    static uint64_t opened;
+    db->rows_epoch = ++opened << 32;
     check_data_version(db);
     *out = db;
     return YKT_OK;

@@ -242,7 +242,11 @@ void ykt_verbs_end_write(ykt_req *req, size_t reply_start, bool keep)
                         "the outcome of this request could not be kept; it was undone");
         return;
     }
+    bool failed_before = ykt_db_batch_failed(db);
     ykt_db_cmd_end(db, keep);
+    if (!failed_before && ykt_db_batch_failed(db) && req->term != NULL)
+        ykt_error("terminal %s: %s seq %lld failed after it wrote; its batch is undone",
+                  req->term->id, req->argv[0], (long long)req->seq);
     ykt_verbs_record_outcome(req, reply_start);
 }
 
@@ -287,6 +291,7 @@ static bool replay_outcome(ykt_req *req)
     if (t->seq_floor_known && seq > t->seq_floor) {
         t->seq_floor = seq;
         req->seq = seq;
+        req->seq_new = true;
         return false;
     }
     /* The same seq still waiting beside the loop (a password check): it has run in part
@@ -335,8 +340,12 @@ static void run(ykt_req *req, const ykt_verb *v)
     req->write = (v->flags & YKT_VERB_WRITE) != 0;
     if ((v->flags & YKT_VERB_SEQ) && req->term != NULL && replay_outcome(req))
         return;
-    if (req->write && ((v->flags & YKT_VERB_UNGUARDED) ? ykt_db_cmd_begin_unguarded(db)
-                                                       : ykt_db_cmd_begin(db)) != YKT_OK) {
+    /* Unguarded only with a new seq: at or below the terminal's highest (an outcome pruned,
+     * or never kept), the payment's own (terminal, seq) may exist already, and its INSERT
+     * would fail after the payment wrote (payments_once). */
+    bool unguarded = (v->flags & YKT_VERB_UNGUARDED) && req->seq_new;
+    if (req->write &&
+        (unguarded ? ykt_db_cmd_begin_unguarded(db) : ykt_db_cmd_begin(db)) != YKT_OK) {
         ykt_reply_internal(req, YKT_ESTORAGE);
         return;
     }

@@ -619,6 +619,25 @@ class UnguardedPaymentTest(WalletCase):
         self.assertPaid(self.send("POS-1", mate), 700, 9300)
         self.assertEqual(self.gw.sql("SELECT count(*) FROM payments"), [(2,)])
 
+    def test_a_seq_used_before_runs_in_a_savepoint(self):
+        # A seq at or below the terminal's highest (its outcome pruned, or never kept) may
+        # have a payment already: its INSERT fails after the payment wrote (payments_once),
+        # so such a PAY runs in a savepoint and fails alone, and its batch-mate pays.
+        card, _, _ = self.holder("S1", "100.00")
+        other, _, _ = self.holder("S2", "100.00")
+        self.assertPaid(self.send("POS-1", self.signed(card, "POS-1", "PAY", 100, seq=5)),
+                        100, 9900)
+        self.gw.sql_write("DELETE FROM terminal_requests WHERE terminal = 'POS-1'")  # pruned
+        again = self.signed(card, "POS-1", "PAY", 200, seq=5)  # a new swipe, the same seq
+        mate = self.signed(other, "POS-1", "PAY", 700, seq=100)
+        conn = self.conns["POS-1"]
+        conn.send_raw(encode(*again) + encode(*mate))  # one batch
+        first, second = conn.read(), conn.read()
+        self.assertError(first, "INTERNAL")
+        self.assertPaid(second, 700, 9300)
+        self.assertEqual((self.balance("S1"), self.balance("S2")), (9900, 9300))
+        self.assertNotIn("its batch is undone", self.gw.log_text())
+
 
 class CardsKeptInMemoryTest(WalletCase):
     """The card check keeps the cards and holders it read in memory ([cards]

@@ -33,6 +33,15 @@ static void exec(sqlite3 *h, const char *sql)
     }
 }
 
+/* A second connection to the database, as another program would open. */
+static sqlite3 *open_other(void)
+{
+    sqlite3 *other = NULL;
+    ASSERT_EQ(sqlite3_open(path, &other), SQLITE_OK);
+    sqlite3_busy_timeout(other, 5000);
+    return other;
+}
+
 /* One holder with one card, committed. */
 static void seed(ykt_db *db)
 {
@@ -180,9 +189,7 @@ static void test_other_connections_seen(void)
 {
     ykt_db *db = open_db();
     ykt_cardcache *c = ykt_cardcache_new(100);
-    sqlite3 *other = NULL;
-    ASSERT_EQ(sqlite3_open(path, &other), SQLITE_OK);
-    sqlite3_busy_timeout(other, 5000);
+    sqlite3 *other = open_other();
     ykt_card card;
     ASSERT_EQ(ykt_cardcache_card(c, db, UID, &card), YKT_OK);
     ASSERT_STREQ(card.status, "lost");
@@ -295,9 +302,7 @@ static void test_other_connection_then_batch(void)
 {
     ykt_db *db = open_db();
     ykt_cardcache *c = ykt_cardcache_new(100);
-    sqlite3 *other = NULL;
-    ASSERT_EQ(sqlite3_open(path, &other), SQLITE_OK);
-    sqlite3_busy_timeout(other, 5000);
+    sqlite3 *other = open_other();
     ykt_card card;
     ykt_person holder;
     ASSERT_EQ(ykt_cardcache_card(c, db, UID, &card), YKT_OK);

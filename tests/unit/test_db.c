@@ -366,6 +366,40 @@ static void test_commit_hooks(void)
 
 /* When the database aborts the whole transaction, the batch fails and every hook of it
  * (from kept requests too) runs as not committed. */
+/* A request without a savepoint (a PAY): refused before writing, it leaves the batch alone;
+ * kept, its rows stay; failed after writing, it takes the batch with it. */
+static void test_unguarded_request(void)
+{
+    ykt_db *db = open_db(db_path("unguarded"));
+    sqlite3 *h = ykt_db_handle(db);
+    memset(&hooks, 0, sizeof hooks);
+    ASSERT_EQ(ykt_db_cmd_begin_unguarded(db), YKT_OK);
+    ASSERT(ykt_db_in_cmd(db));
+    register_hook(db, 1);
+    ykt_db_cmd_end(db, false);
+    ASSERT(!ykt_db_batch_failed(db));
+    ASSERT_EQ(hooks.n, 1);
+    ASSERT(!hooks.committed[0]); /* what it registered is dropped */
+
+    ASSERT_EQ(ykt_db_cmd_begin_unguarded(db), YKT_OK);
+    ASSERT_EQ(sqlite3_exec(h, "INSERT INTO meta (key, value) VALUES ('kept', 1)", NULL, NULL, NULL),
+              SQLITE_OK);
+    ykt_db_cmd_end(db, true);
+    ASSERT(!ykt_db_batch_failed(db));
+    ASSERT_EQ(query_int(h, "SELECT count(*) FROM meta WHERE key = 'kept'"), 1);
+
+    ASSERT_EQ(ykt_db_cmd_begin_unguarded(db), YKT_OK);
+    ASSERT_EQ(sqlite3_exec(h, "INSERT INTO meta (key, value) VALUES ('half', 1)", NULL, NULL, NULL),
+              SQLITE_OK);
+    ykt_db_cmd_end(db, false);
+    ASSERT(ykt_db_batch_failed(db));
+    ASSERT_EQ(ykt_db_cmd_begin(db), YKT_ESTORAGE); /* nothing more joins the doomed batch */
+    ASSERT_EQ(ykt_db_batch_commit(db), YKT_ESTORAGE);
+    ASSERT_EQ(query_int(h, "SELECT count(*) FROM meta WHERE key IN ('kept', 'half')"), 0);
+    ASSERT(!ykt_db_batch_failed(db)); /* the next batch starts clean */
+    ykt_db_close(db);
+}
+
 static void test_aborted_batch(void)
 {
     const char *path = db_path("aborted");
@@ -907,6 +941,7 @@ int main(void)
     RUN(test_group_commit);
     RUN(test_commit_hooks);
     RUN(test_aborted_batch);
+    RUN(test_unguarded_request);
     RUN(test_close_commits_open_batch);
     RUN(test_large_request_spills);
     RUN(test_audit_append_only);
