@@ -25,6 +25,7 @@
 #include "common.h"
 #include "db.h"
 #include "gateway.h"
+#include "ledger.h"
 #include "log.h"
 #include "pay_verbs.h"
 #include "person.h"
@@ -34,6 +35,7 @@
 #include "terminal.h"
 #include "util.h"
 #include "verbs.h"
+#include "wallet.h"
 
 #include <stdbool.h>
 #include <string.h>
@@ -76,6 +78,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     ykt_log_set_level(100); /* quiet: every refused cryptogram is logged */
     ykt_config_defaults(&gw.cfg);
+    /* No Lua here: a PAY's fee comes from the built-in rule ([rules] fee_script empty). */
+    gw.cfg.fee_script[0] = '\0';
     for (int i = 0; i < 16; i++)
         gw.master_key[i] = (uint8_t)(0x10 + i);
     /* tmpfs when there is one: the harness commits after every input. */
@@ -105,10 +109,25 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         t.status = YKT_TS_ENABLED;
         snprintf(t.secret_hash, sizeof t.secret_hash, "x");
         t.created_at = ykt_now_ms();
+        /* The POS sells for a merchant, so that a correctly signed PAY gets as far as the
+         * balance (NO_MERCHANT, which PAY.OFFLINE answers before the cryptogram, would
+         * end it earlier without a write). */
+        if (t.type == YKT_TT_POS)
+            snprintf(t.owner, sizeof t.owner, "canteen-1");
         CHECK(ykt_store_terminal_insert(gw.db, &t) == YKT_OK);
         terms[i] = t;
     }
     CHECK(ykt_terminals_load(&gw.terminals, gw.db) == YKT_OK);
+
+    ykt_merchant m;
+    memset(&m, 0, sizeof m);
+    snprintf(m.id, sizeof m.id, "canteen-1");
+    snprintf(m.name, sizeof m.name, "Fuzz Canteen");
+    snprintf(m.category, sizeof m.category, "canteen");
+    snprintf(m.status, sizeof m.status, "active");
+    m.created_at = ykt_now_ms();
+    CHECK(ykt_ledger_account(gw.db, YKT_ACC_MERCHANT, m.id, &m.account) == YKT_OK);
+    CHECK(ykt_store_merchant_insert(gw.db, &m) == YKT_OK);
 
     ykt_person p;
     memset(&p, 0, sizeof p);
@@ -146,8 +165,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     CHECK(ykt_card_verbs_register(gw.verbs) == YKT_OK);
     CHECK(ykt_pay_verbs_register(gw.verbs) == YKT_OK);
     /* This replaces yktd's own update hook, which moves the row epoch (db.h) of kept cards
-     * and merchants: this gateway keeps no cards (gw.cards NULL), and nothing here changes a
-     * merchant. */
+     * and merchants: this gateway keeps no cards (gw.cards NULL), and nothing after this
+     * changes a merchant. */
     sqlite3_update_hook(h, on_update, NULL);
     return 0;
 }
@@ -190,11 +209,17 @@ static char *dispatch(ykt_terminal *term, int argc, char **argv, size_t *argl)
     return s;
 }
 
-/* Errors a request can only get after its cryptogram matched. */
+/* Errors a request can only get after its cryptogram matched. A PAY's refusals write
+ * nothing (it takes the card's ATC only once it will pay), so a signed PAY refused for the
+ * balance or a limit shows it authenticated by its error alone. CAPTURE's LIMIT_EXCEEDED,
+ * which has no cryptogram, needs a hold: only a signed HOLD makes one, and none is signed
+ * here. */
 static bool past_cryptogram(const char *reply)
 {
-    static const char *const codes[] = {"-CLOCK_SKEW ",  "-REPLAY ",       "-CARD_LOST ",
-                                        "-CARD_FROZEN ", "-CARD_EXPIRED ", "-CARD_CANCELLED "};
+    static const char *const codes[] = {
+        "-CLOCK_SKEW ",         "-REPLAY ",         "-CARD_LOST ",
+        "-CARD_FROZEN ",        "-CARD_EXPIRED ",   "-CARD_CANCELLED ",
+        "-INSUFFICIENT_FUNDS ", "-LIMIT_EXCEEDED ", "-PIN_REQUIRED "};
     for (size_t i = 0; i < sizeof codes / sizeof *codes; i++)
         if (strncmp(reply, codes[i], strlen(codes[i])) == 0)
             return true;
