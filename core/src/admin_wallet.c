@@ -500,11 +500,13 @@ static void cmd_statement(ykt_req *req, const ykt_args *a)
         ykt_reply_internal(req, rc);
         return;
     }
+    char closing[32];
+    ykt_format_fen(s.running, closing, sizeof closing);
     if (s.csv != NULL) {
+        /* As the first line names the opening balance, the last names the closing one. */
+        ykt_buf_appendf(&csv, "# closing balance %s CNY\r\n", closing);
         ykt_reply_bulkn(req, csv.data, csv.len);
     } else {
-        char closing[32];
-        ykt_format_fen(s.running, closing, sizeof closing);
         ykt_table_row(s.t);
         ykt_table_str(s.t, NULL);
         ykt_table_str(s.t, "closing");
@@ -550,6 +552,12 @@ static void cmd_limit(ykt_req *req, const ykt_args *a)
     }
     if (!amount_option(req, a, "daily", &s.daily_limit))
         return;
+    /* R-W2: a limit other than the card type's is raised on the holder's application. */
+    if (s.daily_limit >= 0 && (ref == NULL || ref[0] == '\0')) {
+        ykt_reply_error(req, "BAD_REQUEST",
+                        "--ref is required: the holder's application for the daily limit");
+        return;
+    }
     ykt_strlcpy(s.daily_limit_ref, ref ? ref : "", sizeof s.daily_limit_ref);
     rc = ykt_store_holder_settings_put(req->gw->db, p.id, &s);
     if (rc == YKT_OK)
@@ -672,7 +680,8 @@ typedef struct settle_ctx {
     int rc;
 } settle_ctx;
 
-static void settlement_cells(ykt_table *t, const ykt_settlement_row *s)
+/* state: NULL for a settlement's own (paid or not). */
+static void settlement_cells(ykt_table *t, const ykt_settlement_row *s, const char *state)
 {
     char g[32], r[32], c[32], n[32];
     ykt_format_fen(s->gross, g, sizeof g);
@@ -687,7 +696,7 @@ static void settlement_cells(ykt_table *t, const ykt_settlement_row *s)
     ykt_table_str(t, r);
     ykt_table_str(t, c);
     ykt_table_str(t, n);
-    ykt_table_str(t, s->transfer ? "paid" : "nothing to pay");
+    ykt_table_str(t, state ? state : s->transfer ? "paid" : "nothing to pay");
 }
 
 static int settle_one(const ykt_merchant *m, void *arg)
@@ -733,7 +742,7 @@ static int settle_one(const ykt_merchant *m, void *arg)
     if (rc == YKT_OK)
         rc = ykt_store_settlement_insert(gw->db, &s);
     if (rc == YKT_OK)
-        settlement_cells(ctx->t, &s);
+        settlement_cells(ctx->t, &s, NULL);
     return rc;
 }
 
@@ -787,8 +796,57 @@ static void cmd_settlement_run(ykt_req *req, const ykt_args *a)
 
 static int settlement_list_row(const ykt_settlement_row *s, void *arg)
 {
-    settlement_cells(arg, s);
+    settlement_cells(arg, s, NULL);
     return YKT_OK;
+}
+
+/* A month's figures per merchant: the sum of its settlements in that month (each settles
+ * what no earlier one did, so daily and monthly runs add up without overlap). */
+typedef struct month_totals {
+    ykt_settlement_row *rows;
+    int n, cap;
+} month_totals;
+
+static int month_total_row(const ykt_settlement_row *s, void *arg)
+{
+    month_totals *mt = arg;
+    int i = 0;
+    while (i < mt->n && strcmp(mt->rows[i].merchant, s->merchant) != 0)
+        i++;
+    if (i == mt->n) {
+        if (mt->n == mt->cap) {
+            int cap = mt->cap ? 2 * mt->cap : 16;
+            ykt_settlement_row *rows = realloc(mt->rows, (size_t)cap * sizeof *rows);
+            if (rows == NULL)
+                return YKT_ENOMEM;
+            mt->rows = rows;
+            mt->cap = cap;
+        }
+        memset(&mt->rows[i], 0, sizeof mt->rows[i]);
+        ykt_strlcpy(mt->rows[i].merchant, s->merchant, sizeof mt->rows[i].merchant);
+        mt->n++;
+    }
+    ykt_settlement_row *t = &mt->rows[i];
+    t->payments += s->payments;
+    t->gross += s->gross;
+    t->refunds += s->refunds;
+    t->commission += s->commission;
+    t->net += s->net;
+    return YKT_OK;
+}
+
+/* Appends one "month total" row per merchant listed for the month. */
+static int month_totals_append(ykt_db *db, const char *merchant, const char *month, ykt_table *t)
+{
+    month_totals mt = {0};
+    int rc = ykt_store_settlement_each(db, merchant ? merchant : "", month, INT32_MAX,
+                                       month_total_row, &mt);
+    for (int i = 0; rc == YKT_OK && i < mt.n; i++) {
+        ykt_strlcpy(mt.rows[i].period, month, sizeof mt.rows[i].period);
+        settlement_cells(t, &mt.rows[i], "month total");
+    }
+    free(mt.rows);
+    return rc;
 }
 
 static void cmd_settlement_list(ykt_req *req, const ykt_args *a)
@@ -802,6 +860,9 @@ static void cmd_settlement_list(ykt_req *req, const ykt_args *a)
     ykt_table *t = ykt_table_new("TABLE", 8, cols);
     int rc = ykt_store_settlement_each(req->gw->db, merchant ? merchant : "", period ? period : "",
                                        (int)limit, settlement_list_row, t);
+    /* --period YYYY-MM: the month's settlements, then each merchant's month (R-W9). */
+    if (rc == YKT_OK && period != NULL && strlen(period) == 7)
+        rc = month_totals_append(req->gw->db, merchant, period, t);
     if (rc != YKT_OK) {
         ykt_table_free(t);
         ykt_reply_internal(req, rc);

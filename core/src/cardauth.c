@@ -167,6 +167,21 @@ bool ykt_card_authenticate_op(ykt_req *req, const ykt_presented *p, const char *
             ykt_reply_error(req, "CLOCK_SKEW", "an offline transaction cannot be in the future");
             return false;
         }
+        /* Nor older than the outcomes of (terminal, seq) are kept, less the skew an online
+         * request may have had: an online PAY refused before it took the ATC (PIN_REQUIRED,
+         * LIMIT_EXCEEDED, ...) carries a cryptogram over a PAY as well, and its seq uploaded
+         * again is SEQ_REUSED only while its outcome is kept; after that it would be charged
+         * without its checks. (A time before the card was issued is not refused: the card
+         * signs the time the terminal gives it, so that shows a wrong terminal clock on a
+         * sale that was made.) */
+        int64_t window = cfg->request_retention_ms - cfg->max_clock_skew_ms;
+        if (p->time_ms < ykt_now_ms() - window) {
+            ykt_reply_error(req, "CLOCK_SKEW",
+                            "an offline transaction is uploaded within %.1f hours of it "
+                            "([terminal] request_retention less [cards] max_clock_skew)",
+                            (double)window / 3600000.0);
+            return false;
+        }
         flags |= YKT_CARDAUTH_ANY_STATUS;
     } else if (flags & YKT_CARDAUTH_ONLINE) {
         int64_t skew = p->time_ms - ykt_now_ms();

@@ -389,7 +389,9 @@ static void cmd_pay_offline(ykt_req *req)
                  req->term->id, (long long)r.balance);
     ykt_reply_array(req, 4);
     ykt_reply_int(req, r.payment_id);
-    ykt_reply_bulk(req, r.debt ? "debt" : (flag ? flag : "ok"));
+    /* Every flag the card centre sees, so the terminal learns both when both apply. */
+    ykt_reply_bulk(req, r.debt && flag ? "debt,over_offline_limit"
+                                       : (r.debt ? "debt" : (flag ? flag : "ok")));
     ykt_reply_int(req, r.charged);
     ykt_reply_int(req, r.balance);
 }

@@ -327,6 +327,9 @@ class PaymentRulesTest(WalletCase):
         self.assertEqual(self.snapshot("S1"), before)  # a refusal changes nothing
         # the holder applies for a higher limit (R-W2)
         self.ctl_fails("BAD_REQUEST", "account", "limit", "S1", "--daily", "lots", "--ref", "X")
+        # raised only on an application, which the card centre records
+        self.ctl_fails("BAD_REQUEST", "account", "limit", "S1", "--daily", "600")
+        self.assertError(self.pay(card, 1), "LIMIT_EXCEEDED")
         self.gw.ctl("account", "limit", "S1", "--daily", "600", "--ref", "APP-1")
         audit = self.gw.ctl("audit", "list", "--action", "account.limit")
         self.assertEqual(audit[0]["target"], "S1")
@@ -339,7 +342,7 @@ class PaymentRulesTest(WalletCase):
         self.assertPaid(self.pay(card, 5000), 5000, 40000)  # exactly 600.00
         self.assertEqual(self.spent_today("S1"), 60000)
         # back to the card type's default
-        self.gw.ctl("account", "limit", "S1", "--daily", "default", "--ref", "APP-1-END")
+        self.gw.ctl("account", "limit", "S1", "--daily", "default")  # no application needed
         self.assertError(self.pay(card, 1), "LIMIT_EXCEEDED")
 
     def test_per_payment_limit(self):
@@ -1137,11 +1140,25 @@ class SettlementTest(WalletCase):
             self.assertRefused(p, "EXISTS")
         self.assertEqual(self.account("bank_clearing"), 16790)
         self.assertEqual(self.gw.sql("SELECT count(*) FROM settlements"), [(2,)])
-        listed = self.gw.ctl("settlement", "list", "--period", yesterday.isoformat()[:7])
+        month = yesterday.isoformat()[:7]
+        listed = self.gw.ctl("settlement", "list", "--period", month)
         self.assertEqual(sorted((r["merchant"], r["period"], r["net"], r["state"])
                                 for r in listed),
-                         [("canteen-1", yesterday.isoformat(), "137.90", "paid"),
+                         [("canteen-1", month, "137.90", "month total"),
+                          ("canteen-1", yesterday.isoformat(), "137.90", "paid"),
+                          ("shop-1", month, "30.00", "month total"),
                           ("shop-1", yesterday.isoformat(), "30.00", "paid")])
+        # the month's figures per merchant are the sum of its settlements in the month (a
+        # second one written beside the gateway, and taken out again for the audit)
+        self.gw.sql_write("INSERT INTO settlements (at, merchant, period, payments, gross, "
+                          "refunds, commission, net, upto_transfer, operator) "
+                          "SELECT at, merchant, ?, 1, 1000, 100, 10, 890, upto_transfer, "
+                          "operator FROM settlements WHERE merchant = 'shop-1'", month + "-00")
+        total = [r for r in self.gw.ctl("settlement", "list", "--period", month,
+                                        "--merchant", "shop-1") if r["state"] == "month total"]
+        self.assertEqual([(r["payments"], r["gross"], r["refunds"], r["commission"], r["net"])
+                          for r in total], [(2, "40.00", "1.00", "0.10", "38.90")])
+        self.gw.sql_write("DELETE FROM settlements WHERE period = ?", month + "-00")
         self.assertEqual(len(self.gw.ctl("settlement", "list", "--merchant", "shop-1")), 1)
         self.assertEqual(self.gw.ctl("audit", "list", "--action", "settlement.run")[0]["target"],
                          yesterday.isoformat())
@@ -1232,7 +1249,8 @@ class RecordsTest(WalletCase):
         lines = text.splitlines()
         self.assertTrue(lines[0].startswith("# statement of S1"), lines[0])
         self.assertIn("opening balance 0.00", lines[0])
-        rows = list(csv.DictReader(io.StringIO("\n".join(lines[1:]) + "\n")))
+        self.assertEqual(lines[-1], "# closing balance 103.66 CNY")
+        rows = list(csv.DictReader(io.StringIO("\n".join(lines[1:-1]) + "\n")))
         self.assertEqual([(r["kind"], r["amount"], r["balance"]) for r in rows],
                          [(m["kind"], m["amount"], m["balance"]) for m in moves])
         self.assertEqual(rows[3]["memo"], 'scanned twice, "at lunch"')
@@ -1370,7 +1388,8 @@ class OfflineTest(WalletCase):
     def test_over_the_offline_limit_and_into_debt_keeps_both_flags(self):
         card, _, _ = self.holder("S2", "10.00")
         r = self.send("POS-OFF", self.offline(card, 6000, now_ms() - 600000))
-        self.assertEqual(r[1:], ["debt", 6000, -5000])
+        # the terminal hears of both, as the card centre sees them
+        self.assertEqual(r[1:], ["debt,over_offline_limit", 6000, -5000])
         flag = self.gw.sql("SELECT flag FROM payments WHERE id = ?", r[0])[0][0]
         self.assertIn("debt", flag.split(","))
         self.assertIn("over_offline_limit", flag.split(","))
@@ -1404,9 +1423,13 @@ class OfflineTest(WalletCase):
         self.assertError(self.send("POS-OFF", self.offline(card, 100, now_ms() + 3600000)),
                          "CLOCK_SKEW")
         # a card that expired: a sale on a day it was valid is charged, a later one is not
+        # (its validity ended yesterday: changed by another program, as a card centre tool might)
         card2, rec2, _ = self.holder("S2", "20.00")
-        self.gw.ctl("person", "update", "S2", "--enrolled", "2020-09-01")  # ends 2024-07-31
-        valid_day = int(datetime.datetime(2024, 7, 31, 4, 0, tzinfo=datetime.timezone.utc)
+        yesterday = campus_today() - datetime.timedelta(days=1)
+        self.gw.sql_write("UPDATE cards SET valid_until = ? WHERE card_no = ?",
+                          yesterday.isoformat(), rec2["card_no"])
+        valid_day = int(datetime.datetime(yesterday.year, yesterday.month, yesterday.day, 4, 0,
+                                          tzinfo=datetime.timezone.utc)
                         .timestamp() * 1000)  # 12:00 campus time
         self.assertEqual(self.send("POS-OFF", self.offline(card2, 300, valid_day))[1:],
                          ["ok", 300, 1700])
@@ -1418,6 +1441,26 @@ class OfflineTest(WalletCase):
         forged[5] = "30"
         self.assertError(self.send("POS-OFF", forged), "BAD_CRYPTOGRAM")
 
+
+    def test_an_upload_is_no_older_than_the_outcomes_kept(self):
+        # [terminal] request_retention 30d less [cards] max_clock_skew 10m (the defaults)
+        card, _, _ = self.holder("S1", "50.00")
+        window = 30 * 86400000 - 600000
+        too_old = self.send("POS-OFF", self.offline(card, 500, now_ms() - window - 60000))
+        self.assertError(too_old, "CLOCK_SKEW")
+        self.assertIn("request_retention", too_old.message)
+        self.assertEqual(self.balance("S1"), 5000)
+        self.assertEqual(self.payments("S1"), [])
+        self.assertEqual(self.send("POS-OFF", self.offline(card, 500, now_ms() - window +
+                                                           3600000))[1:], ["ok", 500, 4500])
+        # why: an online PAY refused before it took the ATC carries a PAY cryptogram too;
+        # uploaded under its seq it is SEQ_REUSED only while its outcome is kept
+        online = self.signed(card, "POS-OFF", "PAY", 20000)
+        self.assertError(self.send("POS-OFF", online), "PIN_REQUIRED")
+        upload = list(online)
+        upload[0] = "PAY.OFFLINE"
+        self.assertError(self.send("POS-OFF", upload), "SEQ_REUSED")
+        self.assertEqual(self.balance("S1"), 4500)
 
     def test_a_sale_while_the_card_was_lost_stays_refused_after_unlock(self):
         card, rec, idn = self.holder("S1", "20.00")

@@ -1511,7 +1511,14 @@ static bool report_single(ykt_report *rep, const pay_params *pp, pay_run *run, b
         ykt_pgbench_result pr;
         int prc = ykt_pgbench_run(&ps, &pr);
         pg_good = prc >= 0;
-        ykt_pgbench_report(rep, &pr, run->throughput, &run->sum);
+        /* pgbench keeps one transaction in flight per connection. */
+        char note[200];
+        snprintf(note, sizeof note,
+                 "ykt ran with --pipeline %d (that many requests in flight per connection), "
+                 "pgbench with one: for like with like, run with --pipeline 1",
+                 (int)pp->pipeline);
+        ykt_pgbench_report(rep, &pr, run->throughput, &run->sum,
+                           pp->pipeline > 1 && pp->rate == 0 ? note : NULL);
         ykt_pgbench_result_free(&pr);
     } else {
         ykt_report_begin(rep, "pgbench");

@@ -586,7 +586,7 @@ int ykt_pgbench_run(const ykt_pgbench_spec *spec, ykt_pgbench_result *res)
 }
 
 void ykt_pgbench_report(ykt_report *r, ykt_pgbench_result *res, double ykt_per_s,
-                        const ykt_lat_summary *ykt_summary)
+                        const ykt_lat_summary *ykt_summary, const char *note)
 {
     ykt_report_begin(r, "pgbench");
     ykt_report_str(r, "status", res->status);
@@ -625,6 +625,8 @@ void ykt_pgbench_report(ykt_report *r, ykt_pgbench_result *res, double ykt_per_s
         ykt_report_num(r, "ratio_ykt_over_pgbench", res->tps > 0 ? ykt_per_s / res->tps : 0, 2);
         ykt_report_num(r, "p99_ratio_ykt_over_pg",
                        s.p99 > 0 ? (double)ykt_summary->p99 / (double)s.p99 : 0, 2);
+        if (note != NULL)
+            ykt_report_str(r, "ratio_note", note);
     }
     ykt_report_end(r);
 }

@@ -55,9 +55,10 @@ typedef struct ykt_pgbench_result {
  */
 int ykt_pgbench_run(const ykt_pgbench_spec *spec, ykt_pgbench_result *res);
 
-/* Adds the "pgbench" section, with the ratios to ykt's throughput and latency. */
+/* Adds the "pgbench" section, with the ratios to ykt's throughput and latency; note, if not
+ * NULL, says how ykt's run differed from pgbench's. */
 void ykt_pgbench_report(ykt_report *r, ykt_pgbench_result *res, double ykt_per_s,
-                        const ykt_lat_summary *ykt_summary);
+                        const ykt_lat_summary *ykt_summary, const char *note);
 
 void ykt_pgbench_result_free(ykt_pgbench_result *res);
 
