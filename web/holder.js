@@ -31,6 +31,22 @@
   document.addEventListener("ykt-lang", render);
   await load();
 
+  // ---- notices: low balance, automatic top-up, the monthly statement (R-W7, R-W8) ----
+  let notices = [];
+  function renderNotices() {
+    YKT.table(document.getElementById("notices"), notices, [
+      { key: "at", label: "at", fmt: v => (v || "").replace("T", " ").replace("Z", " UTC") },
+      { key: "kind", label: "what", fmt: v => YKT.tv("n_", v) },
+      { key: "message", label: "memo" }]);
+  }
+  async function loadNotices() {
+    const r = await YKT.api("GET", "/api/holder/notices");
+    notices = r.status === 200 ? r.data : [];
+    renderNotices();
+  }
+  document.addEventListener("ykt-lang", renderNotices);
+  await loadNotices();
+
   document.getElementById("loss-form").addEventListener("submit", async ev => {
     ev.preventDefault();
     const pw = document.getElementById("loss-password");

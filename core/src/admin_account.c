@@ -246,7 +246,9 @@ static void cmd_job_run(ykt_req *req, const ykt_args *a)
     }
     if (rc == YKT_ENOTFOUND) {
         ykt_reply_error(req, "BAD_REQUEST",
-                        "unknown job '%.32s' (auto-cancel, dormant, expiry, prune, day-end)", name);
+                        "unknown job '%.32s' (auto-cancel, dormant, expiry, prune, statements, "
+                        "day-end)",
+                        name);
         return;
     }
     if (rc == YKT_OK)
@@ -276,7 +278,7 @@ static const ykt_admin_cmd cmds[] = {
      "id-number= counter=", "account refund NO --id-number ID [--counter C]",
      "Pay out the balance of a holder whose cards ended, within the refund window."},
     {"job", "run", cmd_job_run, YKT_ROLE_SUPERUSER, true, 1, 1,
-     "today=", "job run auto-cancel|dormant|expiry|prune|day-end [--today DATE]",
+     "today=", "job run auto-cancel|dormant|expiry|prune|statements|day-end [--today DATE]",
      "Run a daily job now (idempotent), optionally as of another day; day-end announces the "
      "day's end to the plugins as midnight does."},
 };

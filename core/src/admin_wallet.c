@@ -630,6 +630,10 @@ static void cmd_notice_list(ykt_req *req, const ykt_args *a)
     } else if (req->session->role == YKT_ROLE_GUARDIAN) {
         ykt_reply_error(req, "FORBIDDEN", "guardians list their own pupils' notices (--person)");
         return;
+    } else if (req->session->role == YKT_ROLE_PORTAL) {
+        /* The portal shows a holder their own notices, never everyone's. */
+        ykt_reply_error(req, "FORBIDDEN", "the portal lists one holder's notices (--person)");
+        return;
     }
     static const char *const cols[] = {"notice",  "at",     "person", "kind",
                                        "message", "amount", "state"};
@@ -975,9 +979,10 @@ static const ykt_admin_cmd cmds[] = {
      "account settings NO [--low-balance CNY|default] [--autotopup-below CNY|off "
      "--autotopup-amount CNY]",
      "A holder's reminder threshold and automatic top-up from the bound bank card."},
-    {"notice", "list", cmd_notice_list, INVESTIGATORS | YKT_ROLE_SUPERUSER | YKT_ROLE_GUARDIAN,
-     false, 0, 0, "person= kind= limit=", "notice list [--person NO] [--kind K] [--limit N]",
-     "Low-balance reminders and automatic top-up requests."},
+    {"notice", "list", cmd_notice_list,
+     INVESTIGATORS | YKT_ROLE_SUPERUSER | YKT_ROLE_GUARDIAN | YKT_ROLE_PORTAL, false, 0, 0,
+     "person= kind= limit=", "notice list [--person NO] [--kind K] [--limit N]",
+     "Low-balance reminders, automatic top-up requests, monthly statements ready."},
     {"guardian", "link", cmd_guardian_link, OPERATORS, true, 1, 1, "person=!",
      "guardian link OPERATOR --person NO",
      "Let a guardian account read a pupil's records, read-only."},

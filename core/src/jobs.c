@@ -13,7 +13,8 @@
 
 #define JOB_BATCH 500
 
-const char *const ykt_job_names[] = {"auto-cancel", "dormant", "expiry", "prune", NULL};
+const char *const ykt_job_names[] = {"auto-cancel", "dormant",    "expiry",
+                                     "prune",       "statements", NULL};
 
 typedef struct job_ctx {
     ykt_gw *gw;
@@ -131,6 +132,30 @@ static int sweep_dormant(job_ctx *ctx, const char *today)
     }
 }
 
+/* R-W8: once the month has ended, each holder is told their statement for it is ready.
+ * The meta row statements_month (YYYYMM) says which month was told last, so the job runs
+ * daily and tells each month once (after a stop across two months' turns, only the latest). */
+static int monthly_statements(ykt_gw *gw, const char *today, ykt_job_result *r)
+{
+    char first[YKT_DATE_LEN], last_month[YKT_DATE_LEN];
+    snprintf(first, sizeof first, "%.7s-01", today);
+    ykt_date_add_months(first, -1, last_month);
+    int64_t month = (int64_t)atoi(last_month) * 100 + atoi(last_month + 5);
+    int64_t told = 0;
+    int rc = ykt_store_meta_get(gw->db, "statements_month", &told);
+    if (rc != YKT_OK && rc != YKT_ENOTFOUND)
+        return rc;
+    if (told >= month)
+        return YKT_OK;
+    char name[8];
+    snprintf(name, sizeof name, "%.7s", last_month);
+    rc = ykt_store_notice_statements(gw->db, name, ykt_date_start_ms(first), ykt_now_ms(),
+                                     &r->items);
+    if (rc == YKT_OK)
+        rc = ykt_store_meta_set(gw->db, "statements_month", month);
+    return rc;
+}
+
 int ykt_job_run(ykt_gw *gw, const char *name, const char *today, const char *actor,
                 ykt_job_result *r)
 {
@@ -151,6 +176,8 @@ int ykt_job_run(ykt_gw *gw, const char *name, const char *today, const char *act
         rc = ykt_store_meta_next(gw->db, "blacklist_version", &version);
         if (rc == YKT_OK)
             rc = ykt_store_card_list_expired(gw->db, today, version, &r->items);
+    } else if (strcmp(name, "statements") == 0) {
+        rc = monthly_statements(gw, today, r);
     } else if (strcmp(name, "prune") == 0) {
         /* Archived first: what has been kept for the retention period is archived. */
         rc = ykt_store_request_archive(gw->db, NULL);

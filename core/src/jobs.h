@@ -5,7 +5,8 @@
  *   dormant      balances not claimed within [cards] refund_window months after a card
  *                ended move to the dormant-funds account;
  *   expiry       credentials that expired join the blacklist for offline terminals;
- *   prune        outcomes of (terminal, seq) older than [terminal] request_retention go.
+ *   prune        outcomes of (terminal, seq) older than [terminal] request_retention go;
+ *   statements   once a month has ended, each holder is told their statement is ready (R-W8).
  * Each is idempotent: running it twice for the same day changes nothing the second time.
  */
 #ifndef YKT_JOBS_H

@@ -1288,6 +1288,47 @@ class RecordsTest(WalletCase):
         self.ctl_fails("NOT_FOUND", "payment", "search", "--person", "NOBODY")
         self.ctl_fails("BAD_REQUEST", "payment", "search", "--from", "yesterday")
 
+    def test_each_holder_is_told_once_a_month_that_the_statement_is_ready(self):
+        """R-W8: a periodic (monthly) statement. The daily job tells each holder once a month
+        has ended; the statement is the one `account statement --month` makes."""
+        c1, r1, _ = self.holder("S1", "50.00")
+        self.holder("S2", "20.00")
+        _, r3, idn3 = self.holder("S3", "10.00")
+        self.holder("S4")
+        self.gw.ctl("card", "cancel", r3["card_no"], "--id-number", idn3, "--reason", "leaving")
+        self.pay(c1, 1000)
+        today = campus_today()
+        last = (today.replace(day=1) - datetime.timedelta(days=1)).isoformat()[:7]
+        month_start = campus_day_start_ms(today.replace(day=1))
+        # S1, S2 and S3 had their wallets before this month began; S4's is new this month
+        self.gw.sql_write("UPDATE accounts SET created_at = ? WHERE kind = 'wallet' AND owner IN "
+                          "(SELECT CAST(id AS TEXT) FROM people WHERE person_no IN "
+                          "('S1', 'S2', 'S3'))", month_start - 40 * DAY_MS)
+        # yktd ran the job at start, before the wallets were moved back: nothing was told
+        # then, and the month counts as told (a stop over a month's turn tells the latest)
+        self.gw.sql_write("DELETE FROM meta WHERE key = 'statements_month'")
+        run = self.gw.ctl("job", "run", "statements")
+        self.assertEqual(run["items"], 2, run)  # S1 and S2: S3's card is cancelled
+        told = self.gw.ctl("notice", "list", "--kind", "statement")
+        self.assertEqual(sorted(n["person"] for n in told),
+                         sorted([self.person_id("S1"), self.person_id("S2")]))
+        mine = [n for n in told if n["person"] == self.person_id("S1")][0]
+        self.assertIn(last, mine["message"])
+        self.assertIn("account statement S1 --month " + last, mine["message"])
+        # what it points to is there: the month's statement
+        st = self.gw.ctl("account", "statement", "S1", "--month", last)
+        self.assertEqual([r["kind"] for r in st], ["opening", "closing"])
+        # once a month: the next days' runs tell nobody again
+        self.assertEqual(self.gw.ctl("job", "run", "statements")["items"], 0)
+        self.assertEqual(len(self.gw.ctl("notice", "list", "--kind", "statement")), 2)
+        self.assertEqual(self.gw.sql("SELECT value FROM meta WHERE key = 'statements_month'"),
+                         [(int(last[:4]) * 100 + int(last[5:]),)])
+        # the portal (ykt-web's account) shows a holder their own notices, not everyone's
+        pw = self.gw.add_operator("web", "portal")
+        self.ctl_fails("FORBIDDEN", "notice", "list", user="web", password=pw)
+        own = self.gw.ctl("notice", "list", "--person", "S2", user="web", password=pw)
+        self.assertEqual([n["kind"] for n in own], ["statement"])
+
     def test_guardian_reads_a_pupils_records_and_nothing_else(self):
         c1, r1, _ = self.holder("P1", "30.00")
         c2, r2, _ = self.holder("P2", "30.00")

@@ -428,6 +428,22 @@ async function scenarios(browser, base, env) {
     await hp.emulateMedia({ media: "screen" });
   });
 
+  await check("the holder is told on the home page when a month's statement is ready", async () => {
+    // S1's wallet as if opened before this month, and no month told yet: the daily job tells
+    execFileSync("python3", ["-c", "import sqlite3, sys\n" +
+      "c = sqlite3.connect(sys.argv[1])\n" +
+      "c.execute(\"UPDATE accounts SET created_at = 0 WHERE kind = 'wallet' AND owner = " +
+      "(SELECT CAST(id AS TEXT) FROM people WHERE person_no = 'S1')\")\n" +
+      "c.execute(\"DELETE FROM meta WHERE key = 'statements_month'\")\n" +
+      "c.commit()\n", path.join(dir, "ykt.db")]);
+    eq(ctl("job", "run", "statements").items, 1, "holders told");
+    await hp.goto("/holder.html");
+    await hp.waitForSelector("#notices tbody tr");
+    const text = await hp.textContent("#notices");
+    assert(text.includes("月度对账单") && text.includes("account statement S1 --month"),
+           "the statement notice: " + text);
+  });
+
   await check("the holder lowers the daily limit with the payment password (not above the default)", async () => {
     await hp.goto("/holder.html#settings-card");
     await hp.waitForSelector("#set-daily_limit-now");

@@ -1029,6 +1029,8 @@ static const api_route routes[] = {
     {"GET", "/api/holder/spending", R_HOLDER, api_holder_spending, NULL, NULL},
     CMD("GET", "/api/holder/statement", R_HOLDER, "account", "statement", "--month", "?month?",
         "--from", "?from?", "--to", "?to?", "--", "$me"),
+    CMD("GET", "/api/holder/notices", R_HOLDER, "notice", "list", "--limit", "20", "--person",
+        "$me"),
     CMD("GET", "/api/holder/settings", R_HOLDER, "portal", "account", "--", "$me"),
     CMD("POST", "/api/holder/settings", R_HOLDER, "portal", "settings", "--daily", "@daily?",
         "--low-balance", "@low_balance?", "--autotopup-below", "@autotopup_below?",

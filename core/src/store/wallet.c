@@ -505,6 +505,28 @@ int ykt_store_notice_insert(ykt_db *db, int64_t person_id, const char *kind, con
     return ykt_store_step_done(db, st);
 }
 
+int ykt_store_notice_statements(ykt_db *db, const char *month, int64_t month_end_ms, int64_t at,
+                                int64_t *count)
+{
+    /* The statement itself is made when it is read (account statement --month, the portal):
+     * a closed month's transfers never change, so it reads the same every time. */
+    STMT_OR_FAIL(st, db,
+                 "INSERT INTO notices (at, person_id, kind, message, amount) "
+                 "SELECT ?1, p.id, 'statement', printf('your statement for %s is ready: the "
+                 "portal''s statement page, or account statement %s --month %s at the card "
+                 "centre', ?2, p.person_no, ?2), 0 "
+                 "FROM people p JOIN accounts a ON a.kind = 'wallet' AND a.owner = "
+                 "CAST(p.id AS TEXT) WHERE a.created_at < ?3 AND EXISTS (SELECT 1 FROM cards c "
+                 "WHERE c.person_id = p.id AND c.status <> 'cancelled')");
+    bind_i64(st, 1, at);
+    bind_text(st, 2, month);
+    bind_i64(st, 3, month_end_ms);
+    int rc = ykt_store_step_done(db, st);
+    if (rc == YKT_OK)
+        *count = sqlite3_changes64(ykt_db_handle(db));
+    return rc;
+}
+
 int ykt_store_notice_each(ykt_db *db, int64_t person_id, const char *kind, int limit,
                           int (*fn)(const ykt_notice_row *n, void *arg), void *arg)
 {
