@@ -289,6 +289,18 @@ int ykt_wallet_pay(ykt_gw *gw, const ykt_pay *p, ykt_pay_result *out, ykt_refusa
     if (rc == YKT_OK)
         rc = record_payment(gw, p, wallet, &out->fee, out->charged, &ids, day, flag,
                             &out->payment_id);
+    /* A payment under this (terminal, seq) already (payments_once), whose outcome is no
+     * longer kept to answer it: a terminal that used the seq again. Only a seq at or below
+     * the terminal's highest gets here, and such a request runs in a savepoint
+     * (verbs.c), which this refusal rolls back. */
+    if (rc == YKT_EEXIST) {
+        char seq[24];
+        snprintf(seq, sizeof seq, "%lld", (long long)p->seq);
+        return refuse(no, "SEQ_REUSED",
+                      "terminal %s paid with sequence number %s already (its outcome is no "
+                      "longer kept)",
+                      p->terminal, seq);
+    }
     if (rc == YKT_OK)
         rc = after_debit(gw, p->person->id, before, after, &s);
     if (rc == YKT_OK)

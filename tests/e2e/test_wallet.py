@@ -636,10 +636,16 @@ class UnguardedPaymentTest(WalletCase):
         conn = self.conns["POS-1"]
         conn.send_raw(encode(*again) + encode(*mate))  # one batch
         first, second = conn.read(), conn.read()
-        self.assertError(first, "INTERNAL")
+        # the terminal used the seq again: said so, as when the outcome is kept
+        self.assertError(first, "SEQ_REUSED")
+        self.assertIn("no longer kept", first.message)
         self.assertPaid(second, 700, 9300)
         self.assertEqual((self.balance("S1"), self.balance("S2")), (9900, 9300))
         self.assertNotIn("its batch is undone", self.gw.log_text())
+        retried = self.send("POS-1", again)  # its refusal is kept, and answers the retry
+        self.assertError(retried, "SEQ_REUSED")
+        self.assertEqual(retried.message, first.message)
+        self.assertEqual(self.balance("S1"), 9900)
 
 
 class CardsKeptInMemoryTest(WalletCase):
