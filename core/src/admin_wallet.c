@@ -608,7 +608,7 @@ static int notice_row(const ykt_notice_row *n, void *arg)
     ykt_table_row(t);
     ykt_table_int(t, n->id);
     ykt_table_time(t, n->at);
-    ykt_table_int(t, n->person_id);
+    ykt_table_str(t, n->person_no);
     ykt_table_str(t, n->kind);
     ykt_table_str(t, n->message);
     ykt_table_int(t, n->amount);

@@ -1316,9 +1316,8 @@ class RecordsTest(WalletCase):
         run = self.gw.ctl("job", "run", "statements")
         self.assertEqual(run["items"], 2, run)  # S1 and S2: S3's card is cancelled
         told = self.gw.ctl("notice", "list", "--kind", "statement")
-        self.assertEqual(sorted(n["person"] for n in told),
-                         sorted([self.person_id("S1"), self.person_id("S2")]))
-        mine = [n for n in told if n["person"] == self.person_id("S1")][0]
+        self.assertEqual(sorted(n["person"] for n in told), ["S1", "S2"])
+        mine = [n for n in told if n["person"] == "S1"][0]
         self.assertIn(last, mine["message"])
         self.assertIn("account statement S1 --month " + last, mine["message"])
         # what it points to is there: the month's statement

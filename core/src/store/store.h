@@ -282,6 +282,7 @@ typedef struct ykt_notice_row {
     int64_t id;
     int64_t at;
     int64_t person_id;
+    const char *person_no; /* "" when the person is gone */
     const char *kind;
     const char *message;
     int64_t amount;

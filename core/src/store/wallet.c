@@ -531,9 +531,10 @@ int ykt_store_notice_each(ykt_db *db, int64_t person_id, const char *kind, int l
                           int (*fn)(const ykt_notice_row *n, void *arg), void *arg)
 {
     STMT_OR_FAIL(st, db,
-                 "SELECT id, at, person_id, kind, message, amount, state FROM notices "
-                 "WHERE (?1 = 0 OR person_id = ?1) AND (?2 = '' OR kind = ?2) "
-                 "ORDER BY id DESC LIMIT ?3");
+                 "SELECT n.id, n.at, n.person_id, coalesce(p.person_no, ''), n.kind, n.message, "
+                 "n.amount, n.state FROM notices n LEFT JOIN people p ON p.id = n.person_id "
+                 "WHERE (?1 = 0 OR n.person_id = ?1) AND (?2 = '' OR n.kind = ?2) "
+                 "ORDER BY n.id DESC LIMIT ?3");
     bind_i64(st, 1, person_id);
     bind_text(st, 2, kind);
     bind_i64(st, 3, limit);
@@ -543,10 +544,11 @@ int ykt_store_notice_each(ykt_db *db, int64_t person_id, const char *kind, int l
             .id = sqlite3_column_int64(st, 0),
             .at = sqlite3_column_int64(st, 1),
             .person_id = sqlite3_column_int64(st, 2),
-            .kind = col_text(st, 3),
-            .message = col_text(st, 4),
-            .amount = sqlite3_column_int64(st, 5),
-            .state = col_text(st, 6),
+            .person_no = col_text(st, 3),
+            .kind = col_text(st, 4),
+            .message = col_text(st, 5),
+            .amount = sqlite3_column_int64(st, 6),
+            .state = col_text(st, 7),
         };
         int frc = fn(&n, arg);
         if (frc != YKT_OK) {
