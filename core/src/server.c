@@ -591,6 +591,15 @@ static void deferred_finish(deferred *d)
         deferred_abandon(d);
     } else {
         d->after(&req, d->data);
+        if (req.deferred) {
+            /* `after` waits again (a second check on the pool): the request stays parked
+             * with what it wrote so far, as a first wait leaves it (handle_request). */
+            if (d->write)
+                ykt_db_cmd_end(db, true);
+            c->parked = true;
+            free(d);
+            return;
+        }
         if (!req.replied)
             ykt_reply_internal(&req, YKT_ESTATE);
         if (d->write && !c->admin) {

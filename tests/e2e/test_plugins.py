@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import BUILD_DIR, SOURCE_DIR, Gateway, wait_until
+from harness import BUILD_DIR, SOURCE_DIR, Gateway, encode, wait_until
 from test_wallet import WalletCase, abandon_request, retry_request, yuan
 
 PLUGIN_SETS = {
@@ -224,6 +224,23 @@ class PluginHostTest(PluginCase):
         self.assertError(self.swipe(card, "POS-1", "TESTPLUG.SECRET", 0, wrong), "BAD_PIN")
         self.assertError(self.swipe(card, "POS-1", "TESTPLUG.SECRET", 0, "12ab"), "BAD_REQUEST")
         self.assertNotIn(pin, self.gw.log_text())
+
+    def test_a_callback_that_waits_again_gets_one_reply(self):
+        card, rec, _ = self.holder("S1", "10.00")
+        pin = rec["initial_pay_password"]
+        wrong = "%06d" % ((int(pin) + 1) % 1000000)
+        conn = self.conns["POS-1"]
+        # pipelined behind it, a PING must get its own reply, after the one answer
+        conn.send_raw(encode(*self.signed(card, "POS-1", "TESTPLUG.TWOPINS", 0, pin)) +
+                      encode("PING"))
+        self.assertEqual((conn.read(), conn.read()), ("OK", "PONG"))
+        conn.send_raw(encode(*self.signed(card, "POS-1", "TESTPLUG.TWOPINS", 0, wrong)) +
+                      encode("PING"))
+        first = conn.read()
+        self.assertError(first, "BAD_PIN")
+        self.assertEqual(conn.read(), "PONG")
+        self.assertEqual(conn.call("PING"), "PONG")  # and nothing more was queued
+        self.assertNotIn("INTERNAL", self.gw.log_text())
 
     def test_hold_settled_without_a_request(self):
         card, _, _ = self.holder("S1", "50.00")

@@ -20,6 +20,8 @@
  *   TESTPLUG.SECRET <card args> pin          pos: the pay password, checked -> +OK
  *   TESTPLUG.NOTEPIN <card args> pin         pos, sequenced: a note, then the pay password
  *                                            checked -> +OK (a write before the wait)
+ *   TESTPLUG.TWOPINS <card args> pin         pos: the pay password checked twice, the
+ *                                            second from the first's callback -> +OK
  *   TESTPLUG.MISUSE <card args> how [card]   pos: what the host must refuse: "other-card"
  *                                            (debit another card), "twice" (two credits),
  *                                            "negative" (a debit of -amount), "trigger"
@@ -301,6 +303,27 @@ static void v_notepin(ykt_request *r, void *ud)
         return;
     }
     h->card_check_password(r, &card, "pay", h->arg(r, 7, NULL), secret_ok, s);
+}
+
+/* A callback that waits again: the request must still get exactly one reply. */
+static void second_pin(ykt_request *r, void *ud)
+{
+    state *s = ud;
+    const ykt_host *h = s->host;
+    ykt_card_info card;
+    if (h->card_by_uid(h->arg(r, 2, NULL), &card) != YKT_PLUGIN_OK) {
+        h->reply_error(r, "STORAGE_ERROR", "cannot read the card again");
+        return;
+    }
+    h->card_check_password(r, &card, "pay", h->arg(r, 7, NULL), secret_ok, s);
+}
+
+static void v_twopins(ykt_request *r, void *ud)
+{
+    state *s = ud;
+    ykt_card_info card;
+    if (card_and_pin(s, r, &card, "TESTPLUG.TWOPINS"))
+        s->host->card_check_password(r, &card, "pay", s->host->arg(r, 7, NULL), second_pin, s);
 }
 
 static void v_misuse(ykt_request *r, void *ud)
@@ -616,6 +639,9 @@ int ykt_plugin_init(ykt_plugin *self, const ykt_host *host, void **userdata)
     if (rc == 0)
         rc = host->verb_register(self, "TESTPLUG.NOTEPIN", YKT_TERM_POS, money, v_notepin, s,
                                  "TESTPLUG.NOTEPIN <card args> pin");
+    if (rc == 0)
+        rc = host->verb_register(self, "TESTPLUG.TWOPINS", YKT_TERM_POS, YKT_VERB_CHANGES,
+                                 v_twopins, s, "TESTPLUG.TWOPINS <card args> pin");
     if (rc == 0)
         rc = host->admin_register(self, "testplug", "settle", 0, 1, "", 2, 2, a_settle, s,
                                   "testplug settle HOLD FEN", "Settle a hold (0: void).");
