@@ -45,7 +45,8 @@
     renderNotices();
   }
   document.addEventListener("ykt-lang", renderNotices);
-  await loadNotices();
+  // Not awaited: the forms below are wired at once, whatever the notices' request does.
+  loadNotices().catch(() => {});
 
   document.getElementById("loss-form").addEventListener("submit", async ev => {
     ev.preventDefault();

@@ -132,28 +132,44 @@ static int sweep_dormant(job_ctx *ctx, const char *today)
     }
 }
 
-/* R-W8: once the month has ended, each holder is told their statement for it is ready.
- * The meta row statements_month (YYYYMM) says which month was told last, so the job runs
- * daily and tells each month once (after a stop across two months' turns, only the latest). */
+/* R-W8: once a month has ended, each holder is told their statement for it is ready. The
+ * meta row statements_month (YYYYMM) says which month was told last, so the job runs daily
+ * and tells each month once; after a stop across several months' turns it tells each month
+ * missed, in order, each judged by its own start and end. A new database starts with the
+ * month just ended: there is nothing to tell about months before ykt was running. */
 static int monthly_statements(ykt_gw *gw, const char *today, ykt_job_result *r)
 {
-    char first[YKT_DATE_LEN], last_month[YKT_DATE_LEN];
-    snprintf(first, sizeof first, "%.7s-01", today);
-    ykt_date_add_months(first, -1, last_month);
-    int64_t month = (int64_t)atoi(last_month) * 100 + atoi(last_month + 5);
+    char this_month[YKT_DATE_LEN], month[YKT_DATE_LEN];
+    snprintf(this_month, sizeof this_month, "%.7s-01", today);
+    ykt_date_add_months(this_month, -1, month);
     int64_t told = 0;
     int rc = ykt_store_meta_get(gw->db, "statements_month", &told);
     if (rc != YKT_OK && rc != YKT_ENOTFOUND)
         return rc;
-    if (told >= month)
-        return YKT_OK;
-    char name[8];
-    snprintf(name, sizeof name, "%.7s", last_month);
-    rc = ykt_store_notice_statements(gw->db, name, ykt_date_start_ms(first), ykt_now_ms(),
-                                     &r->items);
-    if (rc == YKT_OK)
-        rc = ykt_store_meta_set(gw->db, "statements_month", month);
-    return rc;
+    unsigned told_year = (unsigned)(told / 100) % 10000u, told_month = (unsigned)(told % 100);
+    if (told > 0 && told_month >= 1 && told_month <= 12) {
+        /* The month after the last one told, which may be this month (nothing to do). */
+        char next[YKT_DATE_LEN];
+        snprintf(next, sizeof next, "%04u-%02u-01", told_year, told_month);
+        ykt_date_add_months(next, 1, month);
+    }
+    for (;;) {
+        if (strcmp(month, this_month) >= 0)
+            return YKT_OK;
+        char end[YKT_DATE_LEN], name[8];
+        ykt_date_add_months(month, 1, end);
+        snprintf(name, sizeof name, "%.7s", month);
+        int64_t n = 0;
+        rc = ykt_store_notice_statements(gw->db, name, ykt_date_start_ms(month),
+                                         ykt_date_start_ms(end), ykt_now_ms(), &n);
+        if (rc == YKT_OK)
+            rc = ykt_store_meta_set(gw->db, "statements_month",
+                                    (int64_t)atoi(month) * 100 + atoi(month + 5));
+        if (rc != YKT_OK)
+            return rc;
+        r->items += n;
+        memcpy(month, end, sizeof month);
+    }
 }
 
 int ykt_job_run(ykt_gw *gw, const char *name, const char *today, const char *actor,

@@ -380,6 +380,12 @@ static void cmd_pay_offline(ykt_req *req)
     ykt_pay_result r;
     ykt_refusal no;
     int rc = ykt_wallet_pay(req->gw, &pay, &r, &no);
+    /* The sale happened (the holder has the goods) and will not be charged: the card
+     * centre's log says so, as for a sale refused for the card's status. Nothing else of it
+     * stays: the refusal rolls back. */
+    if (rc == YKT_EPERM && strcmp(no.code, "SEQ_REUSED") == 0)
+        ykt_warn("card %s: offline sale of %lld fen at %s refused: %s", card.card_no,
+                 (long long)p.amount, req->term->id, no.why);
     if (rc != YKT_OK) {
         reply_refusal(req, rc, &no);
         return;

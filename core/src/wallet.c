@@ -229,6 +229,21 @@ static int record_payment(ykt_gw *gw, const ykt_pay *p, int64_t wallet, const yk
     return rc;
 }
 
+/* record_payment's YKT_EEXIST: a payment under this (terminal, seq) already
+ * (payments_once, the one unique key of payments besides its id), whose outcome is no longer
+ * kept to answer it: a terminal that used the seq again. Only a seq at or below the
+ * terminal's highest gets here, and such a request runs in a savepoint (verbs.c), which this
+ * refusal rolls back. */
+static int seq_reused(ykt_refusal *no, const ykt_pay *p)
+{
+    char seq[24];
+    snprintf(seq, sizeof seq, "%lld", (long long)p->seq);
+    return refuse(no, "SEQ_REUSED",
+                  "terminal %s paid with sequence number %s already (its outcome is no "
+                  "longer kept)",
+                  p->terminal, seq);
+}
+
 int ykt_wallet_pay(ykt_gw *gw, const ykt_pay *p, ykt_pay_result *out, ykt_refusal *no)
 {
     memset(out, 0, sizeof *out);
@@ -289,18 +304,8 @@ int ykt_wallet_pay(ykt_gw *gw, const ykt_pay *p, ykt_pay_result *out, ykt_refusa
     if (rc == YKT_OK)
         rc = record_payment(gw, p, wallet, &out->fee, out->charged, &ids, day, flag,
                             &out->payment_id);
-    /* A payment under this (terminal, seq) already (payments_once), whose outcome is no
-     * longer kept to answer it: a terminal that used the seq again. Only a seq at or below
-     * the terminal's highest gets here, and such a request runs in a savepoint
-     * (verbs.c), which this refusal rolls back. */
-    if (rc == YKT_EEXIST) {
-        char seq[24];
-        snprintf(seq, sizeof seq, "%lld", (long long)p->seq);
-        return refuse(no, "SEQ_REUSED",
-                      "terminal %s paid with sequence number %s already (its outcome is no "
-                      "longer kept)",
-                      p->terminal, seq);
-    }
+    if (rc == YKT_EEXIST)
+        return seq_reused(no, p);
     if (rc == YKT_OK)
         rc = after_debit(gw, p->person->id, before, after, &s);
     if (rc == YKT_OK)
@@ -444,6 +449,8 @@ int ykt_wallet_capture(ykt_gw *gw, int64_t hold_id, const char *terminal, int64_
     if (rc == YKT_OK && out->charged > 0)
         rc = record_payment(gw, &p, wallet, &out->fee, out->charged, &ids, day, "",
                             &out->payment_id);
+    if (rc == YKT_EEXIST) /* CAPTURE always runs in a savepoint: nothing of it stays */
+        return seq_reused(no, &p);
     if (rc == YKT_OK)
         rc = ykt_store_hold_resolve(db, hold_id, "captured", out->charged, out->payment_id,
                                     ykt_now_ms());

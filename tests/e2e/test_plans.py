@@ -151,6 +151,11 @@ HOT = [
     # ... and the daily job's archiving of what was kept since its last run
     ("UPDATE terminal_requests SET archived = 1 WHERE id > ? AND id <= ?", 2,
      "SEARCH terminal_requests USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"),
+    # core: one holder's notices (notice list --person: the portal's home page, each view)
+    ("SELECT n.id, n.at, n.person_id, coalesce(p.person_no, ''), n.kind, n.message, n.amount, "
+     "n.state FROM notices n LEFT JOIN people p ON p.id = n.person_id "
+     "WHERE n.person_id = ?1 AND (?2 = '' OR n.kind = ?2) "
+     "ORDER BY n.at DESC, n.id DESC LIMIT ?3", 3, "USING INDEX notices_by_person"),
     # access: the day's end expires open visitors
     ("UPDATE access_visitors SET status = 'expired', closed_at = ?1 "
      "WHERE status = 'open' AND until_ms < ?1", 1, "USING INDEX access_visitors_open"),

@@ -914,6 +914,24 @@ class HoldTest(WalletCase):
                           ("hold_void", 500), ("hold", 300), ("hold_release", 300)])
 
 
+    def test_a_capture_under_a_seq_paid_before_is_refused_and_the_hold_stays(self):
+        # the terminal paid under seq 7 (a capture), that outcome was pruned, and it numbers
+        # another hold's capture 7 again: refused, nothing of it stays
+        card, _, _ = self.holder("S1", "50.00")
+        first = self.hold(card, 1000)[0]
+        self.assertPaid(self.conns["DISP-1"].call("CAPTURE", 7, first, 300), 300, 4700)
+        self.gw.sql_write("DELETE FROM terminal_requests WHERE terminal = 'DISP-1'")
+        second = self.hold(card, 500)[0]
+        before = (self.snapshot("S1"), self.account("escrow"))
+        reply = self.conns["DISP-1"].call("CAPTURE", 7, second, 200)
+        self.assertError(reply, "SEQ_REUSED")
+        self.assertIn("no longer kept", reply.message)
+        self.assertEqual((self.snapshot("S1"), self.account("escrow")), before)
+        self.assertEqual(self.hold_row(second), ("pending", 500, 0, 0))
+        # a new seq captures it
+        self.assertPaid(self.capture(second, 200), 200, 4500)
+        self.assertAuditClean()
+
     def test_money_held_counts_against_the_daily_limit(self):
         card, _, _ = self.holder("S1", "500.00")
         held = [self.hold(card, 15000), self.hold(card, 15000)]  # 300.00 CNY held today
@@ -1309,7 +1327,10 @@ class RecordsTest(WalletCase):
         # S1, S2 and S3 had their wallets before this month began; S4's is new this month
         self.gw.sql_write("UPDATE accounts SET created_at = ? WHERE kind = 'wallet' AND owner IN "
                           "(SELECT CAST(id AS TEXT) FROM people WHERE person_no IN "
-                          "('S1', 'S2', 'S3'))", month_start - 40 * DAY_MS)
+                          "('S1', 'S2', 'S3'))", month_start - 70 * DAY_MS)
+        # S3's card was cancelled before last month began: last month was not on it
+        self.gw.sql_write("UPDATE cards SET status_at = ? WHERE card_no = ?",
+                          month_start - 65 * DAY_MS, r3["card_no"])
         # yktd ran the job at start, before the wallets were moved back: nothing was told
         # then, and the month counts as told (a stop over a month's turn tells the latest)
         self.gw.sql_write("DELETE FROM meta WHERE key = 'statements_month'")
@@ -1333,6 +1354,51 @@ class RecordsTest(WalletCase):
         self.ctl_fails("FORBIDDEN", "notice", "list", user="web", password=pw)
         own = self.gw.ctl("notice", "list", "--person", "S2", user="web", password=pw)
         self.assertEqual([n["kind"] for n in own], ["statement"])
+
+    def test_a_stop_across_months_tells_each_month_missed_to_that_months_holders(self):
+        """R-W8 after yktd was stopped (or the job failed) over three months' turns: each
+        month missed is told, in order, to the holders that month had."""
+        self.holder("A1", "10.00")  # a wallet all three months
+        self.holder("B1", "10.00")  # a wallet opened inside the last month
+        _, rc1, idc = self.holder("C1", "10.00")  # a card cancelled two months ago
+        self.holder("D1", "10.00")  # a wallet opened this month: nothing to tell yet
+        first = campus_today().replace(day=1)
+        months = []  # the three months before this one, oldest first
+        m = first
+        for _ in range(3):
+            m = (m - datetime.timedelta(days=1)).replace(day=1)
+            months.insert(0, m)
+        start = campus_day_start_ms(first)
+
+        def wallet_created(no, at):
+            self.gw.sql_write("UPDATE accounts SET created_at = ? WHERE kind = 'wallet' AND "
+                              "owner = (SELECT CAST(id AS TEXT) FROM people WHERE "
+                              "person_no = ?)", at, no)
+
+        wallet_created("A1", start - 100 * DAY_MS)
+        wallet_created("C1", start - 100 * DAY_MS)
+        wallet_created("B1", start - 5 * DAY_MS)  # inside the last month: told for it
+        self.gw.ctl("card", "cancel", rc1["card_no"], "--id-number", idc, "--reason", "leaving")
+        # cancelled during the month before last: told for it and the one before, not after
+        cancelled = campus_day_start_ms(months[1]) + 3 * DAY_MS
+        self.gw.sql_write("UPDATE cards SET status_at = ? WHERE card_no = ?", cancelled,
+                          rc1["card_no"])
+        # the last month told: the one before the three
+        before = (months[0] - datetime.timedelta(days=1)).replace(day=1)
+        self.gw.sql_write("INSERT OR REPLACE INTO meta (key, value) VALUES "
+                          "('statements_month', ?)", before.year * 100 + before.month)
+        run = self.gw.ctl("job", "run", "statements")
+        self.assertEqual(run["items"], 3 + 1 + 2, run)
+        told = {}
+        for n in self.gw.ctl("notice", "list", "--kind", "statement"):
+            told.setdefault(n["person"], []).append(n["message"].split()[3])
+        names = [m.isoformat()[:7] for m in months]
+        self.assertEqual({p: sorted(ms) for p, ms in told.items()},
+                         {"A1": names, "B1": names[2:], "C1": names[:2]})
+        last = months[2]
+        self.assertEqual(self.gw.sql("SELECT value FROM meta WHERE key = 'statements_month'"),
+                         [(last.year * 100 + last.month,)])
+        self.assertEqual(self.gw.ctl("job", "run", "statements")["items"], 0)
 
     def test_guardian_reads_a_pupils_records_and_nothing_else(self):
         c1, r1, _ = self.holder("P1", "30.00")
@@ -1526,6 +1592,25 @@ class OfflineTest(WalletCase):
 
 
 # ---- the audit can fail ------------------------------------------------------------------------
+
+    def test_an_offline_sale_under_a_seq_paid_before_is_refused_and_logged(self):
+        # A terminal that numbers a sale with a seq it used before, that payment's outcome
+        # pruned: not told apart from the same sale uploaded again, so not charged, and the
+        # card centre's log names the card, the amount and the terminal.
+        card, rec, _ = self.holder("S1", "30.00")
+        hour_ago = now_ms() - 3600000
+        self.assertEqual(self.send("POS-OFF", self.offline(card, 1000, hour_ago, seq=5))[1:],
+                         ["ok", 1000, 2000])
+        self.gw.sql_write("DELETE FROM terminal_requests WHERE terminal = 'POS-OFF'")
+        again = self.offline(card, 200, hour_ago + 60000, seq=5)
+        reply = self.send("POS-OFF", again)
+        self.assertError(reply, "SEQ_REUSED")
+        self.assertIn("no longer kept", reply.message)
+        self.assertEqual(self.balance("S1"), 2000)
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM payments"), [(1,)])
+        self.assertIn("card %s: offline sale of 200 fen at POS-OFF refused" % rec["card_no"],
+                      self.gw.log_text())
+        self.assertAuditClean()
 
 
 class AuditTest(WalletCase):

@@ -435,8 +435,15 @@ async function scenarios(browser, base, env) {
       "c.execute(\"UPDATE accounts SET created_at = 0 WHERE kind = 'wallet' AND owner = " +
       "(SELECT CAST(id AS TEXT) FROM people WHERE person_no = 'S1')\")\n" +
       "c.execute(\"DELETE FROM meta WHERE key = 'statements_month'\")\n" +
+      // another holder's notice, which S1's page must not show
+      "c.execute(\"INSERT INTO notices (at, person_id, kind, message, amount) SELECT 0, id, " +
+      "'low_balance', 'T1 only', 0 FROM people WHERE person_no = 'T1'\")\n" +
       "c.commit()\n", path.join(dir, "ykt.db")]);
     eq(ctl("job", "run", "statements").items, 1, "holders told");
+    const own = await pageFetch(hp, "GET", "/api/holder/notices");
+    eq(own.status, 200, "notices");
+    assert(own.data.length > 0 && own.data.every((n) => n.person === "S1"),
+           "S1's notices only: " + JSON.stringify(own.data));
     await hp.goto("/holder.html");
     await hp.waitForSelector("#notices tbody tr");
     const text = await hp.textContent("#notices");

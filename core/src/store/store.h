@@ -294,9 +294,10 @@ int ykt_store_notice_insert(ykt_db *db, int64_t person_id, const char *kind, con
 int ykt_store_notice_each(ykt_db *db, int64_t person_id, const char *kind, int limit,
                           int (*fn)(const ykt_notice_row *n, void *arg), void *arg);
 /* R-W8: a `statement` notice for month (YYYY-MM) to every holder with a wallet opened before
- * the month ended (month_end_ms) and a card not cancelled; *count is how many. */
-int ykt_store_notice_statements(ykt_db *db, const char *month, int64_t month_end_ms, int64_t at,
-                                int64_t *count);
+ * the month ended (month_end_ms) and a card not cancelled before it began (month_start_ms);
+ * *count is how many. */
+int ykt_store_notice_statements(ykt_db *db, const char *month, int64_t month_start_ms,
+                                int64_t month_end_ms, int64_t at, int64_t *count);
 
 typedef struct ykt_settlement_row {
     int64_t id;

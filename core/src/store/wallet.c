@@ -505,11 +505,13 @@ int ykt_store_notice_insert(ykt_db *db, int64_t person_id, const char *kind, con
     return ykt_store_step_done(db, st);
 }
 
-int ykt_store_notice_statements(ykt_db *db, const char *month, int64_t month_end_ms, int64_t at,
-                                int64_t *count)
+int ykt_store_notice_statements(ykt_db *db, const char *month, int64_t month_start_ms,
+                                int64_t month_end_ms, int64_t at, int64_t *count)
 {
     /* The statement itself is made when it is read (account statement --month, the portal):
-     * a closed month's transfers never change, so it reads the same every time. */
+     * a closed month's transfers never change, so it reads the same every time. Told: each
+     * holder whose wallet existed before the month ended and who held a card not cancelled
+     * before the month began (a card cancelled since still had the month on it). */
     STMT_OR_FAIL(st, db,
                  "INSERT INTO notices (at, person_id, kind, message, amount) "
                  "SELECT ?1, p.id, 'statement', printf('your statement for %s is ready: the "
@@ -517,10 +519,11 @@ int ykt_store_notice_statements(ykt_db *db, const char *month, int64_t month_end
                  "centre', ?2, p.person_no, ?2), 0 "
                  "FROM people p JOIN accounts a ON a.kind = 'wallet' AND a.owner = "
                  "CAST(p.id AS TEXT) WHERE a.created_at < ?3 AND EXISTS (SELECT 1 FROM cards c "
-                 "WHERE c.person_id = p.id AND c.status <> 'cancelled')");
+                 "WHERE c.person_id = p.id AND (c.status <> 'cancelled' OR c.status_at >= ?4))");
     bind_i64(st, 1, at);
     bind_text(st, 2, month);
     bind_i64(st, 3, month_end_ms);
+    bind_i64(st, 4, month_start_ms);
     int rc = ykt_store_step_done(db, st);
     if (rc == YKT_OK)
         *count = sqlite3_changes64(ykt_db_handle(db));
@@ -530,11 +533,23 @@ int ykt_store_notice_statements(ykt_db *db, const char *month, int64_t month_end
 int ykt_store_notice_each(ykt_db *db, int64_t person_id, const char *kind, int limit,
                           int (*fn)(const ykt_notice_row *n, void *arg), void *arg)
 {
-    STMT_OR_FAIL(st, db,
-                 "SELECT n.id, n.at, n.person_id, coalesce(p.person_no, ''), n.kind, n.message, "
-                 "n.amount, n.state FROM notices n LEFT JOIN people p ON p.id = n.person_id "
-                 "WHERE (?1 = 0 OR n.person_id = ?1) AND (?2 = '' OR n.kind = ?2) "
-                 "ORDER BY n.id DESC LIMIT ?3");
+    /* Two statements, not one with "?1 = 0 OR": one holder's notices (the portal, each page
+     * view) are searched by notices_by_person, which an OR of the two cases would not use. */
+#define NOTICE_COLUMNS                                                                             \
+    "SELECT n.id, n.at, n.person_id, coalesce(p.person_no, ''), n.kind, n.message, n.amount, "     \
+    "n.state FROM notices n LEFT JOIN people p ON p.id = n.person_id "
+    sqlite3_stmt *st;
+    if (person_id != 0) {
+        STMT_OR_FAIL(one, db,
+                     NOTICE_COLUMNS "WHERE n.person_id = ?1 AND (?2 = '' OR n.kind = ?2) "
+                                    "ORDER BY n.at DESC, n.id DESC LIMIT ?3");
+        st = one;
+    } else {
+        STMT_OR_FAIL(all, db,
+                     NOTICE_COLUMNS "WHERE (?2 = '' OR n.kind = ?2) ORDER BY n.id DESC LIMIT ?3");
+        st = all;
+    }
+#undef NOTICE_COLUMNS
     bind_i64(st, 1, person_id);
     bind_text(st, 2, kind);
     bind_i64(st, 3, limit);
