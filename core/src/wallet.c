@@ -239,7 +239,7 @@ static int seq_reused(ykt_refusal *no, const ykt_pay *p)
     char seq[24];
     snprintf(seq, sizeof seq, "%lld", (long long)p->seq);
     return refuse(no, "SEQ_REUSED",
-                  "terminal %s paid with sequence number %s already (its outcome is no "
+                  "terminal %.40s paid with sequence number %.20s already (its outcome is no "
                   "longer kept)",
                   p->terminal, seq);
 }
