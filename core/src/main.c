@@ -194,6 +194,12 @@ static int run(ykt_config *cfg)
         return 1;
     }
     ykt_info("yktd %s starting (campus: %s)", YKT_VERSION, cfg->campus_name);
+#ifdef YKT_TEST_CLOCK
+    if (ykt_test_clock_offset_ms() != 0)
+        ykt_warn("test clock: the gateway's time is shifted by %lld ms "
+                 "(YKT_TEST_CLOCK_OFFSET_MS; a test build)",
+                 (long long)ykt_test_clock_offset_ms());
+#endif
 
     if (ykt_tz_init(cfg->timezone, err, sizeof err) != YKT_OK) {
         ykt_error("%s", err);

@@ -2,6 +2,7 @@
 #include "common.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,11 +41,37 @@ const char *ykt_strerror(int err)
     }
 }
 
+#ifdef YKT_TEST_CLOCK
+/* Test builds only (CMake's YKT_TESTS): the environment's YKT_TEST_CLOCK_OFFSET_MS shifts
+ * the gateway's clock, so tests that need a given day (a school day in class hours, for the
+ * attendance policies) run on it whatever the machine's date. Read once, before any thread
+ * may ask. Release builds have no such hook. */
+static int64_t test_clock_offset;
+static pthread_once_t test_clock_once = PTHREAD_ONCE_INIT;
+
+static void test_clock_read(void)
+{
+    const char *s = getenv("YKT_TEST_CLOCK_OFFSET_MS");
+    if (s != NULL)
+        test_clock_offset = strtoll(s, NULL, 10);
+}
+
+int64_t ykt_test_clock_offset_ms(void)
+{
+    pthread_once(&test_clock_once, test_clock_read);
+    return test_clock_offset;
+}
+#endif
+
 int64_t ykt_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+#ifdef YKT_TEST_CLOCK
+    ms += ykt_test_clock_offset_ms();
+#endif
+    return ms;
 }
 
 void ykt_format_time(int64_t ms, char *buf, size_t len)

@@ -11,6 +11,9 @@
 
 /* Wall-clock time in milliseconds since the Unix epoch (UTC). */
 int64_t ykt_now_ms(void);
+#ifdef YKT_TEST_CLOCK
+int64_t ykt_test_clock_offset_ms(void); /* test builds: YKT_TEST_CLOCK_OFFSET_MS, or 0 */
+#endif
 /* Formats epoch milliseconds as 2026-11-27T03:55:00Z into buf (at least 24 bytes). */
 void ykt_format_time(int64_t ms, char *buf, size_t len);
 

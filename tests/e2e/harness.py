@@ -186,7 +186,7 @@ def table_rows(reply):
 class Gateway:
     """A running yktd with its own temporary directory."""
 
-    def __init__(self, sets=None, conf=DEMO_CONF, workdir=None, start=True):
+    def __init__(self, sets=None, conf=DEMO_CONF, workdir=None, start=True, env=None):
         self.dir = workdir or tempfile.mkdtemp(prefix="ykt-e2e-")
         self.db = os.path.join(self.dir, "ykt.db")
         self.socket = os.path.join(self.dir, "yktd.sock")
@@ -203,6 +203,7 @@ class Gateway:
             "plugins.dir": os.path.join(BUILD_DIR, "plugins"),
         }
         self.sets.update(sets or {})
+        self.env = dict(env or {})  # yktd's own, e.g. YKT_TEST_CLOCK_OFFSET_MS
         self.proc = None
         self.port = None
         self.clients = []
@@ -219,7 +220,7 @@ class Gateway:
         self.log = open(self.log_path, "ab")
         self.log_offset = os.path.getsize(self.log_path)
         self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=self.log,
-                                     cwd=self.dir)
+                                     cwd=self.dir, env={**os.environ, **self.env})
         deadline = time.time() + timeout
         while time.time() < deadline:
             text = self.log_text()
@@ -350,9 +351,10 @@ class GatewayTest(unittest.TestCase):
     """A test case with a fresh gateway per test (self.gw)."""
 
     sets = None
+    env = None  # added to yktd's environment
 
     def setUp(self):
-        self.gw = Gateway(sets=self.sets)
+        self.gw = Gateway(sets=self.sets, env=self.env)
         self.addCleanup(self.gw.cleanup)
 
     def assertError(self, reply, code):
