@@ -44,8 +44,8 @@ operator() { # name role [department]
 operator counter1 operator
 operator finance1 finance
 operator auditor1 auditor
-operator csadmin  dept_admin cs
-operator cshead   dept_head  cs
+operator csadmin  dept_admin CS
+operator cshead   dept_head  CS
 # People: two students of the School of CS, a staff member, a visitor. ID numbers are
 # made up but valid (check digit and birth date), as the gateway insists.
 "$YKTCTL" person add S2025001 --kind student --name 张三 --gender M \
@@ -77,6 +77,15 @@ card E1001 04DE000000B001
 "$YKTCTL" approval add V0001 --kind unit_leader --approver "CS dean" --ref DEMO-V-1 >/dev/null
 "$YKTCTL" approval add V0001 --kind functional_dept --approver "Foreign affairs" --ref DEMO-V-2 >/dev/null
 card V0001 04DE000000C001 --type temporary --until 2027-06-30 --subsystems canteen,library
+# The south gate opens for every valid card (the attendance plugin holds students leaving in
+# class hours without an approved leave); the CS students and staff are on the attendance
+# roster of the card-punch terminal in the CS office.
+"$YKTCTL" access doorgroup-add campus-gates --public yes >/dev/null
+"$YKTCTL" access door-add south-gate --terminal GATE-MAIN-01 --kind campus_gate \
+    --group campus-gates --direction both >/dev/null
+for p in S2025001 S2025002 E1001; do
+    "$YKTCTL" attendance enrol "$p" >/dev/null
+done
 "$YKTCTL" account topup S2025001 --amount 200.00 --counter demo >/dev/null
 "$YKTCTL" account topup E1001 --amount 500.00 --counter demo >/dev/null
 echo "demo campus created"

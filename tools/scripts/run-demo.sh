@@ -25,8 +25,24 @@ if [ ! -f var/demo-master.key ]; then
         >var/demo-master.key)
 fi
 chmod 600 var/demo-master.key
-"$YKTD" --check-config "$CONF" >/dev/null
-"$YKTD" -c "$CONF" &
+# The demo bank's transfer-in key (the bank plugin's HMAC key, docs/plugins/bank.md): fixed
+# like the master key; a real bank exchanges its own with the card centre.
+if [ ! -f var/demo-bank.key ]; then
+    (umask 077; printf '# ykt DEMO bank key - never use in production\n%s\n' \
+        00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff >var/demo-bank.key)
+fi
+chmod 600 var/demo-bank.key
+# The subsystem plugins the demo's terminals talk to. conf/ykt.ini leaves them off (the
+# tests enable each where they need it); a campus enables its own in [plugin.NAME].
+set -- --set plugin.access.enabled=yes --set plugin.attendance.enabled=yes \
+    --set plugin.library.enabled=yes --set plugin.library.prefix=LIB \
+    --set plugin.library.merchant=library --set plugin.water.enabled=yes \
+    --set plugin.power.enabled=yes --set plugin.power.merchant=logistics \
+    --set plugin.rooms.enabled=yes --set plugin.rooms.merchant=library \
+    --set plugin.bank.enabled=yes --set plugin.bank.banks=demo \
+    --set plugin.bank.key_file_demo=var/demo-bank.key
+"$YKTD" --check-config "$CONF" "$@" >/dev/null
+"$YKTD" -c "$CONF" "$@" &
 PID=$!
 # Ctrl-C reaches yktd and ykt-web directly (same process group); a TERM sent to this script
 # is passed on.
@@ -107,6 +123,9 @@ cat <<GUIDE
     redis-cli -p 7070 --user T1 --pass wrong PING         # refused: NOAUTH
     $BUILD/tools/cardsim/ykt-cardsim -p 7070 --terminal POS-C1-01 \\
         --secret demo-pos-c1-01-secret swipe --uid 04DE000000A001 CARD.INFO
+    $BUILD/tools/cardsim/ykt-cardsim -p 7070 --terminal GATE-MAIN-01 \\
+        --secret demo-gate-main-01-secret swipe --uid 04DE000000B001 ACCESS.OPEN
+    $YKTCTL plugin list    # all seven subsystem plugins are on in the demo
     $YKTCTL status
     $YKTCTL terminal list
     $YKTCTL person show S2025001
