@@ -43,6 +43,7 @@ struct ykt_plugin {
     int (*init)(ykt_plugin *, const ykt_host *, void **);
     void (*cleanup)(void *);
     bool initialized;
+    uint32_t opts_read; /* bit i: conf->opts[i] was asked for (YKT_MAX_PLUGIN_OPTIONS <= 32) */
 };
 
 /* The ABI's constants are the core's own values: services pass them through unchanged. */
@@ -86,11 +87,30 @@ static void host_log(ykt_plugin *p, int level, const char *fmt, ...)
     ykt_log(level, "plugin %s: %s", p->name, msg);
 }
 
+_Static_assert(YKT_MAX_PLUGIN_OPTIONS <= 32, "opts_read has a bit per option");
+
 static const char *host_option(ykt_plugin *p, const char *key)
 {
     for (int i = 0; i < p->conf->nopts; i++)
-        if (strcmp(p->conf->opts[i].key, key) == 0)
+        if (strcmp(p->conf->opts[i].key, key) == 0) {
+            p->opts_read |= (uint32_t)1 << i;
             return p->conf->opts[i].value;
+        }
+    return NULL;
+}
+
+/* A key of the section that neither the core (prefix; subsystem, a temporary card's
+ * subsystem name, admin_card.c) nor the plugin's init asked for: a misspelt option
+ * (gate_chek = no) would leave the setting it meant at its default without a word, so the
+ * start is refused instead. Plugins read every option in init. */
+static const char *unread_option(const ykt_plugin *p)
+{
+    for (int i = 0; i < p->conf->nopts; i++) {
+        const char *key = p->conf->opts[i].key;
+        if (!(p->opts_read & ((uint32_t)1 << i)) && strcmp(key, "prefix") != 0 &&
+            strcmp(key, "subsystem") != 0)
+            return key;
+    }
     return NULL;
 }
 
@@ -1205,9 +1225,16 @@ static int load_one(ykt_gw *gw, const ykt_plugin_conf *pc, char *err, size_t err
     p->api_version = v;
     nloaded++;
     rc = p->init(p, &host, &p->userdata);
-    if (rc != YKT_PLUGIN_OK) {
+    const char *unread = rc == YKT_PLUGIN_OK ? unread_option(p) : NULL;
+    if (unread != NULL)
+        snprintf(err, errlen,
+                 "plugin %s: it has no option '%s' (misspelt? [plugin.%s] takes the options "
+                 "the plugin's documentation lists)",
+                 pc->name, unread, pc->name);
+    else if (rc != YKT_PLUGIN_OK)
         snprintf(err, errlen, "plugin %s: its initialisation failed (%d); see the log above",
                  pc->name, rc);
+    if (rc != YKT_PLUGIN_OK || unread != NULL) {
         p->cleanup(p->userdata); /* what init allocated before it failed */
         forget(p);
         nloaded--;

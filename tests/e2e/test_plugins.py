@@ -436,6 +436,20 @@ class StartupRefusalTest(WalletCase):
                       "plugin.testplug.fail_init": "yes"},
                      "plugin testplug: its initialisation failed")
 
+    def test_a_misspelt_option_stops_the_start(self):
+        # gate_chek = no would have left the gate check on without a word (the plugin's own
+        # "ready:" line comes before the refusal: refused() would not allow it)
+        gw = Gateway(sets={"plugin.attendance.enabled": "yes",
+                           "plugin.attendance.gate_chek": "no"}, start=False)
+        self.addCleanup(shutil.rmtree, gw.dir, True)
+        p = subprocess.run(gw.command(), capture_output=True, text=True, timeout=30, cwd=gw.dir)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("plugin attendance: it has no option 'gate_chek' (misspelt?", p.stderr)
+        self.assertNotIn("ready: terminal port", p.stderr)
+        self.refused({"plugin.testplug.enabled": "yes", "plugin.testplug.merchant": "m",
+                      "plugin.testplug.greting": "hi"},
+                     "plugin testplug: it has no option 'greting'")
+
     def test_plugin_names_that_would_own_core_tables(self):
         for name, table in (("daily", "daily_spend"), ("holder", "holder_settings"),
                             ("plugin", "plugin_schema"), ("terminal", "terminal_requests")):
