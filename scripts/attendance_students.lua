@@ -5,6 +5,7 @@
 --   classify{weekday=, minutes_in=, minutes_out=, holiday=, date=}
 --     -> {late=, early=, absent=, workday=}
 --   overtime{minutes_in=, minutes_out=, weekday=, holiday=, date=} -> {minutes=}
+--   calendar{} -> {known_until=}: the last day the terms and holidays below are known for
 --
 -- Times are minutes after midnight of the campus day (07:40 = 460). A missing punch is left
 -- out (or negative). weekday: 1 = Monday ... 7 = Sunday. holiday = true: the caller knows
@@ -21,14 +22,21 @@ local LUNCH_TO <const> = 13 * 60 + 30 -- the midday break does not count on rest
 
 local SCHOOL_DAYS = { [1] = true, [2] = true, [3] = true, [4] = true, [5] = true }
 
--- Terms (学期), inclusive; dates compare as strings.
+-- Terms (学期), inclusive, in order; dates compare as strings.
 local TERMS = {
     { from = "2026-02-23", to = "2026-07-03" }, -- spring term 2026
     { from = "2026-09-07", to = "2027-01-15" }, -- autumn term 2026
+    -- 2027: samples — check them against the school calendar before relying on them
+    { from = "2027-02-22", to = "2027-07-02" }, -- spring term 2027
+    { from = "2027-09-06", to = "2028-01-14" }, -- autumn term 2027
 }
 
--- Public holidays and weekend school days: a sample list for 2026 — check it against the
--- State Council's notice and the school calendar each year.
+-- Public holidays and weekend school days: a sample list for 2026, and a provisional one for
+-- 2027 (the festivals' dates from the lunar calendar, without the weekend days worked, before
+-- the State Council's notice) — check both against the notice and the school calendar, and
+-- replace 2027's when the notice is out. HOLIDAYS_UNTIL is the last day
+-- they are listed for: when next year's notice is out, add its days and move it on.
+local HOLIDAYS_UNTIL <const> = "2027-12-31"
 local HOLIDAYS = {}
 local MAKEUP_DAYS = {}
 local function days(list, from, to)
@@ -42,9 +50,23 @@ days(HOLIDAYS, "2026-05-01", "2026-05-05") -- 劳动节
 days(HOLIDAYS, "2026-06-19", "2026-06-21") -- 端午节
 days(HOLIDAYS, "2026-09-25", "2026-09-27") -- 中秋节
 days(HOLIDAYS, "2026-10-01", "2026-10-07") -- 国庆节
+-- 2027, provisional (see above); 春节 falls in the winter vacation
+days(HOLIDAYS, "2027-01-01", "2027-01-03") -- 元旦
+days(HOLIDAYS, "2027-04-03", "2027-04-05") -- 清明节
+days(HOLIDAYS, "2027-05-01", "2027-05-05") -- 劳动节
+days(HOLIDAYS, "2027-06-09", "2027-06-09") -- 端午节
+days(HOLIDAYS, "2027-09-15", "2027-09-15") -- 中秋节
+days(HOLIDAYS, "2027-10-01", "2027-10-07") -- 国庆节
 for _, d in ipairs({ "2026-05-09", "2026-09-20", "2026-10-10" }) do
     MAKEUP_DAYS[d] = true
 end
+
+-- The calendar is known up to the earlier of the last term's end and HOLIDAYS_UNTIL. After
+-- it this policy cannot tell a school day from a vacation or a holiday: the attendance
+-- plugin asks calendar() and does not judge such days (it logs an error each day naming
+-- this file until the lists above are extended).
+local CALENDAR_UNTIL <const> = TERMS[#TERMS].to < HOLIDAYS_UNTIL and TERMS[#TERMS].to
+    or HOLIDAYS_UNTIL
 
 local function fail(fn, fmt, ...)
     error(fn .. ": " .. string.format(fmt, ...), 0)
@@ -115,6 +137,10 @@ function classify(a)
     return { late = late, early = early, absent = false, workday = true }
 end
 
+function calendar()
+    return { known_until = CALENDAR_UNTIL }
+end
+
 -- Work-study minutes: after the school day on school days, the whole stay (less the midday
 -- break) on other days; never after EXTRA_UNTIL.
 function overtime(a)
@@ -172,6 +198,8 @@ function selftest()
     ot({ minutes_in = 460, minutes_out = 1030, weekday = 2 }, 0)
     ot({ minutes_in = 9 * 60, minutes_out = 14 * 60, weekday = 6 }, 210)
     ot({ minutes_in = 9 * 60, minutes_out = 14 * 60, weekday = 2, date = "2026-08-04" }, 210)
+    check({ weekday = 1, date = "2027-02-22", minutes_in = 460, minutes_out = 1030 }, 0, 0, false, true)
+    assert(calendar().known_until == "2027-12-31")
     assert(not pcall(classify, { weekday = 9 }))
     assert(not pcall(overtime, { minutes_out = 600 }))
     return true

@@ -4,6 +4,7 @@
 --   classify{weekday=, minutes_in=, minutes_out=, holiday=, date=}
 --     -> {late=, early=, absent=, workday=}
 --   overtime{minutes_in=, minutes_out=, weekday=, holiday=, date=} -> {minutes=}
+--   calendar{} -> {known_until=}: the last day the holidays below are known for
 --
 -- Times are minutes after midnight of the campus day (08:30 = 510); minutes_out may pass
 -- 1440 for a sign-out after midnight. A missing punch is left out (or negative).
@@ -23,7 +24,13 @@ local LUNCH_TO <const> = 13 * 60
 local WORKDAYS = { [1] = true, [2] = true, [3] = true, [4] = true, [5] = true }
 
 -- Public holidays (放假) and the weekend days worked instead (调休上班): a sample list for
--- 2026 — check it against the State Council's notice each year.
+-- 2026, and a provisional one for 2027 (the festivals' dates from the lunar calendar, without
+-- the weekend days worked, before the State Council's notice) — check both against the
+-- notice and replace 2027's when it is out. CALENDAR_UNTIL is the last
+-- day they are listed for: after it this policy cannot tell a holiday from a workday, and the
+-- attendance plugin, which asks calendar(), does not judge such days (it logs an error each
+-- day naming this file). When next year's notice is out, add its days and move it on.
+local CALENDAR_UNTIL <const> = "2027-12-31"
 local HOLIDAYS = {}
 local MAKEUP_WORKDAYS = {}
 local function days(list, from, to)
@@ -40,6 +47,14 @@ days(HOLIDAYS, "2026-05-01", "2026-05-05") -- 劳动节
 days(HOLIDAYS, "2026-06-19", "2026-06-21") -- 端午节
 days(HOLIDAYS, "2026-09-25", "2026-09-27") -- 中秋节
 days(HOLIDAYS, "2026-10-01", "2026-10-07") -- 国庆节
+-- 2027, provisional (see above)
+days(HOLIDAYS, "2027-01-01", "2027-01-03") -- 元旦
+days(HOLIDAYS, "2027-02-04", "2027-02-12") -- 春节 (正月初一 2027-02-06)
+days(HOLIDAYS, "2027-04-03", "2027-04-05") -- 清明节
+days(HOLIDAYS, "2027-05-01", "2027-05-05") -- 劳动节
+days(HOLIDAYS, "2027-06-09", "2027-06-09") -- 端午节
+days(HOLIDAYS, "2027-09-15", "2027-09-15") -- 中秋节
+days(HOLIDAYS, "2027-10-01", "2027-10-07") -- 国庆节
 for _, d in ipairs({ "2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-20",
     "2026-10-10" }) do
     MAKEUP_WORKDAYS[d] = true
@@ -107,6 +122,10 @@ function classify(a)
     return { late = late, early = early, absent = false, workday = true }
 end
 
+function calendar()
+    return { known_until = CALENDAR_UNTIL }
+end
+
 function overtime(a)
     local t_in, t_out = punch("overtime", a, "minutes_in"), punch("overtime", a, "minutes_out")
     if not t_in or not t_out then
@@ -164,6 +183,7 @@ function selftest()
     ot({ minutes_in = 540, minutes_out = 750, weekday = 6 }, 180)
     ot({ minutes_in = 540, minutes_out = 17 * 60 + 15, weekday = 7 }, 420)
     ot({ minutes_in = 18 * 60, minutes_out = 1440 + 60, weekday = 2 }, 420)
+    assert(calendar().known_until == "2027-12-31")
     assert(not pcall(classify, { minutes_in = 480, minutes_out = 1020 }))
     assert(not pcall(classify, { weekday = 1, minutes_in = 600, minutes_out = 500 }))
     assert(not pcall(classify, { weekday = 1, date = "1.10.2026" }))

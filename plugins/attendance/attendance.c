@@ -9,7 +9,8 @@
  *
  * Data model (tables attendance_*):
  *   people     the roster: who is subject to attendance, with kind, department and an
- *              optional per-person policy (filled from the card at every contact)
+ *              optional per-person policy (kept in step with the card whenever attendance
+ *              changes for them: enrolment, a punch, an application, a correction)
  *   punches    every sign-in and sign-out (card or correction), kept
  *   days       one row per person and campus day: first sign-in, last sign-out, and once
  *              the day is closed the policy's verdict (workday, late, early, absent, leave)
@@ -25,13 +26,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#define MAX_MAP     64
-#define MAX_TYPES   16
-#define TYPE_LEN    24
-#define MAX_IDS     16 /* positional person numbers per `attendance enrol` */
-#define NO_PUNCH    (-1)
-#define MINUTES_MAX 2880
+#define MAX_MAP        64
+#define MAX_TYPES      16
+#define TYPE_LEN       24
+#define MAX_IDS        16 /* positional person numbers per `attendance enrol` */
+#define NO_PUNCH       (-1)
+#define MINUTES_MAX    2880
+#define MAX_CAL        32  /* policies whose calendar() is followed */
+#define OVERTIME_REACH 366 /* days before or after today an overtime application may name */
 
 typedef struct pmap {
     char key[96];
@@ -55,6 +59,12 @@ typedef struct att {
         int64_t ms;
     } mid[8];
     int mid_next;
+    struct {
+        char script[64];
+        int has;         /* answers calendar(): 1 yes, 0 no (not checked), -1 not asked yet */
+        char logged[11]; /* the campus date its short calendar was last logged */
+    } cal[MAX_CAL];
+    int ncal;
 } att;
 
 typedef struct person {
@@ -66,6 +76,7 @@ typedef struct person {
     char override[64]; /* per-person policy ("" = by department or kind) */
     char policy[64];   /* the effective policy script ("" = none) */
     int active;
+    int listed; /* on the roster (attendance_people) */
 } person;
 
 typedef struct dayres {
@@ -88,6 +99,12 @@ static const char *col_text(sqlite3_stmt *st, int i)
 static void bind_s(sqlite3_stmt *st, int i, const char *s)
 {
     sqlite3_bind_text(st, i, s ? s : "", -1, SQLITE_TRANSIENT);
+}
+
+/* "day" or "days" after a count. */
+static const char *days_word(long long n)
+{
+    return n == 1 ? "day" : "days";
 }
 
 static int parse_int(const char *s, long long lo, long long hi, long long *out)
@@ -192,6 +209,19 @@ static int parse_hhmm(const char *s, int *minutes)
         return 0;
     *minutes = hh * 60 + mm;
     return 1;
+}
+
+/* An instant as the core's tables show it: UTC, ISO 8601 (2026-11-01T00:00:05Z). */
+static void iso_time(int64_t ms, char *out, size_t len)
+{
+    if (ms <= 0) {
+        copy(out, len, "-");
+        return;
+    }
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 static void format_hhmm(int minutes, char out[8])
@@ -411,6 +441,7 @@ static int person_row(att *a, sqlite3_stmt *st, person *p)
         copy(p->dept, sizeof p->dept, col_text(st, 4));
         copy(p->override, sizeof p->override, col_text(st, 5));
         p->active = sqlite3_column_int(st, 6);
+        p->listed = 1;
         resolve(a, p);
     }
     sqlite3_reset(st);
@@ -437,9 +468,32 @@ static int person_by_no(att *a, const char *no, person *p)
     return person_row(a, st, p);
 }
 
-/* Keeps the roster in step with the card: number, name, kind and department follow the
- * registry; a replacement card (R-C6) is the same person. Returns 1, or 0 on storage error. */
-static int roster_touch(att *a, const ykt_card_info *c, int activate, person *p)
+/* A person as the registry knows them from their card, with what the roster adds (their
+ * own policy, whether they are on it). Writes nothing. */
+static void person_from_card(att *a, const ykt_card_info *c, person *p)
+{
+    person listed;
+    int on = person_by_id(a, c->person_id, &listed);
+    memset(p, 0, sizeof *p);
+    p->id = c->person_id;
+    copy(p->no, sizeof p->no, c->person_no);
+    copy(p->name, sizeof p->name, c->name);
+    copy(p->kind, sizeof p->kind, c->kind);
+    copy(p->dept, sizeof p->dept, c->department);
+    if (on) {
+        copy(p->override, sizeof p->override, listed.override);
+        p->active = listed.active;
+        p->listed = 1;
+    }
+    resolve(a, p);
+}
+
+/* Puts a person on the roster, or keeps their row in step with the card: number, name, kind
+ * and department follow the registry; a replacement card (R-C6) is the same person. A new
+ * row is active; `activate` makes an existing one active again. Only what changes attendance
+ * calls it (enrol, a punch, an application, a correction), after its checks: reads and
+ * refusals leave the roster alone. Returns 1, or 0 on storage error. */
+static int roster_put(att *a, person *p, int activate)
 {
     sqlite3_stmt *st = S(a, "INSERT INTO attendance_people (person_id, person_no, name, kind, "
                             "department, policy, active, enrolled_at) VALUES (?, ?, ?, ?, ?, '', "
@@ -449,28 +503,25 @@ static int roster_touch(att *a, const ykt_card_info *c, int activate, person *p)
                             "ELSE active END");
     if (st == NULL)
         return 0;
-    sqlite3_bind_int64(st, 1, c->person_id);
-    bind_s(st, 2, c->person_no);
-    bind_s(st, 3, c->name);
-    bind_s(st, 4, c->kind);
-    bind_s(st, 5, c->department);
+    sqlite3_bind_int64(st, 1, p->id);
+    bind_s(st, 2, p->no);
+    bind_s(st, 3, p->name);
+    bind_s(st, 4, p->kind);
+    bind_s(st, 5, p->dept);
     sqlite3_bind_int64(st, 6, a->h->now_ms());
     sqlite3_bind_int(st, 7, activate);
     if (!done(st))
         return 0;
-    return person_by_id(a, c->person_id, p);
+    return person_by_id(a, p->id, p);
 }
 
 /* A person named by an admin command: from the registry (their live card) when they have
- * one, else from the roster. Replies NOT_FOUND. */
+ * one, else from the roster. Writes nothing. Replies NOT_FOUND. */
 static int person_for_admin(att *a, ykt_request *r, const char *no, person *p)
 {
     ykt_card_info c;
     if (a->h->person_card(no, &c) == YKT_PLUGIN_OK) {
-        if (!roster_touch(a, &c, 0, p)) {
-            storage_error(a, r, "update the roster");
-            return 0;
-        }
+        person_from_card(a, &c, p);
         return 1;
     }
     if (person_by_no(a, no, p))
@@ -584,8 +635,67 @@ static int bad_result(att *a, ykt_request *r, const char *script, const char *fn
     return 0;
 }
 
+/*
+ * Whether the policy's calendar reaches `date`. A policy may define calendar() -> {known_until =
+ * "YYYY-MM-DD"}: the last day its terms and public holidays are listed for. After it the
+ * policy can only guess (a term not listed reads as vacation, a holiday not listed as a
+ * workday), so attendance does not judge such a day: the error is logged once a campus day
+ * per policy, naming its file, and with r it is replied as CALENDAR_UNKNOWN. calendar() is
+ * asked at every check, so a policy extended by a hot reload counts at once; a policy
+ * without it is not checked (the host logs once that it has no such function).
+ * Returns 1 when the date is within the calendar (or not checked), 0 after it.
+ */
+static int calendar_ok(att *a, ykt_request *r, const char *script, const char *date)
+{
+    int i = 0;
+    while (i < a->ncal && strcmp(a->cal[i].script, script) != 0)
+        i++;
+    if (i == a->ncal) {
+        if (i == MAX_CAL || strlen(script) >= sizeof a->cal[0].script)
+            return 1;
+        copy(a->cal[i].script, sizeof a->cal[i].script, script);
+        a->cal[i].has = -1;
+        a->cal[i].logged[0] = '\0';
+        a->ncal++;
+    }
+    if (a->cal[i].has == 0)
+        return 1;
+    ykt_rule_value arg = {.name = "date", .type = 's', .s = date};
+    ykt_rule_value res[1] = {{.name = "known_until", .type = 's'}};
+    int64_t until;
+    if (a->h->rule_call(NULL, script, "calendar", &arg, 1, res, 1) != YKT_PLUGIN_OK ||
+        res[0].s == NULL || !parse_date(res[0].s, &until)) {
+        if (a->cal[i].has == 1)
+            a->h->log(a->self, YKT_PLUGIN_LOG_ERROR,
+                      "policy %s: calendar() failed or its known_until is not a date: its "
+                      "calendar is not checked until yktd restarts",
+                      script);
+        a->cal[i].has = 0;
+        return 1;
+    }
+    a->cal[i].has = 1;
+    if (strcmp(date, res[0].s) <= 0)
+        return 1;
+    char t[11];
+    today(a, t);
+    if (strcmp(a->cal[i].logged, t) != 0) {
+        copy(a->cal[i].logged, sizeof a->cal[i].logged, t);
+        a->h->log(a->self, YKT_PLUGIN_LOG_ERROR,
+                  "policy %s knows terms and holidays until %s only, and was asked about %s: "
+                  "extend the calendar of scripts/%s.lua; until then days after %s are not "
+                  "judged (they stay open) and leave over them is refused",
+                  script, res[0].s, date, script, res[0].s);
+    }
+    if (r != NULL)
+        a->h->reply_error(r, "CALENDAR_UNKNOWN",
+                          "policy %s knows terms and holidays until %s only (%s is after it): "
+                          "scripts/%s.lua must be extended",
+                          script, res[0].s, date, script);
+    return 0;
+}
+
 /* classify{weekday, date, holiday, minutes_in, minutes_out}; a missing punch is left out.
- * Returns 1, or 0 after replying RULE_ERROR (r) or logging (no r). */
+ * Returns 1, or 0 after replying RULE_ERROR or CALENDAR_UNKNOWN (r) or logging (no r). */
 static int classify(att *a, ykt_request *r, const char *script, const char *date, int64_t days,
                     int holiday, int min_in, int min_out, dayres *o)
 {
@@ -598,6 +708,8 @@ static int classify(att *a, ykt_request *r, const char *script, const char *date
         args[n++] = (ykt_rule_value){.name = "minutes_in", .type = 'i', .i = min_in};
     if (min_out >= 0 && (min_in < 0 || min_out >= min_in))
         args[n++] = (ykt_rule_value){.name = "minutes_out", .type = 'i', .i = min_out};
+    if (!calendar_ok(a, r, script, date))
+        return 0;
     ykt_rule_value res[4] = {{.name = "late", .type = 'i'},
                              {.name = "early", .type = 'i'},
                              {.name = "absent", .type = 'b'},
@@ -921,12 +1033,13 @@ static void punch(ykt_request *r, att *a, int in)
         return;
     }
     person p;
-    if (!roster_touch(a, &card, 1, &p)) {
-        storage_error(a, r, "update the roster");
-        return;
-    }
+    person_from_card(a, &card, &p);
     if (p.policy[0] == '\0') {
         h->reply_error(r, "NO_POLICY", "no attendance policy applies to %s of %s", p.kind, p.dept);
+        return;
+    }
+    if (!roster_put(a, &p, 1)) {
+        storage_error(a, r, "update the roster");
         return;
     }
     char date[11];
@@ -971,14 +1084,19 @@ static void punch(ykt_request *r, att *a, int in)
     }
     if (!reclose_if_closed(a, r, &p, date, days))
         return;
-    /* What the terminal shows: the policy's provisional verdict on this punch. */
+    /* What the terminal shows: the policy's provisional verdict on this punch. After the
+     * policy's calendar the punch is kept and the day waits, unjudged (logged). */
     int holiday = is_holiday(a, date, p.dept);
-    dayres v;
-    if (!classify(a, r, p.policy, date, days, holiday, in ? minutes : (min_in < 0 ? 0 : min_in),
+    int known = calendar_ok(a, NULL, p.policy, date);
+    dayres v = {0};
+    if (known &&
+        !classify(a, r, p.policy, date, days, holiday, in ? minutes : (min_in < 0 ? 0 : min_in),
                   in ? MINUTES_MAX : minutes, &v))
         return;
     char note[64];
-    if (!v.workday)
+    if (!known)
+        copy(note, sizeof note, "not judged: calendar");
+    else if (!v.workday)
         copy(note, sizeof note, "rest day");
     else if (v.absent)
         copy(note, sizeof note, in ? "absent: too late" : "absent: too early");
@@ -1100,14 +1218,14 @@ static int balance_covers(att *a, ykt_request *r, const person *p, const char *t
         if (s->days[i] > left) {
             if (!exists)
                 a->h->reply_error(r, "INSUFFICIENT_BALANCE",
-                                  "%s has no %s leave balance for %d (asked %d days)", p->no, type,
-                                  s->year[i], s->days[i]);
+                                  "%s has no %s leave balance for %d (asked %d %s)", p->no, type,
+                                  s->year[i], s->days[i], days_word(s->days[i]));
             else
                 a->h->reply_error(r, "INSUFFICIENT_BALANCE",
-                                  "%s leave %d: asked %d days, %d left (%d granted, %d used, "
+                                  "%s leave %d: asked %d %s, %d left (%d granted, %d used, "
                                   "%d pending)",
-                                  type, s->year[i], s->days[i], left < 0 ? 0 : left, granted, used,
-                                  pending);
+                                  type, s->year[i], s->days[i], days_word(s->days[i]),
+                                  left < 0 ? 0 : left, granted, used, pending);
             return 0;
         }
     }
@@ -1140,8 +1258,8 @@ static int64_t leave_apply(att *a, ykt_request *r, const person *p, const char *
         return 0;
     }
     if (to - from + 1 > a->max_leave_days) {
-        h->reply_error(r, "BAD_PERIOD", "one application covers at most %d calendar days",
-                       a->max_leave_days);
+        h->reply_error(r, "BAD_PERIOD", "one application covers at most %d calendar %s",
+                       a->max_leave_days, days_word(a->max_leave_days));
         return 0;
     }
     if (strlen(reason) > 200) {
@@ -1185,6 +1303,11 @@ static int64_t leave_apply(att *a, ykt_request *r, const person *p, const char *
     }
     if (!balance_covers(a, r, p, type, &s, 0))
         return 0;
+    person listed = *p;
+    if (!roster_put(a, &listed, 0)) {
+        storage_error(a, r, "update the roster");
+        return 0;
+    }
     st = S(a, "INSERT INTO attendance_leaves (person_id, leave_type, from_date, to_date, days, "
               "status, reason, applied_by, applied_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?) "
               "RETURNING id");
@@ -1277,6 +1400,35 @@ static int leave_split(att *a, int64_t id, yearsplit *s)
     return 1;
 }
 
+/* Records a leave's days counted again: its total and its split by year. */
+static int leave_resplit(att *a, int64_t id, const yearsplit *s, int total)
+{
+    sqlite3_stmt *st = S(a, "UPDATE attendance_leaves SET days = ? WHERE id = ?");
+    if (st == NULL)
+        return 0;
+    sqlite3_bind_int(st, 1, total);
+    sqlite3_bind_int64(st, 2, id);
+    if (!done(st))
+        return 0;
+    st = S(a, "DELETE FROM attendance_leave_years WHERE leave_id = ?");
+    if (st == NULL)
+        return 0;
+    sqlite3_bind_int64(st, 1, id);
+    if (!done(st))
+        return 0;
+    for (int i = 0; i < s->n; i++) {
+        st = S(a, "INSERT INTO attendance_leave_years (leave_id, year, days) VALUES (?, ?, ?)");
+        if (st == NULL)
+            return 0;
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int(st, 2, s->year[i]);
+        sqlite3_bind_int(st, 3, s->days[i]);
+        if (!done(st))
+            return 0;
+    }
+    return 1;
+}
+
 /* used += sign * days for each year of the leave. */
 static int balance_move(att *a, int64_t pid, const char *type, const yearsplit *s, int sign)
 {
@@ -1327,9 +1479,17 @@ static void decision_record(att *a, ykt_request *r, int64_t id, const char *stat
 static int64_t overtime_apply(att *a, ykt_request *r, const person *p, const char *date_s,
                               const char *reason, const char *by)
 {
-    int64_t days;
+    int64_t days, now;
     if (!parse_date(date_s, &days)) {
         a->h->reply_error(r, "BAD_DATE", "dates are YYYY-MM-DD, e.g. 2026-10-12");
+        return 0;
+    }
+    char t[11];
+    today(a, t);
+    if (parse_date(t, &now) && (days < now - OVERTIME_REACH || days > now + OVERTIME_REACH)) {
+        a->h->reply_error(r, "DATE_OUT_OF_RANGE",
+                          "overtime is applied for within %d days of today (%s), not on %s",
+                          OVERTIME_REACH, t, date_s);
         return 0;
     }
     if (strlen(reason) > 200) {
@@ -1356,6 +1516,11 @@ static int64_t overtime_apply(att *a, ykt_request *r, const person *p, const cha
         return 0;
     }
     sqlite3_reset(st);
+    person listed = *p;
+    if (!roster_put(a, &listed, 0)) {
+        storage_error(a, r, "update the roster");
+        return 0;
+    }
     st = S(a, "INSERT INTO attendance_overtime (person_id, date, status, reason, applied_by, "
               "applied_at) VALUES (?, ?, 'pending', ?, ?, ?) RETURNING id");
     if (st == NULL) {
@@ -1376,14 +1541,13 @@ static int64_t overtime_apply(att *a, ykt_request *r, const person *p, const cha
 
 /* ---- kiosk verbs ---- */
 
+/* The holder of the presented card; writes nothing (an application puts them on the
+ * roster when it is recorded). */
 static int kiosk_person(att *a, ykt_request *r, ykt_card_info *card, person *p)
 {
     if (a->h->card_present(r, card, NULL) != YKT_PLUGIN_OK)
         return 0;
-    if (!roster_touch(a, card, 0, p)) {
-        storage_error(a, r, "update the roster");
-        return 0;
-    }
+    person_from_card(a, card, p);
     return 1;
 }
 
@@ -1540,10 +1704,17 @@ static void v_balance(ykt_request *r, void *ud)
     long long year;
     char t[11];
     today(a, t);
-    if (n == 7)
+    if (n == 7) {
         year = atoi(t);
-    else if (n != 8 || !parse_int(h->arg(r, 7, NULL), 2000, 2199, &year)) {
+    } else if (n != 8) {
         h->reply_error(r, "BAD_REQUEST", "usage: ATTENDANCE.BALANCE <card args> [year]");
+        return;
+    } else if (!parse_int(h->arg(r, 7, NULL), 0, 9999, &year)) {
+        h->reply_error(r, "BAD_REQUEST", "the year is a number like 2026, not '%.16s'",
+                       h->arg(r, 7, NULL));
+        return;
+    } else if (year < 2000 || year > 2199) {
+        h->reply_error(r, "BAD_REQUEST", "year %lld is out of range: 2000 to 2199", year);
         return;
     }
     h->reply_array(r, a->ntypes);
@@ -1659,10 +1830,15 @@ static void a_enrol(ykt_request *r, void *ud)
     static const char *const cols[] = {"person", "name", "kind", "department", "policy"};
     person ps[MAX_IDS];
     int n = h->argc(r);
+    for (int i = 0; i < n; i++)
+        if (!person_for_admin(a, r, h->arg(r, i, NULL), &ps[i]) || !scope_ok(a, r, ps[i].dept))
+            return;
     for (int i = 0; i < n; i++) {
         person *p = &ps[i];
-        if (!person_for_admin(a, r, h->arg(r, i, NULL), p) || !scope_ok(a, r, p->dept))
+        if (!roster_put(a, p, 1)) {
+            storage_error(a, r, "enrol");
             return;
+        }
         sqlite3_stmt *st = S(a, "UPDATE attendance_people SET active = 1, policy = coalesce(?, "
                                 "policy) WHERE person_id = ?");
         if (st == NULL) {
@@ -1701,6 +1877,10 @@ static void a_unenrol(ykt_request *r, void *ud)
     person p;
     if (!person_for_admin(a, r, a->h->arg(r, 0, NULL), &p) || !scope_ok(a, r, p.dept))
         return;
+    if (!p.listed) {
+        a->h->reply_error(r, "BAD_STATE", "%s is not on the attendance roster", p.no);
+        return;
+    }
     sqlite3_stmt *st = S(a, "UPDATE attendance_people SET active = 0 WHERE person_id = ?");
     if (st == NULL) {
         storage_error(a, r, "unenrol");
@@ -1852,6 +2032,11 @@ static void a_holidays(ykt_request *r, void *ud)
     att *a = ud;
     const ykt_host *h = a->h;
     const char *year = opt_or(a, r, "year", "");
+    long long y;
+    if (year[0] != '\0' && !parse_int(year, 2000, 2199, &y)) {
+        h->reply_error(r, "BAD_REQUEST", "--year is a year from 2000 to 2199, like 2026");
+        return;
+    }
     sqlite3_stmt *st = S(a, "SELECT date, department, name FROM attendance_holidays WHERE "
                             "date LIKE ? || '%' ORDER BY date, department");
     if (st == NULL) {
@@ -1904,9 +2089,9 @@ static void a_balance_set(ykt_request *r, void *ud)
     }
     if (days < used + pending) {
         h->reply_error(r, "BAD_BALANCE",
-                       "%s leave %lld of %s: %d days are used and %d pending; the balance "
+                       "%s leave %lld of %s: %d %s used and %d pending; the balance "
                        "cannot be less",
-                       type, year, p.no, used, pending);
+                       type, year, p.no, used, used == 1 ? "day is" : "days are", pending);
         return;
     }
     sqlite3_stmt *st = S(a, "INSERT INTO attendance_balances (person_id, leave_type, year, days, "
@@ -1926,7 +2111,8 @@ static void a_balance_set(ykt_request *r, void *ud)
     }
     char target[96], detail[96];
     snprintf(target, sizeof target, "%s", p.no);
-    snprintf(detail, sizeof detail, "%s %lld: %d -> %lld days", type, year, granted, days);
+    snprintf(detail, sizeof detail, "%s %lld: %d -> %lld %s", type, year, granted, days,
+             days_word((int)days));
     if (h->audit(r, "attendance.balance-set", target, detail) != YKT_PLUGIN_OK) {
         storage_error(a, r, "audit");
         return;
@@ -2006,8 +2192,8 @@ static void a_leave_apply(ykt_request *r, void *ud)
         return;
     char target[32], detail[160];
     snprintf(target, sizeof target, "leave %lld", (long long)id);
-    snprintf(detail, sizeof detail, "%s %s %s..%s %d days", p.no, h->arg(r, 1, NULL),
-             h->arg(r, 2, NULL), h->arg(r, 3, NULL), days);
+    snprintf(detail, sizeof detail, "%s %s %s..%s %d %s", p.no, h->arg(r, 1, NULL),
+             h->arg(r, 2, NULL), h->arg(r, 3, NULL), days, days_word(days));
     if (h->audit(r, "attendance.leave-apply", target, detail) != YKT_PLUGIN_OK) {
         storage_error(a, r, "audit");
         return;
@@ -2048,6 +2234,25 @@ static void a_leave_decide(ykt_request *r, att *a, int approve)
         parse_date(l.to, &to);
         if (!months_open(a, r, p.dept, from, to))
             return;
+        /* The workdays are counted again: a holiday added (or removed) since the
+         * application changes the days the leave takes. */
+        if (!count_workdays(a, r, &p, from, to, &s))
+            return;
+        int sum = 0;
+        for (int i = 0; i < s.n; i++)
+            sum += s.days[i];
+        if (sum == 0) {
+            h->reply_error(r, "NO_WORKDAYS",
+                           "%s to %s has no workday left under policy %s (a holiday was added "
+                           "since the application): reject or cancel leave %lld",
+                           l.from, l.to, p.policy, (long long)l.id);
+            return;
+        }
+        if (!leave_resplit(a, l.id, &s, sum)) {
+            storage_error(a, r, "recount the leave days");
+            return;
+        }
+        l.days = sum;
         /* Balances may have changed since the application: check again, then deduct. */
         if (!balance_covers(a, r, &p, l.type, &s, l.id))
             return;
@@ -2074,8 +2279,8 @@ static void a_leave_decide(ykt_request *r, att *a, int approve)
     if (approve && !reclose_period(a, r, &p, l.from, l.to))
         return;
     char msg[200], target[32];
-    snprintf(msg, sizeof msg, "%s leave %s to %s (%d days) %s", l.type, l.from, l.to, l.days,
-             approve ? "approved" : "rejected");
+    snprintf(msg, sizeof msg, "%s leave %s to %s (%d %s) %s", l.type, l.from, l.to, l.days,
+             days_word(l.days), approve ? "approved" : "rejected");
     snprintf(target, sizeof target, "leave %lld", (long long)l.id);
     if (h->notify(p.id, "leave", msg, 0) != YKT_PLUGIN_OK ||
         h->audit(r, approve ? "attendance.leave-approve" : "attendance.leave-reject", target,
@@ -2318,7 +2523,8 @@ static void a_overtime_decide(ykt_request *r, att *a, int approve)
     /* A past day is over: its hours are known now. */
     char t[11];
     today(a, t);
-    if (approve && strcmp(date, t) < 0 && close_day(a, r, &p, date, days) == 0)
+    if (approve && strcmp(date, t) < 0 && calendar_ok(a, NULL, p.policy, date) &&
+        close_day(a, r, &p, date, days) == 0)
         return;
     int minutes = 0;
     st = S(a, "SELECT coalesce(minutes, 0) FROM attendance_overtime WHERE id = ?");
@@ -2457,6 +2663,10 @@ static void a_correct(ykt_request *r, void *ud)
         return;
     }
     const char *by = h->operator_name(r);
+    if (!roster_put(a, &p, 0)) {
+        storage_error(a, r, "update the roster");
+        return;
+    }
     if ((in_s &&
          !record_punch(a, p.id, date, min_in, "in", h->now_ms(), "", "", "correction", by)) ||
         (out_s &&
@@ -2465,7 +2675,8 @@ static void a_correct(ykt_request *r, void *ud)
         storage_error(a, r, "record the correction");
         return;
     }
-    if (strcmp(date, t) < 0 && close_day(a, r, &p, date, days) == 0)
+    if (strcmp(date, t) < 0 && calendar_ok(a, NULL, p.policy, date) &&
+        close_day(a, r, &p, date, days) == 0)
         return;
     char detail[200], in_b[8], out_b[8];
     format_hhmm(min_in, in_b);
@@ -2719,8 +2930,33 @@ static void a_review(ykt_request *r, void *ud)
         h->reply_error(r, "BAD_STATE", "%s of %s is already reviewed", month, dept);
         return;
     }
-    sqlite3_stmt *st = S(a, "INSERT INTO attendance_reviews (department, month, reviewed_by, "
-                            "reviewed_at, note) VALUES (?, ?, ?, ?, ?)");
+    /* A review freezes the month: every day of it must have been judged first. */
+    sqlite3_stmt *st = S(a, "SELECT count(*), min(d.date) FROM attendance_days d JOIN "
+                            "attendance_people p ON p.person_id = d.person_id WHERE "
+                            "p.department = ? AND d.date >= ? AND d.date < ? AND d.closed = 0");
+    if (st == NULL) {
+        storage_error(a, r, "read the month");
+        return;
+    }
+    bind_s(st, 1, dept);
+    bind_s(st, 2, from);
+    bind_s(st, 3, to);
+    int nopen = 0;
+    char first[11] = "";
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        nopen = sqlite3_column_int(st, 0);
+        copy(first, sizeof first, col_text(st, 1));
+    }
+    sqlite3_reset(st);
+    if (nopen > 0) {
+        h->reply_error(r, "DAYS_OPEN",
+                       "%s of %s has %d open %s (the first on %s): judge them with `attendance "
+                       "close DATE` before the review",
+                       month, dept, nopen, nopen == 1 ? "day" : "days", first);
+        return;
+    }
+    st = S(a, "INSERT INTO attendance_reviews (department, month, reviewed_by, "
+              "reviewed_at, note) VALUES (?, ?, ?, ?, ?)");
     if (st == NULL) {
         storage_error(a, r, "record the review");
         return;
@@ -2836,10 +3072,13 @@ static void a_summary(ykt_request *r, void *ud)
                  (long long)((m % 60) * 100 / 60));
         h->table_str(r, hours);
         h->table_str(r, col_text(st, 8));
-        if (stored)
-            h->table_int(r, sqlite3_column_int64(st, 9));
-        else
+        if (stored) {
+            char at[32];
+            iso_time(sqlite3_column_int64(st, 9), at, sizeof at);
+            h->table_str(r, at);
+        } else {
             h->table_str(r, "");
+        }
     }
     sqlite3_reset(st);
     h->table_send(r);

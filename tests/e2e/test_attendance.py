@@ -376,7 +376,7 @@ class Leave(AttendanceCase):
         before = self.gw.sql("SELECT count(*) FROM attendance_leaves")
         for args, code, text in [
                 (["annual", "2026-10-26", "2026-10-26"], "INSUFFICIENT_BALANCE",
-                 "annual leave 2026: asked 1 days, 0 left (5 granted, 0 used, 5 pending)"),
+                 "annual leave 2026: asked 1 day, 0 left (5 granted, 0 used, 5 pending)"),
                 (["sick", "2026-10-26", "2026-10-26"], "INSUFFICIENT_BALANCE",
                  "T1 has no sick leave balance for 2026"),
                 (["personal", "2026-10-22", "2026-10-27"], "LEAVE_OVERLAP",
@@ -648,7 +648,7 @@ class ReviewAndSummary(AttendanceCase):
                                                        "--month", "2026-10", "--stored")}
         self.assertEqual(sorted(stored), ["CS", "EE"])
         self.assertEqual(stored["CS"]["late"], 1)
-        self.assertGreater(stored["CS"]["stored_at"], 0)
+        self.assertRegex(stored["CS"]["stored_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
 class DayEnd(AttendanceCase):
@@ -687,7 +687,7 @@ class DayEnd(AttendanceCase):
                                                        "--month", "2026-10", "--stored")}
         self.assertEqual(sorted(stored), ["CS"])
         self.assertEqual((stored["CS"]["late"], stored["CS"]["absent"]), (1, 2))
-        self.assertGreater(stored["CS"]["stored_at"], 0)
+        self.assertRegex(stored["CS"]["stored_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
         # The stored summary is what the live one says for the days closed.
         live = {r["department"]: r for r in self.as_("infocentre", "attendance", "summary",
                                                      "--month", "2026-10")}
