@@ -116,7 +116,29 @@ static const char *const schema[] = {
     "CREATE TABLE access_door_heads (door TEXT PRIMARY KEY, last_id INTEGER NOT NULL) STRICT, "
     "WITHOUT ROWID;"
     "INSERT INTO access_door_heads SELECT door, max(id) FROM access_log GROUP BY door;",
+    /* version 6: readers keep their lists by UID, but access_wl has a row per person, so a
+     * replaced card's UID was never blocked, and public door groups listed no refused card
+     * at all. access_blocked holds the cards known to be refused (lost, frozen, cancelled,
+     * expired) until ACC_BLOCK_KEEP_DAYS after their last valid day; access_wl_cards the
+     * white lists' rows by UID: every blocked card on a public door group's list, and the
+     * UID a person's row had before their card was replaced. The versions are shared with
+     * access_wl. The blocked rows of person lists seed the blocked cards; the public lists
+     * get them at the next day's end or change of the door group. */
+    "CREATE TABLE access_blocked (uid TEXT PRIMARY KEY, card_no TEXT NOT NULL, person_no TEXT "
+    "NOT NULL, status TEXT NOT NULL, valid_until TEXT NOT NULL DEFAULT '') STRICT, WITHOUT ROWID;"
+    "CREATE TABLE access_wl_cards (door_group TEXT NOT NULL, uid TEXT NOT NULL, card_no TEXT NOT "
+    "NULL, person_no TEXT NOT NULL, state TEXT NOT NULL, valid_until TEXT NOT NULL DEFAULT '', "
+    "version INTEGER NOT NULL, stamp INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (door_group, uid), "
+    "UNIQUE (version, door_group, uid), UNIQUE (door_group, version, uid)) STRICT;"
+    "CREATE INDEX access_wl_cards_by_uid ON access_wl_cards(uid);"
+    "INSERT OR IGNORE INTO access_blocked (uid, card_no, person_no, status, valid_until) "
+    "SELECT uid, card_no, person_no, 'blocked', valid_until FROM access_wl WHERE state = "
+    "'blocked' AND uid != '';",
 };
+
+/* A blocked card stays on the public lists until this many days after its last valid day
+ * (an offline reader also gets the date, and refuses the card after it). */
+#define ACC_BLOCK_KEEP_DAYS 30
 
 /* ---- small helpers ---- */
 
@@ -643,7 +665,8 @@ static int deny(acc_state *s, ykt_ev_access *ev, const char *code, const char *f
     return YKT_DENY;
 }
 
-static bool card_allows(const char *list, const char *item)
+/* Whether a card's subsystem list ("" = all) names item. */
+bool acc_card_allows(const char *list, const char *item)
 {
     if (list == NULL || list[0] == '\0')
         return true;
@@ -705,7 +728,8 @@ static int on_access(int event, void *data, void *ud)
     int minute = clock_at(s, ev->at_ms);
 
     /* R-C2: a temporary card may be limited to some subsystems. */
-    if (strcmp(card->card_type, "temporary") == 0 && !card_allows(card->subsystems, s->subsystem))
+    if (strcmp(card->card_type, "temporary") == 0 &&
+        !acc_card_allows(card->subsystems, s->subsystem))
         return deny(s, ev, "NOT_ALLOWED", "card %s is not valid for access control (%s)",
                     card->card_no, s->subsystem);
 
@@ -749,8 +773,13 @@ static int on_access(int event, void *data, void *ud)
     }
     if (dg->public_ || grant == 2)
         return YKT_ALLOW;
-    if (strcmp(d->kind, "lab") == 0)
-        return YKT_DEFER; /* the rooms plugin may allow the holder of a current booking */
+    if (strcmp(d->kind, "lab") == 0) {
+        /* The rooms plugin may allow the holder of a current booking; if nobody does, the
+         * refusal says the group's hours are closed rather than that nobody may enter. */
+        if (grant == 1 && ev == s->cur_ev)
+            s->my_outside = true;
+        return YKT_DEFER;
+    }
     if (grant == 1)
         return deny(s, ev, "OUTSIDE_HOURS", "not within the access hours of door %s", d->id);
     return deny(s, ev, "NO_ACCESS", "no access group opens door %s", d->id);
@@ -994,6 +1023,7 @@ static void v_open(ykt_request *r, void *ud)
     s->cur_door = d;
     s->my_code[0] = '\0';
     s->my_visitor = 0;
+    s->my_outside = false;
     int answer = h->decide(YKT_EV_ACCESS_CHECK, &ev);
     s->cur_ev = NULL;
     s->cur_door = NULL;
@@ -1012,6 +1042,10 @@ static void v_open(ykt_request *r, void *ud)
         } else if (ev.reason[0]) {
             copy(p.code, sizeof p.code, "DENIED"); /* another subscriber, e.g. attendance */
             copy(p.reason, sizeof p.reason, ev.reason);
+        } else if (s->my_outside) {
+            copy(p.code, sizeof p.code, "OUTSIDE_HOURS");
+            snprintf(p.reason, sizeof p.reason,
+                     "not within the access hours of door %s (and no current booking)", d->id);
         } else {
             copy(p.code, sizeof p.code, "NO_ACCESS");
             snprintf(p.reason, sizeof p.reason, "nobody allowed %s at %s (no access group%s)",
@@ -1176,7 +1210,8 @@ static void v_plate(ykt_request *r, void *ud)
 
 static int64_t wl_next_version(acc_state *s)
 {
-    sqlite3_stmt *st = acc_db(s, "SELECT coalesce(max(version), 0) + 1 FROM access_wl");
+    sqlite3_stmt *st = acc_db(s, "SELECT max((SELECT coalesce(max(version), 0) FROM access_wl), "
+                                 "(SELECT coalesce(max(version), 0) FROM access_wl_cards)) + 1");
     if (st == NULL)
         return 0;
     int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
@@ -1187,6 +1222,234 @@ static int64_t wl_next_version(acc_state *s)
 typedef struct wl_key {
     char door_group[ACC_ID_MAX], person_no[ACC_ID_MAX];
 } wl_key;
+
+/* Marks the rows a refresh wants (the others are stale); rises with every refresh. */
+static int64_t wl_stamp(acc_state *s)
+{
+    static int64_t stamp;
+    if (stamp == 0)
+        stamp = s->h->now_ms();
+    return ++stamp;
+}
+
+static bool card_valid(const ykt_card_info *c, const char *today)
+{
+    return strcmp(c->status, "active") == 0 && c->valid_until != NULL &&
+           strcmp(c->valid_until, today) >= 0;
+}
+
+/* The last valid day a blocked card may have and still be listed (see ACC_BLOCK_KEEP_DAYS). */
+static void block_cutoff(const char *today, char out[11])
+{
+    int64_t days;
+    if (date_parse(today, &days))
+        civil_from_days(days - ACC_BLOCK_KEEP_DAYS, out);
+    else
+        copy(out, 11, today);
+}
+
+/* Records whether a card is refused by the card checks (access_blocked): a lost, frozen,
+ * cancelled or expired card is kept until ACC_BLOCK_KEEP_DAYS after its last valid day; a
+ * valid one (found again, extended) leaves. */
+static int blocked_note(acc_state *s, const ykt_card_info *c)
+{
+    char today[11], cutoff[11];
+    s->h->campus_date(s->h->now_ms(), today);
+    block_cutoff(today, cutoff);
+    const char *until = c->valid_until ? c->valid_until : "";
+    bool keep = c->uid != NULL && c->uid[0] && !card_valid(c, today) && strcmp(until, cutoff) >= 0;
+    sqlite3_stmt *st =
+        keep ? acc_db(s, "INSERT INTO access_blocked (uid, card_no, person_no, status, "
+                         "valid_until) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO UPDATE SET "
+                         "card_no = ?2, person_no = ?3, status = ?4, valid_until = ?5")
+             : acc_db(s, "DELETE FROM access_blocked WHERE uid = ?1");
+    if (st == NULL)
+        return YKT_PLUGIN_ESTORAGE;
+    bind_text(st, 1, c->uid ? c->uid : "");
+    if (keep) {
+        bind_text(st, 2, c->card_no);
+        bind_text(st, 3, c->person_no);
+        bind_text(st, 4, strcmp(c->status, "active") == 0 ? "expired" : c->status);
+        bind_text(st, 5, until);
+    }
+    int rc = sqlite3_step(st) == SQLITE_DONE ? YKT_PLUGIN_OK : YKT_PLUGIN_ESTORAGE;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+/* Writes a white-list row by UID (access_wl_cards) when it differs, else marks it wanted. */
+static int wl_card_put(acc_state *s, const char *door_group, const char *uid, const char *card_no,
+                       const char *person_no, const char *state, const char *until, int64_t stamp)
+{
+    sqlite3_stmt *old = acc_db(s, "SELECT card_no, state, valid_until FROM access_wl_cards "
+                                  "WHERE door_group = ? AND uid = ?");
+    sqlite3_stmt *touch = acc_db(s, "UPDATE access_wl_cards SET stamp = ?3 WHERE door_group = "
+                                    "?1 AND uid = ?2");
+    sqlite3_stmt *put =
+        acc_db(s, "INSERT INTO access_wl_cards (door_group, uid, card_no, person_no, state, "
+                  "valid_until, version, stamp) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON "
+                  "CONFLICT DO UPDATE SET card_no = ?3, person_no = ?4, state = ?5, "
+                  "valid_until = ?6, version = ?7, stamp = ?8");
+    if (!old || !touch || !put)
+        return YKT_PLUGIN_ESTORAGE;
+    sqlite3_bind_text(old, 1, door_group, -1, SQLITE_STATIC);
+    sqlite3_bind_text(old, 2, uid, -1, SQLITE_STATIC);
+    bool same = sqlite3_step(old) == SQLITE_ROW && strcmp(col(old, 0), card_no) == 0 &&
+                strcmp(col(old, 1), state) == 0 && strcmp(col(old, 2), until) == 0;
+    sqlite3_reset(old);
+    sqlite3_stmt *st = same ? touch : put;
+    sqlite3_bind_text(st, 1, door_group, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, uid, -1, SQLITE_TRANSIENT);
+    if (same) {
+        sqlite3_bind_int64(st, 3, stamp);
+    } else {
+        sqlite3_bind_text(st, 3, card_no, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 4, person_no, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, state, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, until, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 7, wl_next_version(s));
+        sqlite3_bind_int64(st, 8, stamp);
+    }
+    int rc = sqlite3_step(st) == SQLITE_DONE ? YKT_PLUGIN_OK : YKT_PLUGIN_ESTORAGE;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+/* A person's row changed from UID `old_uid` to another card: the old UID gets a row of its
+ * own, blocked while its card is refused (a replaced card is cancelled), else removed, so
+ * that a reader that holds it learns it no longer opens. */
+static int wl_card_displaced(acc_state *s, const char *door_group, const char *old_uid,
+                             const char *person_no, int64_t stamp)
+{
+    ykt_card_info c;
+    if (s->h->card_by_uid(old_uid, &c) == YKT_PLUGIN_OK) {
+        int rc = blocked_note(s, &c);
+        if (rc != YKT_PLUGIN_OK)
+            return rc;
+    }
+    sqlite3_stmt *st = acc_db(s, "SELECT card_no, valid_until FROM access_blocked WHERE uid = ?");
+    if (st == NULL)
+        return YKT_PLUGIN_ESTORAGE;
+    sqlite3_bind_text(st, 1, old_uid, -1, SQLITE_STATIC);
+    char card_no[24] = "", until[11] = "";
+    bool blocked = sqlite3_step(st) == SQLITE_ROW;
+    if (blocked) {
+        copy(card_no, sizeof card_no, col(st, 0));
+        copy(until, sizeof until, col(st, 1));
+    }
+    sqlite3_reset(st);
+    return wl_card_put(s, door_group, old_uid, card_no, person_no, blocked ? "blocked" : "removed",
+                       until, stamp);
+}
+
+/*
+ * Recomputes the white lists' rows by UID of one door group, one UID, or both (NULL: all):
+ * every blocked card (access_blocked) on the list of every public door group, and the rows
+ * of replaced UIDs while their card stays blocked. Rows no longer wanted become "removed".
+ */
+static int wl_cards_refresh(acc_state *s, const char *door_group, const char *uid)
+{
+    int64_t stamp = wl_stamp(s);
+    /* One card alone (its status changed) has statements of its own, searched by the UID:
+     * `?2 IS NULL OR uid = ?2` would read every blocked card and every row by UID. */
+    bool one_card = door_group == NULL && uid != NULL;
+    sqlite3_stmt *want =
+        one_card
+            ? acc_db(s, "SELECT g.name, b.uid, b.card_no, b.person_no, b.valid_until FROM "
+                        "access_blocked b JOIN access_door_groups g WHERE b.uid = ?2 AND "
+                        "g.public = 1 UNION SELECT c.door_group, b.uid, b.card_no, b.person_no, "
+                        "b.valid_until FROM access_wl_cards c JOIN access_blocked b ON b.uid = "
+                        "c.uid WHERE c.uid = ?2 AND c.state = 'blocked'")
+            : acc_db(s,
+                     "SELECT g.name, b.uid, b.card_no, b.person_no, b.valid_until FROM "
+                     "access_door_groups g JOIN access_blocked b WHERE g.public = 1 AND (?1 IS "
+                     "NULL OR g.name = ?1) AND (?2 IS NULL OR b.uid = ?2) UNION SELECT "
+                     "c.door_group, b.uid, b.card_no, b.person_no, b.valid_until FROM "
+                     "access_wl_cards c JOIN access_blocked b ON b.uid = c.uid WHERE c.state = "
+                     "'blocked' AND (?1 IS NULL OR c.door_group = ?1) AND (?2 IS NULL OR c.uid = "
+                     "?2)");
+    if (want == NULL)
+        return YKT_PLUGIN_ESTORAGE;
+    bind_text(want, 1, door_group);
+    bind_text(want, 2, uid);
+    typedef struct {
+        char dg[ACC_ID_MAX], uid[24], card_no[24], person_no[ACC_ID_MAX], until[11];
+    } row;
+    row *rows = NULL;
+    int n = 0, cap = 0, rc = YKT_PLUGIN_OK;
+    while (sqlite3_step(want) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            row *nr = realloc(rows, (size_t)cap * sizeof *nr);
+            if (nr == NULL) {
+                rc = YKT_PLUGIN_ESTORAGE;
+                break;
+            }
+            rows = nr;
+        }
+        copy(rows[n].dg, sizeof rows[n].dg, col(want, 0));
+        copy(rows[n].uid, sizeof rows[n].uid, col(want, 1));
+        copy(rows[n].card_no, sizeof rows[n].card_no, col(want, 2));
+        copy(rows[n].person_no, sizeof rows[n].person_no, col(want, 3));
+        copy(rows[n].until, sizeof rows[n].until, col(want, 4));
+        n++;
+    }
+    sqlite3_reset(want);
+    sqlite3_clear_bindings(want);
+    for (int i = 0; rc == YKT_PLUGIN_OK && i < n; i++)
+        rc = wl_card_put(s, rows[i].dg, rows[i].uid, rows[i].card_no, rows[i].person_no, "blocked",
+                         rows[i].until, stamp);
+    free(rows);
+    if (rc != YKT_PLUGIN_OK)
+        return rc;
+
+    sqlite3_stmt *gone =
+        one_card ? acc_db(s, "SELECT door_group, uid FROM access_wl_cards WHERE uid = ?2 AND state "
+                             "!= 'removed' AND stamp != ?3")
+                 : acc_db(s, "SELECT door_group, uid FROM access_wl_cards WHERE (?1 IS NULL OR "
+                             "door_group = ?1) AND (?2 IS NULL OR uid = ?2) AND state != 'removed' "
+                             "AND stamp != ?3");
+    sqlite3_stmt *drop = acc_db(s, "UPDATE access_wl_cards SET state = 'removed', version = ? "
+                                   "WHERE door_group = ? AND uid = ?");
+    if (!gone || !drop)
+        return YKT_PLUGIN_ESTORAGE;
+    bind_text(gone, 1, door_group);
+    bind_text(gone, 2, uid);
+    sqlite3_bind_int64(gone, 3, stamp);
+    typedef struct {
+        char dg[ACC_ID_MAX], uid[24];
+    } key;
+    key *keys = NULL;
+    n = cap = 0;
+    while (sqlite3_step(gone) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            key *nk = realloc(keys, (size_t)cap * sizeof *nk);
+            if (nk == NULL) {
+                rc = YKT_PLUGIN_ESTORAGE;
+                break;
+            }
+            keys = nk;
+        }
+        copy(keys[n].dg, sizeof keys[n].dg, col(gone, 0));
+        copy(keys[n].uid, sizeof keys[n].uid, col(gone, 1));
+        n++;
+    }
+    sqlite3_reset(gone);
+    sqlite3_clear_bindings(gone);
+    for (int i = 0; rc == YKT_PLUGIN_OK && i < n; i++) {
+        sqlite3_bind_int64(drop, 1, wl_next_version(s));
+        sqlite3_bind_text(drop, 2, keys[i].dg, -1, SQLITE_STATIC);
+        sqlite3_bind_text(drop, 3, keys[i].uid, -1, SQLITE_STATIC);
+        if (sqlite3_step(drop) != SQLITE_DONE)
+            rc = YKT_PLUGIN_ESTORAGE;
+        sqlite3_reset(drop);
+    }
+    free(keys);
+    return rc;
+}
 
 /* Who should be on the white lists, with which schedule: members of the groups that open a
  * door group, residents of its dormitories. MEMBERS and RESIDENTS narrow it down (?1: the
@@ -1214,10 +1477,7 @@ typedef struct wl_key {
 int acc_wl_refresh(acc_state *s, const char *door_group, const char *person_no)
 {
     const ykt_host *h = s->h;
-    static int64_t stamp;
-    if (stamp == 0)
-        stamp = h->now_ms();
-    stamp++;
+    int64_t stamp = wl_stamp(s);
     /* One person alone (a card's status changed: loss, cancel, expiry) has statements of
      * its own: `?2 IS NULL OR person_no = ?2` keeps SQLite from using any index, and the
      * general ones read every membership, every resident and the whole list
@@ -1268,6 +1528,10 @@ int acc_wl_refresh(acc_state *s, const char *door_group, const char *person_no)
     }
     sqlite3_reset(want);
     sqlite3_clear_bindings(want);
+    /* The UIDs whose rows by UID follow a one-person refresh: the person's card and the
+     * cards it replaced. */
+    char uids[4][24];
+    int nuids = 0;
     for (int i = 0; rc == YKT_PLUGIN_OK && i < n; i++) {
         ykt_card_info c;
         if (rows[i].schedule == NULL || h->person_card(rows[i].k.person_no, &c) != YKT_PLUGIN_OK)
@@ -1275,14 +1539,36 @@ int acc_wl_refresh(acc_state *s, const char *door_group, const char *person_no)
         /* An expired card is blocked too; the reader also gets the date (it may be offline
          * when the validity ends). */
         const char *until = c.valid_until ? c.valid_until : "";
-        const char *state =
-            strcmp(c.status, "active") == 0 && strcmp(until, today) >= 0 ? "allow" : "blocked";
+        bool valid = card_valid(&c, today);
+        const char *state = valid ? "allow" : "blocked";
         sqlite3_bind_text(old, 1, rows[i].k.door_group, -1, SQLITE_STATIC);
         sqlite3_bind_text(old, 2, rows[i].k.person_no, -1, SQLITE_STATIC);
-        bool same = sqlite3_step(old) == SQLITE_ROW && strcmp(col(old, 0), c.card_no) == 0 &&
+        char old_uid[24] = "";
+        bool found = sqlite3_step(old) == SQLITE_ROW;
+        if (found && strcmp(col(old, 2), "removed") != 0)
+            copy(old_uid, sizeof old_uid, col(old, 1));
+        bool same = found && strcmp(col(old, 0), c.card_no) == 0 &&
                     strcmp(col(old, 1), c.uid) == 0 && strcmp(col(old, 2), state) == 0 &&
                     strcmp(col(old, 3), rows[i].schedule) == 0 && strcmp(col(old, 4), until) == 0;
         sqlite3_reset(old);
+        if (!valid)
+            rc = blocked_note(s, &c);
+        /* A new card: readers key their lists by UID, so the old UID needs a row of its own
+         * (blocked: the replaced card is cancelled), or it would go on opening offline. */
+        if (rc == YKT_PLUGIN_OK && old_uid[0] && strcmp(old_uid, c.uid) != 0)
+            rc = wl_card_displaced(s, rows[i].k.door_group, old_uid, rows[i].k.person_no, stamp);
+        if (person_no != NULL) {
+            const char *add[2] = {c.uid, old_uid};
+            for (int a = 0; a < 2; a++) {
+                bool seen = add[a][0] == '\0';
+                for (int u = 0; !seen && u < nuids; u++)
+                    seen = strcmp(uids[u], add[a]) == 0;
+                if (!seen && nuids < 4)
+                    copy(uids[nuids++], sizeof uids[0], add[a]);
+            }
+        }
+        if (rc != YKT_PLUGIN_OK)
+            break;
         sqlite3_stmt *st = same ? touch : put;
         sqlite3_bind_text(st, 1, rows[i].k.door_group, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, rows[i].k.person_no, -1, SQLITE_STATIC);
@@ -1350,6 +1636,13 @@ int acc_wl_refresh(acc_state *s, const char *door_group, const char *person_no)
         sqlite3_reset(drop);
     }
     free(keys);
+    if (rc != YKT_PLUGIN_OK)
+        return rc;
+    /* The rows by UID: the whole door group's (or every one's), or the person's cards'. */
+    if (person_no == NULL)
+        return wl_cards_refresh(s, door_group, NULL);
+    for (int u = 0; rc == YKT_PLUGIN_OK && u < nuids; u++)
+        rc = wl_cards_refresh(s, NULL, uids[u]);
     return rc;
 }
 
@@ -1364,10 +1657,13 @@ void acc_whitelist_page(acc_state *s, ykt_request *r, const char *door_group, in
         h->reply_error(r, "NOT_FOUND", "no door group %s", door_group);
         return;
     }
-    sqlite3_stmt *st = acc_db(s, "SELECT uid, state, card_no, schedule, version, "
-                                 "person_no, valid_until FROM access_wl WHERE "
-                                 "door_group = ? AND version > ? ORDER BY version "
-                                 "LIMIT ?");
+    /* Readers key their lists by UID: the rows by person and the rows by UID (blocked
+     * cards, replaced UIDs), in the order of their shared versions. */
+    sqlite3_stmt *st = acc_db(s, "SELECT uid, state, card_no, schedule, version, person_no, "
+                                 "valid_until FROM access_wl WHERE door_group = ?1 AND version "
+                                 "> ?2 UNION ALL SELECT uid, state, card_no, '', version, "
+                                 "person_no, valid_until FROM access_wl_cards WHERE "
+                                 "door_group = ?1 AND version > ?2 ORDER BY version LIMIT ?3");
     if (st == NULL) {
         h->reply_error(r, "STORAGE_ERROR", "cannot read the white list");
         return;
@@ -1394,6 +1690,11 @@ void acc_whitelist_page(acc_state *s, ykt_request *r, const char *door_group, in
         h->table_send(r);
         return;
     }
+    /* A reader whose version is ahead of the list's (a list reset, a reader moved from
+     * another gateway) would never hear of a change again: it gets the whole list, as for
+     * version 0. */
+    if (since > wl_next_version(s) - 1)
+        since = 0;
     int limit = s->list_page;
     sqlite3_bind_text(st, 1, door_group, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, since);
@@ -1474,17 +1775,58 @@ static void v_list(ykt_request *r, void *ud)
 
 static int on_card(int event, void *data, void *ud)
 {
-    (void)event;
     acc_state *s = ud;
     const ykt_ev_card *e = data;
-    ykt_card_info c;
-    if (e->card_no == NULL || s->h->card_by_no(e->card_no, &c) != YKT_PLUGIN_OK)
-        return YKT_DEFER;
-    char person[ACC_ID_MAX];
-    copy(person, sizeof person, c.person_no);
-    if (acc_wl_refresh(s, NULL, person) != YKT_PLUGIN_OK)
-        s->h->log(s->self, YKT_PLUGIN_LOG_ERROR, "cannot refresh the white list of %s", person);
+    /* The card (and for a replacement the card it replaced): whether it is blocked, the
+     * holder's rows, then the rows by UID (public door groups, replaced UIDs). */
+    const char *nos[2] = {e->card_no, event == YKT_EV_CARD_REPLACED ? e->old_card_no : NULL};
+    for (int i = 0; i < 2; i++) {
+        ykt_card_info c;
+        if (nos[i] == NULL || s->h->card_by_no(nos[i], &c) != YKT_PLUGIN_OK)
+            continue;
+        char person[ACC_ID_MAX], uid[24];
+        copy(person, sizeof person, c.person_no);
+        copy(uid, sizeof uid, c.uid);
+        if (blocked_note(s, &c) != YKT_PLUGIN_OK ||
+            acc_wl_refresh(s, NULL, person) != YKT_PLUGIN_OK ||
+            wl_cards_refresh(s, NULL, uid) != YKT_PLUGIN_OK)
+            s->h->log(s->self, YKT_PLUGIN_LOG_ERROR, "cannot refresh the white list of %s", person);
+    }
     return YKT_DEFER;
+}
+
+/* The day's end: the blocked cards read again (a card extended or past its time on the
+ * lists leaves them). */
+static void blocked_recheck(acc_state *s)
+{
+    sqlite3_stmt *st = acc_db(s, "SELECT uid FROM access_blocked");
+    sqlite3_stmt *del = acc_db(s, "DELETE FROM access_blocked WHERE uid = ?");
+    if (st == NULL || del == NULL)
+        return;
+    char(*uids)[24] = NULL;
+    int n = 0, cap = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            void *p = realloc(uids, (size_t)cap * sizeof *uids);
+            if (p == NULL)
+                break;
+            uids = p;
+        }
+        copy(uids[n++], sizeof uids[0], col(st, 0));
+    }
+    sqlite3_reset(st);
+    for (int i = 0; i < n; i++) {
+        ykt_card_info c;
+        if (s->h->card_by_uid(uids[i], &c) == YKT_PLUGIN_OK) {
+            blocked_note(s, &c);
+        } else {
+            sqlite3_bind_text(del, 1, uids[i], -1, SQLITE_STATIC);
+            sqlite3_step(del);
+            sqlite3_reset(del);
+        }
+    }
+    free(uids);
 }
 
 static int on_day_end(int event, void *data, void *ud)
@@ -1529,7 +1871,9 @@ static int on_day_end(int event, void *data, void *ud)
             sqlite3_reset(st);
         }
     }
-    /* Cards whose validity ended today become blocked on the readers' lists. */
+    /* Cards whose validity ended today become blocked on the readers' lists; blocked
+     * cards past their time leave them. */
+    blocked_recheck(s);
     if (acc_wl_refresh(s, NULL, NULL) != YKT_PLUGIN_OK)
         h->log(s->self, YKT_PLUGIN_LOG_ERROR, "cannot refresh the white lists at the day's end");
     sqlite3_stmt *st = acc_db(s, "UPDATE access_visitors SET status = 'expired', "

@@ -92,6 +92,7 @@ typedef struct acc_state {
     const acc_door *cur_door;
     char my_code[24];
     int64_t my_visitor;
+    bool my_outside; /* a lab door deferred for a group that opens it at other times */
 
     acc_pending *pending;
     int npending;
@@ -111,6 +112,7 @@ bool acc_parse_hhmm(const char *p, int *minute);
 unsigned acc_parse_days(const char *text);
 void acc_days_text(unsigned days, char *out, size_t len);
 bool acc_plate_normalise(const char *in, char *out, size_t len);
+bool acc_card_allows(const char *list, const char *item);
 void acc_whitelist_page(acc_state *s, ykt_request *r, const char *door_group, int64_t since,
                         bool admin);
 

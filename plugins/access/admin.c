@@ -240,7 +240,7 @@ static void doorgroup_save(acc_state *s, ykt_request *r, bool add)
     sqlite3_bind_int(st, 4, from);
     sqlite3_bind_int(st, 5, to);
     bind_text(st, 6, h->opt(r, "note"));
-    if (!step_done(s, r, st) || (!add && !refresh(s, r, name, NULL)))
+    if (!step_done(s, r, st) || !refresh(s, r, name, NULL))
         return;
     char detail[96];
     snprintf(detail, sizeof detail, "anti_passback=%d public=%d resident_hours=%02d:%02d-%02d:%02d",
@@ -1098,6 +1098,23 @@ static void a_log(ykt_request *r, void *ud)
         h->reply_error(r, "BAD_PLATE", "not a licence plate: %s", plate_in);
         return;
     }
+    /* A UID as the readers present it: hex, logged in upper case. */
+    const char *uid_in = h->opt(r, "uid");
+    char uid[24] = "";
+    if (uid_in) {
+        size_t n = strlen(uid_in);
+        bool ok = n > 0 && n < sizeof uid;
+        for (size_t i = 0; ok && i < n; i++) {
+            ok = isxdigit((unsigned char)uid_in[i]) != 0;
+            uid[i] = (char)toupper((unsigned char)uid_in[i]);
+        }
+        if (!ok) {
+            h->reply_error(r, "BAD_REQUEST", "--uid is a card UID in hex (at most %zu digits)",
+                           sizeof uid - 1);
+            return;
+        }
+        uid[n] = '\0';
+    }
     /* What narrows most: the person's chain of decisions (schema version 4, walked from
      * the newest back; a link that would not lead back ends it, and so does a decision
      * more than a day before --from: times rise along a chain but for a step of the clock
@@ -1112,34 +1129,37 @@ static void a_log(ykt_request *r, void *ud)
                        "access_log l ON l.id = chain.lid WHERE l.prev_id < l.id AND "
                        "l.at_ms >= ?3 - 86400000) "
                        "SELECT id, at_ms, door, direction, person_no, card_no, "
-                       "visitor_id, plate, result, code, reason FROM chain JOIN access_log ON "
+                       "visitor_id, plate, result, code, reason, uid FROM chain JOIN access_log ON "
                        "access_log.id = chain.lid WHERE "
                        "person_no = ?1 AND (?2 IS NULL OR door = ?2) AND at_ms BETWEEN "
                        "?3 AND ?4 AND (?5 IS NULL OR card_no = ?5) AND (?6 IS NULL OR "
                        "plate = ?6) AND (?7 IS NULL OR result = ?7) AND (?8 IS NULL OR "
-                       "visitor_id = ?8) ORDER BY at_ms DESC, id DESC LIMIT ?9");
+                       "visitor_id = ?8) AND (?10 IS NULL OR uid = ?10) ORDER BY at_ms DESC, "
+                       "id DESC LIMIT ?9");
     else if (door)
         st = acc_db(s, "WITH RECURSIVE chain(lid, found) AS (SELECT last_id, 0 FROM "
                        "access_door_heads WHERE door = ?2 UNION ALL SELECT l.prev_door_id, "
                        "chain.found + coalesce(l.at_ms BETWEEN ?3 AND ?4 AND (?5 IS NULL OR "
                        "l.card_no = ?5) AND (?6 IS NULL OR l.plate = ?6) AND (?7 IS NULL OR "
-                       "l.result = ?7) AND (?8 IS NULL OR l.visitor_id = ?8), 0) FROM chain JOIN "
+                       "l.result = ?7) AND (?8 IS NULL OR l.visitor_id = ?8) AND (?10 IS NULL OR "
+                       "l.uid = ?10), 0) FROM chain JOIN "
                        "access_log "
                        "l ON l.id = chain.lid WHERE l.prev_door_id < l.id AND l.at_ms >= ?3 "
                        "- 86400000 AND chain.found < ?9) "
                        "SELECT id, at_ms, door, direction, person_no, card_no, "
-                       "visitor_id, plate, result, code, reason FROM chain JOIN access_log ON "
+                       "visitor_id, plate, result, code, reason, uid FROM chain JOIN access_log ON "
                        "access_log.id = chain.lid WHERE (?1 IS NULL) AND door = ?2 AND at_ms "
                        "BETWEEN ?3 AND ?4 AND (?5 IS NULL OR card_no = ?5) AND (?6 IS NULL OR "
                        "plate = ?6) AND (?7 IS NULL OR result = ?7) AND (?8 IS NULL OR "
-                       "visitor_id = ?8) ORDER BY at_ms DESC, id DESC LIMIT ?9");
+                       "visitor_id = ?8) AND (?10 IS NULL OR uid = ?10) ORDER BY at_ms DESC, "
+                       "id DESC LIMIT ?9");
     else
         st = acc_db(s, "SELECT id, at_ms, door, direction, person_no, card_no, "
-                       "visitor_id, plate, result, code, reason FROM access_log WHERE "
+                       "visitor_id, plate, result, code, reason, uid FROM access_log WHERE "
                        "(?1 IS NULL) AND (?2 IS NULL) AND at_ms BETWEEN ?3 AND ?4 AND "
                        "(?5 IS NULL OR card_no = ?5) AND (?6 IS NULL OR plate = ?6) AND "
                        "(?7 IS NULL OR result = ?7) AND (?8 IS NULL OR visitor_id = ?8) "
-                       "ORDER BY at_ms DESC, id DESC LIMIT ?9");
+                       "AND (?10 IS NULL OR uid = ?10) ORDER BY at_ms DESC, id DESC LIMIT ?9");
     if (st == NULL) {
         h->reply_error(r, "STORAGE_ERROR", "no statement");
         return;
@@ -1154,9 +1174,10 @@ static void a_log(ykt_request *r, void *ud)
     if (visitor)
         sqlite3_bind_int64(st, 8, strtoll(visitor, NULL, 10));
     sqlite3_bind_int64(st, 9, limit);
-    static const char *const cols[] = {"id",      "time",  "door",   "direction", "person", "card",
-                                       "visitor", "plate", "result", "code",      "reason"};
-    h->table_begin(r, "TABLE", 11, cols);
+    bind_text(st, 10, uid_in ? uid : NULL);
+    static const char *const cols[] = {"id",  "time",    "door",  "direction", "person", "card",
+                                       "uid", "visitor", "plate", "result",    "code",   "reason"};
+    h->table_begin(r, "TABLE", 12, cols);
     while (sqlite3_step(st) == SQLITE_ROW) {
         char t[20];
         acc_format_time(s, sqlite3_column_int64(st, 1), t);
@@ -1167,6 +1188,7 @@ static void a_log(ykt_request *r, void *ud)
         h->table_str(r, col(st, 3));
         h->table_str(r, col(st, 4));
         h->table_str(r, col(st, 5));
+        h->table_str(r, col(st, 11));
         h->table_int(r, sqlite3_column_int64(st, 6));
         h->table_str(r, col(st, 7));
         h->table_str(r, col(st, 8));
@@ -1247,6 +1269,25 @@ static void a_visitor_add(ykt_request *r, void *ud)
                            "a visitor gets an active temporary card (card issue "
                            "--type temporary); %s is a %s card, %s",
                            card_no, c.card_type, c.status);
+            return;
+        }
+        /* A card that cannot open a door is no visitor's card (R-C2). */
+        if (!acc_card_allows(c.subsystems, s->subsystem)) {
+            h->reply_error(r, "BAD_CARD",
+                           "card %s is limited to subsystems %s and opens no door (%s): "
+                           "give the visitor a card valid for %s",
+                           card_no, c.subsystems, s->subsystem, s->subsystem);
+            return;
+        }
+        /* Where the visitor desk is a department's (the department option), its cards are
+         * that department's temporary cards: another department's is someone's own card
+         * (a visiting lecturer's), unless it is the visitor's own. */
+        if (s->department[0] && strcmp(c.department ? c.department : "", s->department) != 0 &&
+            strcmp(c.name ? c.name : "", name) != 0) {
+            h->reply_error(r, "BAD_CARD",
+                           "card %s is the personal card of %s (department %s), not a card of "
+                           "the visitor desk (department %s)",
+                           card_no, c.person_no, c.department ? c.department : "", s->department);
             return;
         }
         if (exists(s,
@@ -1332,7 +1373,18 @@ static void a_visitor_leave(ykt_request *r, void *ud)
     bool found = sqlite3_step(st) == SQLITE_ROW;
     sqlite3_reset(st);
     if (!found) {
-        h->reply_error(r, "NOT_FOUND", "no open visit %s", id);
+        st = acc_db(s, "SELECT status FROM access_visitors WHERE id = ?");
+        char status[16] = "";
+        if (st != NULL) {
+            sqlite3_bind_int64(st, 1, strtoll(id, NULL, 10));
+            if (sqlite3_step(st) == SQLITE_ROW)
+                copy(status, sizeof status, col(st, 0));
+            sqlite3_reset(st);
+        }
+        if (status[0])
+            h->reply_error(r, "BAD_STATE", "visit %s is already %s", id, status);
+        else
+            h->reply_error(r, "NOT_FOUND", "no visit %s", id);
         return;
     }
     changed(s, r, "access.visitor-leave", id, "");
@@ -1418,6 +1470,25 @@ static bool plate_arg(acc_state *s, ykt_request *r, char *plate)
     return false;
 }
 
+/* A vehicle's --until: a date, today or later (an approval that ended already would open
+ * nothing). */
+static bool until_ok(acc_state *s, ykt_request *r, const char *until, int64_t *start)
+{
+    if (until == NULL)
+        return true;
+    if (acc_day_start(s, until, start) != YKT_PLUGIN_OK) {
+        s->h->reply_error(r, "BAD_REQUEST", "--until is a date YYYY-MM-DD");
+        return false;
+    }
+    char today[11];
+    s->h->campus_date(s->h->now_ms(), today);
+    if (strcmp(until, today) < 0) {
+        s->h->reply_error(r, "BAD_REQUEST", "--until %s has passed (today is %s)", until, today);
+        return false;
+    }
+    return true;
+}
+
 static void a_vehicle_add(ykt_request *r, void *ud)
 {
     acc_state *s = ud;
@@ -1428,10 +1499,8 @@ static void a_vehicle_add(ykt_request *r, void *ud)
     int64_t d;
     if (!may_manage(s, r) || !plate_arg(s, r, plate) || person_or_null(s, r, owner, &c) == NULL)
         return;
-    if (until && acc_day_start(s, until, &d) != YKT_PLUGIN_OK) {
-        h->reply_error(r, "BAD_REQUEST", "--until is a date YYYY-MM-DD");
+    if (!until_ok(s, r, until, &d))
         return;
-    }
     if (exists(s,
                acc_db(s, "SELECT 1 FROM access_vehicles WHERE plate = ? AND status "
                          "IN ('pending', 'approved')"),
@@ -1469,10 +1538,8 @@ static void vehicle_decide(acc_state *s, ykt_request *r, const char *from, const
         return;
     const char *until = h->opt(r, "until");
     int64_t d;
-    if (until && acc_day_start(s, until, &d) != YKT_PLUGIN_OK) {
-        h->reply_error(r, "BAD_REQUEST", "--until is a date YYYY-MM-DD");
+    if (!until_ok(s, r, until, &d))
         return;
-    }
     sqlite3_stmt *st = acc_db(s, "SELECT status FROM access_vehicles WHERE plate = ?");
     char status[16] = "";
     if (st) {
@@ -1500,8 +1567,12 @@ static void vehicle_decide(acc_state *s, ykt_request *r, const char *from, const
         bind_text(st, 5, until);
         bind_text(st, 6, h->opt(r, "reason"));
     }
+    const char *reason = h->opt(r, "reason");
+    char detail[300];
+    snprintf(detail, sizeof detail, "%s%s%s%.200s", until ? "until=" : "", until ? until : "",
+             until && reason ? " " : "", reason ? reason : "");
     if (step_done(s, r, st))
-        changed(s, r, action, plate, h->opt(r, "reason"));
+        changed(s, r, action, plate, detail);
 }
 
 static void a_vehicle_approve(ykt_request *r, void *ud)
@@ -1559,6 +1630,19 @@ static void a_passback_reset(ykt_request *r, void *ud)
         snprintf(subject, sizeof subject, "plate:%s", plate);
     else
         copy(subject, sizeof subject, who);
+    const char *dg = h->opt(r, "door-group");
+    if (dg && acc_door_group_by_name(s, dg) == NULL) {
+        h->reply_error(r, "NOT_FOUND", "no door group %s", dg);
+        return;
+    }
+    /* A person (with a live card), a registered vehicle, or anyone with a passback state:
+     * another name is a mistake, not zero states. */
+    ykt_card_info c;
+    if (strncmp(subject, "plate:", 6) != 0 && h->person_card(subject, &c) != YKT_PLUGIN_OK &&
+        !exists(s, acc_db(s, "SELECT 1 FROM access_passback WHERE subject = ?"), subject, NULL)) {
+        h->reply_error(r, "NOT_FOUND", "no person or vehicle %s", who);
+        return;
+    }
     sqlite3_stmt *st = acc_db(s, "DELETE FROM access_passback WHERE subject = ?1 AND "
                                  "(?2 IS NULL OR door_group = ?2) RETURNING 1");
     if (st == NULL) {
@@ -1566,7 +1650,7 @@ static void a_passback_reset(ykt_request *r, void *ud)
         return;
     }
     sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC);
-    bind_text(st, 2, h->opt(r, "door-group"));
+    bind_text(st, 2, dg);
     int64_t n = 0;
     while (sqlite3_step(st) == SQLITE_ROW)
         n++;
@@ -1671,9 +1755,9 @@ int acc_admin_register(acc_state *s)
     REG("resident-import", ROLE_ADMIN, 1, "name=", 1, 1, a_resident_import,
         "access resident-import FILE (person_no,building,room)",
         "Import residents from CSV: every row or none.");
-    REG("log", ROLE_VIEW, 0, "person= door= card= plate= visitor= result= from= to= limit=", 0, 0,
-        a_log,
-        "access log [--person NO] [--door ID] [--card NO] [--plate P] [--visitor ID] "
+    REG("log", ROLE_VIEW, 0, "person= door= card= uid= plate= visitor= result= from= to= limit=", 0,
+        0, a_log,
+        "access log [--person NO] [--door ID] [--card NO] [--uid HEX] [--plate P] [--visitor ID] "
         "[--result allow|deny|refused] [--from DATE[ HH:MM]] [--to DATE[ HH:MM]] [--limit N]",
         "The decision log, newest first.");
     REG("visitor-add", ROLE_DESK, 1,

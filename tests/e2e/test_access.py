@@ -585,12 +585,14 @@ class DecisionLogTest(AccessCase):
                 ALTER TABLE access_log_v3 RENAME TO access_log;
                 DROP TABLE access_log_heads;
                 DROP TABLE access_door_heads;
+                DROP TABLE access_wl_cards;
+                DROP TABLE access_blocked;
                 UPDATE plugin_schema SET version = 3 WHERE plugin = 'access';
             """)
 
         self.with_stopped_gateway(back_to_version_3)
         self.assertEqual(self.gw.sql("SELECT version FROM plugin_schema WHERE plugin = "
-                                     "'access'"), [(5,)])
+                                     "'access'"), [(6,)])
         for no in ("S1", "S2"):
             self.assertEqual(self.chain(no), before[no])
             self.assertEqual([r["id"] for r in self.log("--person", no)], before[no])
@@ -624,12 +626,14 @@ class DecisionLogTest(AccessCase):
                 DROP TABLE access_log;
                 ALTER TABLE access_log_v4 RENAME TO access_log;
                 DROP TABLE access_door_heads;
+                DROP TABLE access_wl_cards;
+                DROP TABLE access_blocked;
                 UPDATE plugin_schema SET version = 4 WHERE plugin = 'access';
             """)
 
         self.with_stopped_gateway(back_to_version_4)
         self.assertEqual(self.gw.sql("SELECT version FROM plugin_schema WHERE plugin = "
-                                     "'access'"), [(5,)])
+                                     "'access'"), [(6,)])
         for d in before:
             self.assertEqual(self.chain(door=d), before[d])
             self.assertEqual([r["id"] for r in self.log("--door", d)], before[d])
@@ -750,7 +754,7 @@ class VisitorTest(AccessCase):
         # the visit ends: the card opens nothing any more
         self.acc("visitor-leave", str(vid))
         self.assertError(self.open(card, "east-gate", "out"), "NO_ACCESS")
-        self.ctl_fails("NOT_FOUND", "access", "visitor-leave", str(vid))
+        self.ctl_fails("BAD_STATE", "access", "visitor-leave", str(vid))
         # the ID number never reaches the log or the audit trail in clear
         self.assertNotIn(idn, self.gw.log_text())
         self.assertNotIn(idn, str(self.gw.ctl("audit", "list")))
@@ -830,8 +834,9 @@ class VehicleTest(AccessCase):
         self.assertError(self.plate("京A12345"), "VEHICLE_REFUSED")
         # an approval that ended
         self.acc("vehicle-add", "沪B54321", "--owner", "T1")
-        self.acc("vehicle-approve", "沪B54321", "--until",
-                 (campus_today() - datetime.timedelta(days=1)).isoformat())
+        self.acc("vehicle-approve", "沪B54321", "--until", campus_today().isoformat())
+        self.gw.sql_write("UPDATE access_vehicles SET valid_until = ? WHERE plate = ?",
+                          (campus_today() - datetime.timedelta(days=1)).isoformat(), "沪B54321")
         self.assertError(self.plate("沪B54321"), "VEHICLE_EXPIRED")
         self.acc("vehicle-add", "粤C11111", "--owner", "T1")
         self.acc("vehicle-reject", "粤C11111", "--reason", "no permit")
@@ -1054,3 +1059,232 @@ class DepartmentTest(AccessCase):
         self.assertEqual([g["door_group"] for g in self.acc("doorgroups")], ["gates"])
         self.assertEqual(self.gw.ctl("audit", "list", "--action", "access.doorgroup-add")[0]
                          ["operator"], "sec-admin")
+
+
+# ---- second review: lists by UID, visitor cards, the log's UIDs, labs, small refusals -----
+
+
+class WhitelistByUidTest(AccessCase):
+    """Readers keep their lists by UID: a replaced card's UID must come back blocked, and a
+    public door group's list ("any valid card; the list still blocks") carries the cards the
+    card checks refuse."""
+
+    def page(self, since, did):
+        r = self.conns[self.doors[did]].call("ACCESS.LIST", str(since))
+        self.assertIsInstance(r, list, r)
+        return r
+
+    def rows(self, reply):
+        return {row[0]: row for row in reply[4:]}
+
+    def test_a_replaced_cards_old_uid_is_blocked_in_the_delta(self):
+        self.door("d3-main", "dormitory", group="dorm-3", building="D3")
+        card, rec, idn = self.holder("S1", "50.00")
+        self.acc("resident-add", "S1", "--building", "D3")
+        first = self.page(0, "d3-main")
+        self.assertEqual(self.rows(first)[card.uid_hex][1], "allow")
+        v = first[0]
+        self.gw.ctl("card", "loss", rec["card_no"], "--id-number", idn)
+        self.gw.ctl("card", "replace", rec["card_no"], "--id-number", idn, "--uid",
+                    "04DE000000A0F1")
+        # a reader synced before the loss learns the old UID is blocked, and the new one
+        delta = self.rows(self.page(v, "d3-main"))
+        self.assertEqual(delta[card.uid_hex][1:3], ["blocked", rec["card_no"]])
+        self.assertEqual(delta["04DE000000A0F1"][1], "allow")
+        # ... and so does a reader that starts from nothing
+        full = self.rows(self.page(0, "d3-main"))
+        self.assertEqual((full[card.uid_hex][1], full["04DE000000A0F1"][1]), ("blocked", "allow"))
+        # nothing new since: the old UID's row does not come again
+        now = self.page(0, "d3-main")[0]
+        self.assertEqual(self.page(now, "d3-main")[4:], [])
+        self.assertEqual([(w["uid"], w["state"]) for w in
+                          self.acc("whitelist", "dorm-3", "--since", str(v))
+                          if w["uid"] == card.uid_hex], [(card.uid_hex, "blocked")])
+
+    def test_public_door_groups_list_the_blocked_cards(self):
+        self.door("east-gate", "campus_gate", group="campus-gates", direction="both")
+        self.acc("doorgroup-set", "campus-gates", "--public", "yes")
+        lost, lrec, lidn = self.holder("S1")
+        fine, _, _ = self.holder("S2")
+        frozen, frec, fidn = self.holder("S3")
+        self.assertEqual(self.page(0, "east-gate")[2:], ["public", ""])
+        self.gw.ctl("card", "loss", lrec["card_no"], "--id-number", lidn)
+        self.gw.ctl("card", "found", frec["card_no"], "--by", "a guard")   # held: frozen
+        r = self.page(0, "east-gate")
+        self.assertEqual(r[2], "public")
+        rows = self.rows(r)
+        self.assertEqual(set(rows), {lost.uid_hex, frozen.uid_hex})
+        self.assertEqual(rows[lost.uid_hex][1:3], ["blocked", lrec["card_no"]])
+        self.assertNotIn(fine.uid_hex, rows)
+        # a public door group made later lists them too
+        self.door("north-gate", "campus_gate", group="north", direction="both")
+        self.acc("doorgroup-set", "north", "--public", "yes")
+        self.assertEqual(set(self.rows(self.page(0, "north-gate"))),
+                         {lost.uid_hex, frozen.uid_hex})
+        # a card collected (unlocked) leaves the list: removed
+        v = r[0]
+        self.gw.ctl("card", "unlock", frec["card_no"], "--id-number", fidn)
+        self.assertEqual([row[:2] for row in self.page(v, "east-gate")[4:]],
+                         [[frozen.uid_hex, "removed"]])
+        # the day's end keeps a blocked card until 30 days after its last valid day
+        self.gw.ctl("job", "run", "day-end")
+        self.assertEqual(self.rows(self.page(0, "east-gate"))[lost.uid_hex][1], "blocked")
+        old = (campus_today() - datetime.timedelta(days=31)).isoformat()
+        self.gw.sql_write("UPDATE cards SET valid_until = ? WHERE card_no = ?", old,
+                          lrec["card_no"])
+        self.gw.ctl("job", "run", "day-end")
+        self.assertEqual(self.rows(self.page(0, "east-gate"))[lost.uid_hex][1], "removed")
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM access_blocked"), [(0,)])
+
+    def test_a_version_5_database_gets_its_blocked_cards(self):
+        """Schema version 6: the blocked rows of the person lists seed the blocked cards; a
+        public door group lists them from the next day's end."""
+        self.door("b3-main", "teaching", group="teaching-b3")
+        self.door("east-gate", "campus_gate", group="campus-gates", direction="both")
+        self.acc("doorgroup-set", "campus-gates", "--public", "yes")
+        card, rec, idn = self.holder("S1")
+        self.group("b3-users", "teaching-b3", members=["S1"])
+        self.gw.ctl("card", "loss", rec["card_no"], "--id-number", idn)
+
+        def back_to_version_5(con):
+            con.executescript("""
+                DROP TABLE access_wl_cards;
+                DROP TABLE access_blocked;
+                UPDATE plugin_schema SET version = 5 WHERE plugin = 'access';
+            """)
+
+        self.with_stopped_gateway(back_to_version_5)
+        self.assertEqual(self.gw.sql("SELECT version FROM plugin_schema WHERE plugin = "
+                                     "'access'"), [(6,)])
+        self.assertEqual(self.gw.sql("SELECT uid, card_no, person_no FROM access_blocked"),
+                         [(card.uid_hex, rec["card_no"], "S1")])
+        self.gw.ctl("job", "run", "day-end")
+        self.assertEqual(self.rows(self.page(0, "east-gate"))[card.uid_hex][1], "blocked")
+
+    def test_a_reader_ahead_of_the_list_gets_the_whole_list(self):
+        self.door("b3-main", "teaching", group="teaching-b3")
+        card, _, _ = self.holder("S1")
+        self.group("b3-users", "teaching-b3", members=["S1"])
+        full = self.page(0, "b3-main")
+        self.assertEqual(len(full[4:]), 1)
+        ahead = self.page(99999, "b3-main")
+        self.assertEqual(ahead, full)
+        self.assertLess(ahead[0], 99999)
+
+
+class VisitorCardTest(AccessCase):
+    """A visitor's card must open doors: not a temporary card limited to other subsystems,
+    and (where the visitor desk is a department's) not someone else's personal card."""
+    sets = dict(ACCESS_SETS, **{"plugin.access.department": "保卫处"})
+
+    def setUp(self):
+        super().setUp()
+        self.door("east-gate", "campus_gate", group="gates", direction="both")
+        self.holder("T1")
+        self.idn = self.person("VX", kind="temporary", department="保卫处",
+                               until=(campus_today() + datetime.timedelta(days=90)).isoformat())
+        self.base = ["access", "visitor-add", "--name", "李四", "--id-number", self.idn,
+                     "--host", "T1", "--purpose", "学术交流"]
+
+    def desk_card(self, no, department="保卫处", *opts):
+        today = campus_today()
+        self.person(no, kind="temporary", department=department,
+                    until=(today + datetime.timedelta(days=90)).isoformat())
+        for kind in ("unit_leader", "functional_dept"):
+            self.gw.ctl("approval", "add", no, "--kind", kind, "--approver", "王主任",
+                        "--ref", "HR-%s-%s" % (no, kind))
+        return self.gw.ctl("card", "issue", no, "--type", "temporary", "--until",
+                           (today + datetime.timedelta(days=30)).isoformat(), *opts)["card_no"]
+
+    def test_a_card_that_opens_no_door_is_refused(self):
+        limited = self.desk_card("POOL1", "保卫处", "--subsystems", "canteen,library")
+        err = self.ctl_fails("BAD_CARD", *self.base, "--card", limited)
+        self.assertIn("canteen,library", err)
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM access_visitors"), [(0,)])
+        ok = self.desk_card("POOL2", "保卫处", "--subsystems", "gate,canteen")
+        self.assertEqual(self.acc(*self.base[1:], "--card", ok)["card"], ok)
+
+    def test_someone_elses_personal_card_is_refused(self):
+        personal = self.desk_card("V0001", "CS")
+        err = self.ctl_fails("BAD_CARD", *self.base, "--card", personal)
+        self.assertIn("personal card of V0001", err)
+        self.assertEqual(self.gw.sql("SELECT count(*) FROM access_visitors"), [(0,)])
+        self.assertEqual(self.gw.ctl("audit", "list", "--action", "access.visitor-add"), [])
+        desk = self.desk_card("POOL1")
+        self.assertEqual(self.acc(*self.base[1:], "--card", desk)["card"], desk)
+
+
+class LogUidTest(AccessCase):
+    def test_the_log_shows_and_filters_by_uid(self):
+        self.door("east-gate", "campus_gate", group="gates", direction="both")
+        self.acc("doorgroup-set", "gates", "--public", "yes")
+        card, rec, _ = self.holder("S1")
+        self.assertOpens(self.open(card, "east-gate"))
+        stranger = SimCard(MASTER_KEY)
+        self.assertError(self.open(stranger, "east-gate"), "CARD_UNKNOWN")
+        self.wait_logged(2)
+        rows = self.log()
+        self.assertEqual([r["uid"] for r in rows], [stranger.uid_hex, card.uid_hex])
+        only = self.log("--uid", stranger.uid_hex.lower())
+        self.assertEqual([(r["uid"], r["person"], r["card"], r["result"]) for r in only],
+                         [(stranger.uid_hex, "", "", "refused")])
+        self.assertEqual(len(self.log("--door", "east-gate", "--uid", stranger.uid_hex)), 1)
+        self.assertEqual(len(self.log("--door", "east-gate", "--uid", stranger.uid_hex,
+                                      "--limit", "1")), 1)
+        self.assertEqual([r["card"] for r in self.log("--person", "S1", "--uid",
+                                                      card.uid_hex)], [rec["card_no"]])
+        self.assertEqual(self.log("--person", "S1", "--uid", stranger.uid_hex), [])
+        self.ctl_fails("BAD_REQUEST", "access", "log", "--uid", "not-hex")
+
+
+class LabHoursTest(AccessCase):
+    def test_a_lab_outside_the_groups_hours_says_outside_hours(self):
+        self.door("lab-101", "lab", group="labs", building="B7")
+        a, _, _ = self.holder("S1")
+        frm, to = window_not_now()
+        self.group("lab-staff", "labs", days="all", frm=frm, to=to, members=["S1"])
+        r = self.open(a, "lab-101")
+        self.assertError(r, "OUTSIDE_HOURS")
+        self.assertIn("access hours of door lab-101", r.message)
+        self.wait_logged(1)
+        self.assertEqual(self.log()[0]["code"], "OUTSIDE_HOURS")
+        # nobody in a group: still NO_ACCESS
+        b, _, _ = self.holder("S2")
+        self.assertError(self.open(b, "lab-101"), "NO_ACCESS")
+
+
+class SmallRefusalsTest(AccessCase):
+    def test_a_vehicle_approval_ending_in_the_past_is_refused(self):
+        self.holder("T1")
+        self.acc("vehicle-add", "京A12345", "--owner", "T1")
+        self.ctl_fails("BAD_REQUEST", "access", "vehicle-approve", "京A12345", "--until",
+                       "2026-01-01")
+        self.ctl_fails("BAD_REQUEST", "access", "vehicle-add", "沪B54321", "--owner", "T1",
+                       "--until", "2026-01-01")
+        self.assertEqual([(v["plate"], v["status"]) for v in self.acc("vehicles")],
+                         [("京A12345", "pending")])
+        until = (campus_today() + datetime.timedelta(days=30)).isoformat()
+        self.acc("vehicle-approve", "京A12345", "--until", until)
+        audit = self.gw.ctl("audit", "list", "--action", "access.vehicle-approve")
+        self.assertEqual(len(audit), 1)
+        self.assertIn("until=" + until, audit[0]["detail"])
+
+    def test_passback_reset_of_nobody_or_an_unknown_door_group_is_not_found(self):
+        self.door("in", "campus_gate", group="gates", direction="in")
+        self.holder("S1")
+        self.ctl_fails("NOT_FOUND", "access", "passback-reset", "NOBODY")
+        self.ctl_fails("NOT_FOUND", "access", "passback-reset", "S1", "--door-group", "nope")
+        self.assertEqual(self.gw.ctl("audit", "list", "--action", "access.passback-reset"), [])
+        self.assertEqual(self.acc("passback-reset", "S1", "--door-group", "gates"), 0)
+
+    def test_leaving_a_closed_visit_again_is_bad_state(self):
+        self.holder("T1")
+        idn = self.person("VX", kind="temporary", department="保卫处",
+                          until=(campus_today() + datetime.timedelta(days=90)).isoformat())
+        vid = self.acc("visitor-add", "--name", "李四", "--id-number", idn, "--host", "T1",
+                       "--purpose", "面试")["visitor"]
+        self.acc("visitor-leave", str(vid))
+        err = self.ctl_fails("BAD_STATE", "access", "visitor-leave", str(vid))
+        self.assertIn("already closed", err)
+        self.ctl_fails("NOT_FOUND", "access", "visitor-leave", "999")
+        self.assertEqual(len(self.gw.ctl("audit", "list", "--action", "access.visitor-leave")), 1)

@@ -109,27 +109,30 @@ HOT = [
      "access_log l ON l.id = chain.lid WHERE l.prev_id < l.id AND "
      "l.at_ms >= ?3 - 86400000) "
      "SELECT id, at_ms, door, direction, person_no, card_no, "
-     "visitor_id, plate, result, code, reason FROM chain JOIN access_log ON "
+     "visitor_id, plate, result, code, reason, uid FROM chain JOIN access_log ON "
      "access_log.id = chain.lid WHERE "
      "person_no = ?1 AND (?2 IS NULL OR door = ?2) AND at_ms BETWEEN "
      "?3 AND ?4 AND (?5 IS NULL OR card_no = ?5) AND (?6 IS NULL OR "
      "plate = ?6) AND (?7 IS NULL OR result = ?7) AND (?8 IS NULL OR "
-     "visitor_id = ?8) ORDER BY at_ms DESC, id DESC LIMIT ?9", 9,
+     "visitor_id = ?8) AND (?10 IS NULL OR uid = ?10) "
+     "ORDER BY at_ms DESC, id DESC LIMIT ?9", 10,
      "SEARCH l USING INTEGER PRIMARY KEY (rowid=?)", ("SCAN chain",)),
     # access: a door's decisions along its chain (schema version 5; admin.c, access log)
     ("WITH RECURSIVE chain(lid, found) AS (SELECT last_id, 0 FROM "
      "access_door_heads WHERE door = ?2 UNION ALL SELECT l.prev_door_id, "
      "chain.found + coalesce(l.at_ms BETWEEN ?3 AND ?4 AND (?5 IS NULL OR "
      "l.card_no = ?5) AND (?6 IS NULL OR l.plate = ?6) AND (?7 IS NULL OR "
-     "l.result = ?7) AND (?8 IS NULL OR l.visitor_id = ?8), 0) FROM chain JOIN "
+     "l.result = ?7) AND (?8 IS NULL OR l.visitor_id = ?8) AND (?10 IS NULL OR "
+     "l.uid = ?10), 0) FROM chain JOIN "
      "access_log l ON l.id = chain.lid WHERE l.prev_door_id < l.id AND l.at_ms >= ?3 "
      "- 86400000 AND chain.found < ?9) "
      "SELECT id, at_ms, door, direction, person_no, card_no, "
-     "visitor_id, plate, result, code, reason FROM chain JOIN access_log ON "
+     "visitor_id, plate, result, code, reason, uid FROM chain JOIN access_log ON "
      "access_log.id = chain.lid WHERE (?1 IS NULL) AND door = ?2 AND at_ms "
      "BETWEEN ?3 AND ?4 AND (?5 IS NULL OR card_no = ?5) AND (?6 IS NULL OR "
      "plate = ?6) AND (?7 IS NULL OR result = ?7) AND (?8 IS NULL OR "
-     "visitor_id = ?8) ORDER BY at_ms DESC, id DESC LIMIT ?9", 9,
+     "visitor_id = ?8) AND (?10 IS NULL OR uid = ?10) "
+     "ORDER BY at_ms DESC, id DESC LIMIT ?9", 10,
      "SEARCH l USING INTEGER PRIMARY KEY (rowid=?)", ("SCAN chain",)),
     # ... and the door's newest decision, before each decision is logged (access.c)
     ("SELECT last_id FROM access_door_heads WHERE door = ?", 1,
