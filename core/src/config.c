@@ -384,6 +384,7 @@ static int plugin_key(ykt_config *cfg, const char *section, const char *key, con
             snprintf(reason, len, "expected yes or no, got '%s'", value);
             return YKT_EINVAL;
         }
+        pc->enabled_set = true;
         return YKT_OK;
     }
     if (strcmp(key, "path") == 0) {

@@ -25,6 +25,7 @@ enum ykt_tls_verify { YKT_TLS_VERIFY_NONE, YKT_TLS_VERIFY_OPTIONAL, YKT_TLS_VERI
 typedef struct ykt_plugin_conf {
     char name[32];
     bool enabled;
+    bool enabled_set; /* the section says enabled = yes or no */
     char path[YKT_PATH_MAX];
     int line; /* where the section's first key was, for messages */
     int nopts;

@@ -1186,10 +1186,26 @@ static int open_plugin(const ykt_config *cfg, const ykt_plugin_conf *pc, void **
     return YKT_OK;
 }
 
+/* A section with options but no enabled key: most likely a misspelt one (enabeld = yes),
+ * which would leave the subsystem off with only an info line. */
+static int section_says_enabled(const ykt_plugin_conf *pc, char *err, size_t errlen)
+{
+    if (pc->enabled_set || (pc->nopts == 0 && pc->path[0] == '\0'))
+        return YKT_OK;
+    snprintf(err, errlen,
+             "plugin %s: [plugin.%s] has options but no enabled key (enabled = yes or no; "
+             "misspelt?%s%s)",
+             pc->name, pc->name, pc->nopts > 0 ? " its first key is " : "",
+             pc->nopts > 0 ? pc->opts[0].key : "");
+    return YKT_EINVAL;
+}
+
 int ykt_plugins_check(const ykt_config *cfg, char *err, size_t errlen)
 {
     for (int i = 0; i < cfg->nplugins; i++) {
         const ykt_plugin_conf *pc = &cfg->plugins[i];
+        if (section_says_enabled(pc, err, errlen) != YKT_OK)
+            return YKT_EINVAL;
         if (!pc->enabled)
             continue;
         void *dl;
@@ -1251,6 +1267,10 @@ int ykt_plugins_load(ykt_gw *gw, char *err, size_t errlen)
     host_gw = gw;
     for (int i = 0; i < gw->cfg.nplugins; i++) {
         const ykt_plugin_conf *pc = &gw->cfg.plugins[i];
+        if (section_says_enabled(pc, err, errlen) != YKT_OK) {
+            ykt_plugins_unload(gw);
+            return YKT_EINVAL;
+        }
         if (!pc->enabled) {
             ykt_info("plugin %s is configured but not enabled", pc->name);
             continue;

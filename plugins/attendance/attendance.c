@@ -939,38 +939,58 @@ typedef struct closing {
 static int close_all(att *a, ykt_request *r, const char *date, int64_t days, closing *out)
 {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = S(a, "SELECT person_id FROM attendance_people WHERE active = 1 ORDER BY "
-                            "person_id");
+    sqlite3_stmt *st = S(a, "SELECT person_id, enrolled_at FROM attendance_people WHERE active "
+                            "= 1 ORDER BY person_id");
     if (st == NULL) {
         storage_error(a, r, "read the roster");
         return 0;
     }
     size_t n = 0, cap = 64;
-    int64_t *ids = malloc(cap * sizeof *ids);
+    struct enrolled {
+        int64_t id, at;
+    } *ids = malloc(cap * sizeof *ids);
     if (ids == NULL) {
         sqlite3_reset(st);
         storage_error(a, r, "allocate");
         return 0;
     }
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    int rc_step;
+    while ((rc_step = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == cap) {
-            int64_t *more = realloc(ids, cap * 2 * sizeof *ids);
+            struct enrolled *more = realloc(ids, cap * 2 * sizeof *ids);
             if (more == NULL)
                 break;
             ids = more;
             cap *= 2;
         }
-        ids[n++] = sqlite3_column_int64(st, 0);
+        ids[n].id = sqlite3_column_int64(st, 0);
+        ids[n].at = sqlite3_column_int64(st, 1);
+        n++;
     }
     sqlite3_reset(st);
+    if (rc_step != SQLITE_DONE) { /* a roster read short (memory, storage): judge nobody */
+        free(ids);
+        storage_error(a, r, "read the roster");
+        return 0;
+    }
     int ok = 1;
     for (size_t i = 0; i < n && ok; i++) {
         person p;
-        if (!person_by_id(a, ids[i], &p))
+        if (!person_by_id(a, ids[i].id, &p))
             continue;
         out->people++;
         if (month_reviewed(a, p.dept, date))
             continue; /* a reviewed month stays as the head saw it */
+        /* A day before the person was put on the roster is judged only when something of
+         * that day says they were expected: a punch or correction, or an approved leave.
+         * Otherwise closing a past day would mark everyone enrolled since absent. */
+        char enrolled_on[11];
+        dayrow seen;
+        char leave[TYPE_LEN];
+        a->h->campus_date(ids[i].at, enrolled_on);
+        if (strcmp(enrolled_on, date) > 0 && (!day_get(a, p.id, date, &seen) || !seen.exists) &&
+            !approved_leave_on(a, p.id, date, leave))
+            continue;
         int rc = close_day(a, r, &p, date, days);
         if (rc == 0) {
             out->failed++;
@@ -2950,8 +2970,8 @@ static void a_review(ykt_request *r, void *ud)
     sqlite3_reset(st);
     if (nopen > 0) {
         h->reply_error(r, "DAYS_OPEN",
-                       "%s of %s has %d open %s (the first on %s): judge them with `attendance "
-                       "close DATE` before the review",
+                       "%s of %s has %d open %s (the first on %s): they are judged with "
+                       "`attendance close DATE` (the card centre's superuser) before the review",
                        month, dept, nopen, nopen == 1 ? "day" : "days", first);
         return;
     }

@@ -155,7 +155,14 @@ class AttendanceCase(WalletCase):
             args += ["--out", t_out]
         return self.as_(who, *args) if who else self.gw.ctl(*args)
 
+    def enrolled_long_ago(self):
+        """The tests' people stand for people on the roster since before the past days the
+        tests judge: a day before a person's enrolment is judged only when a punch, a
+        correction or an approved leave says they were expected (EnrolmentDateTest)."""
+        self.gw.sql_write("UPDATE attendance_people SET enrolled_at = 0")
+
     def close(self, *dates):
+        self.enrolled_long_ago()
         for d in dates:
             self.gw.ctl("attendance", "close", d)
 
@@ -657,6 +664,7 @@ class DayEnd(AttendanceCase):
     (or the first tick after a restart that missed it) does."""
 
     def day_end(self, today):
+        self.enrolled_long_ago()
         self.gw.ctl("job", "run", "day-end", "--today", today)
 
     def test_the_day_end_closes_yesterday_and_catches_up_missed_days(self):

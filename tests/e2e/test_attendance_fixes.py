@@ -144,6 +144,33 @@ class LeaveDaysCountedAtApproval(AttendanceCase):
         self.as_("cshead", "attendance", "leave-reject", str(lid), "--note", "a holiday now")
 
 
+class EnrolmentDateTest(AttendanceCase):
+    """Closing a past day judges only the people on the roster by then, or expected that day
+    by a punch, a correction or an approved leave: enrolling someone today does not make
+    them absent on every past day closed afterwards."""
+
+    def test_a_day_before_the_enrolment_is_not_judged_without_a_sign_of_it(self):
+        self.staff("T1")
+        self.staff("T2")
+        self.staff("T3")
+        self.cs_operators()
+        self.as_("csadmin", "attendance", "enrol", "T1", "T2", "T3")  # today, 2026-11-25
+        self.correct("T2", "2026-11-23", "08:00", "17:00")  # a correction of that day
+        self.as_("csadmin", "attendance", "balance-set", "T3", "sick", "2", "--year", "2026")
+        lid = self.as_("csadmin", "attendance", "leave-apply", "T3", "sick", "2026-11-23",
+                       "2026-11-23")["id"]
+        self.as_("cshead", "attendance", "leave-approve", str(lid))
+        rec = self.gw.ctl("attendance", "close", "2026-11-23")  # a Monday
+        self.assertEqual((rec["judged"], rec["absent"]), (2, 0), rec)
+        self.assertIsNone(self.day("T1", "2026-11-23"))
+        self.assertEqual(self.day("T2", "2026-11-23")["status"], "ok")
+        self.assertEqual(self.day("T3", "2026-11-23")["status"], "leave:sick")
+        # on the roster since before it: judged, and absent without a punch
+        self.enrolled_long_ago()
+        rec = self.gw.ctl("attendance", "close", "2026-11-23")
+        self.assertEqual(self.day("T1", "2026-11-23")["status"], "absent")
+
+
 class ShiftedCampus(AttendanceCase):
     """A campus whose 'today' is 2028-01-05 (a Wednesday) at 12:30 UTC+8."""
 
@@ -174,6 +201,7 @@ class CalendarsEnd(ShiftedCampus):
         self.assertEqual(r[:4], ["in", "2028-01-05", "07:30", "not judged: calendar"])
         self.swipe(t1, "ATT-1", "ATTENDANCE.SIGNIN", 0, time_ms=self.local_ms(self.DAY, "08:00"))
         # Closing a day after both calendars is refused with the reason, and changes nothing.
+        self.enrolled_long_ago()
         err = self.ctl_fails("CALENDAR_UNKNOWN", "attendance", "close", "2028-01-04")
         self.assertIn("scripts/attendance_", err)
         self.assertIn("until 2027-12-31", err)
@@ -190,6 +218,7 @@ class CalendarsEnd(ShiftedCampus):
         self.assertEqual(self.gw.ctl("attendance", "gate-check", "S1", "--at",
                                      "2028-01-06 10:00")["attendance"], "defer")
         # The days before the calendar's end are judged as before.
+        self.enrolled_long_ago()
         self.assertEqual(self.gw.ctl("attendance", "close", "2027-12-30")["absent"], 2)
         # One error line per policy and day, naming the file.
         for script in ("attendance_students", "attendance_teaching"):

@@ -450,6 +450,19 @@ class StartupRefusalTest(WalletCase):
                       "plugin.testplug.greting": "hi"},
                      "plugin testplug: it has no option 'greting'")
 
+    def test_a_section_without_its_enabled_key_stops_the_start(self):
+        # enabeld = yes left the access plugin off with one info line
+        self.refused({"plugin.access.enabeld": "yes"},
+                     "plugin access: [plugin.access] has options but no enabled key (enabled = "
+                     "yes or no; misspelt? its first key is enabeld)")
+        gw = Gateway(sets={"plugin.access.enabeld": "yes"}, start=False)
+        self.addCleanup(shutil.rmtree, gw.dir, True)
+        cmd = gw.command()
+        p = subprocess.run([cmd[0], "--check-config"] + cmd[2:], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn("has options but no enabled key", p.stderr)
+
     def test_plugin_names_that_would_own_core_tables(self):
         for name, table in (("daily", "daily_spend"), ("holder", "holder_settings"),
                             ("plugin", "plugin_schema"), ("terminal", "terminal_requests")):
