@@ -440,6 +440,8 @@ async function scenarios(browser, base, env) {
       "'low_balance', 'T1 only', 0 FROM people WHERE person_no = 'T1'\")\n" +
       "c.commit()\n", path.join(dir, "ykt.db")]);
     eq(ctl("job", "run", "statements").items, 1, "holders told");
+    assert(ctl("notice", "list", "--person", "T1").some((n) => n.message === "T1 only"),
+           "T1's notice is there to be left out");
     const own = await pageFetch(hp, "GET", "/api/holder/notices");
     eq(own.status, 200, "notices");
     assert(own.data.length > 0 && own.data.every((n) => n.person === "S1"),
