@@ -36,6 +36,7 @@
 #define MINUTES_MAX    2880
 #define MAX_CAL        32  /* policies whose calendar() is followed */
 #define OVERTIME_REACH 366 /* days before or after today an overtime application may name */
+#define PUNCH_LEN      20  /* "HH:MM", or "YYYY-MM-DD HH:MM" for a sign-out after midnight */
 
 typedef struct pmap {
     char key[96];
@@ -230,6 +231,28 @@ static void format_hhmm(int minutes, char out[8])
         copy(out, 8, "");
     else
         snprintf(out, 8, "%02u:%02u", (unsigned)minutes / 60u % 100u, (unsigned)minutes % 60u);
+}
+
+/* A punch of the campus day `days` as people read it: HH:MM, and a sign-out after midnight
+ * that counts for the day before (minutes from 1440) with its real date, "2026-11-25
+ * 02:00", so that it reads as the next morning and after the day's sign-in. "" for none. */
+static void format_punch(int64_t days, int minutes, char out[PUNCH_LEN])
+{
+    if (minutes < 1440) {
+        format_hhmm(minutes, out);
+        return;
+    }
+    char date[11];
+    format_date(days + minutes / 1440, date);
+    snprintf(out, PUNCH_LEN, "%s %02u:%02u", date, (unsigned)minutes / 60u % 24u,
+             (unsigned)minutes % 60u);
+}
+
+/* Minutes as hours with two decimals (90 -> "1.50"), as the statistics show overtime. */
+static void format_hours(int64_t minutes, char out[32])
+{
+    snprintf(out, 32, "%lld.%02lld", (long long)(minutes / 60),
+             (long long)((minutes % 60) * 100 / 60));
 }
 
 static void today(att *a, char out[11])
@@ -1071,7 +1094,10 @@ static void punch(ykt_request *r, att *a, int in)
         storage_error(a, r, "read the day");
         return;
     }
-    /* A sign-out after midnight closes yesterday's stay when today has no sign-in yet. */
+    /* A sign-out before overnight_until, while today has no sign-in yet, ends the stay that
+     * began with yesterday's sign-in (a night shift): it counts for yesterday as a minute past
+     * 24:00. Each such sign-out does, the latest kept, not only the first: a second one left
+     * on today read as the out of today's sign-in ("in 07:50, out 02:00"). */
     if (!in && minutes < a->overnight_until && d.min_in < 0) {
         char y[11];
         format_date(days - 1, y);
@@ -1080,7 +1106,7 @@ static void punch(ykt_request *r, att *a, int in)
             storage_error(a, r, "read the day");
             return;
         }
-        if (yd.min_in >= 0 && yd.min_out < 1440) {
+        if (yd.min_in >= 0) {
             copy(date, sizeof date, y);
             days -= 1;
             minutes += 1440;
@@ -1098,6 +1124,11 @@ static void punch(ykt_request *r, att *a, int in)
         min_in = min_in < 0 || minutes < min_in ? minutes : min_in;
     else
         min_out = minutes > min_out ? minutes : min_out;
+    /* The day's sign-out ends the stay its sign-in began: one before the sign-in (02:00 with
+     * nothing to close the night before, then a sign-in at 07:50) is kept as a punch but is
+     * not the day's sign-out. */
+    if (min_in >= 0 && min_out < min_in)
+        min_out = NO_PUNCH;
     if (!day_set_punches(a, p.id, date, min_in, min_out, 0)) {
         storage_error(a, r, "record the punch");
         return;
@@ -1126,8 +1157,8 @@ static void punch(ykt_request *r, att *a, int in)
         snprintf(note, sizeof note, "early %d min", v.early);
     else
         copy(note, sizeof note, "on time");
-    char hhmm[8], masked[96];
-    format_hhmm(minutes, hhmm);
+    char hhmm[PUNCH_LEN], masked[96];
+    format_punch(days, minutes, hhmm);
     h->mask_name(p.name, masked, sizeof masked);
     h->reply_array(r, 5);
     h->reply_str(r, in ? "in" : "out");
@@ -1496,6 +1527,44 @@ static void decision_record(att *a, ykt_request *r, int64_t id, const char *stat
 
 /* ---- overtime (R-T3) ---- */
 
+/* An overtime application as its commands reply it: the day it is for, and its minutes and
+ * hours once known (the policy counts them from the day's punches when it is approved and
+ * the day is over; empty until then, and for a rejection). Overtime has no leave days. */
+static void overtime_record(att *a, ykt_request *r, int64_t id)
+{
+    sqlite3_stmt *st = S(a, "SELECT p.person_no, o.date, o.status, o.minutes FROM "
+                            "attendance_overtime o JOIN attendance_people p ON p.person_id = "
+                            "o.person_id WHERE o.id = ?");
+    if (st == NULL) {
+        storage_error(a, r, "read overtime");
+        return;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_reset(st);
+        storage_error(a, r, "read overtime");
+        return;
+    }
+    static const char *const cols[] = {"id", "person", "date", "status", "minutes", "hours"};
+    a->h->table_begin(r, "RECORD", 6, cols);
+    a->h->table_row(r);
+    a->h->table_int(r, id);
+    a->h->table_str(r, col_text(st, 0));
+    a->h->table_str(r, col_text(st, 1));
+    a->h->table_str(r, col_text(st, 2));
+    if (sqlite3_column_type(st, 3) == SQLITE_NULL) {
+        a->h->table_str(r, "");
+        a->h->table_str(r, "");
+    } else {
+        char hours[32];
+        format_hours(sqlite3_column_int64(st, 3), hours);
+        a->h->table_int(r, sqlite3_column_int64(st, 3));
+        a->h->table_str(r, hours);
+    }
+    sqlite3_reset(st);
+    a->h->table_send(r);
+}
+
 static int64_t overtime_apply(att *a, ykt_request *r, const person *p, const char *date_s,
                               const char *reason, const char *by)
 {
@@ -1699,9 +1768,11 @@ static void v_records(ykt_request *r, void *ud)
     sqlite3_reset(st);
     h->reply_array(r, rows);
     for (int i = 0; i < rows; i++) {
-        char in_s[8], out_s[8], status[64];
-        format_hhmm(ds[i].min_in, in_s);
-        format_hhmm(ds[i].min_out, out_s);
+        char in_s[PUNCH_LEN], out_s[PUNCH_LEN], status[64];
+        int64_t days = 0;
+        parse_date(dates[i], &days);
+        format_punch(days, ds[i].min_in, in_s);
+        format_punch(days, ds[i].min_out, out_s);
         day_status(&ds[i], status, sizeof status);
         h->reply_array(r, 5);
         h->reply_str(r, dates[i]);
@@ -2478,7 +2549,7 @@ static void a_overtime_apply(ykt_request *r, void *ud)
         storage_error(a, r, "audit");
         return;
     }
-    decision_record(a, r, id, "pending", 0);
+    overtime_record(a, r, id);
 }
 
 static void a_overtime_decide(ykt_request *r, att *a, int approve)
@@ -2546,14 +2617,6 @@ static void a_overtime_decide(ykt_request *r, att *a, int approve)
     if (approve && strcmp(date, t) < 0 && calendar_ok(a, NULL, p.policy, date) &&
         close_day(a, r, &p, date, days) == 0)
         return;
-    int minutes = 0;
-    st = S(a, "SELECT coalesce(minutes, 0) FROM attendance_overtime WHERE id = ?");
-    if (st != NULL) {
-        sqlite3_bind_int64(st, 1, id);
-        if (sqlite3_step(st) == SQLITE_ROW)
-            minutes = sqlite3_column_int(st, 0);
-        sqlite3_reset(st);
-    }
     char msg[160], target[32];
     snprintf(msg, sizeof msg, "overtime on %s %s", date, approve ? "approved" : "rejected");
     snprintf(target, sizeof target, "overtime %lld", id);
@@ -2563,13 +2626,7 @@ static void a_overtime_decide(ykt_request *r, att *a, int approve)
         storage_error(a, r, "audit");
         return;
     }
-    static const char *const cols[] = {"id", "status", "minutes"};
-    h->table_begin(r, "RECORD", 3, cols);
-    h->table_row(r);
-    h->table_int(r, id);
-    h->table_str(r, approve ? "approved" : "rejected");
-    h->table_int(r, minutes);
-    h->table_send(r);
+    overtime_record(a, r, id);
 }
 
 static void a_overtime_approve(ykt_request *r, void *ud)
@@ -2609,20 +2666,24 @@ static void a_overtimes(ykt_request *r, void *ud)
         bind_s(st, 2, dept);
     if (status)
         bind_s(st, 3, status);
-    static const char *const cols[] = {"id",      "person", "department", "date",       "status",
-                                       "minutes", "reason", "applied_by", "decided_by", "note"};
-    h->table_begin(r, "TABLE", 10, cols);
+    static const char *const cols[] = {"id",         "person",     "department", "date",
+                                       "status",     "minutes",    "hours",      "reason",
+                                       "applied_by", "decided_by", "note"};
+    h->table_begin(r, "TABLE", 11, cols);
     while (sqlite3_step(st) == SQLITE_ROW) {
         h->table_row(r);
         h->table_int(r, sqlite3_column_int64(st, 0));
         for (int i = 1; i < 10; i++) {
-            if (i == 5) {
-                if (sqlite3_column_type(st, 5) == SQLITE_NULL)
-                    h->table_str(r, "");
-                else
-                    h->table_int(r, sqlite3_column_int64(st, 5));
-            } else {
+            if (i != 5) {
                 h->table_str(r, col_text(st, i));
+            } else if (sqlite3_column_type(st, 5) == SQLITE_NULL) {
+                h->table_str(r, ""); /* not counted (yet): pending, rejected, day not over */
+                h->table_str(r, "");
+            } else {
+                char hours[32];
+                format_hours(sqlite3_column_int64(st, 5), hours);
+                h->table_int(r, sqlite3_column_int64(st, 5));
+                h->table_str(r, hours);
             }
         }
     }
@@ -2678,8 +2739,13 @@ static void a_correct(ykt_request *r, void *ud)
     if (min_out < 0)
         min_out = d.min_out;
     if (min_in >= 0 && min_out >= 0 && min_out < min_in) {
-        h->reply_error(r, "BAD_TIME", "the sign-out (%s) is before the sign-in",
-                       out_s ? out_s : "");
+        char in_t[8], out_t[8];
+        format_hhmm(min_in, in_t);
+        format_hhmm(min_out, out_t);
+        h->reply_error(r, "BAD_TIME",
+                       "the sign-out %s is before the sign-in %s: a sign-out after midnight is "
+                       "24:00 to 47:59 (26:00 for 02:00 the next morning)",
+                       out_t, in_t);
         return;
     }
     const char *by = h->operator_name(r);
@@ -2698,9 +2764,9 @@ static void a_correct(ykt_request *r, void *ud)
     if (strcmp(date, t) < 0 && calendar_ok(a, NULL, p.policy, date) &&
         close_day(a, r, &p, date, days) == 0)
         return;
-    char detail[200], in_b[8], out_b[8];
-    format_hhmm(min_in, in_b);
-    format_hhmm(min_out, out_b);
+    char detail[200], in_b[PUNCH_LEN], out_b[PUNCH_LEN];
+    format_punch(days, min_in, in_b);
+    format_punch(days, min_out, out_b);
     snprintf(detail, sizeof detail, "%s in %s out %s: %s", date, in_b, out_b, reason);
     if (h->audit(r, "attendance.correct", p.no, detail) != YKT_PLUGIN_OK) {
         storage_error(a, r, "audit");
@@ -2804,9 +2870,11 @@ static void a_records(ykt_request *r, void *ud)
         d.early = sqlite3_column_int(st, 6);
         d.absent = sqlite3_column_int(st, 7);
         copy(d.leave, sizeof d.leave, col_text(st, 8));
-        char in_b[8], out_b[8], status[64];
-        format_hhmm(d.min_in, in_b);
-        format_hhmm(d.min_out, out_b);
+        char in_b[PUNCH_LEN], out_b[PUNCH_LEN], status[64];
+        int64_t days = 0;
+        parse_date(col_text(st, 0), &days);
+        format_punch(days, d.min_in, in_b);
+        format_punch(days, d.min_out, out_b);
         day_status(&d, status, sizeof status);
         h->table_row(r);
         h->table_str(r, col_text(st, 0));
@@ -2918,8 +2986,7 @@ static void a_stats(ykt_request *r, void *ud)
             sqlite3_reset(ot);
         }
         char hours[32];
-        snprintf(hours, sizeof hours, "%lld.%02lld", (long long)(minutes / 60),
-                 (long long)((minutes % 60) * 100 / 60));
+        format_hours(minutes, hours);
         h->table_int(r, minutes);
         h->table_str(r, hours);
         h->table_str(r, reviewed);
@@ -3269,8 +3336,11 @@ int ykt_plugin_init(ykt_plugin *self, const ykt_host *host, void **userdata)
     a->max_leave_days = (int)n;
     v = host->option(self, "overnight_until");
     a->overnight_until = 6 * 60;
+    /* Up to noon: later, a morning's sign-out on a day whose sign-in was forgotten would be
+     * taken for the end of yesterday's stay. */
     if (v != NULL && (!parse_hhmm(v, &a->overnight_until) || a->overnight_until > 720)) {
-        host->log(self, YKT_PLUGIN_LOG_ERROR, "overnight_until must be HH:MM up to 12:00");
+        host->log(self, YKT_PLUGIN_LOG_ERROR,
+                  "overnight_until must be HH:MM from 00:00 to 12:00, not '%.32s'", v);
         return YKT_PLUGIN_EINVAL;
     }
     v = host->option(self, "gate_check");

@@ -210,9 +210,12 @@ class SignInOut(AttendanceCase):
         night = self.swipe(t1, "ATT-1", "ATTENDANCE.SIGNIN", 0,
                            time_ms=self.local_ms(yesterday, "22:00"))
         self.assertEqual(night[:3], ["in", yesterday.isoformat(), "22:00"])
+        # it counts for yesterday, and reads with its real date: after the sign-in
         self.assertEqual(self.punch(t1, "SIGNOUT", "02:30")[:3],
-                         ["out", yesterday.isoformat(), "26:30"])
+                         ["out", yesterday.isoformat(), CAMPUS[2].isoformat() + " 02:30"])
         self.assertIsNone(self.day("T1", CAMPUS[2].isoformat()))
+        d = self.day("T1", yesterday.isoformat())
+        self.assertEqual((d["in"], d["out"]), ("22:00", CAMPUS[2].isoformat() + " 02:30"))
 
     def test_a_retry_gets_the_first_reply_and_one_punch(self):
         s1 = self.student("S1")

@@ -7,7 +7,12 @@
   silently: an error is logged once a day naming the policy file, the days stay open, and
   leave over them is refused (CALENDAR_UNKNOWN);
 - small ones: `holidays --year` checked, the kiosk's balance year, overtime dates bounded,
-  the stored summary's time readable, no review of a month with open days, "1 day".
+  the stored summary's time readable, no review of a month with open days, "1 day";
+- punches around midnight: a sign-out before the day's sign-in is not that day's out (a day
+  read "in 07:50, out 02:00"), every sign-out before overnight_until closes the night before
+  and reads with its real date (2026-11-25 02:00, not 26:00);
+- overnight_until's limit (12:00) is refused as documented;
+- overtime replies show the day, minutes and hours of the application, not "days 0".
 
 The tests share test_attendance.py's campus: "today" is 2026-11-25 at 12:30 (UTC+8), a
 school day; one class lives on 2028-01-05, after the shipped policies' calendars.
@@ -17,10 +22,13 @@ import datetime
 import json
 import os
 import re
+import shutil
+import subprocess
 import time
+import unittest
 
-from harness import SOURCE_DIR
-from test_attendance import BASE_ENV, CAMPUS, AttendanceCase
+from harness import SOURCE_DIR, Gateway
+from test_attendance import BASE_ENV, BASE_SETS, CAMPUS, AttendanceCase
 
 TODAY = CAMPUS[2].isoformat()
 YESTERDAY = (CAMPUS[2] - datetime.timedelta(days=1)).isoformat()
@@ -342,6 +350,159 @@ class SmallFixes(AttendanceCase):
         self.assertFalse([d for d in details if re.search(r"\b1 days\b", d)])
 
 
+class PunchesAroundMidnight(AttendanceCase):
+    """A sign-out is the out of the stay it ends. One at 02:00 with nobody signed in the
+    night before is no stay's end: the day's sign-in at 07:50 must not read "in 07:50, out
+    02:00". One before overnight_until after a sign-in the day before belongs to that day
+    (each of them, not only the first), and reads with its real date."""
+
+    def setUp(self):
+        super().setUp()
+        self.terminal("ATT-1", "attendance")
+        self.terminal("KIOSK-1", "kiosk")
+
+    def at(self, card, verb, date, hhmm):
+        return self.swipe(card, "ATT-1", "ATTENDANCE." + verb, 0,
+                          time_ms=self.local_ms(datetime.date.fromisoformat(date), hhmm))
+
+    def kiosk_days(self, card):
+        return [r[:3] for r in self.swipe(card, "KIOSK-1", "ATTENDANCE.RECORDS", 0, TODAY[:7])]
+
+    def punches(self):
+        return self.gw.sql("SELECT date, direction, minutes FROM attendance_punches ORDER BY id")
+
+    def test_a_sign_out_before_the_days_sign_in_is_not_its_out(self):
+        t1 = self.staff("T1")
+        # Nobody signed in yesterday: nothing to close, the punch is today's.
+        self.assertEqual(self.punch(t1, "SIGNOUT", "02:00")[:3], ["out", TODAY, "02:00"])
+        self.assertEqual(self.punch(t1, "SIGNIN", "07:50")[:4],
+                         ["in", TODAY, "07:50", "on time"])
+        d = self.day("T1", TODAY)
+        self.assertEqual((d["in"], d["out"]), ("07:50", ""))
+        self.assertEqual(self.kiosk_days(t1), [[TODAY, "07:50", ""]])
+        # The stay's own sign-out is the day's; every punch is kept.
+        self.assertEqual(self.punch(t1, "SIGNOUT", "17:10")[:4],
+                         ["out", TODAY, "17:10", "on time"])
+        d = self.day("T1", TODAY)
+        self.assertEqual((d["in"], d["out"]), ("07:50", "17:10"))
+        self.assertEqual(self.punches(), [(TODAY, "out", 120), (TODAY, "in", 470),
+                                          (TODAY, "out", 1030)])
+
+    def test_every_sign_out_before_overnight_until_closes_the_night_before(self):
+        t1 = self.staff("T1")
+        self.cs_operators()
+        # a night shift (a card's time is within a day of the gateway's: 22:00, not 07:50)
+        self.assertEqual(self.at(t1, "SIGNIN", YESTERDAY, "22:00")[:3],
+                         ["in", YESTERDAY, "22:00"])
+        self.assertEqual(self.punch(t1, "SIGNOUT", "01:00")[:3],
+                         ["out", YESTERDAY, TODAY + " 01:00"])
+        # the second one stayed on today, and today's 07:50 sign-in read "out 02:00"
+        self.assertEqual(self.punch(t1, "SIGNOUT", "02:00")[:3],
+                         ["out", YESTERDAY, TODAY + " 02:00"])
+        self.punch(t1, "SIGNIN", "07:50")
+        self.assertEqual(self.kiosk_days(t1), [[YESTERDAY, "22:00", TODAY + " 02:00"],
+                                               [TODAY, "07:50", ""]])
+        self.assertEqual(self.day("T1", YESTERDAY)["out"], TODAY + " 02:00")
+        self.assertEqual(self.day("T1", TODAY)["out"], "")
+        self.assertEqual(self.punches(), [(YESTERDAY, "in", 1320), (YESTERDAY, "out", 1500),
+                                          (YESTERDAY, "out", 1560), (TODAY, "in", 470)])
+        # The night counts for yesterday's overtime: 22:00 to 02:00 next morning.
+        oid = self.as_("csadmin", "attendance", "overtime-apply", "T1", YESTERDAY)["id"]
+        rec = self.as_("cshead", "attendance", "overtime-approve", str(oid))
+        self.assertEqual((rec["minutes"], rec["hours"]), (240, "4.00"))
+        # A correction reads the same way, and says how to write a time after midnight.
+        rec = self.correct("T1", "2026-11-23", "22:00", "26:30")
+        self.assertEqual((rec["in"], rec["out"]), ("22:00", "2026-11-24 02:30"))
+        err = self.ctl_fails("BAD_TIME", "attendance", "correct", "T1", "2026-11-20", "--in",
+                             "07:50", "--out", "02:00", "--reason", "forgot the card")
+        self.assertIn("the sign-out 02:00 is before the sign-in 07:50", err)
+        self.assertIn("26:00", err)
+
+
+class NoOvernightRule(AttendanceCase):
+    """overnight_until = 00:00: no sign-out counts for the day before."""
+
+    sets = dict(BASE_SETS, **{"plugin.attendance.overnight_until": "00:00"})
+
+    def test_a_sign_out_at_two_is_its_own_days_and_not_the_out_of_its_sign_in(self):
+        self.terminal("ATT-1", "attendance")
+        t1 = self.staff("T1")
+        self.swipe(t1, "ATT-1", "ATTENDANCE.SIGNIN", 0,
+                   time_ms=self.local_ms(CAMPUS[2] - datetime.timedelta(days=1), "22:00"))
+        self.assertEqual(self.punch(t1, "SIGNOUT", "02:00")[:3], ["out", TODAY, "02:00"])
+        self.punch(t1, "SIGNIN", "07:50")
+        self.assertEqual(self.day("T1", YESTERDAY)["out"], "")
+        d = self.day("T1", TODAY)
+        self.assertEqual((d["in"], d["out"]), ("07:50", ""))
+
+
+class OvernightUntilLimit(unittest.TestCase):
+    """overnight_until is HH:MM from 00:00 to 12:00; yktd refuses anything else at start,
+    with the refusal docs/plugins/attendance.md quotes."""
+
+    def start(self, value):
+        gw = Gateway(sets=dict(BASE_SETS, **{"plugin.attendance.overnight_until": value}),
+                     start=False, env=BASE_ENV)
+        self.addCleanup(shutil.rmtree, gw.dir, True)
+        return subprocess.run(gw.command(), capture_output=True, text=True, timeout=30,
+                              cwd=gw.dir, env={**os.environ, **BASE_ENV}, stdin=subprocess.DEVNULL)
+
+    def test_the_limit_is_enforced_and_documented(self):
+        with open(os.path.join(SOURCE_DIR, "docs", "plugins", "attendance.md"),
+                  encoding="utf-8") as f:
+            doc = f.read()
+        for value in ("12:01", "13:00", "6:00", "24:00"):
+            p = self.start(value)
+            self.assertNotEqual(p.returncode, 0)
+            refusal = ("plugin attendance: overnight_until must be HH:MM from 00:00 to 12:00, "
+                       "not '%s'" % value)
+            self.assertIn(refusal, p.stderr)
+            self.assertNotIn("ready:", p.stderr)
+        row = re.search(r"^\| `overnight_until` \| `06:00` \|.*$", doc, re.M)
+        self.assertTrue(row, "overnight_until has no row in docs/plugins/attendance.md")
+        self.assertIn("from `00:00` to `12:00`", row.group(0))
+        self.assertIn("`overnight_until must be HH:MM from 00:00 to 12:00, not '13:00'`",
+                      row.group(0))
+        gw = Gateway(sets=dict(BASE_SETS, **{"plugin.attendance.overnight_until": "12:00"}),
+                     env=BASE_ENV)
+        self.addCleanup(gw.cleanup)
+        self.assertIn("ready:", gw.log_text())
+
+
+class OvertimeRepliesInHours(AttendanceCase):
+    """Overtime is counted in minutes and hours of a day: its replies say which day and how
+    long (once known), not a leave's "days 0"."""
+
+    def test_apply_approve_reject_and_list(self):
+        self.staff("T1")
+        self.cs_operators()
+        past = self.as_("csadmin", "attendance", "overtime-apply", "T1", "2026-10-13",
+                        "--reason", "迎评")
+        self.assertNotIn("days", past)
+        self.assertEqual(past, {"id": past["id"], "person": "T1", "date": "2026-10-13",
+                                "status": "pending", "minutes": "", "hours": ""})
+        text = self.as_("csadmin", "attendance", "overtime-apply", "T1", TODAY, json_out=False)
+        self.assertNotIn("days", text)
+        self.assertIn(TODAY, text)
+        today = self.gw.sql("SELECT id FROM attendance_overtime WHERE date = ?", TODAY)[0][0]
+        rejected = self.as_("csadmin", "attendance", "overtime-apply", "T1", "2026-10-14")["id"]
+        # A past day's minutes are known at approval: 17:30 to 19:10, in half hours.
+        self.correct("T1", "2026-10-13", "08:00", "19:10")
+        rec = self.as_("cshead", "attendance", "overtime-approve", str(past["id"]))
+        self.assertEqual(rec, {"id": past["id"], "person": "T1", "date": "2026-10-13",
+                               "status": "approved", "minutes": 90, "hours": "1.50"})
+        # Today is not over: not yet counted, rather than 0.
+        rec = self.as_("cshead", "attendance", "overtime-approve", str(today))
+        self.assertEqual((rec["date"], rec["status"], rec["minutes"], rec["hours"]),
+                         (TODAY, "approved", "", ""))
+        rec = self.as_("cshead", "attendance", "overtime-reject", str(rejected), "--note", "no")
+        self.assertEqual((rec["date"], rec["status"], rec["minutes"], rec["hours"]),
+                         ("2026-10-14", "rejected", "", ""))
+        rows = {r["id"]: (r["date"], r["minutes"], r["hours"])
+                for r in self.gw.ctl("attendance", "overtimes", "--person", "T1")}
+        self.assertEqual(rows, {past["id"]: ("2026-10-13", 90, "1.50"), today: (TODAY, "", ""),
+                                rejected: ("2026-10-14", "", "")})
+
+
 if __name__ == "__main__":
-    import unittest
     unittest.main()
