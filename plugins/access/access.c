@@ -385,6 +385,22 @@ void acc_days_text(unsigned days, char *out, size_t len)
     out[n] = '\0';
 }
 
+/* A card UID as the host accepts one (docs/protocol.md): 4 to 10 bytes in hex, that is an
+ * even number of 8 to 20 hex digits, in any case; `out` gets it in upper case, as logged. */
+bool acc_uid_normalise(const char *in, char out[ACC_UID_MAX])
+{
+    size_t n = strlen(in);
+    if (n < 8 || n > 20 || n % 2 != 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!isxdigit((unsigned char)in[i]))
+            return false;
+        out[i] = (char)toupper((unsigned char)in[i]);
+    }
+    out[n] = '\0';
+    return true;
+}
+
 /* Plates: spaces, dots and dashes dropped, letters upper case; an optional leading province
  * character (non-ASCII, 京 沪 ...) then 5 to 7 letters and digits, the first a letter. */
 bool acc_plate_normalise(const char *in, char *out, size_t len)
@@ -922,7 +938,7 @@ static void flush(void *ud)
  * the card is looked up by the UID it presented (card_by_uid) and its state read: a lost,
  * frozen, cancelled or expired card is logged with that code, any other card that exists with
  * its number and CARD_REFUSED (cryptogram, clock or replay), an unknown UID as CARD_REFUSED
- * with the UID alone. */
+ * with the UID alone, and what is no UID at all as CARD_REFUSED without one. */
 static void log_refusal(acc_state *s, ykt_request *r, const acc_door *d, int dir, int64_t at)
 {
     const ykt_host *h = s->h;
@@ -930,13 +946,17 @@ static void log_refusal(acc_state *s, ykt_request *r, const acc_door *d, int dir
     copy(p.terminal, sizeof p.terminal, d->terminal);
     copy(p.door, sizeof p.door, d->id);
     copy(p.result, sizeof p.result, "refused");
-    const char *uid = h->argc(r) > 2 ? h->arg(r, 2, NULL) : "";
-    size_t i;
-    for (i = 0; uid[i] && i + 1 < sizeof p.uid; i++)
-        p.uid[i] = (char)toupper((unsigned char)uid[i]);
-    p.uid[i] = '\0';
+    size_t uid_len = 0;
+    const char *uid = h->argc(r) > 2 ? h->arg(r, 2, &uid_len) : "";
     copy(p.code, sizeof p.code, "CARD_REFUSED");
     copy(p.reason, sizeof p.reason, "no card has this UID");
+    /* Only a UID by the host's rule is logged (and found by `access log --uid`): what the
+     * reader sent instead is no card's, and may be any text. */
+    char norm[ACC_UID_MAX];
+    if (strlen(uid) == uid_len && acc_uid_normalise(uid, norm))
+        copy(p.uid, sizeof p.uid, norm);
+    else
+        copy(p.reason, sizeof p.reason, "not a card UID (4 to 10 bytes in hex)");
     ykt_card_info c;
     if (p.uid[0] && h->card_by_uid(p.uid, &c) == YKT_PLUGIN_OK) {
         copy(p.card_no, sizeof p.card_no, c.card_no);

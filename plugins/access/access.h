@@ -13,6 +13,7 @@
 
 #define ACC_ID_MAX      48 /* door ids, group names, person numbers, plates */
 #define ACC_ROOM_MAX    32 /* a dormitory room, as text */
+#define ACC_UID_MAX     21 /* a card UID: 4 to 10 bytes in hex, and the NUL */
 #define ACC_REASON_MAX  96 /* as ykt_ev_access.reason */
 #define ACC_PENDING_MAX 65536
 #define ACC_DAY_MINUTES 1440
@@ -112,6 +113,7 @@ bool acc_parse_hhmm(const char *p, int *minute);
 unsigned acc_parse_days(const char *text);
 void acc_days_text(unsigned days, char *out, size_t len);
 bool acc_plate_normalise(const char *in, char *out, size_t len);
+bool acc_uid_normalise(const char *in, char out[ACC_UID_MAX]);
 bool acc_card_allows(const char *list, const char *item);
 void acc_whitelist_page(acc_state *s, ykt_request *r, const char *door_group, int64_t since,
                         bool admin);

@@ -1098,22 +1098,14 @@ static void a_log(ykt_request *r, void *ud)
         h->reply_error(r, "BAD_PLATE", "not a licence plate: %s", plate_in);
         return;
     }
-    /* A UID as the readers present it: hex, logged in upper case. */
+    /* A UID by the host's rule for the cards' UIDs (as ACCESS.OPEN gets them), logged in
+     * upper case: what the rule refuses is in no row of the log. */
     const char *uid_in = h->opt(r, "uid");
-    char uid[24] = "";
-    if (uid_in) {
-        size_t n = strlen(uid_in);
-        bool ok = n > 0 && n < sizeof uid;
-        for (size_t i = 0; ok && i < n; i++) {
-            ok = isxdigit((unsigned char)uid_in[i]) != 0;
-            uid[i] = (char)toupper((unsigned char)uid_in[i]);
-        }
-        if (!ok) {
-            h->reply_error(r, "BAD_REQUEST", "--uid is a card UID in hex (at most %zu digits)",
-                           sizeof uid - 1);
-            return;
-        }
-        uid[n] = '\0';
+    char uid[ACC_UID_MAX] = "";
+    if (uid_in && !acc_uid_normalise(uid_in, uid)) {
+        h->reply_error(r, "BAD_REQUEST",
+                       "--uid must be 4 to 10 bytes in hex (an even number of 8 to 20 digits)");
+        return;
     }
     /* What narrows most: the person's chain of decisions (schema version 4, walked from
      * the newest back; a link that would not lead back ends it, and so does a decision
@@ -1189,7 +1181,11 @@ static void a_log(ykt_request *r, void *ud)
         h->table_str(r, col(st, 4));
         h->table_str(r, col(st, 5));
         h->table_str(r, col(st, 11));
-        h->table_int(r, sqlite3_column_int64(st, 6));
+        /* No visitor: an empty cell, as an empty card or plate (not the visitor id 0). */
+        if (sqlite3_column_type(st, 6) == SQLITE_NULL)
+            h->table_str(r, "");
+        else
+            h->table_int(r, sqlite3_column_int64(st, 6));
         h->table_str(r, col(st, 7));
         h->table_str(r, col(st, 8));
         h->table_str(r, col(st, 9));

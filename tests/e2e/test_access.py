@@ -11,7 +11,10 @@ Times: windows are chosen relative to the campus clock (UTC+8) so the tests hold
 they run. `yktctl audit` is clean after every test (WalletCase).
 """
 
+import csv
 import datetime
+import io
+import json
 import shutil
 import subprocess
 import time
@@ -1235,6 +1238,75 @@ class LogUidTest(AccessCase):
                                                       card.uid_hex)], [rec["card_no"]])
         self.assertEqual(self.log("--person", "S1", "--uid", stranger.uid_hex), [])
         self.ctl_fails("BAD_REQUEST", "access", "log", "--uid", "not-hex")
+
+    def test_a_uid_is_4_to_10_bytes_in_hex_as_the_host_takes_it(self):
+        """`--uid` takes what the host takes as a card UID (docs/protocol.md): 8 to 20 hex
+        digits, an even number, in any case. Anything else is refused with the rule, and a
+        reader's request with no UID is logged without one."""
+        self.door("east-gate", "campus_gate", group="gates", direction="both")
+        self.acc("doorgroup-set", "gates", "--public", "yes")
+        card, _, _ = self.holder("S1")
+        self.assertOpens(self.open(card, "east-gate"))
+        tid = self.doors["east-gate"]
+        for junk in ("abc", "0123456789ABCDEF012345"):    # 3 and 22 digits: no UID
+            reply = self.send(tid, ["ACCESS.OPEN", str(self.next_seq(tid)), junk, "1",
+                                    str(int(time.time() * 1000)), "0", "00" * 8])
+            self.assertError(reply, "BAD_REQUEST")
+        self.wait_logged(3)
+        rows = self.log()
+        self.assertEqual([(r["uid"], r["code"], r["reason"]) for r in rows[:2]],
+                         [("", "CARD_REFUSED", "not a card UID (4 to 10 bytes in hex)")] * 2)
+        for bad in ("0123456", "012345678", "0123456789ABCDEF012345",
+                    "0123456789ABCDEF01234567", "0123456789abcdefg", "04A1-B2C3", "", "ABC"):
+            err = self.ctl_fails("BAD_REQUEST", "access", "log", "--uid", bad)
+            self.assertEqual(err.strip(), "yktctl: BAD_REQUEST --uid must be 4 to 10 bytes in "
+                             "hex (an even number of 8 to 20 digits)", bad)
+            p = self.gw.ctl("access", "log", "--uid", bad, check=False)
+            self.assertEqual(json.loads(p.stdout)["error"], "BAD_REQUEST")
+        self.assertEqual(self.log("--uid", "0123abcd"), [])                  # 8 digits
+        self.assertEqual(self.log("--uid", "0123456789ABCDEF0123"), [])      # 20 digits
+        self.assertEqual([r["person"] for r in self.log("--uid", card.uid_hex.lower())],
+                         ["S1"])
+        self.assertEqual(len(self.log()), 3)
+
+
+class LogEmptyColumnsTest(AccessCase):
+    def test_a_decision_without_a_visitor_shows_no_visitor_in_every_form(self):
+        """The visitor column of `access log` is empty when no visit is involved, as the card
+        and the plate are: in the table, in --csv and in --json (not visitor 0)."""
+        self.door("east-gate", "campus_gate", group="gates", direction="both")
+        self.acc("doorgroup-set", "gates", "--public", "yes")
+        self.holder("T1")
+        idn = self.person("V-POOL-1", kind="temporary", department="保卫处",
+                          until=(campus_today() + datetime.timedelta(days=90)).isoformat())
+        vcard, vrec = self.temporary_holder("TMP1")
+        vid = self.acc("visitor-add", "--name", "李四", "--id-number", idn, "--host", "T1",
+                       "--purpose", "面试", "--card", vrec["card_no"])["visitor"]
+        self.assertOpens(self.open(vcard, "east-gate", "in"))
+        card, rec, _ = self.holder("S1")
+        self.assertOpens(self.open(card, "east-gate", "in"))
+        self.assertError(self.open(SimCard(MASTER_KEY), "east-gate", "in"), "CARD_UNKNOWN")
+        self.wait_logged(3)
+        want = [("", "", "", ""), ("S1", rec["card_no"], "", ""),
+                ("TMP1", vrec["card_no"], str(vid), "")]
+        cols = ("person", "card", "visitor", "plate")
+        rows = self.log()
+        self.assertEqual([tuple(str(r[c]) for c in cols) for r in rows], want)
+        self.assertEqual([r["visitor"] for r in rows], ["", "", vid])
+        self.assertEqual([r["visitor"] for r in self.log("--visitor", str(vid))], [vid])
+        # --csv: empty cells
+        out = self.gw.ctl("--csv", "access", "log", json_out=False)
+        csv_rows = list(csv.DictReader(io.StringIO(out)))
+        self.assertEqual([tuple(r[c] for c in cols) for r in csv_rows], want)
+        # the table: blank cells under the headers, as the card's and the plate's
+        lines = self.gw.ctl("access", "log", json_out=False).splitlines()
+        names = ["id", "time", "door", "direction", "person", "card", "uid", "visitor",
+                 "plate", "result"]
+        starts = [lines[0].index(n) for n in names]
+        self.assertEqual(starts, sorted(starts), lines[0])
+        cells = [{n: line[a:b].strip() for n, a, b in zip(names, starts, starts[1:])}
+                 for line in lines[1:]]
+        self.assertEqual([tuple(c[n] for n in cols) for c in cells], want)
 
 
 class LabHoursTest(AccessCase):
