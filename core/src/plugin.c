@@ -7,6 +7,7 @@
 #include "plugin.h"
 #include "admin.h"
 #include "cardauth.h"
+#include "cardcache.h"
 #include "cardpw.h"
 #include "privacy.h"
 #include "common.h"
@@ -207,6 +208,59 @@ static const char *host_opt(ykt_request *r, const char *name)
     return req->args ? ykt_args_get(req->args, name) : NULL;
 }
 
+/*
+ * Whether a plugin verb changed anything but its card's ATC before it waits for a password
+ * check (card_check_password). Such a request is noted on the card as a PAY with a PIN is
+ * (ykt_verbs_mark_waiting): interrupted while it waits (its connection closed, yktd
+ * stopped), it never completes, and its retry, the same bytes under the same (terminal,
+ * seq), must pass the card check once more and run, not be refused REPLAY by the ATC its
+ * first attempt took. A request that wrote more before the wait is not noted, and a retry
+ * that does loses its note: run again, it would write that again. The host cannot tell what
+ * a plugin's writes mean, so it counts them: the rows the database connection changed
+ * (sqlite3_total_changes, triggers included) just after the card check, compared when the
+ * wait starts. A second wait (done calls card_check_password) follows the first check's
+ * writes and whatever done wrote: not counted, so it is never noted. Handlers run on the
+ * loop one at a time, so one request is watched at a time; forgotten when the loop
+ * iteration ends, as a request's address is reused by the next one.
+ */
+static struct {
+    const ykt_req *req;
+    int changes;
+} watched;
+
+static void watch_changes(const ykt_req *req)
+{
+    watched.req = req;
+    watched.changes = sqlite3_total_changes(ykt_db_handle(req->gw->db));
+}
+
+/* Notes the request about to wait on its card when it changed nothing but the ATC since it
+ * was watched, or takes back the note of a retry that did. False after replying. */
+static bool note_wait(ykt_req *req)
+{
+    bool watched_now = watched.req == req;
+    bool unchanged =
+        watched_now && watched.changes == sqlite3_total_changes(ykt_db_handle(req->gw->db));
+    watched.req = NULL;
+    if (unchanged) {
+        ykt_verbs_mark_waiting(req); /* a retry's note is there already */
+        return true;
+    }
+    if (!req->atc_marked)
+        return true;
+    int rc = ykt_cardcache_unmark_atc(req->gw->cards, req->gw->db, req->atc_uid, req->atc_card,
+                                      req->term->id, req->seq);
+    if (rc != YKT_OK) {
+        ykt_reply_internal(req, rc);
+        return false;
+    }
+    req->atc_marked = false;
+    ykt_info("card %s: terminal %s seq %lld changed more than the card's ATC before it waits; "
+             "interrupted, its retry will be refused REPLAY",
+             req->atc_card, req->term->id, (long long)req->seq);
+    return true;
+}
+
 /* Memory lent to plugins (card infos, rule string results) lives until the loop iteration
  * ends (ykt_plugins_iteration_end), so it outlives every callback that received it. */
 static void **lent;
@@ -230,6 +284,7 @@ static void *lend(size_t size)
 
 void ykt_plugins_iteration_end(void)
 {
+    watched.req = NULL;
     for (size_t i = 0; i < nlent; i++)
         free(lent[i]);
     nlent = 0;
@@ -397,6 +452,7 @@ static int host_card_present(ykt_request *r, ykt_card_info *out, int64_t *amount
     ykt_strlcpy(req->plugin_card, slot->card.card_no, sizeof req->plugin_card);
     if (amount != NULL)
         *amount = p.amount;
+    watch_changes(req);
     return YKT_PLUGIN_OK;
 }
 
@@ -981,7 +1037,7 @@ static int host_card_check_password(ykt_request *r, const ykt_card_info *card, c
         ykt_reply_internal(req, YKT_ENOMEM);
         return YKT_PLUGIN_EPERM;
     }
-    if (!ykt_cardpw_prepare(req, &job->pw, card->person_id, which)) {
+    if (!ykt_cardpw_prepare(req, &job->pw, card->person_id, which) || !note_wait(req)) {
         free(job);
         return YKT_PLUGIN_EPERM;
     }

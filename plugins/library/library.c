@@ -103,6 +103,8 @@ static const char *const schema[] = {
     "  payment_id INTEGER,"
     "  terminal TEXT,"
     "  note TEXT NOT NULL DEFAULT '',"
+    /* The LIB.PAY waiting for its password that marked these: no longer written (it writes
+     * nothing before the wait, so that its retry may run: v_pay). */
     "  pay_terminal TEXT,"
     "  pay_seq INTEGER,"
     "  pay_card TEXT,"
@@ -1216,31 +1218,27 @@ static void settle_owed(lib *L, ykt_request *r, const ykt_card_info *card, int64
     h->reply_int(r, m.balance);
 }
 
-/* After the payment password matched: the fines this request marked are paid. */
+/* After the payment password matched: what is owed now is paid, if it is still what the card
+ * signed (a fine returned or waived while the password was checked changes it). */
 static void pay_after_pin(ykt_request *r, void *ud)
 {
     lib *L = ud;
     const ykt_host *h = L->h;
-    const ykt_terminal_info *t = h->terminal(r);
-    sqlite3_stmt *st = stmt(L, "SELECT pay_card, sum(amount) FROM library_fines "
-                               "WHERE status = 'owed' AND pay_terminal = ? AND pay_seq = ? "
-                               "GROUP BY pay_card");
-    if (st == NULL || t == NULL) {
+    ykt_card_info card;
+    if (h->card_by_uid(h->arg(r, 2, NULL), &card) != YKT_PLUGIN_OK) {
+        storage_error(L, r, "read the card again");
+        return;
+    }
+    int64_t owed = owed_total(L, card.person_id);
+    if (owed < 0) {
         storage_error(L, r, "read the fines");
         return;
     }
-    sqlite3_bind_text(st, 1, t->id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, strtoll(h->arg(r, 1, NULL), NULL, 10));
-    char card_no[64] = "";
-    int64_t owed = 0;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        col_text(st, 0, card_no, sizeof card_no);
-        owed = sqlite3_column_int64(st, 1);
-    }
-    sqlite3_reset(st);
-    ykt_card_info card;
-    if (owed <= 0 || h->card_by_no(card_no, &card) != YKT_PLUGIN_OK) {
-        storage_error(L, r, "read the fines");
+    if (owed != strtoll(h->arg(r, 5, NULL), NULL, 10)) {
+        char a[32];
+        yuan(owed, a, sizeof a);
+        h->reply_error(r, "AMOUNT_MISMATCH",
+                       "%s CNY is owed now: the fines changed while the password was checked", a);
         return;
     }
     settle_owed(L, r, &card, owed);
@@ -1292,23 +1290,11 @@ static void v_pay(ykt_request *r, void *ud)
         settle_owed(L, r, &card, owed);
         return;
     }
-    /* The password is checked off the loop; what the payment needs waits in the fines
-     * themselves, marked with this request's terminal and seq (undone if it fails). */
-    const ykt_terminal_info *t = h->terminal(r);
-    sqlite3_stmt *st = stmt(L, "UPDATE library_fines SET pay_terminal = ?, pay_seq = ?, "
-                               "pay_card = ? WHERE person_id = ? AND status = 'owed'");
-    if (st == NULL || t == NULL) {
-        storage_error(L, r, "prepare the payment");
-        return;
-    }
-    sqlite3_bind_text(st, 1, t->id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, strtoll(h->arg(r, 1, NULL), NULL, 10));
-    sqlite3_bind_text(st, 3, card.card_no, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 4, card.person_id);
-    if (!run(st)) {
-        storage_error(L, r, "prepare the payment");
-        return;
-    }
+    /* The password is checked off the loop, and nothing is written before: a request whose
+     * only change before the wait is the card's ATC is noted on the card by the host, so that
+     * interrupted meanwhile (its connection closed, yktd stopped) its retry pays once instead
+     * of being refused REPLAY (docs/protocol.md, Idempotency). pay_after_pin reads
+     * what is owed again. */
     h->card_check_password(r, &card, "pay", h->arg(r, 7, NULL), pay_after_pin, L);
 }
 

@@ -14,10 +14,11 @@ changed. `yktctl audit` is clean after every test (WalletCase.tearDown).
 """
 
 import datetime
+import signal
 import unittest
 
-from harness import MASTER_KEY, Gateway
-from test_wallet import WalletCase, campus_today
+from harness import MASTER_KEY, Gateway, RespError, encode, wait_until
+from test_wallet import WalletCase, abandon_request, campus_today, other_password, retry_request
 from ykt_cards import SimCard
 
 LIB_SETS = {
@@ -637,6 +638,161 @@ class LibraryMerchantTest(LibraryCase):
         self.merchant("library-late", "library")
         self.assertEqual(self.swipe(card, "DESK-1", "LIB.PAY", fine), [fine, 500 - fine])
         self.assertEqual(self.gw.sql("SELECT merchant FROM payments"), [("library-late",)])
+
+
+class LibraryPinPayCase(LibraryCase):
+    """LIB.PAY with the payment password, which is checked beside the loop."""
+
+    def owing(self, barcode="B003", card=None):
+        """S1 owes 1.50 for `barcode` (at or above pin_threshold: LIB.PAY needs the PIN)."""
+        rec = None
+        if card is None:
+            card, rec, _ = self.holder("S1", "5.50")
+        self.borrow(card, barcode)
+        self.make_overdue(barcode, 15)
+        fine, paid, _, _ = self.give_back(card, barcode, 0)
+        self.assertEqual((fine, paid), (150, 0))
+        return card, rec and rec["initial_pay_password"]
+
+    def fines(self):
+        return self.gw.sql("SELECT status, count(*) FROM library_fines GROUP BY status "
+                           "ORDER BY status")
+
+    def marks(self):
+        return self.gw.sql("SELECT atc_terminal, atc_seq FROM cards")
+
+    def waiting_pay(self, card, pin):
+        """A LIB.PAY of 1.50 sent on a new connection of DESK-1, waiting for its password
+        check: (connection, args)."""
+        args = self.signed(card, "DESK-1", "LIB.PAY", 150, pin)
+        c = self.gw.terminal("DESK-1", self.secrets["DESK-1"])
+        c.send_raw(encode(*args))
+        self.assertTrue(wait_until(lambda: self.gw.sql("SELECT atc FROM cards") ==
+                                   [(int(args[3]),)], timeout=10))
+        r = self.send("DESK-1", args)
+        self.assertTrue(isinstance(r, RespError) and r.code == "IN_PROGRESS", r)
+        return c, args
+
+    def interrupted_by_a_stop(self, card, pin, *signals):
+        """A LIB.PAY waiting for its password check when yktd is sent SIGNALS; yktd is
+        started again once it has stopped: (its connection, its args, yktd's log)."""
+        c, args = self.waiting_pay(card, pin)
+        for sig in signals:
+            self.gw.proc.send_signal(sig)
+        self.assertEqual(self.gw.stop(), 0)
+        log = self.gw.log_text()
+        self.gw.start()
+        for tid in list(self.conns):
+            self.conns[tid] = self.gw.terminal(tid, self.secrets[tid])
+        return c, args, log
+
+
+class LibraryInterruptedPayTest(LibraryPinPayCase):
+    """LIB.PAY with the payment password, interrupted while the password check runs beside
+    the loop (the desk's connection resets, or yktd is stopped at once): its card check, and
+    the card's ATC, were kept before the wait, and nothing else. The terminal's retry, the
+    same bytes under the same seq, pays once (as a core PAY with a PIN does), unless the card
+    has been used since; a check that completed answers its retry with its first outcome.
+    Never REPLAY for the retry, never charged twice, and a replayed ATC stays REPLAY."""
+
+    # a password check slow enough that the interruption comes before it ends
+    sets = dict(LIB_SETS, **{"cards.password_iterations": "200000"})
+
+    def test_the_retry_of_a_pay_abandoned_during_its_password_check_pays_once(self):
+        card, pin = self.owing()
+        args = self.signed(card, "DESK-1", "LIB.PAY", 150, pin)
+        abandon_request(self, "DESK-1", args)
+        self.assertEqual((self.balance("S1"), self.fines()), (550, [("owed", 1)]))
+        # only the card's ATC changed before the wait: the card names the request
+        self.assertEqual(self.marks(), [("DESK-1", int(args[1]))])
+        r = retry_request(self, "DESK-1", args)
+        self.assertEqual(r, [150, 400])
+        self.assertIn("ATC %s again from terminal DESK-1 seq %s" % (args[3], args[1]),
+                      self.gw.log_text())
+        # completed: its outcome answers from now on, and the card names it no more
+        self.assertEqual(self.send("DESK-1", args), r)
+        self.assertEqual(self.marks(), [(None, None)])
+        self.assertEqual((self.balance("S1"), self.fines()), (400, [("paid", 1)]))
+        self.assertEqual((len(self.payments("S1")), self.library_account()), (1, 150))
+        # the same ATC under another seq is a replay
+        again = self.signed(card, "DESK-1", "LIB.PAY", 150, pin, atc=int(args[3]))
+        self.assertError(self.send("DESK-1", again), "REPLAY")
+        # abandoned again, but the card is used elsewhere first: its ATC moved on, and the
+        # retry is a replay (nothing paid; a new swipe pays)
+        self.owing("B004", card)
+        args = self.signed(card, "DESK-1", "LIB.PAY", 150, pin)
+        abandon_request(self, "DESK-1", args)
+        self.assertEqual(self.status(card)[3], 150)
+        self.assertError(retry_request(self, "DESK-1", args), "REPLAY")
+        self.assertEqual((self.balance("S1"), self.fines()), (400, [("owed", 1), ("paid", 1)]))
+        # abandoned again; the same cryptogram with another PIN is not its retry
+        args = self.signed(card, "DESK-1", "LIB.PAY", 150, pin)
+        abandon_request(self, "DESK-1", args)
+        self.assertError(retry_request(self, "DESK-1", args[:7] + [other_password(pin)]),
+                         "REPLAY")
+        self.assertError(self.send("DESK-1", args), "SEQ_REUSED")
+        self.assertEqual(self.swipe(card, "DESK-1", "LIB.PAY", 150, pin), [150, 250])
+        self.assertEqual((len(self.payments("S1")), self.library_account()), (2, 300))
+        self.assertEqual(self.fines(), [("paid", 2)])
+
+    def test_the_retry_of_a_pay_cut_off_by_a_stop_pays_once(self):
+        card, pin = self.owing()
+        # a stop (SIGTERM), then another fine and a stop that closes the connections at once
+        # (a second signal)
+        for n, (barcode, signals) in enumerate(((None, (signal.SIGTERM,)),
+                                                ("B004", (signal.SIGTERM, signal.SIGINT))), 1):
+            if barcode is not None:
+                self.owing(barcode, card)
+            balance = self.balance("S1")
+            c, args, log = self.interrupted_by_a_stop(card, pin, *signals)
+            if len(signals) > 1:
+                self.assertIn("second signal: closing connections now", log)
+            if "LIB.PAY seq %s abandoned" % args[1] in log:
+                # its connection closed while it waited: nothing is paid yet
+                self.assertEqual((self.balance("S1"), dict(self.fines()).get("owed")),
+                                 (balance, 1))
+            else:
+                # it completed before yktd exited, and was answered
+                self.assertEqual(c.read(), [150, balance - 150])
+            # either way its retry pays once, or gets the first outcome
+            r = self.send("DESK-1", args)
+            self.assertEqual(r, [150, balance - 150])
+            self.assertEqual(self.send("DESK-1", args), r)
+            self.assertEqual(self.balance("S1"), balance - 150)
+            self.assertEqual((self.fines(), len(self.payments("S1"))), ([("paid", n)], n))
+
+
+class LibraryPayRereadTest(LibraryPinPayCase):
+    """LIB.PAY with the payment password writes nothing before its password check (so that
+    its retry may run: LibraryInterruptedPayTest): after the check it reads what is owed
+    again, and pays only if that is still the amount the card signed."""
+
+    # a check slow enough (about a second here) for an admin command to run meanwhile
+    sets = dict(LIB_SETS, **{"cards.password_iterations": "1500000"})
+
+    def test_fines_changed_during_the_password_check_pay_nothing(self):
+        card, pin = self.owing()
+        # the fine is waived while the password is checked: what the card signed is no
+        # longer what is owed, and the payment reads it again after the check
+        c, args = self.waiting_pay(card, pin)
+        fine = self.gw.sql("SELECT id FROM library_fines")[0][0]
+        self.lib_ctl("library", "waive", str(fine), "--reason", "waived at the desk")
+        r = c.read()
+        self.assertError(r, "AMOUNT_MISMATCH")
+        self.assertIn("0.00 CNY is owed now", r.message)
+        self.assertEqual(c.call(*args).line, r.line)  # its outcome
+        self.assertEqual((self.balance("S1"), self.fines()), (550, [("waived", 1)]))
+        # a book returned late meanwhile adds a fine: it is not paid without being charged
+        self.borrow(card, "B004")
+        self.owing("B005", card)
+        self.make_overdue("B004", 15)
+        c, args = self.waiting_pay(card, pin)
+        self.assertEqual(self.give_back(card, "B004", 0, tid="KIOSK-1")[:3], [150, 0, 300])
+        r = c.read()
+        self.assertError(r, "AMOUNT_MISMATCH")
+        self.assertIn("3.00 CNY is owed now", r.message)
+        self.assertEqual((self.balance("S1"), self.fines()), (550, [("owed", 2), ("waived", 1)]))
+        self.assertEqual(self.payments("S1"), [])
 
 
 class LibraryStartTest(unittest.TestCase):

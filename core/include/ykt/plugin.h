@@ -331,7 +331,10 @@ typedef struct ykt_host {
      * replies (BAD_PIN / WRONG_PASSWORD, PASSWORD_LOCKED) and done is not called. Returns
      * YKT_PLUGIN_OK — the handler then returns without replying — or YKT_PLUGIN_EPERM after
      * replying. Copy what done needs (card.card_no): the card info does not outlive the
-     * handler. */
+     * handler. Write nothing before calling it if the request may be retried: a request
+     * that changed nothing but its card's ATC before the wait is noted on the card, so that,
+     * interrupted meanwhile, its retry runs once more; one that wrote more is not (its retry
+     * is refused REPLAY: run again, it would write that again). docs/plugin-api.md. */
     int (*card_check_password)(ykt_request *r, const ykt_card_info *card, const char *which,
                                const char *password, ykt_handler_fn done, void *userdata);
     /* An admin command's operator: role (one YKT_PLUGIN_ROLE_* bit) and department ("" if
