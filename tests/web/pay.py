@@ -2,7 +2,10 @@
 {"reply": [...]} or {"error": "CODE message"}. The browser tests (run.js) call it; the card
 cryptography is tests/e2e/ykt_cards.py's.
 
-    python3 pay.py PORT TERMINAL SECRET UID MASTER_KEY_HEX AMOUNT_FEN SEQ [ATC]
+    python3 pay.py PORT TERMINAL SECRET UID MASTER_KEY_HEX AMOUNT_FEN SEQ [ATC [TIME_MS]]
+
+TIME_MS is the time the card signs (default: the machine's clock); run.js passes the gateway's
+shifted clock (YKT_TEST_CLOCK_OFFSET_MS), which yktd checks against [cards] max_clock_skew.
 """
 
 import json
@@ -18,6 +21,7 @@ from ykt_cards import SimCard  # noqa: E402
 def main(argv):
     port, terminal, secret, uid, master, amount, seq = argv[:7]
     atc = int(argv[7]) if len(argv) > 7 else None
+    time_ms = int(argv[8]) if len(argv) > 8 else None
     card = SimCard(bytes.fromhex(master), uid=uid)
     c = RespClient.tcp(int(port))
     try:
@@ -25,7 +29,8 @@ def main(argv):
         if r != "OK":
             print(json.dumps({"error": "AUTH %r" % (r,)}))
             return 2
-        r = c.call(*card.swipe(terminal, int(seq), "PAY", amount=int(amount), atc=atc))
+        r = c.call(*card.swipe(terminal, int(seq), "PAY", amount=int(amount), atc=atc,
+                                time_ms=time_ms))
     finally:
         c.close()
     print(json.dumps({"error": r.line} if isinstance(r, RespError) else {"reply": r}))

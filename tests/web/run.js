@@ -9,6 +9,14 @@
 //   - a wrong role gets 403 (pages and API); a POST without the CSRF token gets 403;
 //     a cross-site sign-in is refused; a wrong password is refused.
 //
+// Times: the test lives on a fixed school day whatever the machine's date, as the e2e tests
+// do (tests/e2e/test_attendance.py AttendanceCase): yktd is started with its clock shifted to
+// 2026-11-25 12:30 campus time (UTC+8, a Wednesday of the autumn term, a workday for both
+// shipped attendance policies) through YKT_TEST_CLOCK_OFFSET_MS (honoured by test builds);
+// the software cards sign that shifted time (pay.py), the browser's clock is installed at it
+// (playwright's clock, campus time zone), and every date the test uses (leave, overtime,
+// bookings, settlement, the bank statement) is computed from CAMPUS_DAY.
+//
 // Screenshots of the main pages go to $YKT_WEB_SCREENSHOTS (default BUILD/web-screenshots).
 // Environment: YKT_SOURCE_DIR, YKT_BUILD_DIR (set by ctest), CHROMIUM (/usr/bin/chromium).
 // Ends with the line "N passed, N failed"; exits 1 if anything failed.
@@ -100,6 +108,22 @@ function addOperator(name, role, department) {
 
 const SERVICE_PW = "portal-service-pass-1";
 
+// ---- the campus clock (see "Times" above) ----
+const CAMPUS_TZ = "Asia/Shanghai"; // conf/ykt.ini [campus] timezone
+const CAMPUS_DAY = "2026-11-25";   // a Wednesday in term (the e2e tests' CAMPUS_DAY)
+const CAMPUS_START_MS = Date.parse(`${CAMPUS_DAY}T12:30:00+08:00`);
+// yktd's clock is the machine's plus this, from its start on; read once, before yktd starts.
+const CLOCK_OFFSET_MS = CAMPUS_START_MS - Date.now();
+function campusNowMs() { return Date.now() + CLOCK_OFFSET_MS; }
+
+// Calendar arithmetic on YYYY-MM-DD days (no time of day, no time zone).
+function addDays(day, n) {
+  const d = new Date(day + "T00:00:00Z");
+  d.setUTCDate(d.getUTCDate() + n);
+  return d.toISOString().slice(0, 10);
+}
+function weekday(day) { return new Date(day + "T00:00:00Z").getUTCDay(); } // 0 Sunday
+
 // Starts a program and resolves with the first match of `ready` in its output.
 function startProc(cmd, args, logName, ready, opts = {}) {
   return new Promise((resolve, reject) => {
@@ -131,20 +155,20 @@ function stopProc(p) {
   });
 }
 
+// The card signs the gateway's (shifted) time, as a terminal in step with it would.
 function pay(port, terminal, secret, uid, amount, seq, atc) {
   const out = execFileSync("python3", [path.join(__dirname, "pay.py"), String(port), terminal,
-    secret, uid, MASTER_KEY, String(amount), String(seq), String(atc)], { encoding: "utf8" });
+    secret, uid, MASTER_KEY, String(amount), String(seq), String(atc), String(campusNowMs())],
+    { encoding: "utf8" });
   return JSON.parse(out);
 }
 
-// A future week's Monday and Tuesday (workdays for the staff policy), as YYYY-MM-DD.
+// The Monday and Tuesday of a week at least three weeks after CAMPUS_DAY (2026-12-21 and
+// 2026-12-22: workdays for the staff policy, in the same year), as YYYY-MM-DD.
 function leaveDates() {
-  const d = new Date();
-  d.setUTCDate(d.getUTCDate() + 21);
-  while (d.getUTCDay() !== 1) d.setUTCDate(d.getUTCDate() + 1);
-  const from = d.toISOString().slice(0, 10);
-  d.setUTCDate(d.getUTCDate() + 1);
-  return [from, d.toISOString().slice(0, 10)];
+  let from = addDays(CAMPUS_DAY, 21);
+  while (weekday(from) !== 1) from = addDays(from, 1);
+  return [from, addDays(from, 1)];
 }
 
 async function shot(page, name) {
@@ -168,8 +192,15 @@ async function main() {
   fs.writeFileSync(path.join(dir, "bank-icbc.key"), "ab".repeat(32) + "\n", { mode: 0o600 });
   const yargs = ["-c", path.join(SOURCE, "conf", "ykt.ini")];
   for (const [k, v] of Object.entries(sets)) yargs.push("--set", `${k}=${v}`);
-  const yktd = await startProc(YKTD, yargs, "yktd.log", /ready: terminal port [^ ]*:(\d+)/);
+  const yktd = await startProc(YKTD, yargs, "yktd.log", /ready: terminal port [^ ]*:(\d+)/, {
+    env: { ...process.env, YKT_TEST_CLOCK_OFFSET_MS: String(CLOCK_OFFSET_MS) } });
   const termPort = Number(yktd.match[1]);
+  // Everything below counts on yktd living on CAMPUS_DAY: a build without the test clock
+  // hook (YKT_TESTS=OFF) stops here rather than failing the checks in confusing ways.
+  const started = Date.parse(ctl("status").started_at);
+  assert(Math.abs(started - CAMPUS_START_MS) < 60000,
+         `yktd's clock is not on ${CAMPUS_DAY} 12:30 +08:00 (YKT_TEST_CLOCK_OFFSET_MS ignored?): ` +
+         `started_at ${new Date(started).toISOString()}`);
 
   // ---- the campus ----
   ctl("merchant", "add", "canteen-1", "--name", "一食堂", "--category", "canteen");
@@ -197,13 +228,18 @@ async function main() {
 
   const [from, to] = leaveDates();
   const year = from.slice(0, 4);
-  let booking = null;
+  // A booking on the first weekday at least two days after CAMPUS_DAY (Friday 2026-11-27).
+  // The rooms plugin is enabled above: a refusal here fails the bookings check below.
+  let booking = null, bookingError = "";
   try {
     ctl("rooms", "add", "R101", "--name", "研讨室101", "--kind", "venue");
-    const d = new Date(Date.now() + 2 * 86400000);
-    while (d.getUTCDay() === 0 || d.getUTCDay() === 6) d.setUTCDate(d.getUTCDate() + 1);
-    booking = ctl("rooms", "book", "R101", d.toISOString().slice(0, 10), "10:00", "--person", "S1");
-  } catch (e) { log("rooms booking not set up: " + (e.stderr || e)); }
+    let day = addDays(CAMPUS_DAY, 2);
+    while (weekday(day) === 0 || weekday(day) === 6) day = addDays(day, 1);
+    booking = ctl("rooms", "book", "R101", day, "10:00", "--person", "S1");
+  } catch (e) {
+    bookingError = String(e.stderr || e);
+    log("rooms booking not set up: " + bookingError);
+  }
   ctlAs("csadmin", STAFF_PW, "attendance", "balance-set", "T1", "annual", "5", "--year", year);
   const leave = ctlAs("csadmin", STAFF_PW, "attendance", "leave-apply", "T1", "annual", from, to,
                       "--reason", "探亲");
@@ -217,9 +253,14 @@ async function main() {
   const webIni = path.join(dir, "ykt-web.ini");
   fs.writeFileSync(webIni, fs.readFileSync(path.join(SOURCE, "conf", "ykt-web.ini"), "utf8")
     .replace(/^service_password_file = .*$/m, `service_password_file = ${pwFile}`));
+  // ykt-web reads the machine's clock itself for two defaults (the spending chart's months,
+  // the head's balance year: tools/web/http.c time(NULL)) and does not honour the offset yet;
+  // it gets it anyway, so that it runs on the campus day as soon as it does.
   const web = await startProc(YKTWEB, ["-c", webIni, "-l", "127.0.0.1:0", "-s", sock,
                                        "-r", path.join(SOURCE, "web")],
-                              "ykt-web.log", /listening on (http:\/\/[^/]+)\//);
+                              "ykt-web.log", /listening on (http:\/\/[^/]+)\//,
+                              { env: { ...process.env,
+                                       YKT_TEST_CLOCK_OFFSET_MS: String(CLOCK_OFFSET_MS) } });
   const base = web.match[1];
   log(`ykt-web at ${base}`);
 
@@ -228,7 +269,8 @@ async function main() {
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"],
   });
   try {
-    await scenarios(browser, base, { termPort, posSecret, shopSecret, s1, t1, leave, year, booking });
+    await scenarios(browser, base, { termPort, posSecret, shopSecret, s1, t1, leave, year, booking,
+                                     bookingError });
   } finally {
     await browser.close();
   }
@@ -245,9 +287,12 @@ async function main() {
   log(`browser test took ${((Date.now() - t0) / 1000).toFixed(1)} s; screenshots in ${SHOTS}`);
 }
 
+// Each page's clock runs from yktd's (CAMPUS_DAY, in the campus time zone), so what the pages
+// take for "this month" or "this year" is the gateway's, not the machine's.
 async function newPage(browser, base) {
-  const context = await browser.newContext({ baseURL: base, locale: "zh-CN",
+  const context = await browser.newContext({ baseURL: base, locale: "zh-CN", timezoneId: CAMPUS_TZ,
                                              viewport: { width: 1200, height: 800 } });
+  await context.clock.install({ time: campusNowMs() });
   const page = await context.newPage();
   page.setDefaultTimeout(15000);
   return { context, page };
@@ -273,7 +318,7 @@ function pageFetch(page, method, url, body, headers) {
 }
 
 async function scenarios(browser, base, env) {
-  const { termPort, posSecret, shopSecret, s1, t1, leave, year, booking } = env;
+  const { termPort, posSecret, shopSecret, s1, t1, leave, year, booking, bookingError } = env;
   const holder = await newPage(browser, base);
   const hp = holder.page;
   let balance = 100;
@@ -405,6 +450,12 @@ async function scenarios(browser, base, env) {
     balance = r.reply[2] / 100;
     await hp.goto("/holder.html");
     const month = await hp.evaluate(() => YKT.thisMonth());
+    eq(month, CAMPUS_DAY.slice(0, 7), "the page's month is the gateway's");
+    // ykt-web picks the chart's months itself: say so if they miss the gateway's month
+    const spending = await pageFetch(hp, "GET", "/api/holder/spending?months=6");
+    assert(spending.status === 200 && spending.data.months.includes(month),
+           `the chart's months ${JSON.stringify(spending.data && spending.data.months)} ` +
+           `include ${month} (ykt-web takes them from the machine's clock: tools/web/http.c)`);
     await hp.waitForSelector(`#chart rect[data-category="shop"][data-month="${month}"]`);
     eq(await hp.getAttribute(`#chart rect[data-category="shop"]`, "data-fen"), "1250", "shop bar");
     eq(await hp.getAttribute(`#chart rect[data-category="canteen"]`, "data-fen"), "500", "canteen bar");
@@ -478,32 +529,31 @@ async function scenarios(browser, base, env) {
   await check("the holder sees bookings; library and attendance sections follow the plugins", async () => {
     const b = await pageFetch(hp, "GET", "/api/holder/bookings");
     eq(b.status, 200, "bookings API");
-    if (booking) {
-      eq(b.data.bookings.length, 1, "one booking");
-      await hp.waitForSelector("#bookings tbody tr");
-      // the holder books a slot for themselves (rooms book over the portal account)
-      await hp.selectOption("#bk-room", "R101");
-      await hp.fill("#bk-date", booking.day);
-      await hp.fill("#bk-time", "14:00");
-      await hp.click("#bk-go");
-      await hp.waitForSelector("#bk-msg.ok");
-      await hp.waitForFunction(() => document.querySelectorAll("#bookings tbody tr").length === 2);
-      // a person field is ignored: the booking is the signed-in holder's
-      const csrf = (await pageFetch(hp, "GET", "/api/session")).data.csrf;
-      const other = await pageFetch(hp, "POST", "/api/holder/book",
-        { room: "R101", date: booking.day, time: "15:00", person: "T1" },
-        { "Content-Type": "application/json", "X-CSRF-Token": csrf });
-      eq([other.status, other.data.person], [200, "S1"], "booked for the holder");
-      const mine = ctl("rooms", "bookings", "--person", "S1");
-      eq(mine.length, 3, "three bookings of S1");
-      eq((ctl("rooms", "bookings", "--person", "T1") || []).length, 0, "none for T1");
-      const audit = ctl("audit", "list", "--action", "rooms.book");
-      assert(audit.some(a => a.operator === "ykt-web" && a.role === "portal" &&
-                             a.detail.includes("for S1")), "audited: " + JSON.stringify(audit));
-    }
     const lib = await pageFetch(hp, "GET", "/api/holder/library");
     assert(lib.status === 200 && lib.data.loans.error, "library plugin not loaded: reported per part");
     assert(await hp.isHidden("#library-card"), "library section hidden without the plugin");
+    assert(booking, "S1's booking was set up: " + bookingError);
+    eq(b.data.bookings.length, 1, "one booking");
+    await hp.waitForSelector("#bookings tbody tr");
+    // the holder books a slot for themselves (rooms book over the portal account)
+    await hp.selectOption("#bk-room", "R101");
+    await hp.fill("#bk-date", booking.day);
+    await hp.fill("#bk-time", "14:00");
+    await hp.click("#bk-go");
+    await hp.waitForSelector("#bk-msg.ok");
+    await hp.waitForFunction(() => document.querySelectorAll("#bookings tbody tr").length === 2);
+    // a person field is ignored: the booking is the signed-in holder's
+    const csrf = (await pageFetch(hp, "GET", "/api/session")).data.csrf;
+    const other = await pageFetch(hp, "POST", "/api/holder/book",
+      { room: "R101", date: booking.day, time: "15:00", person: "T1" },
+      { "Content-Type": "application/json", "X-CSRF-Token": csrf });
+    eq([other.status, other.data.person], [200, "S1"], "booked for the holder");
+    const mine = ctl("rooms", "bookings", "--person", "S1");
+    eq(mine.length, 3, "three bookings of S1");
+    eq((ctl("rooms", "bookings", "--person", "T1") || []).length, 0, "none for T1");
+    const audit = ctl("audit", "list", "--action", "rooms.book");
+    assert(audit.some(a => a.operator === "ykt-web" && a.role === "portal" &&
+                           a.detail.includes("for S1")), "audited: " + JSON.stringify(audit));
   });
 
   await check("the holder reports the card lost; a PAY is then refused", async () => {
@@ -531,6 +581,11 @@ async function scenarios(browser, base, env) {
     await dp.waitForSelector("#balances tbody tr");
     const before = ctl("attendance", "balances", "T1", "--year", year).find(b => b.type === "annual");
     eq([before.used, before.pending], [0, leave.days], "before");
+    // the page asks for the default year, which ykt-web picks itself
+    const shown = await pageFetch(dp, "GET", "/api/head/balances?person=T1");
+    assert(shown.status === 200 && shown.data.some(b => b.type === "annual" && b.pending === leave.days),
+           `the head's page shows the balances of ${year} (ykt-web takes the default year from ` +
+           `the machine's clock: tools/web/http.c): ${JSON.stringify(shown.data)}`);
     await shot(dp, "04-head-pending");
     await dp.fill(`#note-${leave.id}`, "同意");
     await dp.click(`#approve-${leave.id}`);
@@ -716,8 +771,8 @@ async function scenarios(browser, base, env) {
     await signIn(fp, "staff", "fin1", STAFF_PW);
     await fp.waitForURL("**/finance.html");
     await fp.waitForSelector("#merchants tbody tr");
-    const today = await fp.evaluate(() => new Date().toISOString().slice(0, 10));
-    const yesterday = new Date(Date.now() - 86400000).toISOString().slice(0, 10);
+    const today = CAMPUS_DAY;
+    const yesterday = addDays(CAMPUS_DAY, -1);
     await fp.fill("#fs-period", yesterday); // a period must have ended
     await fp.click("#fs-run");
     await fp.waitForSelector("#fs-msg.ok, #fs-msg.error");
