@@ -69,6 +69,43 @@ static void refuse_use(ykt_req *req, ykt_card *card, const char *code, const cha
     ykt_reply_error(req, code, "card %s %s", card->card_no, why);
 }
 
+/* Refuses a lost, frozen, cancelled or expired card (and says so: true). */
+static bool refuse_unusable(ykt_req *req, ykt_card *card)
+{
+    if (strcmp(card->status, "lost") == 0) {
+        refuse_use(req, card, "CARD_LOST", "is reported lost");
+        return true;
+    }
+    if (strcmp(card->status, "frozen") == 0) {
+        refuse_use(req, card, "CARD_FROZEN", "is frozen by the card centre");
+        return true;
+    }
+    if (strcmp(card->status, "cancelled") == 0) {
+        refuse_use(req, card, "CARD_CANCELLED", "is cancelled");
+        return true;
+    }
+    char today[YKT_DATE_LEN];
+    ykt_today(today);
+    if (strcmp(card->valid_until, today) < 0) {
+        refuse_use(req, card, "CARD_EXPIRED", "expired");
+        return true;
+    }
+    return false;
+}
+
+bool ykt_card_still_usable(ykt_req *req)
+{
+    if (!req->status_checked || req->atc_uid[0] == '\0')
+        return true;
+    ykt_card card;
+    int rc = ykt_cardcache_card(req->gw->cards, req->gw->db, req->atc_uid, &card);
+    if (rc != YKT_OK) {
+        ykt_reply_internal(req, rc);
+        return false;
+    }
+    return !refuse_unusable(req, &card);
+}
+
 /*
  * The retry of a request that advanced the card's ATC and has not completed. Such a request
  * (PAY or HOLD with a PIN) kept its card check, and the ATC, before it waited for the
@@ -210,24 +247,9 @@ bool ykt_card_authenticate_op(ykt_req *req, const ykt_presented *p, const char *
         req->atc_marked = true;
     }
     if (!(flags & YKT_CARDAUTH_ANY_STATUS)) {
-        if (strcmp(card->status, "lost") == 0) {
-            refuse_use(req, card, "CARD_LOST", "is reported lost");
+        if (refuse_unusable(req, card))
             return false;
-        }
-        if (strcmp(card->status, "frozen") == 0) {
-            refuse_use(req, card, "CARD_FROZEN", "is frozen by the card centre");
-            return false;
-        }
-        if (strcmp(card->status, "cancelled") == 0) {
-            refuse_use(req, card, "CARD_CANCELLED", "is cancelled");
-            return false;
-        }
-        char today[YKT_DATE_LEN];
-        ykt_today(today);
-        if (strcmp(card->valid_until, today) < 0) {
-            refuse_use(req, card, "CARD_EXPIRED", "expired");
-            return false;
-        }
+        req->status_checked = true;
     }
     if (!(flags & YKT_CARDAUTH_ATC_LATER) &&
         (rc = take_atc(req, p, card, flags & YKT_CARDAUTH_OFFLINE)) == YKT_EPERM)

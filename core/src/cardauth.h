@@ -57,6 +57,12 @@ enum ykt_cardauth_flags {
  */
 bool ykt_card_authenticate(ykt_req *req, const ykt_presented *p, unsigned flags, ykt_card *card,
                            ykt_person *person);
+/* After a wait (a password check off the loop): the card the request's check took the ATC
+ * of, as it is now. A loss report (R-C4: at once, in every subsystem), a freeze, a
+ * cancellation or the card's last day passing while it waited refuses the request as the
+ * check would have (and writes the refused use to the card's history). True if it may go
+ * on, or its check allowed any status; false after replying. */
+bool ykt_card_still_usable(ykt_req *req);
 /* Takes the presented ATC for the card that ykt_card_authenticate checked with
  * YKT_CARDAUTH_ATC_LATER, in the same turn of the loop. YKT_OK; YKT_EPERM after replying
  * REPLAY when the card's row already had it (nothing written); or a storage error. */

@@ -140,7 +140,7 @@ static void pin_work(void *data)
 static void pin_done(ykt_req *req, void *data)
 {
     pay_job *job = data;
-    if (!req->abandoned && ykt_cardpw_conclude(req, &job->pw))
+    if (!req->abandoned && ykt_cardpw_conclude(req, &job->pw) && ykt_card_still_usable(req))
         finish_pay(req, job);
     ykt_cardpw_job_wipe(&job->pw);
     free(job);

@@ -1013,7 +1013,7 @@ static void plugin_pw_work(void *data)
 static void plugin_pw_after(ykt_req *req, void *data)
 {
     plugin_pw_job *job = data;
-    if (!req->abandoned && ykt_cardpw_conclude(req, &job->pw))
+    if (!req->abandoned && ykt_cardpw_conclude(req, &job->pw) && ykt_card_still_usable(req))
         job->done((ykt_request *)req, job->userdata);
     ykt_cardpw_job_wipe(&job->pw);
     free(job);

@@ -64,6 +64,9 @@ typedef struct ykt_req {
     char atc_card[24];
     char atc_uid[21]; /* its uid, upper-case hex: where the card check keeps it (cardcache.h) */
     bool atc_marked;
+    /* The card check refused lost, frozen, cancelled and expired cards: after a wait the
+     * card is checked again (ykt_card_still_usable). */
+    bool status_checked;
     /* Its seq is above every one its terminal used before (verbs.c, replay_outcome): no
      * payment or outcome can have it yet, so a PAY may run without a savepoint. */
     bool seq_new;

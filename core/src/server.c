@@ -508,6 +508,7 @@ struct deferred {
     char atc_card[24]; /* and the card check's */
     char atc_uid[21];
     bool atc_marked;
+    bool status_checked;
     int argc;
     char **argv;
     size_t *argl;
@@ -583,6 +584,7 @@ static void deferred_finish(deferred *d)
     memcpy(req.atc_card, d->atc_card, sizeof req.atc_card);
     memcpy(req.atc_uid, d->atc_uid, sizeof req.atc_uid);
     req.atc_marked = d->atc_marked;
+    req.status_checked = d->status_checked;
     req.plugin_moved = d->plugin_moved;
     size_t start = c->out.len;
     ykt_db *db = c->gw->db;
@@ -657,6 +659,7 @@ void ykt_req_defer(ykt_req *req, void (*work)(void *data), void (*after)(ykt_req
     memcpy(d->atc_card, req->atc_card, sizeof d->atc_card);
     memcpy(d->atc_uid, req->atc_uid, sizeof d->atc_uid);
     d->atc_marked = req->atc_marked;
+    d->status_checked = req->status_checked;
     d->plugin_moved = req->plugin_moved;
     d->work.data = d;
     req->deferred = true;

@@ -687,6 +687,24 @@ class LibraryPinPayCase(LibraryCase):
         return c, args, log
 
 
+class LibraryLostDuringPasswordTest(LibraryPinPayCase):
+    """R-C4: a card reported lost while LIB.PAY's password is checked beside the loop pays
+    nothing: the request is refused CARD_LOST when the check ends, the fine stays owed."""
+
+    # slow enough that the loss report comes while the check runs
+    sets = dict(LIB_SETS, **{"cards.password_iterations": "1500000"})
+
+    def test_a_card_reported_lost_during_the_password_check_pays_nothing(self):
+        card, rec, idn = self.holder("S1", "5.50")
+        self.owing(card=card)
+        c, args = self.waiting_pay(card, rec["initial_pay_password"])
+        self.gw.ctl("card", "loss", rec["card_no"], "--id-number", idn)
+        r = c.read()
+        self.assertTrue(isinstance(r, RespError) and r.code == "CARD_LOST", r)
+        self.assertEqual(self.balance("S1"), 550)
+        self.assertEqual(self.fines(), [("owed", 1)])
+
+
 class LibraryInterruptedPayTest(LibraryPinPayCase):
     """LIB.PAY with the payment password, interrupted while the password check runs beside
     the loop (the desk's connection resets, or yktd is stopped at once): its card check, and

@@ -766,6 +766,34 @@ class PinPaymentCase(WalletCase):
         return self.gw.sql("SELECT atc_terminal, atc_seq, atc_digest IS NOT NULL FROM cards")
 
 
+class LostDuringPinCheckTest(PinPaymentCase):
+    """R-C4: a loss report takes effect at once. A PIN payment whose card is reported lost
+    while its password is checked beside the loop is refused CARD_LOST when the check ends,
+    not paid with the card as it was before the wait."""
+
+    # slow enough that the loss report comes while the check runs
+    sets = {"cards.password_iterations": "1500000"}
+
+    def test_a_card_reported_lost_during_the_pin_check_pays_nothing(self):
+        card, rec, idn = self.holder("S1", "1000.00")
+        self.gw.ctl("account", "limit", "S1", "--daily", "1000", "--ref", "LOST-PIN")
+        args = self.signed(card, "POS-1", "PAY", 20000, rec["initial_pay_password"])
+        c = self.gw.terminal("POS-1", self.secrets["POS-1"])
+        c.send_raw(encode(*args))
+        self.assertTrue(wait_until(lambda: self.gw.sql("SELECT atc FROM cards") ==
+                                   [(int(args[3]),)], timeout=10))
+        r = self.send("POS-1", args)
+        self.assertTrue(isinstance(r, RespError) and r.code == "IN_PROGRESS", r)
+        self.gw.ctl("card", "loss", rec["card_no"], "--id-number", idn)
+        r = c.read()
+        self.assertTrue(isinstance(r, RespError) and r.code == "CARD_LOST", r)
+        self.assertEqual(self.balance("S1"), 100000)
+        self.assertEqual(self.payments("S1"), [])
+        # its retry gets the same refusal, kept as that seq's outcome
+        self.assertError(self.send("POS-1", args), "CARD_LOST")
+        self.assertEqual(self.balance("S1"), 100000)
+
+
 class AbandonedPinPaymentTest(PinPaymentCase):
     """A PIN payment whose connection resets during its password check is abandoned; its
     card check, and the card's ATC, were kept before the wait. The terminal's retry, the
