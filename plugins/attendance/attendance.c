@@ -1106,7 +1106,10 @@ static void punch(ykt_request *r, att *a, int in)
             storage_error(a, r, "read the day");
             return;
         }
-        if (yd.min_in >= 0) {
+        /* Not a stay that ended already (a sign-out before midnight, or corrected so), and
+         * not into a month the head has reviewed: then it stays on today as a punch. */
+        if (yd.min_in >= 0 && (yd.min_out < 0 || yd.min_out >= 1440) &&
+            !month_reviewed(a, p.dept, y)) {
             copy(date, sizeof date, y);
             days -= 1;
             minutes += 1440;
@@ -2736,8 +2739,10 @@ static void a_correct(ykt_request *r, void *ud)
     }
     if (min_in < 0)
         min_in = d.min_in;
+    /* A sign-out the correction does not name that is earlier than the sign-in it gives (a
+     * stray punch before the day began) is not the day's out, as for a card (punch). */
     if (min_out < 0)
-        min_out = d.min_out;
+        min_out = d.min_out >= 0 && in_s && d.min_out < min_in ? NO_PUNCH : d.min_out;
     if (min_in >= 0 && min_out >= 0 && min_out < min_in) {
         char in_t[8], out_t[8];
         format_hhmm(min_in, in_t);

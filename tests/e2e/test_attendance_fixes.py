@@ -388,6 +388,28 @@ class PunchesAroundMidnight(AttendanceCase):
         self.assertEqual(self.punches(), [(TODAY, "out", 120), (TODAY, "in", 470),
                                           (TODAY, "out", 1030)])
 
+    def test_a_sign_out_after_midnight_does_not_reopen_a_stay_that_ended(self):
+        t1 = self.staff("T1")
+        self.cs_operators()
+        self.enrolled_long_ago()
+        yday = (CAMPUS[2] - datetime.timedelta(days=1)).isoformat()
+        self.as_("csadmin", "attendance", "correct", "T1", yday, "--in", "08:00", "--out",
+                 "17:00", "--reason", "forgot")
+        # Yesterday's stay ended at 17:00: 02:00 is today's, not a 510-minute night.
+        self.assertEqual(self.punch(t1, "SIGNOUT", "02:00")[:3], ["out", TODAY, "02:00"])
+        d = self.day("T1", yday)
+        self.assertEqual((d["in"], d["out"]), ("08:00", "17:00"))
+
+    def test_a_correction_of_the_sign_in_drops_a_stray_earlier_sign_out(self):
+        t1 = self.staff("T1")
+        self.cs_operators()
+        self.punch(t1, "SIGNOUT", "02:00")
+        # as the card's sign-in would: the stray sign-out is not the day's out
+        self.as_("csadmin", "attendance", "correct", "T1", TODAY, "--in", "07:50", "--reason",
+                 "forgot")
+        d = self.day("T1", TODAY)
+        self.assertEqual((d["in"], d["out"]), ("07:50", ""))
+
     def test_every_sign_out_before_overnight_until_closes_the_night_before(self):
         t1 = self.staff("T1")
         self.cs_operators()
@@ -506,3 +528,35 @@ class OvertimeRepliesInHours(AttendanceCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+UTC8 = datetime.timezone(datetime.timedelta(hours=8))
+
+
+class NightSignOutIntoReviewedMonth(AttendanceCase):
+    """A sign-out after midnight that would close the night before does not change a month
+    the head has reviewed (corrections of it are refused MONTH_REVIEWED): it is the new
+    day's. The clock is 2026-12-01 01:00, the night from 2026-11-30."""
+
+    def setUp(self):
+        self.offset = int(datetime.datetime(2026, 12, 1, 1, 0, tzinfo=UTC8).timestamp() *
+                          1000) - int(time.time() * 1000)
+        self.env = dict(BASE_ENV, YKT_TEST_CLOCK_OFFSET_MS=str(self.offset))
+        super().setUp()
+        self.terminal("ATT-1", "attendance")
+        self.cs_operators()
+
+    def at(self, date, hhmm):
+        h, m = map(int, hhmm.split(":"))
+        return int(datetime.datetime.fromisoformat(date).replace(
+            hour=h, minute=m, tzinfo=UTC8).timestamp() * 1000)
+
+    def test_a_night_sign_out_leaves_a_reviewed_month_alone(self):
+        t1 = self.staff("T1")
+        self.swipe(t1, "ATT-1", "ATTENDANCE.SIGNIN", 0, time_ms=self.at("2026-11-30", "22:00"))
+        self.gw.ctl("attendance", "close", "2026-11-30")
+        self.as_("cshead", "attendance", "review", "CS", "--month", "2026-11")
+        before = self.day("T1", "2026-11-30")
+        r = self.swipe(t1, "ATT-1", "ATTENDANCE.SIGNOUT", 0, time_ms=self.at("2026-12-01", "00:50"))
+        self.assertEqual(r[:3], ["out", "2026-12-01", "00:50"])
+        self.assertEqual(self.day("T1", "2026-11-30"), before)
