@@ -1068,6 +1068,24 @@ static void a_resident_import(ykt_request *r, void *ud)
     h->reply_int(r, n);
 }
 
+/* A whole number of decimal digits only, from lo to hi: "12abc", "", "-1" and overflow are
+ * refused rather than read as 12, 0 or a wrapped value. */
+static bool whole_in(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    if (*s == '\0' || strlen(s) > 18)
+        return false;
+    int64_t v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        v = v * 10 + (*p - '0');
+    }
+    if (v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
 /* ---- the decision log ---- */
 
 static void a_log(ykt_request *r, void *ud)
@@ -1084,8 +1102,14 @@ static void a_log(ykt_request *r, void *ud)
         h->reply_error(r, "BAD_REQUEST", "--from and --to are YYYY-MM-DD [HH:MM]");
         return;
     }
-    if (lim && ((limit = strtoll(lim, NULL, 10)) < 1 || limit > 100000)) {
-        h->reply_error(r, "BAD_REQUEST", "--limit is 1 to 100000");
+    if (lim && !whole_in(lim, 1, 100000, &limit)) {
+        h->reply_error(r, "BAD_REQUEST", "--limit is a whole number from 1 to 100000");
+        return;
+    }
+    int64_t visitor_id = 0;
+    if (visitor && !whole_in(visitor, 1, INT64_MAX, &visitor_id)) {
+        h->reply_error(r, "BAD_REQUEST",
+                       "--visitor is a visit's number, as `access visitors` lists it");
         return;
     }
     if (result && strcmp(result, "allow") != 0 && strcmp(result, "deny") != 0 &&
@@ -1164,7 +1188,7 @@ static void a_log(ykt_request *r, void *ud)
     bind_text(st, 6, plate_in ? plate : NULL);
     bind_text(st, 7, result);
     if (visitor)
-        sqlite3_bind_int64(st, 8, strtoll(visitor, NULL, 10));
+        sqlite3_bind_int64(st, 8, visitor_id);
     sqlite3_bind_int64(st, 9, limit);
     bind_text(st, 10, uid_in ? uid : NULL);
     static const char *const cols[] = {"id",  "time",    "door",  "direction", "person", "card",

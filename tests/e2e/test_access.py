@@ -1270,6 +1270,23 @@ class LogUidTest(AccessCase):
         self.assertEqual(len(self.log()), 3)
 
 
+    def test_visitor_and_limit_are_whole_numbers(self):
+        """`--visitor 1abc` was read as visit 1, `--limit 5x` as 5, `--visitor abc` matched
+        nothing without a word: each is refused now."""
+        self.door("east-gate", "campus_gate", group="gates", direction="both")
+        self.acc("doorgroup-set", "gates", "--public", "yes")
+        card, _, _ = self.holder("S1")
+        self.assertOpens(self.open(card, "east-gate"))
+        self.wait_logged(1)
+        for bad in ("abc", "1abc", "0", "-1", "", "99999999999999999999999"):
+            err = self.ctl_fails("BAD_REQUEST", "access", "log", "--visitor", bad)
+            self.assertIn("--visitor is a visit's number", err, bad)
+        for bad in ("5x", "0", "100001", "-3", ""):
+            err = self.ctl_fails("BAD_REQUEST", "access", "log", "--limit", bad)
+            self.assertIn("--limit is a whole number from 1 to 100000", err, bad)
+        self.assertEqual(self.log("--visitor", "7"), [])
+        self.assertEqual(len(self.log("--limit", "1")), 1)
+
 class LogEmptyColumnsTest(AccessCase):
     def test_a_decision_without_a_visitor_shows_no_visitor_in_every_form(self):
         """The visitor column of `access log` is empty when no visit is involved, as the card

@@ -253,9 +253,8 @@ async function main() {
   const webIni = path.join(dir, "ykt-web.ini");
   fs.writeFileSync(webIni, fs.readFileSync(path.join(SOURCE, "conf", "ykt-web.ini"), "utf8")
     .replace(/^service_password_file = .*$/m, `service_password_file = ${pwFile}`));
-  // ykt-web reads the machine's clock itself for two defaults (the spending chart's months,
-  // the head's balance year: tools/web/http.c time(NULL)) and does not honour the offset yet;
-  // it gets it anyway, so that it runs on the campus day as soon as it does.
+  // ykt-web picks two defaults by the date (the spending chart's months, the head's balance
+  // year: tools/web/http.c, ykt_now_ms), so it gets the same clock offset as yktd.
   const web = await startProc(YKTWEB, ["-c", webIni, "-l", "127.0.0.1:0", "-s", sock,
                                        "-r", path.join(SOURCE, "web")],
                               "ykt-web.log", /listening on (http:\/\/[^/]+)\//,
