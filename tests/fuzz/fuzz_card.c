@@ -39,6 +39,7 @@
 
 #include <stdbool.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define CARD_UID "04A1B2C3D4E5F6"
@@ -301,12 +302,12 @@ static bool presented(int argc, char **argv, size_t *argl, ykt_presented *p)
     return ok;
 }
 
-/* PAY.OFFLINE uploads a sale the card signed as PAY while the terminal was offline
- * (docs/protocol.md): the same cryptogram authenticates it, by design. */
+/* PAY.OFFLINE (verbs are case-insensitive) uploads a sale the card signed as PAY while the
+ * terminal was offline (docs/protocol.md): the same cryptogram authenticates it, by design. */
 static bool offline_upload_of(const char *verb, size_t len, const char *signed_as)
 {
     return strcmp(signed_as, "PAY") == 0 && len == strlen("PAY.OFFLINE") &&
-           memcmp(verb, "PAY.OFFLINE", len) == 0;
+           strncasecmp(verb, "PAY.OFFLINE", len) == 0;
 }
 
 static void signed_mode(uint8_t sel, const uint8_t *data, size_t size)
