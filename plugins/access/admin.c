@@ -9,7 +9,6 @@
 #include <ykt/plugin_util.h>
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1689,15 +1688,10 @@ static void a_whitelist(ykt_request *r, void *ud)
 {
     acc_state *s = ud;
     const char *since = s->h->opt(r, "since");
-    long long v = 0;
-    if (since != NULL) {
-        char *end = NULL;
-        errno = 0;
-        v = strtoll(since, &end, 10);
-        if (since[0] < '0' || since[0] > '9' || *end != '\0' || errno != 0) {
-            s->h->reply_error(r, "BAD_REQUEST", "--since is a version number (0 or more)");
-            return;
-        }
+    int64_t v = 0;
+    if (since != NULL && !whole_in(since, 0, INT64_MAX, &v)) {
+        s->h->reply_error(r, "BAD_REQUEST", "--since is a version number (0 or more)");
+        return;
     }
     acc_whitelist_page(s, r, s->h->arg(r, 0, NULL), v, true);
 }
